@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Build one of the two QEMUs and link its binary into build/.
+#   scripts/build-qemu.sh qcxl      -> build/qemu-system-x86_64
+#   scripts/build-qemu.sh pristine  -> build/pristine-qemu-system-x86_64
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+. "$top/scripts/lib.sh"
+
+which=${1:-qcxl}
+case "$which" in
+qcxl) bdir="$top/build/qemu-build"; link="$top/build/qemu-system-x86_64" ;;
+pristine) bdir="$top/build/pristine-build"; link="$top/build/pristine-qemu-system-x86_64" ;;
+*) die "usage: $0 qcxl|pristine" ;;
+esac
+[ -f "$bdir/build.ninja" ] || die "$bdir is not configured (run ./configure)"
+bdir=$(readlink -f "$bdir")
+exec 9>"$bdir/.qcxl-build-lock"
+flock 9
+shift || true
+info "building $which QEMU in $bdir"
+if ! ninja -C "$bdir" ${NINJAFLAGS:-} qemu-system-x86_64 "$@" \
+        > "$bdir/qcxl-build.log" 2>&1; then
+    grep -v '^\[[0-9]*/[0-9]*\] ' "$bdir/qcxl-build.log" | tail -n 40 >&2
+    die "$which QEMU build failed (log: $bdir/qcxl-build.log)"
+fi
+tail -n 1 "$bdir/qcxl-build.log" >&2
+link_firmware "$bdir"
+ln -sfn "$bdir/qemu-system-x86_64" "$link"
+"$link" -version | head -n1 >&2

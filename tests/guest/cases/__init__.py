@@ -1,0 +1,28 @@
+"""Guest test cases.  Each module here defines CASES, a list of GuestCase."""
+
+import importlib
+import pkgutil
+from dataclasses import dataclass, field
+from typing import Callable, List, Optional
+
+
+@dataclass
+class GuestCase:
+    """One guest boot: a QEMU command line and a script to run inside."""
+    name: str
+    flavour: str                  # guest image: '6.12' or '6.1'
+    qemu_args: List[str]
+    script: str
+    memory: str = '2G'
+    timeout: float = 600
+    # Host-side checks on the result: returns (ok, description) pairs.
+    host_checks: Optional[Callable] = None
+    tags: List[str] = field(default_factory=list)
+
+
+def all_cases() -> List[GuestCase]:
+    cases = []
+    for mod in pkgutil.iter_modules(__path__):
+        m = importlib.import_module(f'{__name__}.{mod.name}')
+        cases.extend(getattr(m, 'CASES', []))
+    return cases

@@ -1,0 +1,63 @@
+# Prepended to every guest test script (runs under busybox sh in the guest).
+# TAP helpers: the host harness turns these lines into its own TAP output.
+
+qcxl_n=0
+qcxl_failed=0
+
+# check DESCRIPTION COMMAND...: runs COMMAND, reports ok / not ok.
+check() {
+    local desc=$1
+    shift
+    qcxl_n=$((qcxl_n + 1))
+    if "$@"; then
+        echo "ok $qcxl_n - $desc"
+    else
+        echo "not ok $qcxl_n - $desc"
+        qcxl_failed=$((qcxl_failed + 1))
+    fi
+}
+
+# data KEY VALUE: a measurement or observation for the host.
+data() {
+    echo "$1 $2"
+}
+
+# The node numbers that have memory but no CPUs.
+memory_only_nodes() {
+    local n
+    for n in /sys/devices/system/node/node[0-9]*; do
+        if [ -z "$(cat "$n/cpulist")" ] &&
+           [ "$(awk '/MemTotal/ { print $4 }' "$n/meminfo")" -gt 0 ]; then
+            echo "${n##*node}"
+        fi
+    done
+}
+
+# The memory tier that holds NODE ("" if none).
+tier_of_node() {
+    local t
+    for t in /sys/devices/virtual/memory_tiering/memory_tier*; do
+        [ -d "$t" ] || continue
+        if node_in_list "$1" "$(cat "$t/nodelist")"; then
+            echo "${t##*/}"
+            return 0
+        fi
+    done
+}
+
+# node_in_list N "0-1,3": is N in the kernel-style list?
+node_in_list() {
+    local n=$1 part lo hi
+    for part in $(echo "$2" | tr ',' ' '); do
+        lo=${part%-*}
+        hi=${part#*-}
+        [ "$n" -ge "$lo" ] && [ "$n" -le "$hi" ] && return 0
+    done
+    return 1
+}
+
+finish() {
+    echo "tests_run $qcxl_n"
+    echo "tests_failed $qcxl_failed"
+    [ "$qcxl_failed" -eq 0 ]
+}

@@ -1,0 +1,169 @@
+"""
+qcxl guest-test harness.
+
+Boots a Debian kernel and the qcxl initramfs (built by
+``make guest-images``) under TCG with a given QEMU command line, hands the
+guest a shell script through fw_cfg (``opt/qcxl/test``), and collects what
+the script prints on the serial console.  QEMU is driven with QEMU's own
+python package (``qemu.machine``/``qemu.qmp``) from the assembled base
+tree, so the harness talks QMP exactly as QEMU's own tests do.
+
+The guest script reports TAP-style lines (``ok``/``not ok``) and
+``key value`` data lines; the init prints ``QCXL-EXIT <rc>`` when the
+script ends and powers the guest off.
+"""
+
+import os
+import re
+import shlex
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional
+
+TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BUILD = os.path.join(TOP, 'build')
+sys.path.insert(0, os.path.join(BUILD, 'qemu-src', 'python'))
+
+# pylint: disable=wrong-import-position
+from qemu.machine import QEMUMachine  # noqa: E402
+
+QCXL_QEMU = os.path.join(BUILD, 'qemu-system-x86_64')
+PRISTINE_QEMU = os.path.join(BUILD, 'pristine-qemu-system-x86_64')
+
+
+def guest_image(flavour: str) -> Dict[str, str]:
+    """Paths of a guest image built by scripts/guest-images.sh."""
+    d = os.path.join(BUILD, 'guest', flavour)
+    img = {'kernel': os.path.join(d, 'vmlinuz'),
+           'initrd': os.path.join(d, 'initrd.img'),
+           'version': os.path.join(d, 'kernel-version')}
+    for k, p in img.items():
+        if not os.path.exists(p):
+            raise FileNotFoundError(f'guest image {flavour}: {p} is missing '
+                                    '(run "make guest-images")')
+    with open(img['version'], encoding='utf-8') as f:
+        img['version'] = f.read().strip()
+    return img
+
+
+@dataclass
+class GuestResult:
+    """What one guest boot produced."""
+    exit_code: Optional[int]          # the test script's exit code
+    output: List[str]                 # the test script's console lines
+    console: str                      # the whole console log
+    qemu_log: str                     # QEMU's stdout/stderr
+    timed_out: bool = False
+    elapsed: float = 0.0
+    data: Dict[str, str] = field(default_factory=dict)
+
+    @property
+    def tap(self) -> List[tuple]:
+        """(ok, description) for every TAP line the script printed."""
+        res = []
+        for line in self.output:
+            m = re.match(r'^(not ok|ok)\b(?:\s+\d+)?\s*-?\s*(.*)$', line)
+            if m:
+                res.append((m.group(1) == 'ok', m.group(2)))
+        return res
+
+
+def _collect(console: str) -> tuple:
+    lines = console.replace('\r', '').split('\n')
+    out, inside, rc = [], False, None
+    for line in lines:
+        if line.startswith('QCXL-TEST-START'):
+            inside = True
+            continue
+        if line.startswith('QCXL-TEST-END'):
+            inside = False
+            continue
+        m = re.match(r'^QCXL-EXIT (\d+)', line)
+        if m:
+            rc = int(m.group(1))
+            continue
+        if inside:
+            out.append(line)
+    data = {}
+    for line in out:
+        m = re.match(r'^([a-z][a-z0-9_]*) (\S.*)$', line)
+        if m and not line.startswith(('ok ', 'not ok')):
+            data[m.group(1)] = m.group(2).strip()
+    return rc, out, data
+
+
+def run_guest(script: str, qemu_args: List[str], *,
+              binary: str = QCXL_QEMU, flavour: str = '6.12',
+              memory: str = '2G', smp: int = 2, timeout: float = 600,
+              append: str = '', log_dir: Optional[str] = None,
+              name: str = 'guest') -> GuestResult:
+    """
+    Boot the guest image @flavour with @qemu_args under TCG and run
+    @script in it.  Returns when the guest has powered off, QEMU has
+    exited, or @timeout seconds have passed (QEMU is then killed).
+    """
+    img = guest_image(flavour)
+    if not os.access(binary, os.X_OK):
+        raise FileNotFoundError(f'{binary} is not built (run "make")')
+    log_dir = log_dir or tempfile.mkdtemp(prefix='qcxl-guest-')
+    os.makedirs(log_dir, exist_ok=True)
+    script_path = os.path.join(log_dir, f'{name}.sh')
+    with open(script_path, 'w', encoding='utf-8') as f:
+        f.write(script)
+    console_path = os.path.join(log_dir, f'{name}.console.log')
+    if os.path.exists(console_path):
+        os.unlink(console_path)
+
+    # Machine options beyond q35 are the caller's (-M adds to -machine).
+    args = ['-machine', 'q35', '-accel', 'tcg', '-cpu', 'max,-hypervisor',
+            '-smp', str(smp), '-m', memory,
+            '-kernel', img['kernel'], '-initrd', img['initrd'],
+            '-append', ('console=ttyS0 panic=-1 loglevel=4 '
+                        'printk.devkmsg=on ' + append).strip(),
+            '-fw_cfg', f'name=opt/qcxl/test,file={script_path}',
+            '-no-reboot'] + list(qemu_args)
+    vm = QEMUMachine(binary, args=args, name=name, log_dir=log_dir,
+                     console_log=console_path, base_temp_dir=log_dir)
+    vm.set_console()
+    start = time.monotonic()
+    timed_out = False
+    with open(os.path.join(log_dir, f'{name}.cmdline'), 'w',
+              encoding='utf-8') as f:
+        f.write(shlex.join([binary] + args) + '\n')
+    try:
+        vm.launch()
+        # Reading the console socket starts the thread that drains it
+        # into console_path.
+        _ = vm.console_socket
+        while True:
+            if not vm.is_running():
+                break
+            if time.monotonic() - start > timeout:
+                timed_out = True
+                break
+            try:
+                with open(console_path, encoding='utf-8',
+                          errors='replace') as f:
+                    if 'QCXL-EXIT' in f.read():
+                        break
+            except FileNotFoundError:
+                pass
+            time.sleep(0.5)
+        # The guest powers off by itself after QCXL-EXIT.
+        deadline = time.monotonic() + 30
+        while vm.is_running() and time.monotonic() < deadline:
+            time.sleep(0.2)
+    finally:
+        vm.shutdown(hard=True)
+    elapsed = time.monotonic() - start
+    try:
+        with open(console_path, encoding='utf-8', errors='replace') as f:
+            console = f.read()
+    except FileNotFoundError:
+        console = ''
+    rc, out, data = _collect(console)
+    return GuestResult(exit_code=rc, output=out, console=console,
+                       qemu_log=vm.get_log() or '', timed_out=timed_out,
+                       elapsed=elapsed, data=data)

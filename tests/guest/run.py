@@ -1,0 +1,93 @@
+#!/usr/bin/env python3
+"""
+Run qcxl guest tests and report TAP.
+
+  tests/guest/run.py [--qemu qcxl|pristine|PATH] [--list] [NAME-GLOB...]
+
+Each case boots a real Debian kernel under TCG (see harness.py); every
+check the guest script makes becomes one TAP line here, plus one line for
+the guest reaching its end and exiting 0.
+"""
+
+import argparse
+import fnmatch
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+# pylint: disable=wrong-import-position
+import harness  # noqa: E402
+from cases import all_cases  # noqa: E402
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument('--qemu', default='qcxl',
+                    help='qcxl, pristine, or a path to qemu-system-x86_64')
+    ap.add_argument('--log-dir', default=os.path.join(harness.BUILD, 'test-logs', 'guest'))
+    ap.add_argument('--list', action='store_true', help='list the cases')
+    ap.add_argument('names', nargs='*', help='case name globs (default: all)')
+    args = ap.parse_args()
+
+    binary = {'qcxl': harness.QCXL_QEMU,
+              'pristine': harness.PRISTINE_QEMU}.get(args.qemu, args.qemu)
+    cases = [c for c in all_cases()
+             if not args.names or any(fnmatch.fnmatch(c.name, g) for g in args.names)]
+    if args.list:
+        for c in cases:
+            print(f'{c.name}  (kernel {c.flavour})')
+        return 0
+    if not cases:
+        print(f'no guest test matches {args.names}', file=sys.stderr)
+        return 2
+
+    with open(os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                           'guest-lib.sh'), encoding='utf-8') as f:
+        prelude = f.read()
+
+    n = failed = 0
+
+    def tap(ok: bool, desc: str) -> None:
+        nonlocal n, failed
+        n += 1
+        failed += 0 if ok else 1
+        print(f'{"ok" if ok else "not ok"} {n} - {desc}', flush=True)
+
+    for c in cases:
+        print(f'# {c.name}: booting kernel {c.flavour} on {binary}', flush=True)
+        try:
+            r = harness.run_guest(prelude + c.script, c.qemu_args, binary=binary,
+                                  flavour=c.flavour, memory=c.memory,
+                                  timeout=c.timeout, log_dir=args.log_dir,
+                                  name=c.name)
+        except Exception as e:  # pylint: disable=broad-except
+            tap(False, f'{c.name}: could not run: {e}')
+            continue
+        for line in r.output:
+            if not line.startswith(('ok ', 'not ok ')):
+                print(f'#   {line}')
+        for ok, desc in r.tap:
+            tap(ok, f'{c.name}: {desc}')
+        if c.host_checks:
+            for ok, desc in c.host_checks(r):
+                tap(ok, f'{c.name}: {desc}')
+        what = ('timed out' if r.timed_out else
+                'never reached its end' if r.exit_code is None else
+                f'exited {r.exit_code}')
+        tap(r.exit_code == 0 and not r.timed_out and r.tap != [],
+            f'{c.name}: guest script ran to the end and exited 0 '
+            f'({what}, {r.elapsed:.0f}s, log {args.log_dir}/{c.name}.console.log)')
+        if r.exit_code != 0:
+            for line in r.console.splitlines()[-25:]:
+                print(f'#   console: {line}')
+            if r.qemu_log:
+                print(f'#   qemu: {r.qemu_log.strip()[-500:]}')
+    print(f'1..{n}')
+    print(f'# guest tests: {n - failed} passed, {failed} failed')
+    return 1 if failed else 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
