@@ -61,3 +61,29 @@ finish() {
     echo "tests_failed $qcxl_failed"
     [ "$qcxl_failed" -eq 0 ]
 }
+
+# create_ram_region DECODER WAYS MEMDEV...: create a RAM region with
+# cxl-cli, let kmem online it movable, and set REGION_NODE to the new
+# NUMA node ("" if none).  Reports two checks (region created, node
+# appeared).  Call it directly, not in $(...): checks count globally.
+create_ram_region() {
+    local decoder=$1 ways=$2 rc node before i n
+    shift 2
+    echo online_movable > /sys/devices/system/memory/auto_online_blocks
+    before=$(memory_only_nodes | tr '\n' ' ')
+    cxl create-region -m -d "$decoder" -t ram -w "$ways" -g 256 "$@" \
+        > /tmp/region.json
+    rc=$?
+    cat /tmp/region.json
+    check "cxl create-region -t ram -w $ways on $decoder ($*)" [ "$rc" -eq 0 ]
+    node=""
+    for i in $(seq 1 30); do
+        for n in $(memory_only_nodes); do
+            case " $before " in *" $n "*) ;; *) node=$n ;; esac
+        done
+        [ -n "$node" ] && break
+        sleep 1
+    done
+    check "the region's memory is onlined as a new CPU-less NUMA node" [ -n "$node" ]
+    REGION_NODE=$node
+}

@@ -56,6 +56,7 @@ class GuestResult:
     console: str                      # the whole console log
     qemu_log: str                     # QEMU's stdout/stderr
     timed_out: bool = False
+    qemu_exitcode: Optional[int] = None  # negative: killed by that signal
     elapsed: float = 0.0
     data: Dict[str, str] = field(default_factory=dict)
 
@@ -166,4 +167,5 @@ def run_guest(script: str, qemu_args: List[str], *,
     rc, out, data = _collect(console)
     return GuestResult(exit_code=rc, output=out, console=console,
                        qemu_log=vm.get_log() or '', timed_out=timed_out,
+                       qemu_exitcode=vm.exitcode(),
                        elapsed=elapsed, data=data)

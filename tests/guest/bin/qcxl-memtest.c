@@ -7,6 +7,9 @@
  *   qcxl-memtest bw NODE MIB [REPS]    memset and memcpy bandwidth (MB/s)
  *   qcxl-memtest lat NODE MIB          dependent-load latency (ns per load)
  *   qcxl-memtest exec NODE             run code placed on NODE
+ *   qcxl-memtest straddle NODE0 NODE1  FXSAVE/FXRSTOR, XSAVE/XRSTOR and signal
+ *                                      frames placed across a page of NODE0
+ *                                      followed by a page of NODE1
  *
  * Results are printed as "key value" lines that the host harness parses.
  * The program is linked statically and uses raw mbind/move_pages system
@@ -17,7 +20,9 @@
  */
 
 #define _GNU_SOURCE
+#include <cpuid.h>
 #include <errno.h>
+#include <signal.h>
 #include <inttypes.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -309,13 +314,147 @@ static int cmd_exec(int node)
     return r == 0x51c0ffee && off == 0 ? 0 : 1;
 }
 
+/*
+ * Two adjacent pages, the first on NODE0 and the second on NODE1, so that
+ * an access crossing the boundary touches both.
+ */
+static char *straddle_pages(int node0, int node1, long *off)
+{
+    unsigned long mask[MAX_NODES / (8 * sizeof(unsigned long))];
+    char *p = mmap(NULL, 2 * page_size, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    int i, node[2] = { node0, node1 };
+
+    if (p == MAP_FAILED) {
+        die("mmap");
+    }
+    for (i = 0; i < 2; i++) {
+        memset(mask, 0, sizeof(mask));
+        mask[node[i] / (8 * sizeof(unsigned long))] |=
+            1UL << (node[i] % (8 * sizeof(unsigned long)));
+        if (syscall(SYS_mbind, p + i * page_size, page_size, MPOL_BIND, mask,
+                    MAX_NODES + 1, MPOL_MF_STRICT | MPOL_MF_MOVE) != 0) {
+            die("mbind");
+        }
+        memset(p + i * page_size, 0x5a, page_size);
+    }
+    *off = pages_off_node(p, page_size, node0) +
+           pages_off_node(p + page_size, page_size, node1);
+    return p;
+}
+
+static volatile sig_atomic_t signals_seen;
+
+static void on_usr1(int sig)
+{
+    /* Touch vector state so the frame's XSAVE area matters. */
+    __asm__ volatile("pxor %%xmm7, %%xmm7" ::: "xmm7");
+    (void)sig;
+    signals_seen++;
+}
+
+static int cmd_straddle(int node0, int node1)
+{
+    long off;
+    char *p = straddle_pages(node0, node1, &off);
+    char *boundary = p + page_size;
+    static char ref[4096] __attribute__((aligned(64)));
+    unsigned int eax, ebx, ecx, edx, xsave_size = 0;
+    uint64_t xcr0 = 0;
+    int k, bad_fx = 0, bad_x = 0, n_fx = 0, n_x = 0, n_sig = 0;
+    stack_t ss;
+    struct sigaction sa;
+
+    printf("straddle_nodes %d %d\nstraddle_pages_off_node %ld\n",
+           node0, node1, off);
+
+    /* FXSAVE/FXRSTOR: 512 bytes, 16-byte aligned. */
+    __asm__ volatile("fxsave %0" : "=m"(*(char (*)[512])ref));
+    for (k = 16; k < 512; k += 16) {
+        char *a = boundary - k;
+
+        memset(a, 0, 512);
+        __asm__ volatile("fxsave %0" : "=m"(*(char (*)[512])a));
+        __asm__ volatile("fxrstor %0" : : "m"(*(char (*)[512])a));
+        /* The first 160 bytes (control, status, x87) must match. */
+        if (memcmp(a, ref, 24) != 0) {
+            bad_fx++;
+        }
+        n_fx++;
+    }
+
+    /* XSAVE/XRSTOR with every feature XCR0 enables, 64-byte aligned. */
+    __cpuid(1, eax, ebx, ecx, edx);
+    if (ecx & bit_OSXSAVE) {
+        uint32_t lo, hi;
+
+        __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+        xcr0 = ((uint64_t)hi << 32) | lo;
+        __cpuid_count(0xd, 0, eax, ebx, ecx, edx);
+        xsave_size = ebx;
+    }
+    printf("straddle_xcr0 0x%" PRIx64 "\nstraddle_xsave_size %u\n",
+           xcr0, xsave_size);
+    if (xsave_size && xsave_size <= sizeof(ref) &&
+        xsave_size < (unsigned)page_size) {
+        memset(ref, 0, sizeof(ref));
+        __asm__ volatile("xsave %0" : "=m"(*(char (*)[4096])ref)
+                         : "a"((uint32_t)xcr0), "d"((uint32_t)(xcr0 >> 32)));
+        for (k = 64; k < (int)xsave_size; k += 64) {
+            char *a = boundary - k;
+
+            memset(a, 0, xsave_size);
+            __asm__ volatile("xsave %0" : "=m"(*(char (*)[4096])a)
+                             : "a"((uint32_t)xcr0),
+                               "d"((uint32_t)(xcr0 >> 32)));
+            __asm__ volatile("xrstor %0" : : "m"(*(char (*)[4096])a),
+                             "a"((uint32_t)xcr0),
+                             "d"((uint32_t)(xcr0 >> 32)));
+            /* Legacy x87 control/status words and MXCSR must match. */
+            if (memcmp(a, ref, 4) != 0 || memcmp(a + 24, ref + 24, 4) != 0) {
+                bad_x++;
+            }
+            n_x++;
+        }
+    }
+
+    /*
+     * Signal frames: the kernel XSAVEs the FPU state onto the signal
+     * stack and XRSTORs it at sigreturn.  Move the top of an alternate
+     * signal stack across the boundary so the frame straddles it.
+     */
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_usr1;
+    sa.sa_flags = SA_ONSTACK;
+    sigaction(SIGUSR1, &sa, NULL);
+    for (k = 0; k < (int)page_size; k += 256) {
+        ss.ss_sp = p;
+        ss.ss_size = page_size + k;
+        ss.ss_flags = 0;
+        if (sigaltstack(&ss, NULL) != 0) {
+            die("sigaltstack");
+        }
+        raise(SIGUSR1);
+        n_sig++;
+    }
+    ss.ss_flags = SS_DISABLE;
+    sigaltstack(&ss, NULL);
+
+    printf("straddle_fxsave_runs %d\nstraddle_fxsave_bad %d\n", n_fx, bad_fx);
+    printf("straddle_xsave_runs %d\nstraddle_xsave_bad %d\n", n_x, bad_x);
+    printf("straddle_signals %d\nstraddle_signals_seen %d\n", n_sig,
+           (int)signals_seen);
+    return off || bad_fx || bad_x || signals_seen != n_sig ? 1 : 0;
+}
+
 static void usage(void)
 {
     fprintf(stderr,
             "usage: qcxl-memtest fill NODE [MIB|all]\n"
             "       qcxl-memtest bw NODE MIB [REPS]\n"
             "       qcxl-memtest lat NODE MIB\n"
-            "       qcxl-memtest exec NODE\n");
+            "       qcxl-memtest exec NODE\n"
+            "       qcxl-memtest straddle NODE0 NODE1\n");
     exit(2);
 }
 
@@ -343,6 +482,9 @@ int main(int argc, char **argv)
     }
     if (strcmp(argv[1], "exec") == 0 && argc == 3) {
         return cmd_exec(parse_node(argv[2]));
+    }
+    if (strcmp(argv[1], "straddle") == 0 && argc == 4) {
+        return cmd_straddle(parse_node(argv[2]), parse_node(argv[3]));
     }
     usage();
     return 2;

@@ -18,6 +18,11 @@ class GuestCase:
     # Host-side checks on the result: returns (ok, description) pairs.
     host_checks: Optional[Callable] = None
     tags: List[str] = field(default_factory=list)
+    # Which QEMU: None (the one the runner was given), 'qcxl' or 'pristine'.
+    binary: Optional[str] = None
+    # The case demonstrates a QEMU crash: the guest is not expected to
+    # reach its end, and host_checks judge the outcome.
+    expect_crash: bool = False
 
 
 def all_cases() -> List[GuestCase]:

@@ -1,0 +1,46 @@
+"""
+Issue 8: XSAVE (and every other X86Access helper) onto CXL memory.
+
+Upstream models the CXL fixed memory window as I/O.  When a guest puts an
+FXSAVE/XSAVE area or a signal frame across a RAM page followed by a CXL
+page, the TCG helper's second-page host pointer is NULL and pristine QEMU
+10.0.13 dies with SIGSEGV in access_stq (do_xsave_pkru).  As far as we
+can tell every release since X86Access appeared (QEMU 9.0) is affected,
+through 10.0.13; patches/0001-target-i386-tcg-slow-path-for-io-second-page
+fixes it.
+
+Both cases run on the software-decoded (slow) CXL path: there is no
+direct map in the build they test, so this proves the slow path itself.
+"""
+
+import signal
+
+from cases import GuestCase
+from cases.foundation import CXL_1WAY
+
+STRADDLE_SCRIPT = r'''
+create_ram_region decoder0.0 1 mem0
+node=$REGION_NODE
+[ -n "$node" ] || node=1
+qcxl-memtest straddle 0 "$node"
+check "FXSAVE/XSAVE/signal frames across a DRAM->CXL page boundary" [ $? -eq 0 ]
+finish
+'''
+
+
+def pristine_crashes(r):
+    """On pristine QEMU the same guest must kill QEMU with SIGSEGV."""
+    started = 'straddle_nodes' in r.data
+    return [(r.qemu_exitcode == -signal.SIGSEGV and started and
+             'straddle_fxsave_runs' not in r.data,
+             'pristine QEMU dies of SIGSEGV during the straddle run '
+             f'(exit code {r.qemu_exitcode}, run started: {started})')]
+
+
+CASES = [
+    GuestCase('xsave-straddle-cxl', '6.12', CXL_1WAY, STRADDLE_SCRIPT,
+              timeout=600),
+    GuestCase('xsave-straddle-cxl-pristine-crash', '6.12', CXL_1WAY,
+              STRADDLE_SCRIPT, timeout=600, binary='pristine',
+              expect_crash=True, host_checks=pristine_crashes),
+]
