@@ -1,0 +1,174 @@
+/*
+ * qcxl topology qtest: a 1-way CXL type-3 topology on q35, as the guest
+ * tests and the demo build it, seen from the device side.
+ *
+ * - the type-3 device enumerates behind the CXL host bridge with the CXL
+ *   memory device class code;
+ * - the fixed memory window is in the system flat view at the address
+ *   and size the command line gave, and its rendering (I/O or RAM) is
+ *   what decides whether KVM can give the guest memslots for it;
+ * - bad window options are refused at start-up with a clear message.
+ *
+ * Copyright (c) 2026 qcxl authors
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "qemu/osdep.h"
+#include "libqtest.h"
+
+#define CXL_WINDOW_BASE 0x110000000ULL
+#define CXL_WINDOW_SIZE (4ULL << 30)
+
+#define TOPO_1WAY \
+    "-machine q35,cxl=on " \
+    "-M cxl-fmw.0.targets.0=cxl.1,cxl-fmw.0.size=4G " \
+    "-object memory-backend-ram,id=cxl-mem0,size=256M " \
+    "-device pxb-cxl,bus_nr=12,bus=pcie.0,id=cxl.1 " \
+    "-device cxl-rp,port=0,bus=cxl.1,id=rp0,chassis=0,slot=2 " \
+    "-device cxl-type3,bus=rp0,volatile-memdev=cxl-mem0,id=cxl-vmem0"
+
+/* PCI class "memory controller / CXL memory device", prog-if 0x10. */
+#define PCI_CLASS_CXL_MEM 0x0502
+
+/* Legacy configuration mechanism #1: reaches any bus number. */
+static uint32_t cfg_readl(QTestState *qts, int bus, int devfn, int reg)
+{
+    qtest_outl(qts, 0xcf8, 0x80000000u | bus << 16 | devfn << 8 | reg);
+    return qtest_inl(qts, 0xcfc);
+}
+
+static void cfg_writel(QTestState *qts, int bus, int devfn, int reg,
+                       uint32_t val)
+{
+    qtest_outl(qts, 0xcf8, 0x80000000u | bus << 16 | devfn << 8 | reg);
+    qtest_outl(qts, 0xcfc, val);
+}
+
+/*
+ * Enumerate as firmware would: the root port sits on the pxb-cxl root
+ * bus (bus_nr=12); give it secondary bus 13 and find the type-3 device
+ * there, with the CXL memory device class code.
+ */
+static void test_type3_enumerates(void)
+{
+    QTestState *qts = qtest_init(TOPO_1WAY);
+    uint32_t id, cls, busreg;
+
+    id = cfg_readl(qts, 12, 0, 0x00);
+    g_assert_cmphex(id, !=, 0xffffffff);
+    /* Header type 1: a bridge (the CXL root port). */
+    g_assert_cmphex((cfg_readl(qts, 12, 0, 0x0c) >> 16) & 0x7f, ==, 1);
+    g_assert_cmphex(cfg_readl(qts, 12, 0, 0x08) >> 16, ==, 0x0604);
+
+    /* Nothing answers on bus 13 until the bridge forwards to it. */
+    g_assert_cmphex(cfg_readl(qts, 13, 0, 0x00), ==, 0xffffffff);
+    busreg = cfg_readl(qts, 12, 0, 0x18);
+    cfg_writel(qts, 12, 0, 0x18, (busreg & 0xff000000) | 13 << 16 |
+               13 << 8 | 12);
+
+    id = cfg_readl(qts, 13, 0, 0x00);
+    g_assert_cmphex(id, !=, 0xffffffff);
+    cls = cfg_readl(qts, 13, 0, 0x08);
+    g_assert_cmphex(cls >> 16, ==, PCI_CLASS_CXL_MEM);
+    g_assert_cmphex((cls >> 8) & 0xff, ==, 0x10);
+    qtest_quit(qts);
+}
+
+/*
+ * Find the flat-view line for the fixed memory window in "info mtree -f"
+ * of the system address space and return its kind ("i/o", "ram", ...).
+ */
+static char *window_kind(QTestState *qts, uint64_t *start, uint64_t *end)
+{
+    g_autofree char *mtree = qtest_hmp(qts, "info mtree -f");
+    g_auto(GStrv) lines = g_strsplit(mtree, "\n", -1);
+    bool in_system = false;
+    int i;
+
+    for (i = 0; lines[i]; i++) {
+        char kind[32];
+        unsigned long long s, e;
+
+        if (g_str_has_prefix(lines[i], "FlatView")) {
+            in_system = false;
+        }
+        if (strstr(lines[i], "Root memory region: system")) {
+            in_system = true;
+        }
+        if (!in_system || !strstr(lines[i], "cxl-fixed-memory-region")) {
+            continue;
+        }
+        if (sscanf(lines[i], " %llx-%llx (prio %*d, %31[^)])", &s, &e,
+                   kind) == 3) {
+            *start = s;
+            *end = e;
+            return g_strdup(kind);
+        }
+    }
+    return NULL;
+}
+
+static void test_window_in_flatview(void)
+{
+    QTestState *qts = qtest_init(TOPO_1WAY);
+    uint64_t start = 0, end = 0;
+    g_autofree char *kind = window_kind(qts, &start, &end);
+
+    g_assert_nonnull(kind);
+    g_assert_cmphex(start, ==, CXL_WINDOW_BASE);
+    g_assert_cmphex(end, ==, CXL_WINDOW_BASE + CXL_WINDOW_SIZE - 1);
+    /*
+     * With no decoder committed nothing can be direct-mapped: the window
+     * is decoded in software, as I/O.
+     */
+    g_assert_cmpstr(kind, ==, "i/o");
+    qtest_quit(qts);
+}
+
+/* Start QEMU with @args; it must exit non-zero printing @msg. */
+static void assert_refused(const char *args, const char *msg)
+{
+    const char *qemu = g_getenv("QTEST_QEMU_BINARY");
+    g_autofree char *cmd = g_strdup_printf("%s -display none -S %s",
+                                           qemu, args);
+    g_autofree char *out = NULL, *err = NULL;
+    g_auto(GStrv) argv = NULL;
+    g_autoptr(GError) gerr = NULL;
+    int status;
+
+    g_assert(qemu);
+    g_assert(g_shell_parse_argv(cmd, NULL, &argv, &gerr));
+    g_assert(g_spawn_sync(NULL, argv, NULL, G_SPAWN_DEFAULT, NULL, NULL,
+                          &out, &err, &status, &gerr));
+    g_assert_true(WIFEXITED(status) && WEXITSTATUS(status) != 0);
+    if (!strstr(err, msg)) {
+        g_test_message("stderr: %s", err);
+    }
+    g_assert_nonnull(strstr(err, msg));
+}
+
+static void test_bad_window_options(void)
+{
+    assert_refused("-machine q35,cxl=on "
+                   "-M cxl-fmw.0.targets.0=cxl.1,cxl-fmw.0.size=100M "
+                   "-device pxb-cxl,bus_nr=12,bus=pcie.0,id=cxl.1",
+                   "multiple of 256MiB");
+    assert_refused("-machine q35,cxl=on "
+                   "-M cxl-fmw.0.targets.0=nosuchbridge,cxl-fmw.0.size=4G",
+                   "nosuchbridge");
+    assert_refused("-machine q35 "
+                   "-device pxb-cxl,bus_nr=12,bus=pcie.0,id=cxl.1",
+                   "cxl=off");
+}
+
+int main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+
+    qtest_add_func("/qcxl/topology/type3-enumerates", test_type3_enumerates);
+    qtest_add_func("/qcxl/topology/window-in-flatview",
+                   test_window_in_flatview);
+    qtest_add_func("/qcxl/topology/bad-window-options",
+                   test_bad_window_options);
+    return g_test_run();
+}
