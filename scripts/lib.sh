@@ -252,6 +252,11 @@ assemble_tree() {
         return 0
     fi
     info "assembling build/qemu-src (base + patches + overlay)"
+    local f
+    while IFS= read -r f; do
+        [ -e "$base/$f" ] &&
+            die "overlay file $f would replace upstream's $f; change upstream files with a patch in patches/"
+    done < <(overlay_files)
     local tmp="$dst.new"
     rm -rf "$tmp"
     cp -a "$base" "$tmp"
@@ -259,7 +264,9 @@ assemble_tree() {
     for p in "$top"/patches/*.patch; do
         [ -f "$p" ] || continue
         local out
-        if ! out=$(patch -d "$tmp" -p1 --batch --forward \
+        # --fuzz=0: a hunk applies exactly where its context says, or not
+        # at all.
+        if ! out=$(patch -d "$tmp" -p1 --batch --forward --fuzz=0 \
                          --no-backup-if-mismatch < "$p" 2>&1); then
             echo "$out" >&2
             local rej
@@ -271,7 +278,10 @@ assemble_tree() {
             die "patch $(basename "$p") does not apply to the base; nothing was assembled"
         fi
     done
-    link_overlay "$tmp"
+    if ! (link_overlay "$tmp"); then
+        rm -rf "$tmp"
+        exit 1
+    fi
     if [ -d "$dst" ]; then
         # Copy only what differs, so unchanged files keep their timestamps
         # and the cached build stays incremental.

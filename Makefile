@@ -1,0 +1,90 @@
+# qcxl top-level Makefile.  Every target does its own set-up: it runs
+# ./configure (idempotent, and quick when nothing changed) before building.
+#
+#   make               build QEMU with qcxl -> build/qemu-system-x86_64
+#   make pristine      the same base, Debian's patches only
+#                      -> build/pristine-qemu-system-x86_64
+#   make guest-images  kernels 6.12 and 6.1 + initramfs -> build/guest/
+#   make check         unit tests, qtests, guest tests
+#   make demo          boot a CXL demo VM and show what the guest sees
+#   make bench         side-by-side guest benchmark, qcxl vs pristine
+#   make install PREFIX=/usr/local
+
+SHELL := /bin/bash
+PREFIX ?= /usr/local
+PYTHON ?= /usr/bin/python3
+CONFIGURE_ARGS ?=
+
+.DEFAULT_GOAL := all
+.PHONY: all setup qemu pristine qcxl-tools guest-images qtests check \
+        check-unit check-qtest check-guest demo bench install clean distclean
+
+# Re-run configure the way it was last run (or with defaults).
+setup:
+	@if [ -z "$(CONFIGURE_ARGS)" ] && [ -f build/config.status ]; then \
+	    bash build/config.status; \
+	else \
+	    ./configure $(CONFIGURE_ARGS); \
+	fi > build-setup.log.tmp 2>&1 || { cat build-setup.log.tmp; rm -f build-setup.log.tmp; exit 1; }
+	@mkdir -p build && mv build-setup.log.tmp build/setup.log
+	@grep '^qcxl:' build/setup.log || true
+
+# The meson build of qcxl's own programs (guest test programs, ...).
+qcxl-tools: setup
+	@source build/config.mak 2>/dev/null || true; \
+	export PYTHONPATH=$$(sed -n 's/^PYTHONPATH := //p' build/config.mak); \
+	if [ ! -f build/qcxl/build.ninja ]; then \
+	    $(PYTHON) build/tools/usr/bin/meson setup build/qcxl . > /dev/null; \
+	fi; \
+	ninja -C build/qcxl > build/qcxl-tools.log 2>&1 || { cat build/qcxl-tools.log; exit 1; }
+
+qemu: setup
+	scripts/build-qemu.sh qcxl
+
+all: qemu qcxl-tools
+
+pristine:
+	@[ -d build/pristine-build ] || ./configure
+	scripts/build-qemu.sh pristine
+
+guest-images: qcxl-tools
+	scripts/guest-images.sh
+
+QTESTS := tests/qtest/cxl-test tests/qtest/bios-tables-test \
+          $(addprefix tests/qtest/,$(shell cat tests/qtest/qcxl-qtests.txt))
+qtests: qemu
+	@ninja -C build/qemu-build $(QTESTS) > build/qtests-build.log 2>&1 || \
+	    { grep -v '^\[' build/qtests-build.log | tail -40; exit 1; }
+
+check-unit: setup
+	scripts/check.py unit
+
+check-qtest: qtests
+	scripts/check.py qtest
+
+check-guest: all pristine guest-images
+	scripts/check.py guest
+
+check: all pristine guest-images qtests
+	scripts/check.py unit qtest guest
+
+demo: all guest-images
+	$(PYTHON) tests/guest/demo.py
+
+bench: all pristine guest-images
+	$(PYTHON) bench/run.py
+
+install: all
+	install -D -m 0755 build/qemu-system-x86_64 $(DESTDIR)$(PREFIX)/bin/qcxl-qemu-system-x86_64
+	install -d $(DESTDIR)$(PREFIX)/share/doc/qcxl
+	cp -r README.md docs/. $(DESTDIR)$(PREFIX)/share/doc/qcxl/
+	@echo "installed $(DESTDIR)$(PREFIX)/bin/qcxl-qemu-system-x86_64"
+
+# Removes this checkout's build/ (links into the cache, test logs).  The
+# cache (~/.cache/qcxl: downloads, base, build directories) stays.
+clean:
+	rm -rf build
+
+# Also drop the cache.
+distclean: clean
+	@. scripts/lib.sh; echo "removing $$QCXL_CACHE"; rm -rf "$$QCXL_CACHE"
