@@ -69,7 +69,7 @@ check: all pristine guest-images qtests
 	scripts/check.py unit qtest guest
 
 demo: all guest-images
-	$(PYTHON) tests/guest/demo.py
+	$(PYTHON) scripts/demo.py
 
 bench: all pristine guest-images
 	$(PYTHON) bench/run.py

@@ -20,7 +20,7 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional
+from typing import Callable, Dict, List, Optional
 
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BUILD = os.path.join(TOP, 'build')
@@ -99,7 +99,8 @@ def run_guest(script: str, qemu_args: List[str], *,
               binary: str = QCXL_QEMU, flavour: str = '6.12',
               memory: str = '2G', smp: int = 2, timeout: float = 600,
               append: str = '', log_dir: Optional[str] = None,
-              name: str = 'guest') -> GuestResult:
+              name: str = 'guest',
+              on_line: Optional[Callable[[str], None]] = None) -> GuestResult:
     """
     Boot the guest image @flavour with @qemu_args under TCG and run
     @script in it.  Returns when the guest has powered off, QEMU has
@@ -130,6 +131,7 @@ def run_guest(script: str, qemu_args: List[str], *,
     vm.set_console()
     start = time.monotonic()
     timed_out = False
+    seen = 0
     with open(os.path.join(log_dir, f'{name}.cmdline'), 'w',
               encoding='utf-8') as f:
         f.write(shlex.join([binary] + args) + '\n')
@@ -147,10 +149,16 @@ def run_guest(script: str, qemu_args: List[str], *,
             try:
                 with open(console_path, encoding='utf-8',
                           errors='replace') as f:
-                    if 'QCXL-EXIT' in f.read():
-                        break
+                    text = f.read()
             except FileNotFoundError:
-                pass
+                text = ''
+            if on_line:
+                _, out, _ = _collect(text.rsplit('\n', 1)[0])
+                for line in out[seen:]:
+                    on_line(line)
+                seen = len(out)
+            if 'QCXL-EXIT' in text:
+                break
             time.sleep(0.5)
         # The guest powers off by itself after QCXL-EXIT.
         deadline = time.monotonic() + 30
@@ -165,6 +173,9 @@ def run_guest(script: str, qemu_args: List[str], *,
     except FileNotFoundError:
         console = ''
     rc, out, data = _collect(console)
+    if on_line:
+        for line in out[seen:]:
+            on_line(line)
     return GuestResult(exit_code=rc, output=out, console=console,
                        qemu_log=vm.get_log() or '', timed_out=timed_out,
                        qemu_exitcode=vm.exitcode(),

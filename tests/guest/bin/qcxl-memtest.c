@@ -5,7 +5,7 @@
  *                                      memory bound to NODE, verify it, and
  *                                      check every page really is on NODE
  *   qcxl-memtest bw NODE MIB [REPS]    memset and memcpy bandwidth (MB/s)
- *   qcxl-memtest lat NODE MIB          dependent-load latency (ns per load)
+ *   qcxl-memtest lat NODE MIB [LOADS]  dependent-load latency (ns per load)
  *   qcxl-memtest exec NODE             run code placed on NODE
  *   qcxl-memtest straddle NODE0 NODE1  FXSAVE/FXRSTOR, XSAVE/XRSTOR and signal
  *                                      frames placed across a page of NODE0
@@ -247,9 +247,9 @@ static int cmd_bw(int node, size_t len, int reps)
     return off ? 1 : 0;
 }
 
-static int cmd_lat(int node, size_t len)
+static int cmd_lat(int node, size_t len, size_t steps)
 {
-    size_t n = len / 64, i, steps = n < 2000000 ? n : 2000000;
+    size_t n = len / 64, i;
     void **cells = node_alloc(node, len);
     size_t *perm = malloc(n * sizeof(size_t));
     uint64_t rnd = 88172645463325252ULL;
@@ -452,7 +452,7 @@ static void usage(void)
     fprintf(stderr,
             "usage: qcxl-memtest fill NODE [MIB|all]\n"
             "       qcxl-memtest bw NODE MIB [REPS]\n"
-            "       qcxl-memtest lat NODE MIB\n"
+            "       qcxl-memtest lat NODE MIB [LOADS]\n"
             "       qcxl-memtest exec NODE\n"
             "       qcxl-memtest straddle NODE0 NODE1\n");
     exit(2);
@@ -477,8 +477,13 @@ int main(int argc, char **argv)
         }
         return cmd_bw(parse_node(argv[2]), parse_mib(argv[3]), reps);
     }
-    if (strcmp(argv[1], "lat") == 0 && argc == 4) {
-        return cmd_lat(parse_node(argv[2]), parse_mib(argv[3]));
+    if (strcmp(argv[1], "lat") == 0 && (argc == 4 || argc == 5)) {
+        long steps = argc == 5 ? atol(argv[4]) : 2000000;
+
+        if (steps < 1000 || steps > 1000000000) {
+            usage();
+        }
+        return cmd_lat(parse_node(argv[2]), parse_mib(argv[3]), steps);
     }
     if (strcmp(argv[1], "exec") == 0 && argc == 3) {
         return cmd_exec(parse_node(argv[2]));
