@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """
 make bench: guest bandwidth and latency on the DRAM node and the CXL node,
 qcxl build and pristine build side by side in one run.
@@ -107,7 +107,7 @@ def plot(result, path):
     axes[0].set_ylabel('CXL node / DRAM node bandwidth')
     axes[0].set_ylim(0, 1.15)
     axes[0].axhline(1.0, color='grey', lw=0.5)
-    axes[0].legend()
+    axes[0].legend(loc='upper right')
     axes[0].set_title('Guest bandwidth ratio (higher is better)')
 
     lat_labels = topos
@@ -121,9 +121,12 @@ def plot(result, path):
     axes[1].set_xticks([x + width * (len(builds) - 1) / 2
                         for x in range(len(topos))])
     axes[1].set_xticklabels(lat_labels)
-    axes[1].set_yscale('log')
+    top = max(result['builds'][b][t]['ratio']['lat_ns']
+              for b in builds for t in topos)
+    axes[1].set_ylim(0, max(2.0, top * 1.25))
+    axes[1].axhline(1.0, color='grey', lw=0.5)
     axes[1].set_ylabel('CXL node / DRAM node load latency')
-    axes[1].legend()
+    axes[1].legend(loc='upper right')
     axes[1].set_title('Guest latency ratio (lower is better)')
     fig.suptitle(f"qcxl vs pristine QEMU {result['base']} under TCG, "
                  f"kernel {result['kernel']}")

@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """
 make demo: boot a VM with a CXL type-3 memory device and show what the
 guest sees.
