@@ -9,8 +9,10 @@ can tell every release since X86Access appeared (QEMU 9.0) is affected,
 through 10.0.13; patches/0001-target-i386-tcg-slow-path-for-io-second-page
 fixes it.
 
-Both cases run on the software-decoded (slow) CXL path: there is no
-direct map in the build they test, so this proves the slow path itself.
+xsave-straddle-cxl runs with the direct map off (-M cxl-direct-map=off),
+so the CXL page goes through the software decode: that proves the slow
+path itself.  xsave-straddle-cxl-direct runs the same guest with the CXL
+page direct-mapped.
 """
 
 import signal
@@ -38,7 +40,10 @@ def pristine_crashes(r):
 
 
 CASES = [
-    GuestCase('xsave-straddle-cxl', '6.12', CXL_1WAY, STRADDLE_SCRIPT,
+    GuestCase('xsave-straddle-cxl', '6.12',
+              CXL_1WAY + ['-M', 'cxl-direct-map=off'], STRADDLE_SCRIPT,
+              timeout=600),
+    GuestCase('xsave-straddle-cxl-direct', '6.12', CXL_1WAY, STRADDLE_SCRIPT,
               timeout=600),
     GuestCase('xsave-straddle-cxl-pristine-crash', '6.12', CXL_1WAY,
               STRADDLE_SCRIPT, timeout=600, binary='pristine',

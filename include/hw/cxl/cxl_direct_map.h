@@ -1,0 +1,40 @@
+/*
+ * qcxl: direct mapping of CXL type-3 memory into fixed memory windows
+ *
+ * Copyright (c) 2026 qcxl authors
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#ifndef HW_CXL_DIRECT_MAP_H
+#define HW_CXL_DIRECT_MAP_H
+
+#include "hw/cxl/cxl.h"
+
+/*
+ * Wherever the committed HDM decoders make a range of a fixed memory
+ * window map linearly onto one device's DPA range (no interleaving at
+ * the window, the host bridge, a switch or the endpoint), that range of
+ * the device's memory backend is mapped straight into the window with a
+ * MemoryRegion alias.  The flat view then holds RAM there, so TCG
+ * accesses it at RAM speed and KVM gets a memslot.  Everything else keeps
+ * upstream's software decode (the window's I/O callbacks).
+ *
+ * The mapping is a pure function of the decoder registers: it is
+ * recomputed after every HDM decoder register write, at reset, when a
+ * type-3 device goes away and when the VM starts running (so it is
+ * rebuilt after loadvm and incoming migration).
+ */
+
+/* Called once the machine's fixed memory windows exist. */
+void cxl_direct_map_init(CXLState *state);
+
+/* Adds the machine property "cxl-direct-map" (bool, default on). */
+void cxl_direct_map_machine_init(Object *obj);
+
+/* Re-evaluate every window after a decoder change. */
+void cxl_direct_map_update(void);
+
+/* Re-evaluate as if @dev (a type-3 device being removed) were gone. */
+void cxl_direct_map_device_removed(DeviceState *dev);
+
+#endif
