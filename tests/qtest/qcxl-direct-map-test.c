@@ -1,0 +1,537 @@
+/*
+ * qcxl direct-map qtest: CXL HDM decoders programmed through MMIO, as
+ * firmware or the Linux cxl driver would, and what the fixed memory
+ * window then holds.
+ *
+ * - committed, non-interleaved decode becomes RAM in the system flat view
+ *   (that is what gives KVM memslots) and the rest of the window stays
+ *   I/O (upstream's software decode);
+ * - data written through the window is in the device's backend and the
+ *   reverse, both direct-mapped and with -M cxl-direct-map=off;
+ * - host-bridge decoders, switches, commit/uncommit churn and garbage
+ *   programming.
+ *
+ * The type-3 backends are files shared with this test, so the test reads
+ * and writes the device's media directly.
+ *
+ * Copyright (c) 2026 qcxl authors
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "qemu/osdep.h"
+#include <sys/mman.h>
+#include "libqtest.h"
+#include "qemu/bswap.h"
+#include "qobject/qdict.h"
+
+#define MiB (1ULL << 20)
+#define GiB (1ULL << 30)
+#define DEV_SIZE (256 * MiB)
+
+/* CXL r3.1 8.2.4: component registers; cache_mem follows 4 KiB of io. */
+#define CM_OFFSET              0x1000
+#define CAP_ID_HDM             5
+/* HDM decoder n, relative to the HDM decoder capability structure. */
+#define HDM_DEC(n)             (0x10 + 0x20 * (n))
+#define HDM_BASE_LO            0x00
+#define HDM_BASE_HI            0x04
+#define HDM_SIZE_LO            0x08
+#define HDM_SIZE_HI            0x0c
+#define HDM_CTRL               0x10
+#define HDM_TL_LO              0x14     /* target list; DPA skip (endpoint) */
+#define HDM_TL_HI              0x18
+#define CTRL_IW_SHIFT          4
+#define CTRL_COMMIT            (1u << 9)
+#define CTRL_COMMITTED         (1u << 10)
+
+#define PCI_CMD_MEM_MASTER     0x6
+
+typedef struct Dev {
+    char *path;
+    uint8_t *media;
+} Dev;
+
+typedef struct Topo {
+    QTestState *qts;
+    uint64_t win;           /* fixed memory window base */
+    uint64_t win_size;
+    uint64_t hb_hdm;        /* host bridge HDM capability (0: passthrough) */
+    uint64_t usp_hdm;       /* switch upstream port HDM capability */
+    uint64_t ep_hdm[2];     /* endpoints' HDM capability */
+    Dev dev[2];
+    int ndev;
+} Topo;
+
+/* ---- PCI configuration (mechanism #1 reaches every bus) ---- */
+
+/* @bdf is bus << 8 | devfn. */
+static uint32_t cfg_read(QTestState *qts, int bdf, int reg)
+{
+    qtest_outl(qts, 0xcf8, 0x80000000u | bdf << 8 | (reg & ~3));
+    return qtest_inl(qts, 0xcfc);
+}
+
+static void cfg_write(QTestState *qts, int bdf, int reg, uint32_t val)
+{
+    qtest_outl(qts, 0xcf8, 0x80000000u | bdf << 8 | (reg & ~3));
+    qtest_outl(qts, 0xcfc, val);
+}
+
+/* A bridge at @bdf forwarding buses sec..sub and [mem, mem_end]. */
+static void setup_bridge(QTestState *qts, int bdf, int sec, int sub,
+                         uint32_t mem, uint32_t mem_end)
+{
+    cfg_write(qts, bdf, 0x18, sub << 16 | sec << 8 | bdf >> 8);
+    cfg_write(qts, bdf, 0x20, (mem_end & 0xfff00000) | (mem >> 16));
+    cfg_write(qts, bdf, 0x04, PCI_CMD_MEM_MASTER);
+}
+
+/* Map the device's 64-bit BAR0 (component registers) at @addr. */
+static void setup_bar0(QTestState *qts, int bdf, uint32_t addr)
+{
+    cfg_write(qts, bdf, 0x10, addr);
+    cfg_write(qts, bdf, 0x14, 0);
+    cfg_write(qts, bdf, 0x04, PCI_CMD_MEM_MASTER);
+    g_assert_cmphex(cfg_read(qts, bdf, 0x10) & ~0xfu, ==, addr);
+}
+
+/* Find the HDM decoder capability from the cache_mem capability array. */
+static uint64_t find_hdm(QTestState *qts, uint64_t comp)
+{
+    uint64_t cm = comp + CM_OFFSET;
+    uint32_t hdr = qtest_readl(qts, cm);
+    int i, n = hdr >> 24;
+
+    g_assert_cmphex(hdr & 0xffff, ==, 1);   /* CXL capability header */
+    for (i = 1; i <= n; i++) {
+        uint32_t e = qtest_readl(qts, cm + 4 * i);
+
+        if ((e & 0xffff) == CAP_ID_HDM) {
+            return cm + (e >> 20);
+        }
+    }
+    g_assert_not_reached();
+}
+
+static void decoder_set(QTestState *qts, uint64_t hdm, int n, uint64_t base,
+                        uint64_t size, uint32_t ctrl, uint64_t tl_or_skip)
+{
+    uint64_t d = hdm + HDM_DEC(n);
+
+    qtest_writel(qts, d + HDM_BASE_LO, (uint32_t)base);
+    qtest_writel(qts, d + HDM_BASE_HI, base >> 32);
+    qtest_writel(qts, d + HDM_SIZE_LO, (uint32_t)size);
+    qtest_writel(qts, d + HDM_SIZE_HI, size >> 32);
+    qtest_writel(qts, d + HDM_TL_LO, (uint32_t)tl_or_skip);
+    qtest_writel(qts, d + HDM_TL_HI, tl_or_skip >> 32);
+    qtest_writel(qts, d + HDM_CTRL, ctrl);
+}
+
+static void commit(QTestState *qts, uint64_t hdm, int n, uint64_t base,
+                   uint64_t size, int iw_enc, uint64_t tl_or_skip)
+{
+    decoder_set(qts, hdm, n, base, size,
+                CTRL_COMMIT | iw_enc << CTRL_IW_SHIFT, tl_or_skip);
+    g_assert_true(qtest_readl(qts, hdm + HDM_DEC(n) + HDM_CTRL) &
+                  CTRL_COMMITTED);
+}
+
+static void uncommit(QTestState *qts, uint64_t hdm, int n)
+{
+    uint64_t c = hdm + HDM_DEC(n) + HDM_CTRL;
+
+    qtest_writel(qts, c, qtest_readl(qts, c) & ~(CTRL_COMMIT |
+                                                 CTRL_COMMITTED));
+    g_assert_false(qtest_readl(qts, c) & CTRL_COMMITTED);
+}
+
+/* ---- The system flat view ---- */
+
+/*
+ * The kind ("ram", "i/o", ...) and name of the system flat-view range
+ * holding @addr, from "info mtree -f".
+ */
+static char *flat_kind(QTestState *qts, uint64_t addr, char **name)
+{
+    g_autofree char *mtree = qtest_hmp(qts, "info mtree -f");
+    g_auto(GStrv) lines = g_strsplit(mtree, "\n", -1);
+    bool in_system = false;
+    int i;
+
+    for (i = 0; lines[i]; i++) {
+        unsigned long long s, e;
+        char kind[32];
+        int pos = 0;
+
+        if (g_str_has_prefix(lines[i], "FlatView")) {
+            in_system = false;
+        }
+        if (strstr(lines[i], "Root memory region: system")) {
+            in_system = true;
+        }
+        if (!in_system ||
+            sscanf(lines[i], " %llx-%llx (prio %*d, %31[^)]): %n", &s, &e,
+                   kind, &pos) < 3) {
+            continue;
+        }
+        if (addr >= s && addr <= e) {
+            if (name) {
+                *name = g_strdup(lines[i] + pos);
+            }
+            return g_strdup(kind);
+        }
+    }
+    return NULL;
+}
+
+static void assert_kind(QTestState *qts, uint64_t addr, const char *kind,
+                        const char *name_part)
+{
+    g_autofree char *name = NULL;
+    g_autofree char *k = flat_kind(qts, addr, &name);
+
+    if (!k || strcmp(k, kind) ||
+        (name_part && !strstr(name, name_part))) {
+        g_test_message("0x%" PRIx64 ": %s %s, wanted %s %s", addr,
+                       k ?: "(none)", name ?: "", kind, name_part ?: "");
+    }
+    g_assert_nonnull(k);
+    g_assert_cmpstr(k, ==, kind);
+    if (name_part) {
+        g_assert_nonnull(strstr(name, name_part));
+    }
+}
+
+/* ---- Topologies ---- */
+
+static void dev_open(Dev *d, int i)
+{
+    int fd;
+
+    d->path = g_strdup_printf("%s/qcxl-dm-%d-%d.mem", g_get_tmp_dir(),
+                              getpid(), i);
+    fd = open(d->path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+    g_assert(fd >= 0);
+    g_assert(ftruncate(fd, DEV_SIZE) == 0);
+    d->media = mmap(NULL, DEV_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
+                    0);
+    g_assert(d->media != MAP_FAILED);
+    close(fd);
+}
+
+static void topo_free(Topo *t)
+{
+    int i;
+
+    qtest_quit(t->qts);
+    for (i = 0; i < t->ndev; i++) {
+        munmap(t->dev[i].media, DEV_SIZE);
+        unlink(t->dev[i].path);
+        g_free(t->dev[i].path);
+    }
+    g_free(t);
+}
+
+static uint64_t mtree_addr(QTestState *qts, const char *name)
+{
+    g_autofree char *mtree = qtest_hmp(qts, "info mtree");
+    g_auto(GStrv) lines = g_strsplit(mtree, "\n", -1);
+    int i;
+
+    for (i = 0; lines[i]; i++) {
+        unsigned long long s;
+        const char *p = strstr(lines[i], name);
+
+        if (p && (p[strlen(name)] == '\0' || p[strlen(name)] == '\r') &&
+            sscanf(lines[i], " %llx-", &s) == 1) {
+            return s;
+        }
+    }
+    g_assert_not_reached();
+}
+
+/*
+ * kind "1way":  host bridge (one root port, so no HB decoders) -> type-3
+ * kind "hb2":   host bridge with two root ports -> two type-3 devices
+ * kind "switch": root port -> switch (USP, one DSP) -> type-3
+ */
+static Topo *topo_new(const char *kind, const char *extra)
+{
+    Topo *t = g_new0(Topo, 1);
+    g_autoptr(GString) args = g_string_new("-machine q35,cxl=on ");
+    int i;
+
+    t->ndev = strcmp(kind, "hb2") == 0 ? 2 : 1;
+    t->win_size = 4 * GiB;
+    for (i = 0; i < t->ndev; i++) {
+        dev_open(&t->dev[i], i);
+        g_string_append_printf(args, "-object memory-backend-file,id=cxl-mem%d,"
+                               "share=on,mem-path=%s,size=256M ", i,
+                               t->dev[i].path);
+    }
+    g_string_append(args, "-M cxl-fmw.0.targets.0=cxl.1,cxl-fmw.0.size=4G "
+                    "-device pxb-cxl,bus_nr=12,bus=pcie.0,id=cxl.1 "
+                    "-device cxl-rp,port=0,bus=cxl.1,id=rp0,chassis=0,slot=2 ");
+    if (strcmp(kind, "1way") == 0) {
+        g_string_append(args, "-device cxl-type3,bus=rp0,"
+                        "volatile-memdev=cxl-mem0,id=ep0 ");
+    } else if (strcmp(kind, "hb2") == 0) {
+        g_string_append(args,
+                        "-device cxl-rp,port=1,bus=cxl.1,id=rp1,chassis=0,slot=3 "
+                        "-device cxl-type3,bus=rp0,volatile-memdev=cxl-mem0,id=ep0 "
+                        "-device cxl-type3,bus=rp1,volatile-memdev=cxl-mem1,id=ep1 ");
+    } else {
+        g_string_append(args,
+                        "-device cxl-upstream,bus=rp0,id=us0 "
+                        "-device cxl-downstream,port=0,bus=us0,id=ds0,"
+                        "chassis=0,slot=4 "
+                        "-device cxl-type3,bus=ds0,volatile-memdev=cxl-mem0,id=ep0 ");
+    }
+    g_string_append(args, extra ?: "");
+    t->qts = qtest_init(args->str);
+    t->win = mtree_addr(t->qts, "cxl-fixed-memory-region");
+
+    /* Bus 12 is the pxb-cxl root bus; its root ports are 12:00.0 (+ 12:01.0) */
+    if (strcmp(kind, "1way") == 0) {
+        setup_bridge(t->qts, 12 << 8 | 0, 13, 13, 0xfe000000, 0xfe0fffff);
+        setup_bar0(t->qts, 13 << 8, 0xfe000000);
+        t->ep_hdm[0] = find_hdm(t->qts, 0xfe000000);
+    } else if (strcmp(kind, "hb2") == 0) {
+        setup_bridge(t->qts, 12 << 8 | 0, 13, 13, 0xfe000000, 0xfe0fffff);
+        setup_bridge(t->qts, 12 << 8 | 1 << 3, 14, 14, 0xfe100000, 0xfe1fffff);
+        setup_bar0(t->qts, 13 << 8, 0xfe000000);
+        setup_bar0(t->qts, 14 << 8, 0xfe100000);
+        t->ep_hdm[0] = find_hdm(t->qts, 0xfe000000);
+        t->ep_hdm[1] = find_hdm(t->qts, 0xfe100000);
+        /* Two root ports: the host bridge decodes (first HB's registers). */
+        t->hb_hdm = find_hdm(t->qts, mtree_addr(t->qts, "cxl_host_reg"));
+    } else {
+        setup_bridge(t->qts, 12 << 8, 13, 15, 0xfe000000, 0xfe3fffff);
+        setup_bar0(t->qts, 13 << 8, 0xfe000000);          /* USP */
+        setup_bridge(t->qts, 13 << 8, 14, 15, 0xfe100000, 0xfe3fffff);
+        setup_bar0(t->qts, 14 << 8, 0xfe100000);          /* DSP */
+        setup_bridge(t->qts, 14 << 8, 15, 15, 0xfe200000, 0xfe3fffff);
+        setup_bar0(t->qts, 15 << 8, 0xfe200000);          /* type-3 */
+        t->usp_hdm = find_hdm(t->qts, 0xfe000000);
+        t->ep_hdm[0] = find_hdm(t->qts, 0xfe200000);
+    }
+    return t;
+}
+
+/* Window bytes and device media agree, both directions, at @off. */
+static void check_data(Topo *t, uint64_t hpa, Dev *d, uint64_t dpa)
+{
+    uint64_t v = 0x5143584c00000000ULL ^ hpa ^ (dpa << 7);
+
+    qtest_writeq(t->qts, hpa, v);
+    g_assert_cmphex(ldq_le_p(d->media + dpa), ==, v);
+    stq_le_p(d->media + dpa + 64, ~v);
+    g_assert_cmphex(qtest_readq(t->qts, hpa + 64), ==, ~v);
+}
+
+/* ---- Tests ---- */
+
+static void test_1way(void)
+{
+    Topo *t = topo_new("1way", NULL);
+    uint64_t w = t->win;
+
+    /* Nothing committed: all of the window is software-decoded. */
+    assert_kind(t->qts, w, "i/o", "cxl-fixed-memory-region");
+
+    commit(t->qts, t->ep_hdm[0], 0, w, DEV_SIZE, 0, 0);
+    assert_kind(t->qts, w, "ram", "cxl-mem0");
+    assert_kind(t->qts, w + DEV_SIZE - 1, "ram", "cxl-mem0");
+    assert_kind(t->qts, w + DEV_SIZE, "i/o", "cxl-fixed-memory-region");
+    check_data(t, w, &t->dev[0], 0);
+    check_data(t, w + 0x1234560, &t->dev[0], 0x1234560);
+    check_data(t, w + DEV_SIZE - 128, &t->dev[0], DEV_SIZE - 128);
+
+    /* Uncommit: back to I/O; recommit elsewhere in the window. */
+    uncommit(t->qts, t->ep_hdm[0], 0);
+    assert_kind(t->qts, w, "i/o", "cxl-fixed-memory-region");
+    commit(t->qts, t->ep_hdm[0], 0, w + GiB, DEV_SIZE, 0, 0);
+    assert_kind(t->qts, w, "i/o", NULL);
+    assert_kind(t->qts, w + GiB, "ram", "cxl-mem0");
+    check_data(t, w + GiB + 4096, &t->dev[0], 4096);
+    topo_free(t);
+}
+
+/* The same decode with the direct map off: correct, but all I/O. */
+static void test_1way_off(void)
+{
+    Topo *t = topo_new("1way", "-M cxl-direct-map=off");
+    uint64_t w = t->win;
+
+    commit(t->qts, t->ep_hdm[0], 0, w, DEV_SIZE, 0, 0);
+    assert_kind(t->qts, w, "i/o", "cxl-fixed-memory-region");
+    check_data(t, w, &t->dev[0], 0);
+    check_data(t, w + DEV_SIZE - 128, &t->dev[0], DEV_SIZE - 128);
+    topo_free(t);
+}
+
+/* Two host-bridge decoders, each routing one range to one root port. */
+static void test_hb_decoders(void)
+{
+    Topo *t = topo_new("hb2", NULL);
+    uint64_t w = t->win;
+
+    /* HB decoder 0 -> port 0 (ep0), decoder 1 -> port 1 (ep1). */
+    commit(t->qts, t->hb_hdm, 0, w, DEV_SIZE, 0, 0);
+    commit(t->qts, t->hb_hdm, 1, w + DEV_SIZE, DEV_SIZE, 0, 1);
+    assert_kind(t->qts, w, "i/o", NULL);        /* endpoints not yet */
+    commit(t->qts, t->ep_hdm[0], 0, w, DEV_SIZE, 0, 0);
+    commit(t->qts, t->ep_hdm[1], 0, w + DEV_SIZE, DEV_SIZE, 0, 0);
+    assert_kind(t->qts, w, "ram", "cxl-mem0");
+    assert_kind(t->qts, w + DEV_SIZE, "ram", "cxl-mem1");
+    assert_kind(t->qts, w + 2 * DEV_SIZE, "i/o", NULL);
+    check_data(t, w + 8192, &t->dev[0], 8192);
+    check_data(t, w + DEV_SIZE + 8192, &t->dev[1], 8192);
+
+    /* Uncommitting the host bridge decoder unmaps what is below it. */
+    uncommit(t->qts, t->hb_hdm, 1);
+    assert_kind(t->qts, w, "ram", "cxl-mem0");
+    assert_kind(t->qts, w + DEV_SIZE, "i/o", NULL);
+    topo_free(t);
+}
+
+/*
+ * A 2-way interleave across the host bridge's two root ports: not linear,
+ * so it stays software-decoded, and the software decode puts 256-byte
+ * granules alternately on the two devices.
+ */
+static void test_hb_interleave_2way(void)
+{
+    Topo *t = topo_new("hb2", NULL);
+    uint64_t w = t->win;
+
+    commit(t->qts, t->hb_hdm, 0, w, 2 * DEV_SIZE, 1, 0x0100);
+    commit(t->qts, t->ep_hdm[0], 0, w, 2 * DEV_SIZE, 1, 0);
+    commit(t->qts, t->ep_hdm[1], 0, w, 2 * DEV_SIZE, 1, 0);
+    assert_kind(t->qts, w, "i/o", "cxl-fixed-memory-region");
+    check_data(t, w + 0, &t->dev[0], 0);
+    check_data(t, w + 256, &t->dev[1], 0);
+    check_data(t, w + 512 + 8, &t->dev[0], 256 + 8);
+    topo_free(t);
+}
+
+static void test_switch(void)
+{
+    Topo *t = topo_new("switch", NULL);
+    uint64_t w = t->win;
+
+    commit(t->qts, t->ep_hdm[0], 0, w + 2 * GiB, DEV_SIZE, 0, 0);
+    assert_kind(t->qts, w + 2 * GiB, "i/o", NULL);  /* switch not yet */
+    commit(t->qts, t->usp_hdm, 0, w + 2 * GiB, DEV_SIZE, 0, 0);
+    assert_kind(t->qts, w + 2 * GiB, "ram", "cxl-mem0");
+    check_data(t, w + 2 * GiB + 0x100000, &t->dev[0], 0x100000);
+    uncommit(t->qts, t->usp_hdm, 0);
+    assert_kind(t->qts, w + 2 * GiB, "i/o", NULL);
+    topo_free(t);
+}
+
+static void test_churn(void)
+{
+    Topo *t = topo_new("1way", NULL);
+    uint64_t w = t->win;
+    int i;
+
+    for (i = 0; i < 100; i++) {
+        uint64_t base = w + (i % 4) * GiB;
+
+        commit(t->qts, t->ep_hdm[0], 0, base, DEV_SIZE, 0, 0);
+        if (i % 10 == 0) {
+            assert_kind(t->qts, base, "ram", "cxl-mem0");
+            check_data(t, base + i * 4096, &t->dev[0], i * 4096);
+        }
+        uncommit(t->qts, t->ep_hdm[0], 0);
+    }
+    for (i = 0; i < 4; i++) {
+        assert_kind(t->qts, w + i * GiB, "i/o", NULL);
+    }
+    commit(t->qts, t->ep_hdm[0], 0, w + 3 * GiB, DEV_SIZE, 0, 0);
+    assert_kind(t->qts, w + 3 * GiB, "ram", "cxl-mem0");
+    check_data(t, w + 3 * GiB, &t->dev[0], 0);
+    topo_free(t);
+}
+
+/* Garbage programming: QEMU keeps running and maps nothing wrong. */
+static void test_bad_programming(void)
+{
+    Topo *t = topo_new("1way", NULL);
+    uint64_t w = t->win, hdm = t->ep_hdm[0];
+
+    /* Zero size. */
+    commit(t->qts, hdm, 0, w, 0, 0, 0);
+    assert_kind(t->qts, w, "i/o", NULL);
+    uncommit(t->qts, hdm, 0);
+
+    /* Entirely outside the window. */
+    commit(t->qts, hdm, 0, 0x40000000, DEV_SIZE, 0, 0);
+    assert_kind(t->qts, w, "i/o", NULL);
+    assert_kind(t->qts, 0x100000, "ram", "pc.ram");
+    uncommit(t->qts, hdm, 0);
+
+    /* Huge: only the media's 256 MiB is mapped, the rest stays I/O. */
+    commit(t->qts, hdm, 0, w, 0xfffffff0000000ULL, 0, 0);
+    assert_kind(t->qts, w, "ram", "cxl-mem0");
+    assert_kind(t->qts, w + DEV_SIZE, "i/o", NULL);
+    uncommit(t->qts, hdm, 0);
+
+    /* A DPA skip past the media: nothing to map. */
+    commit(t->qts, hdm, 0, w, DEV_SIZE, 0, DEV_SIZE);
+    assert_kind(t->qts, w, "i/o", NULL);
+    uncommit(t->qts, hdm, 0);
+
+    /*
+     * An invalid interleave-ways encoding on decoder 0 and a valid decoder
+     * 1 behind it: the software decode must not take QEMU down when an
+     * access reaches decoder 1, and nothing may be mapped.
+     */
+    commit(t->qts, hdm, 0, w, DEV_SIZE, 0x7, 0);
+    commit(t->qts, hdm, 1, w + DEV_SIZE, DEV_SIZE, 0, 0);
+    assert_kind(t->qts, w, "i/o", NULL);
+    assert_kind(t->qts, w + DEV_SIZE, "i/o", NULL);
+    qtest_readq(t->qts, w + DEV_SIZE + 64);
+    qtest_writeq(t->qts, w + DEV_SIZE + 64, 1);
+    qtest_readq(t->qts, w + 64);
+    uncommit(t->qts, hdm, 1);
+    uncommit(t->qts, hdm, 0);
+
+    /* Still alive and still right. */
+    commit(t->qts, hdm, 0, w, DEV_SIZE, 0, 0);
+    assert_kind(t->qts, w, "ram", "cxl-mem0");
+    check_data(t, w + 4096, &t->dev[0], 4096);
+    topo_free(t);
+}
+
+/* System reset uncommits everything: the mapping must go with it. */
+static void test_reset(void)
+{
+    Topo *t = topo_new("1way", NULL);
+    QDict *r;
+
+    commit(t->qts, t->ep_hdm[0], 0, t->win, DEV_SIZE, 0, 0);
+    assert_kind(t->qts, t->win, "ram", "cxl-mem0");
+    r = qtest_qmp(t->qts, "{ 'execute': 'system_reset' }");
+    qobject_unref(r);
+    qtest_qmp_eventwait(t->qts, "RESET");
+    assert_kind(t->qts, t->win, "i/o", "cxl-fixed-memory-region");
+    topo_free(t);
+}
+
+int main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+
+    qtest_add_func("/qcxl/direct-map/1way", test_1way);
+    qtest_add_func("/qcxl/direct-map/1way-off", test_1way_off);
+    qtest_add_func("/qcxl/direct-map/hb-decoders", test_hb_decoders);
+    qtest_add_func("/qcxl/direct-map/hb-interleave-2way",
+                   test_hb_interleave_2way);
+    qtest_add_func("/qcxl/direct-map/switch", test_switch);
+    qtest_add_func("/qcxl/direct-map/churn", test_churn);
+    qtest_add_func("/qcxl/direct-map/bad-programming", test_bad_programming);
+    qtest_add_func("/qcxl/direct-map/reset", test_reset);
+    return g_test_run();
+}
