@@ -1,0 +1,49 @@
+"""
+Direct-mapped CXL memory in a real guest (kernel 6.12, cxl-cli 81).
+
+cxl-ram-region-1way (foundation.py) already writes and verifies a pattern
+over the whole region; these add code executing from the CXL node and a
+region destroyed and created again (the mapping is torn down and rebuilt
+from the decoders).
+"""
+
+from cases import GuestCase
+from cases.foundation import CXL_1WAY
+
+EXEC_SCRIPT = r'''
+create_ram_region decoder0.0 1 mem0
+node=$REGION_NODE
+[ -n "$node" ] || node=1
+qcxl-memtest exec "$node"
+check "code placed on CXL node $node runs" [ $? -eq 0 ]
+finish
+'''
+
+RECREATE_SCRIPT = r'''
+create_ram_region decoder0.0 1 mem0
+node=$REGION_NODE
+[ -n "$node" ] || node=1
+qcxl-memtest fill "$node" 64
+check "first region: 64 MiB pattern on node $node" [ $? -eq 0 ]
+region=$(sed -n 's/.*"region":"\(region[0-9]*\)".*/\1/p' /tmp/region.json | head -n1)
+daxctl offline-memory all
+check "daxctl offlines the region's memory" [ $? -eq 0 ]
+cxl disable-region "$region"
+check "cxl disable-region $region" [ $? -eq 0 ]
+cxl destroy-region "$region"
+check "cxl destroy-region $region" [ $? -eq 0 ]
+cxl list -R
+check "no region is left" sh -c '! cxl list -R | grep -q "\"region\""' 
+create_ram_region decoder0.0 1 mem0
+node=$REGION_NODE
+[ -n "$node" ] || node=1
+qcxl-memtest fill "$node" all
+check "second region: pattern over all of node $node" [ $? -eq 0 ]
+finish
+'''
+
+CASES = [
+    GuestCase('cxl-direct-exec', '6.12', CXL_1WAY, EXEC_SCRIPT),
+    GuestCase('cxl-region-recreate', '6.12', CXL_1WAY, RECREATE_SCRIPT,
+              timeout=900),
+]
