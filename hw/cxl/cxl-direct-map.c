@@ -30,6 +30,10 @@
 #include "qemu/error-report.h"
 #include "qapi/error.h"
 #include "qapi/visitor.h"
+#include "qapi/qapi-commands-qcxl.h"
+#include "qobject/qdict.h"
+#include "monitor/hmp.h"
+#include "monitor/monitor.h"
 #include "hw/boards.h"
 #include "hw/cxl/cxl.h"
 #include "hw/cxl/cxl_direct_map.h"
@@ -635,4 +639,112 @@ void cxl_direct_map_machine_init(Object *obj)
                                     "fixed memory windows wherever the "
                                     "committed decoders are not "
                                     "interleaved (default on)");
+}
+
+/* ---- QMP and HMP ---- */
+
+static bool same_piece(const CXLDMRange *a, const CXLDMRange *b)
+{
+    if (a->end != b->start) {
+        return false;
+    }
+    if (!a->target || !b->target) {
+        return !a->target && !b->target && !g_strcmp0(a->why, b->why);
+    }
+    return a->target == b->target &&
+           a->target_offset + (a->end - a->start) == b->target_offset;
+}
+
+static CxlWindowDirectMap *window_info(CXLDMWindow *w)
+{
+    CxlWindowDirectMap *info = g_new0(CxlWindowDirectMap, 1);
+    CxlDirectMapRangeList **tail = &info->ranges;
+    CxlDirectMapRange *last = NULL;
+    CXLDMRange *prev = NULL;
+    int i;
+
+    info->base = w->fw->base;
+    info->size = w->fw->size;
+    for (i = 0; w->ranges && i < w->ranges->len; i++) {
+        CXLDMRange *r = &g_array_index(w->ranges, CXLDMRange, i);
+
+        if (r->target) {
+            info->direct_bytes += r->end - r->start;
+        }
+        if (last && prev && same_piece(prev, r)) {
+            last->size += r->end - r->start;
+            prev = r;
+            continue;
+        }
+        last = g_new0(CxlDirectMapRange, 1);
+        last->start = r->start;
+        last->size = r->end - r->start;
+        last->direct = r->target != NULL;
+        if (r->target) {
+            Object *owner = memory_region_owner(r->target);
+
+            last->device = object_get_canonical_path(OBJECT(r->ct3d));
+            last->memdev = owner ? object_get_canonical_path(owner) :
+                                   g_strdup(memory_region_name(r->target));
+            last->has_offset = true;
+            last->offset = r->target_offset;
+        } else {
+            last->reason = g_strdup(r->why);
+        }
+        QAPI_LIST_APPEND(tail, last);
+        prev = r;
+    }
+    return info;
+}
+
+CxlWindowDirectMapList *qmp_query_cxl_direct_map(Error **errp)
+{
+    CxlWindowDirectMapList *head = NULL, **tail = &head;
+    int i;
+
+    if (!dm.state) {
+        error_setg(errp, "this machine has no CXL fixed memory windows");
+        return NULL;
+    }
+    /* Report exactly what the decoders say now. */
+    cxl_direct_map_update();
+    for (i = 0; i < dm.windows->len; i++) {
+        QAPI_LIST_APPEND(tail,
+                         window_info(&g_array_index(dm.windows, CXLDMWindow,
+                                                    i)));
+    }
+    return head;
+}
+
+void hmp_info_cxl_direct_map(Monitor *mon, const QDict *qdict)
+{
+    Error *err = NULL;
+    g_autoptr(CxlWindowDirectMapList) list = qmp_query_cxl_direct_map(&err);
+    CxlWindowDirectMapList *w;
+
+    if (hmp_handle_error(mon, err)) {
+        return;
+    }
+    for (w = list; w; w = w->next) {
+        CxlDirectMapRangeList *r;
+
+        monitor_printf(mon, "window 0x%" PRIx64 "-0x%" PRIx64 ": 0x%" PRIx64
+                       " of 0x%" PRIx64 " bytes direct-mapped\n",
+                       w->value->base, w->value->base + w->value->size - 1,
+                       w->value->direct_bytes, w->value->size);
+        for (r = w->value->ranges; r; r = r->next) {
+            CxlDirectMapRange *x = r->value;
+
+            if (x->direct) {
+                monitor_printf(mon, "  0x%" PRIx64 "-0x%" PRIx64 " direct: %s"
+                               " @ %s + 0x%" PRIx64 "\n", x->start,
+                               x->start + x->size - 1, x->device, x->memdev,
+                               x->offset);
+            } else {
+                monitor_printf(mon, "  0x%" PRIx64 "-0x%" PRIx64
+                               " software decode: %s\n", x->start,
+                               x->start + x->size - 1, x->reason);
+            }
+        }
+    }
 }

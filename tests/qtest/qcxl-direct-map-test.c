@@ -23,6 +23,8 @@
 #include "libqtest.h"
 #include "qemu/bswap.h"
 #include "qobject/qdict.h"
+#include "qobject/qlist.h"
+#include "qobject/qnum.h"
 
 #define MiB (1ULL << 20)
 #define GiB (1ULL << 30)
@@ -202,6 +204,86 @@ static void assert_kind(QTestState *qts, uint64_t addr, const char *kind,
     }
 }
 
+/* ---- query-cxl-direct-map ---- */
+
+static uint64_t dict_u64(QDict *d, const char *key)
+{
+    QNum *n = qobject_to(QNum, qdict_get(d, key));
+
+    g_assert_nonnull(n);
+    return qnum_get_uint(n);
+}
+
+/*
+ * The range of window 0 that holds @addr, from query-cxl-direct-map; the
+ * caller unrefs *resp.  Also checks that the ranges tile the window.
+ */
+static QDict *qmp_range(QTestState *qts, uint64_t addr, QDict **resp,
+                        uint64_t *direct_bytes)
+{
+    QList *wins, *ranges;
+    QDict *win, *found = NULL;
+    const QListEntry *e;
+    uint64_t next;
+
+    *resp = qtest_qmp(qts, "{ 'execute': 'query-cxl-direct-map' }");
+    wins = qdict_get_qlist(*resp, "return");
+    g_assert(wins && !qlist_empty(wins));
+    win = qobject_to(QDict, qlist_peek(wins));
+    ranges = qdict_get_qlist(win, "ranges");
+    next = dict_u64(win, "base");
+    *direct_bytes = dict_u64(win, "direct-bytes");
+    QLIST_FOREACH_ENTRY(ranges, e) {
+        QDict *r = qobject_to(QDict, qlist_entry_obj(e));
+        uint64_t start = dict_u64(r, "start");
+        uint64_t size = dict_u64(r, "size");
+
+        g_assert_cmphex(start, ==, next);
+        g_assert_cmphex(size, >, 0);
+        g_assert(qdict_get_bool(r, "direct") == qdict_haskey(r, "memdev"));
+        g_assert(qdict_get_bool(r, "direct") != qdict_haskey(r, "reason"));
+        next = start + size;
+        if (addr >= start && addr < next) {
+            found = r;
+        }
+    }
+    g_assert_cmphex(next, ==, dict_u64(win, "base") +
+                    dict_u64(win, "size"));
+    g_assert_nonnull(found);
+    return found;
+}
+
+static void assert_qmp_direct(QTestState *qts, uint64_t addr,
+                              const char *memdev, uint64_t offset,
+                              uint64_t direct_bytes)
+{
+    QDict *resp, *r;
+    uint64_t bytes;
+
+    r = qmp_range(qts, addr, &resp, &bytes);
+    g_assert_true(qdict_get_bool(r, "direct"));
+    g_assert_cmpstr(qdict_get_str(r, "memdev"), ==, memdev);
+    g_assert_cmphex(dict_u64(r, "offset") + addr -
+                    dict_u64(r, "start"), ==, offset);
+    g_assert_cmphex(bytes, ==, direct_bytes);
+    qobject_unref(resp);
+}
+
+static void assert_qmp_reason(QTestState *qts, uint64_t addr,
+                              const char *reason_part)
+{
+    QDict *resp, *r;
+    uint64_t bytes;
+
+    r = qmp_range(qts, addr, &resp, &bytes);
+    g_assert_false(qdict_get_bool(r, "direct"));
+    if (!strstr(qdict_get_str(r, "reason"), reason_part)) {
+        g_test_message("reason: %s", qdict_get_str(r, "reason"));
+    }
+    g_assert_nonnull(strstr(qdict_get_str(r, "reason"), reason_part));
+    qobject_unref(resp);
+}
+
 /* ---- Topologies ---- */
 
 static void dev_open(Dev *d, int i)
@@ -338,9 +420,12 @@ static void test_1way(void)
 
     /* Nothing committed: all of the window is software-decoded. */
     assert_kind(t->qts, w, "i/o", "cxl-fixed-memory-region");
+    assert_qmp_reason(t->qts, w, "ep0: no committed endpoint decoder");
 
     commit(t->qts, t->ep_hdm[0], 0, w, DEV_SIZE, 0, 0);
     assert_kind(t->qts, w, "ram", "cxl-mem0");
+    assert_qmp_direct(t->qts, w + 4096, "/objects/cxl-mem0", 4096, DEV_SIZE);
+    assert_qmp_reason(t->qts, w + DEV_SIZE, "no committed endpoint decoder");
     assert_kind(t->qts, w + DEV_SIZE - 1, "ram", "cxl-mem0");
     assert_kind(t->qts, w + DEV_SIZE, "i/o", "cxl-fixed-memory-region");
     check_data(t, w, &t->dev[0], 0);
@@ -365,6 +450,7 @@ static void test_1way_off(void)
 
     commit(t->qts, t->ep_hdm[0], 0, w, DEV_SIZE, 0, 0);
     assert_kind(t->qts, w, "i/o", "cxl-fixed-memory-region");
+    assert_qmp_reason(t->qts, w, "cxl-direct-map=off");
     check_data(t, w, &t->dev[0], 0);
     check_data(t, w + DEV_SIZE - 128, &t->dev[0], DEV_SIZE - 128);
     topo_free(t);
@@ -385,6 +471,10 @@ static void test_hb_decoders(void)
     assert_kind(t->qts, w, "ram", "cxl-mem0");
     assert_kind(t->qts, w + DEV_SIZE, "ram", "cxl-mem1");
     assert_kind(t->qts, w + 2 * DEV_SIZE, "i/o", NULL);
+    assert_qmp_direct(t->qts, w + DEV_SIZE, "/objects/cxl-mem1", 0,
+                      2 * DEV_SIZE);
+    assert_qmp_reason(t->qts, w + 2 * DEV_SIZE,
+                      "no host bridge decoder covers it");
     check_data(t, w + 8192, &t->dev[0], 8192);
     check_data(t, w + DEV_SIZE + 8192, &t->dev[1], 8192);
 
@@ -409,6 +499,7 @@ static void test_hb_interleave_2way(void)
     commit(t->qts, t->ep_hdm[0], 0, w, 2 * DEV_SIZE, 1, 0);
     commit(t->qts, t->ep_hdm[1], 0, w, 2 * DEV_SIZE, 1, 0);
     assert_kind(t->qts, w, "i/o", "cxl-fixed-memory-region");
+    assert_qmp_reason(t->qts, w, "host bridge decoder 0 interleaves 2 ways");
     check_data(t, w + 0, &t->dev[0], 0);
     check_data(t, w + 256, &t->dev[1], 0);
     check_data(t, w + 512 + 8, &t->dev[0], 256 + 8);
@@ -424,6 +515,7 @@ static void test_switch(void)
     assert_kind(t->qts, w + 2 * GiB, "i/o", NULL);  /* switch not yet */
     commit(t->qts, t->usp_hdm, 0, w + 2 * GiB, DEV_SIZE, 0, 0);
     assert_kind(t->qts, w + 2 * GiB, "ram", "cxl-mem0");
+    assert_qmp_direct(t->qts, w + 2 * GiB, "/objects/cxl-mem0", 0, DEV_SIZE);
     check_data(t, w + 2 * GiB + 0x100000, &t->dev[0], 0x100000);
     uncommit(t->qts, t->usp_hdm, 0);
     assert_kind(t->qts, w + 2 * GiB, "i/o", NULL);
@@ -481,6 +573,7 @@ static void test_bad_programming(void)
     /* A DPA skip past the media: nothing to map. */
     commit(t->qts, hdm, 0, w, DEV_SIZE, 0, DEV_SIZE);
     assert_kind(t->qts, w, "i/o", NULL);
+    assert_qmp_reason(t->qts, w, "beyond the volatile and persistent");
     uncommit(t->qts, hdm, 0);
 
     /*
@@ -491,6 +584,7 @@ static void test_bad_programming(void)
     commit(t->qts, hdm, 0, w, DEV_SIZE, 0x7, 0);
     commit(t->qts, hdm, 1, w + DEV_SIZE, DEV_SIZE, 0, 0);
     assert_kind(t->qts, w, "i/o", NULL);
+    assert_qmp_reason(t->qts, w, "invalid interleave-ways encoding");
     assert_kind(t->qts, w + DEV_SIZE, "i/o", NULL);
     qtest_readq(t->qts, w + DEV_SIZE + 64);
     qtest_writeq(t->qts, w + DEV_SIZE + 64, 1);

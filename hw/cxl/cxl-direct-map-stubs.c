@@ -1,0 +1,16 @@
+/*
+ * qcxl: direct map QMP command when CXL is not built
+ *
+ * Copyright (c) 2026 qcxl authors
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "qemu/osdep.h"
+#include "qapi/error.h"
+#include "qapi/qapi-commands-qcxl.h"
+
+CxlWindowDirectMapList *qmp_query_cxl_direct_map(Error **errp)
+{
+    error_setg(errp, "CXL is not supported by this QEMU");
+    return NULL;
+}
