@@ -36,6 +36,7 @@ section "creating a 1-way RAM region: cxl create-region -m -d decoder0.0 -t ram 
 create_ram_region decoder0.0 1 mem0
 node=$REGION_NODE
 section "cxl list -R (the region)"
+echo "QCXL-HOST-QUERY"
 cxl list -R
 section "numactl -H"
 numactl -H
@@ -88,11 +89,24 @@ def main() -> int:
         prelude = f.read()
     print(f'qcxl demo: booting Debian kernel {args.kernel} under TCG on {binary}')
     print('QEMU topology: ' + ' '.join(CXL_1WAY))
+    def host_view(vm, line):
+        # Once the guest has committed its region, show the host's side.
+        if line.strip() != 'QCXL-HOST-QUERY':
+            return
+        print('==== host: (qemu) info cxl-direct-map')
+        try:
+            print(vm.cmd('human-monitor-command',
+                         command_line='info cxl-direct-map').rstrip())
+        except Exception as e:  # pylint: disable=broad-except
+            print(f'(not available from this QEMU: {e})')
+
     r = harness.run_guest(prelude + f'SIZE={args.size_mib}\n' + DEMO_SCRIPT,
                           CXL_1WAY, binary=binary, flavour=args.kernel,
                           timeout=900, name='demo',
                           log_dir=os.path.join(harness.BUILD, 'demo'),
-                          on_line=print)
+                          on_line=lambda l: None if l == 'QCXL-HOST-QUERY'
+                          else print(l),
+                          on_vm_line=host_view)
     print()
     if r.exit_code != 0:
         print(f'demo failed: guest exit {r.exit_code}, QEMU exit '

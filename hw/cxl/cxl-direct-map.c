@@ -149,6 +149,30 @@ static bool hdm_clip(const HDMDecoder *d, hwaddr s, hwaddr e,
     return *cs < *ce;
 }
 
+/*
+ * Piece @j of @todo against decoder @d: the part the decoder holds goes
+ * to [*cs, *ce) (returns true if there is one), the rest to @next, still
+ * unclaimed.
+ */
+static bool claim_piece(GArray *todo, int j, const HDMDecoder *d,
+                        GArray *next, hwaddr *cs, hwaddr *ce)
+{
+    hwaddr ps = g_array_index(todo, hwaddr, 2 * j);
+    hwaddr pe = g_array_index(todo, hwaddr, 2 * j + 1);
+
+    if (!hdm_clip(d, ps, pe, cs, ce)) {
+        g_array_append_vals(next, ((hwaddr[2]){ ps, pe }), 1);
+        return false;
+    }
+    if (ps < *cs) {
+        g_array_append_vals(next, ((hwaddr[2]){ ps, *cs }), 1);
+    }
+    if (*ce < pe) {
+        g_array_append_vals(next, ((hwaddr[2]){ *ce, pe }), 1);
+    }
+    return true;
+}
+
 static void add_range(GArray *out, hwaddr s, hwaddr e, CXLType3Dev *ct3d,
                       MemoryRegion *target, uint64_t toff, char *why)
 {
@@ -208,19 +232,10 @@ static void eval_endpoint(CXLType3Dev *ct3d, hwaddr s, hwaddr e, GArray *out)
         dpa_base += d.skip;
         next = g_array_new(false, false, sizeof(hwaddr) * 2);
         for (j = 0; j < todo->len; j++) {
-            hwaddr ps = g_array_index(todo, hwaddr, 2 * j);
-            hwaddr pe = g_array_index(todo, hwaddr, 2 * j + 1);
             hwaddr cs, ce;
 
-            if (!hdm_clip(&d, ps, pe, &cs, &ce)) {
-                g_array_append_vals(next, ((hwaddr[2]){ ps, pe }), 1);
+            if (!claim_piece(todo, j, &d, next, &cs, &ce)) {
                 continue;
-            }
-            if (ps < cs) {
-                g_array_append_vals(next, ((hwaddr[2]){ ps, cs }), 1);
-            }
-            if (ce < pe) {
-                g_array_append_vals(next, ((hwaddr[2]){ ce, pe }), 1);
             }
             if (d.ways != 1) {
                 add_range(out, cs, ce, NULL, NULL, 0,
@@ -290,20 +305,11 @@ static void eval_switching(uint32_t *cache_mem, PCIBus *bus, hwaddr s,
 
         hdm_read(cache_mem, i, &d);
         for (j = 0; j < todo->len; j++) {
-            hwaddr ps = g_array_index(todo, hwaddr, 2 * j);
-            hwaddr pe = g_array_index(todo, hwaddr, 2 * j + 1);
             hwaddr cs, ce;
             PCIDevice *port;
 
-            if (!hdm_clip(&d, ps, pe, &cs, &ce)) {
-                g_array_append_vals(next, ((hwaddr[2]){ ps, pe }), 1);
+            if (!claim_piece(todo, j, &d, next, &cs, &ce)) {
                 continue;
-            }
-            if (ps < cs) {
-                g_array_append_vals(next, ((hwaddr[2]){ ps, cs }), 1);
-            }
-            if (ce < pe) {
-                g_array_append_vals(next, ((hwaddr[2]){ ce, pe }), 1);
             }
             if (!d.committed) {
                 add_range(out, cs, ce, NULL, NULL, 0,

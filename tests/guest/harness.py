@@ -100,7 +100,9 @@ def run_guest(script: str, qemu_args: List[str], *,
               memory: str = '2G', smp: int = 2, timeout: float = 600,
               append: str = '', log_dir: Optional[str] = None,
               name: str = 'guest',
-              on_line: Optional[Callable[[str], None]] = None) -> GuestResult:
+              on_line: Optional[Callable[[str], None]] = None,
+              on_vm_line: Optional[Callable[[QEMUMachine, str], None]] = None
+              ) -> GuestResult:
     """
     Boot the guest image @flavour with @qemu_args under TCG and run
     @script in it.  Returns when the guest has powered off, QEMU has
@@ -152,10 +154,13 @@ def run_guest(script: str, qemu_args: List[str], *,
                     text = f.read()
             except FileNotFoundError:
                 text = ''
-            if on_line:
+            if on_line or on_vm_line:
                 _, out, _ = _collect(text.rsplit('\n', 1)[0])
                 for line in out[seen:]:
-                    on_line(line)
+                    if on_line:
+                        on_line(line)
+                    if on_vm_line:
+                        on_vm_line(vm, line)
                 seen = len(out)
             if 'QCXL-EXIT' in text:
                 break
