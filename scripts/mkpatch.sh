@@ -1,26 +1,32 @@
 #!/usr/bin/env bash
-# Write a patch against the base, for patches/.
+# Write a new patch for patches/, on top of the ones already there.
 #
-#   scripts/mkpatch.sh edit PATH...       copy base files to build/patch-work/
+#   scripts/mkpatch.sh edit PATH...       copy files of build/qemu-src (base
+#                                         + current patches) to
+#                                         build/patch-work/
 #   (edit build/patch-work/PATH...)
 #   scripts/mkpatch.sh write OUT.patch "Subject" BODY-FILE PATH...
 #
 # The patch holds our added lines with three lines of context, a/ and b/
-# names, a From:/Subject: header and the body as the description.
+# names, a From:/Subject: header and the body as the description.  It
+# applies after every patch that was in patches/ at "edit" time.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 . "$top/scripts/lib.sh"
-base="$top/build/base"
+src="$top/build/qemu-src"
 work="$top/build/patch-work"
-[ -d "$base" ] || die "build/base is missing: run ./configure"
+orig="$work/.orig"
+[ -d "$src" ] || die "build/qemu-src is missing: run ./configure"
 
 case "${1:-}" in
 edit)
     shift
     for p in "$@"; do
-        [ -f "$base/$p" ] || die "no such upstream file: $p"
-        mkdir -p "$work/$(dirname "$p")"
-        cp "$base/$p" "$work/$p"
+        [ -f "$src/$p" ] && [ ! -L "$src/$p" ] ||
+            die "no such upstream file: $p"
+        mkdir -p "$work/$(dirname "$p")" "$orig/$(dirname "$p")"
+        cp "$src/$p" "$orig/$p"
+        cp "$src/$p" "$work/$p"
         echo "$work/$p"
     done
     ;;
@@ -35,7 +41,7 @@ write)
         echo
         for p in "$@"; do
             [ -f "$work/$p" ] || die "not being edited: $p"
-            diff -U3 --label "a/$p" --label "b/$p" "$base/$p" "$work/$p" || true
+            diff -U3 --label "a/$p" --label "b/$p" "$orig/$p" "$work/$p" || true
         done
     } > "$out"
     echo "wrote $out"

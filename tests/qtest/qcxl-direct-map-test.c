@@ -614,6 +614,83 @@ static void test_reset(void)
     topo_free(t);
 }
 
+static void wait_migration(QTestState *qts)
+{
+    int i;
+
+    for (i = 0; i < 600; i++) {
+        QDict *r = qtest_qmp(qts, "{ 'execute': 'query-migrate' }");
+        QDict *ret = qdict_get_qdict(r, "return");
+        const char *st = qdict_haskey(ret, "status") ?
+                         qdict_get_str(ret, "status") : "none";
+        bool done = !strcmp(st, "completed");
+
+        g_assert_cmpstr(st, !=, "failed");
+        qobject_unref(r);
+        if (done) {
+            return;
+        }
+        g_usleep(100 * 1000);
+    }
+    g_assert_not_reached();
+}
+
+/*
+ * Save to a file with a committed decoder and restore into a new QEMU:
+ * PCI configuration, decoders, the direct map and the data survive.
+ */
+static void test_migrate_file(void)
+{
+    Topo *t = topo_new("1way", NULL);
+    g_autofree char *file = g_strdup_printf("%s/qcxl-dm-%d.mig",
+                                            g_get_tmp_dir(), getpid());
+    g_autofree char *uri = g_strdup_printf("file:%s", file);
+    g_autofree char *args = NULL;
+    uint64_t w = t->win;
+    QTestState *dst;
+    QDict *r;
+
+    commit(t->qts, t->ep_hdm[0], 0, w, DEV_SIZE, 0, 0);
+    check_data(t, w + 0x200000, &t->dev[0], 0x200000);
+    r = qtest_qmp(t->qts, "{ 'execute': 'migrate', 'arguments': "
+                  "{ 'uri': %s } }", uri);
+    g_assert(qdict_haskey(r, "return"));
+    qobject_unref(r);
+    wait_migration(t->qts);
+    qtest_quit(t->qts);
+
+    args = g_strdup_printf("-machine q35,cxl=on "
+                           "-object memory-backend-file,id=cxl-mem0,share=on,"
+                           "mem-path=%s,size=256M "
+                           "-M cxl-fmw.0.targets.0=cxl.1,cxl-fmw.0.size=4G "
+                           "-device pxb-cxl,bus_nr=12,bus=pcie.0,id=cxl.1 "
+                           "-device cxl-rp,port=0,bus=cxl.1,id=rp0,chassis=0,"
+                           "slot=2 "
+                           "-device cxl-type3,bus=rp0,volatile-memdev=cxl-mem0,"
+                           "id=ep0 -incoming defer", t->dev[0].path);
+    dst = qtest_init(args);
+    t->qts = dst;
+    /* Nothing is committed before the state arrives. */
+    assert_kind(dst, w, "i/o", NULL);
+    r = qtest_qmp(dst, "{ 'execute': 'migrate-incoming', 'arguments': "
+                  "{ 'uri': %s } }", uri);
+    g_assert(qdict_haskey(r, "return"));
+    qobject_unref(r);
+    wait_migration(dst);
+
+    /* PCI configuration and decoder state came across. */
+    g_assert_cmphex(cfg_read(dst, 13 << 8, 0x10) & ~0xfu, ==, 0xfe000000);
+    g_assert_true(qtest_readl(dst, t->ep_hdm[0] + HDM_DEC(0) + HDM_CTRL) &
+                  CTRL_COMMITTED);
+    assert_kind(dst, w, "ram", "cxl-mem0");
+    assert_qmp_direct(dst, w, "/objects/cxl-mem0", 0, DEV_SIZE);
+    g_assert_cmphex(qtest_readq(dst, w + 0x200000), ==,
+                    ldq_le_p(t->dev[0].media + 0x200000));
+    check_data(t, w + 0x300000, &t->dev[0], 0x300000);
+    unlink(file);
+    topo_free(t);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -627,5 +704,6 @@ int main(int argc, char **argv)
     qtest_add_func("/qcxl/direct-map/churn", test_churn);
     qtest_add_func("/qcxl/direct-map/bad-programming", test_bad_programming);
     qtest_add_func("/qcxl/direct-map/reset", test_reset);
+    qtest_add_func("/qcxl/direct-map/migrate-file", test_migrate_file);
     return g_test_run();
 }

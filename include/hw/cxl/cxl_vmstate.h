@@ -1,0 +1,25 @@
+/*
+ * qcxl: migration state of CXL type-3 devices and CXL host bridges
+ *
+ * Copyright (c) 2026 qcxl authors
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#ifndef HW_CXL_VMSTATE_H
+#define HW_CXL_VMSTATE_H
+
+#include "migration/vmstate.h"
+
+extern const VMStateDescription vmstate_cxl_type3;
+extern const VMStateDescription vmstate_cxl_host;
+extern const VMStateDescription vmstate_cxl_component_registers;
+
+/* The io and cache_mem registers of a CXLComponentState's block. */
+#define VMSTATE_CXL_COMPONENT_REGISTERS(_field, _state)                   \
+    VMSTATE_STRUCT(_field.crb, _state, 1, vmstate_cxl_component_registers, \
+                   ComponentRegisters)
+
+/* The post_load that re-evaluates the direct map. */
+int cxl_vmstate_post_load(void *opaque, int version_id);
+
+#endif
