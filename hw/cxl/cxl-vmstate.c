@@ -12,7 +12,9 @@
  * status, capability and mailbox registers, the memory device status,
  * the timestamp and the event logs' interrupt settings.  The media, the
  * LSA and the dynamic-capacity backend are memory backends and migrate
- * as RAM.  The direct map is rebuilt from the decoders when the VM runs.
+ * as RAM once registered (cxl_type3_register_ram(), which upstream
+ * lacked too).  The direct map is rebuilt from the decoders when the VM
+ * runs.
  *
  * State that is not migrated makes migration fail, with a message,
  * rather than be lost silently: queued event records, an injected poison
@@ -32,6 +34,7 @@
 #include "hw/pci/msix.h"
 #include "hw/pci/pcie_aer.h"
 #include "migration/vmstate.h"
+#include "system/hostmem.h"
 
 const VMStateDescription vmstate_cxl_component_registers = {
     .name = "cxl-component-registers",
@@ -139,6 +142,34 @@ const VMStateDescription vmstate_cxl_type3 = {
         VMSTATE_END_OF_LIST()
     }
 };
+
+/*
+ * The device's media, LSA and dynamic-capacity backends are RAM blocks,
+ * but RAM only migrates when its user registers it, as pc-dimm and NUMA
+ * nodes do.  Upstream cxl-type3 never did, so the media's contents were
+ * silently left behind.
+ */
+void cxl_type3_register_ram(CXLType3Dev *ct3d, bool reg)
+{
+    HostMemoryBackend *b[] = {
+        ct3d->hostvmem, ct3d->hostpmem, ct3d->lsa, ct3d->dc.host_dc,
+    };
+    int i;
+
+    for (i = 0; i < ARRAY_SIZE(b); i++) {
+        MemoryRegion *mr;
+
+        if (!b[i]) {
+            continue;
+        }
+        mr = host_memory_backend_get_memory(b[i]);
+        if (reg) {
+            vmstate_register_ram(mr, DEVICE(ct3d));
+        } else {
+            vmstate_unregister_ram(mr, DEVICE(ct3d));
+        }
+    }
+}
 
 const VMStateDescription vmstate_cxl_host = {
     .name = "pxb-cxl-host",

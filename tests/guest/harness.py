@@ -95,18 +95,49 @@ def _collect(console: str) -> tuple:
     return rc, out, data
 
 
+MIGRATE_MARKER = 'QCXL-MIGRATE-NOW'
+
+
+def _wait_migration(vm: QEMUMachine, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        st = vm.cmd('query-migrate').get('status', 'none')
+        if st == 'completed':
+            return
+        if st in ('failed', 'cancelled'):
+            raise RuntimeError(f'migration {st}: {vm.cmd("query-migrate")}')
+        time.sleep(0.2)
+    raise TimeoutError('migration did not complete')
+
+
+def _read(path: str) -> str:
+    try:
+        with open(path, encoding='utf-8', errors='replace') as f:
+            return f.read()
+    except FileNotFoundError:
+        return ''
+
+
 def run_guest(script: str, qemu_args: List[str], *,
               binary: str = QCXL_QEMU, flavour: str = '6.12',
               memory: str = '2G', smp: int = 2, timeout: float = 600,
               append: str = '', log_dir: Optional[str] = None,
               name: str = 'guest',
               on_line: Optional[Callable[[str], None]] = None,
-              on_vm_line: Optional[Callable[[QEMUMachine, str], None]] = None
+              on_vm_line: Optional[Callable[[QEMUMachine, str], None]] = None,
+              migrate_through_file: bool = False
               ) -> GuestResult:
     """
     Boot the guest image @flavour with @qemu_args under TCG and run
     @script in it.  Returns when the guest has powered off, QEMU has
-    exited, or @timeout seconds have passed (QEMU is then killed).
+    exited, or @timeout seconds have passed (QEMU is then killed).  @on_line,
+    if given, is called with each line the test script prints, as it comes;
+    @on_vm_line likewise, with the running QEMUMachine too (for QMP).
+
+    With @migrate_through_file, when the script prints QCXL-MIGRATE-NOW the
+    VM is migrated to a file ("migrate file:..."), that QEMU quits, a new
+    QEMU with the same command line and "-incoming defer" loads the file,
+    and the guest is sent a newline on its console to go on.
     """
     img = guest_image(flavour)
     if not os.access(binary, os.X_OK):
@@ -116,9 +147,6 @@ def run_guest(script: str, qemu_args: List[str], *,
     script_path = os.path.join(log_dir, f'{name}.sh')
     with open(script_path, 'w', encoding='utf-8') as f:
         f.write(script)
-    console_path = os.path.join(log_dir, f'{name}.console.log')
-    if os.path.exists(console_path):
-        os.unlink(console_path)
 
     # Machine options beyond q35 are the caller's (-M adds to -machine).
     args = ['-machine', 'q35', '-accel', 'tcg', '-cpu', 'max,-hypervisor',
@@ -128,32 +156,38 @@ def run_guest(script: str, qemu_args: List[str], *,
                         'printk.devkmsg=on ' + append).strip(),
             '-fw_cfg', f'name=opt/qcxl/test,file={script_path}',
             '-no-reboot'] + list(qemu_args)
-    vm = QEMUMachine(binary, args=args, name=name, log_dir=log_dir,
-                     console_log=console_path, base_temp_dir=log_dir)
-    vm.set_console()
-    start = time.monotonic()
-    timed_out = False
-    seen = 0
     with open(os.path.join(log_dir, f'{name}.cmdline'), 'w',
               encoding='utf-8') as f:
         f.write(shlex.join([binary] + args) + '\n')
-    try:
-        vm.launch()
+
+    def launch(suffix: str, extra: List[str]) -> tuple:
+        path = os.path.join(log_dir, f'{name}{suffix}.console.log')
+        if os.path.exists(path):
+            os.unlink(path)
+        m = QEMUMachine(binary, args=args + extra, name=name + suffix,
+                        log_dir=log_dir, console_log=path,
+                        base_temp_dir=log_dir)
+        m.set_console()
+        m.launch()
         # Reading the console socket starts the thread that drains it
-        # into console_path.
-        _ = vm.console_socket
+        # into the log.
+        _ = m.console_socket
+        return m, path
+
+    start = time.monotonic()
+    timed_out = False
+    seen = 0
+    earlier = ''           # console text of a QEMU we migrated away from
+    logs = []              # QEMU output of each QEMU
+    vm, console_path = launch('', [])
+    try:
         while True:
             if not vm.is_running():
                 break
             if time.monotonic() - start > timeout:
                 timed_out = True
                 break
-            try:
-                with open(console_path, encoding='utf-8',
-                          errors='replace') as f:
-                    text = f.read()
-            except FileNotFoundError:
-                text = ''
+            text = earlier + _read(console_path)
             if on_line or on_vm_line:
                 _, out, _ = _collect(text.rsplit('\n', 1)[0])
                 for line in out[seen:]:
@@ -164,6 +198,23 @@ def run_guest(script: str, qemu_args: List[str], *,
                 seen = len(out)
             if 'QCXL-EXIT' in text:
                 break
+            if (migrate_through_file and not earlier and
+                    MIGRATE_MARKER + '\n' in text):
+                state = os.path.join(log_dir, f'{name}.migration')
+                vm.cmd('migrate', uri=f'file:{state}')
+                _wait_migration(vm, timeout / 2)
+                vm.shutdown()
+                logs.append(vm.get_log() or '')
+                earlier = _read(console_path)
+                vm, console_path = launch('-restored',
+                                          ['-incoming', 'defer'])
+                vm.cmd('migrate-incoming', uri=f'file:{state}')
+                _wait_migration(vm, timeout / 2)
+                if vm.cmd('query-status')['status'] != 'running':
+                    vm.cmd('cont')
+                vm.console_socket.sendall(b'\n')
+                os.unlink(state)
+                continue
             time.sleep(0.5)
         # The guest powers off by itself after QCXL-EXIT.
         deadline = time.monotonic() + 30
@@ -172,16 +223,13 @@ def run_guest(script: str, qemu_args: List[str], *,
     finally:
         vm.shutdown(hard=True)
     elapsed = time.monotonic() - start
-    try:
-        with open(console_path, encoding='utf-8', errors='replace') as f:
-            console = f.read()
-    except FileNotFoundError:
-        console = ''
+    console = earlier + _read(console_path)
     rc, out, data = _collect(console)
     if on_line:
         for line in out[seen:]:
             on_line(line)
+    logs.append(vm.get_log() or '')
     return GuestResult(exit_code=rc, output=out, console=console,
-                       qemu_log=vm.get_log() or '', timed_out=timed_out,
-                       qemu_exitcode=vm.exitcode(),
+                       qemu_log='\n'.join(l for l in logs if l),
+                       timed_out=timed_out, qemu_exitcode=vm.exitcode(),
                        elapsed=elapsed, data=data)

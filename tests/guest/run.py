@@ -64,7 +64,8 @@ def main() -> int:
             r = harness.run_guest(prelude + c.script, c.qemu_args, binary=b,
                                   flavour=c.flavour, memory=c.memory,
                                   timeout=c.timeout, log_dir=args.log_dir,
-                                  name=c.name)
+                                  name=c.name,
+                                  migrate_through_file=c.migrate_through_file)
         except Exception as e:  # pylint: disable=broad-except
             tap(False, f'{c.name}: could not run: {e}')
             continue

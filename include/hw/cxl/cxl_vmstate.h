@@ -9,6 +9,7 @@
 #define HW_CXL_VMSTATE_H
 
 #include "migration/vmstate.h"
+#include "hw/cxl/cxl_device.h"
 
 extern const VMStateDescription vmstate_cxl_type3;
 extern const VMStateDescription vmstate_cxl_host;
@@ -18,6 +19,9 @@ extern const VMStateDescription vmstate_cxl_component_registers;
 #define VMSTATE_CXL_COMPONENT_REGISTERS(_field, _state)                   \
     VMSTATE_STRUCT(_field.crb, _state, 1, vmstate_cxl_component_registers, \
                    ComponentRegisters)
+
+/* Register (or unregister) a type-3 device's backends' RAM for migration. */
+void cxl_type3_register_ram(CXLType3Dev *ct3d, bool reg);
 
 /* The post_load that re-evaluates the direct map. */
 int cxl_vmstate_post_load(void *opaque, int version_id);

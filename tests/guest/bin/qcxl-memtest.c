@@ -7,6 +7,10 @@
  *   qcxl-memtest bw NODE MIB [REPS]    memset and memcpy bandwidth (MB/s)
  *   qcxl-memtest lat NODE MIB [LOADS]  dependent-load latency (ns per load)
  *   qcxl-memtest exec NODE             run code placed on NODE
+ *   qcxl-memtest hold NODE MIB         write a pattern on NODE, print
+ *                                      QCXL-MIGRATE-NOW, wait for a line
+ *                                      on stdin, then verify the pattern
+ *                                      (for save/restore tests)
  *   qcxl-memtest straddle NODE0 NODE1  FXSAVE/FXRSTOR, XSAVE/XRSTOR and signal
  *                                      frames placed across a page of NODE0
  *                                      followed by a page of NODE1
@@ -215,6 +219,45 @@ static int cmd_fill(int node, const char *size)
     printf("fill_pages_off_node %ld\n", off);
     munmap(w, len);
     return bad || off ? 1 : 0;
+}
+
+static uint64_t verify_pattern(const uint64_t *w, size_t n, uint64_t seed)
+{
+    uint64_t bad = 0;
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        bad += w[i] != pattern(i, seed);
+    }
+    return bad;
+}
+
+static int cmd_hold(int node, size_t len)
+{
+    uint64_t seed = 0x51c0ffee12345678ULL, bad_before, bad_after;
+    uint64_t *w = node_alloc(node, len);
+    size_t i, n = len / sizeof(*w);
+    char line[64];
+    long off;
+
+    for (i = 0; i < n; i++) {
+        w[i] = pattern(i, seed);
+    }
+    bad_before = verify_pattern(w, n, seed);
+    off = pages_off_node(w, len, node);
+    printf("hold_node %d\nhold_bytes %zu\nhold_pages_off_node %ld\n"
+           "hold_bad_words_before %" PRIu64 "\n", node, len, off, bad_before);
+    printf("QCXL-MIGRATE-NOW\n");
+    fflush(stdout);
+    if (!fgets(line, sizeof(line), stdin)) {
+        fprintf(stderr, "qcxl-memtest: no go-ahead on stdin\n");
+        return 1;
+    }
+    bad_after = verify_pattern(w, n, seed);
+    off = pages_off_node(w, len, node);
+    printf("hold_bad_words_after %" PRIu64 "\nhold_pages_off_node_after %ld\n",
+           bad_after, off);
+    return bad_before || bad_after || off ? 1 : 0;
 }
 
 static int cmd_bw(int node, size_t len, int reps)
@@ -454,6 +497,7 @@ static void usage(void)
             "       qcxl-memtest bw NODE MIB [REPS]\n"
             "       qcxl-memtest lat NODE MIB [LOADS]\n"
             "       qcxl-memtest exec NODE\n"
+            "       qcxl-memtest hold NODE MIB\n"
             "       qcxl-memtest straddle NODE0 NODE1\n");
     exit(2);
 }
@@ -487,6 +531,9 @@ int main(int argc, char **argv)
     }
     if (strcmp(argv[1], "exec") == 0 && argc == 3) {
         return cmd_exec(parse_node(argv[2]));
+    }
+    if (strcmp(argv[1], "hold") == 0 && argc == 4) {
+        return cmd_hold(parse_node(argv[2]), parse_mib(argv[3]));
     }
     if (strcmp(argv[1], "straddle") == 0 && argc == 4) {
         return cmd_straddle(parse_node(argv[2]), parse_node(argv[3]));

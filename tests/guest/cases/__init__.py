@@ -23,6 +23,8 @@ class GuestCase:
     # The case demonstrates a QEMU crash: the guest is not expected to
     # reach its end, and host_checks judge the outcome.
     expect_crash: bool = False
+    # Migrate through a file when the script prints QCXL-MIGRATE-NOW.
+    migrate_through_file: bool = False
 
 
 def all_cases() -> List[GuestCase]:

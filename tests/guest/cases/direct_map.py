@@ -2,9 +2,10 @@
 Direct-mapped CXL memory in a real guest (kernel 6.12, cxl-cli 81).
 
 cxl-ram-region-1way (foundation.py) already writes and verifies a pattern
-over the whole region; these add code executing from the CXL node and a
+over the whole region; these add code executing from the CXL node, a
 region destroyed and created again (the mapping is torn down and rebuilt
-from the decoders).
+from the decoders), and a guest saved to a file with its region in use
+and restored into a new QEMU.
 """
 
 from cases import GuestCase
@@ -42,8 +43,24 @@ check "second region: pattern over all of node $node" [ $? -eq 0 ]
 finish
 '''
 
+SAVE_RESTORE_SCRIPT = r'''
+create_ram_region decoder0.0 1 mem0
+node=$REGION_NODE
+[ -n "$node" ] || node=1
+qcxl-memtest hold "$node" 128
+check "128 MiB on CXL node $node intact across save to a file and restore" [ $? -eq 0 ]
+cxl list -R
+check "the region is still committed after restore" \
+    sh -c 'cxl list -R | grep -q "\"decode_state\":\"commit\""'
+qcxl-memtest fill "$node" 64
+check "new data can be written and read on node $node after restore" [ $? -eq 0 ]
+finish
+'''
+
 CASES = [
     GuestCase('cxl-direct-exec', '6.12', CXL_1WAY, EXEC_SCRIPT),
     GuestCase('cxl-region-recreate', '6.12', CXL_1WAY, RECREATE_SCRIPT,
               timeout=900),
+    GuestCase('cxl-save-restore', '6.12', CXL_1WAY, SAVE_RESTORE_SCRIPT,
+              timeout=900, migrate_through_file=True),
 ]
