@@ -635,6 +635,44 @@ static void wait_migration(QTestState *qts)
     g_assert_not_reached();
 }
 
+static char *dst_args(Topo *t, const char *incoming)
+{
+    return g_strdup_printf("-machine q35,cxl=on "
+                           "-object memory-backend-file,id=cxl-mem0,share=on,"
+                           "mem-path=%s,size=256M "
+                           "-M cxl-fmw.0.targets.0=cxl.1,cxl-fmw.0.size=4G "
+                           "-device pxb-cxl,bus_nr=12,bus=pcie.0,id=cxl.1 "
+                           "-device cxl-rp,port=0,bus=cxl.1,id=rp0,chassis=0,"
+                           "slot=2 "
+                           "-device cxl-type3,bus=rp0,volatile-memdev=cxl-mem0,"
+                           "id=ep0 -incoming %s", t->dev[0].path, incoming);
+}
+
+static void start_migration(QTestState *qts, const char *uri)
+{
+    QDict *r = qtest_qmp(qts, "{ 'execute': 'migrate', 'arguments': "
+                         "{ 'uri': %s } }", uri);
+
+    g_assert(qdict_haskey(r, "return"));
+    qobject_unref(r);
+}
+
+/* What must hold on a destination that has loaded the 1-way state. */
+static void check_restored(Topo *t)
+{
+    uint64_t w = t->win;
+
+    /* PCI configuration (bridge and BAR) and decoder state came across. */
+    g_assert_cmphex(cfg_read(t->qts, 13 << 8, 0x10) & ~0xfu, ==, 0xfe000000);
+    g_assert_true(qtest_readl(t->qts, t->ep_hdm[0] + HDM_DEC(0) + HDM_CTRL) &
+                  CTRL_COMMITTED);
+    assert_kind(t->qts, w, "ram", "cxl-mem0");
+    assert_qmp_direct(t->qts, w, "/objects/cxl-mem0", 0, DEV_SIZE);
+    g_assert_cmphex(qtest_readq(t->qts, w + 0x200000), ==,
+                    ldq_le_p(t->dev[0].media + 0x200000));
+    check_data(t, w + 0x300000, &t->dev[0], 0x300000);
+}
+
 /*
  * Save to a file with a committed decoder and restore into a new QEMU:
  * PCI configuration, decoders, the direct map and the data survive.
@@ -645,48 +683,94 @@ static void test_migrate_file(void)
     g_autofree char *file = g_strdup_printf("%s/qcxl-dm-%d.mig",
                                             g_get_tmp_dir(), getpid());
     g_autofree char *uri = g_strdup_printf("file:%s", file);
-    g_autofree char *args = NULL;
-    uint64_t w = t->win;
-    QTestState *dst;
+    g_autofree char *args = dst_args(t, "defer");
     QDict *r;
 
-    commit(t->qts, t->ep_hdm[0], 0, w, DEV_SIZE, 0, 0);
-    check_data(t, w + 0x200000, &t->dev[0], 0x200000);
-    r = qtest_qmp(t->qts, "{ 'execute': 'migrate', 'arguments': "
+    commit(t->qts, t->ep_hdm[0], 0, t->win, DEV_SIZE, 0, 0);
+    check_data(t, t->win + 0x200000, &t->dev[0], 0x200000);
+    start_migration(t->qts, uri);
+    wait_migration(t->qts);
+    qtest_quit(t->qts);
+
+    t->qts = qtest_init(args);
+    /* Nothing is committed before the state arrives. */
+    assert_kind(t->qts, t->win, "i/o", NULL);
+    r = qtest_qmp(t->qts, "{ 'execute': 'migrate-incoming', 'arguments': "
                   "{ 'uri': %s } }", uri);
     g_assert(qdict_haskey(r, "return"));
     qobject_unref(r);
     wait_migration(t->qts);
-    qtest_quit(t->qts);
+    check_restored(t);
+    unlink(file);
+    topo_free(t);
+}
 
-    args = g_strdup_printf("-machine q35,cxl=on "
-                           "-object memory-backend-file,id=cxl-mem0,share=on,"
-                           "mem-path=%s,size=256M "
-                           "-M cxl-fmw.0.targets.0=cxl.1,cxl-fmw.0.size=4G "
-                           "-device pxb-cxl,bus_nr=12,bus=pcie.0,id=cxl.1 "
-                           "-device cxl-rp,port=0,bus=cxl.1,id=rp0,chassis=0,"
-                           "slot=2 "
-                           "-device cxl-type3,bus=rp0,volatile-memdev=cxl-mem0,"
-                           "id=ep0 -incoming defer", t->dev[0].path);
+/* Live migration over a UNIX socket, both QEMUs running. */
+static void test_migrate_live(void)
+{
+    Topo *t = topo_new("1way", NULL);
+    g_autofree char *sock = g_strdup_printf("%s/qcxl-dm-%d.sock",
+                                            g_get_tmp_dir(), getpid());
+    g_autofree char *uri = g_strdup_printf("unix:%s", sock);
+    g_autofree char *args = dst_args(t, uri);
+    QTestState *dst;
+
+    commit(t->qts, t->ep_hdm[0], 0, t->win, DEV_SIZE, 0, 0);
+    check_data(t, t->win + 0x200000, &t->dev[0], 0x200000);
     dst = qtest_init(args);
+    start_migration(t->qts, uri);
+    wait_migration(t->qts);
+    qtest_quit(t->qts);
     t->qts = dst;
-    /* Nothing is committed before the state arrives. */
-    assert_kind(dst, w, "i/o", NULL);
-    r = qtest_qmp(dst, "{ 'execute': 'migrate-incoming', 'arguments': "
-                  "{ 'uri': %s } }", uri);
+    wait_migration(t->qts);
+    check_restored(t);
+    unlink(sock);
+    topo_free(t);
+}
+
+/*
+ * State qcxl does not migrate (here an injected poison list) makes the
+ * migration fail with a message; the source goes on as before.
+ */
+static void test_migrate_refused(void)
+{
+    Topo *t = topo_new("1way", NULL);
+    g_autofree char *file = g_strdup_printf("%s/qcxl-dm-%d.mig",
+                                            g_get_tmp_dir(), getpid());
+    g_autofree char *uri = g_strdup_printf("file:%s", file);
+    const char *st = NULL;
+    QDict *r;
+    int i;
+
+    commit(t->qts, t->ep_hdm[0], 0, t->win, DEV_SIZE, 0, 0);
+    r = qtest_qmp(t->qts, "{ 'execute': 'cxl-inject-poison', 'arguments': "
+                  "{ 'path': '/machine/peripheral/ep0', 'start': 4096, "
+                  "'length': 64 } }");
     g_assert(qdict_haskey(r, "return"));
     qobject_unref(r);
-    wait_migration(dst);
+    start_migration(t->qts, uri);
+    for (i = 0; i < 600; i++) {
+        QDict *ret;
 
-    /* PCI configuration and decoder state came across. */
-    g_assert_cmphex(cfg_read(dst, 13 << 8, 0x10) & ~0xfu, ==, 0xfe000000);
-    g_assert_true(qtest_readl(dst, t->ep_hdm[0] + HDM_DEC(0) + HDM_CTRL) &
-                  CTRL_COMMITTED);
-    assert_kind(dst, w, "ram", "cxl-mem0");
-    assert_qmp_direct(dst, w, "/objects/cxl-mem0", 0, DEV_SIZE);
-    g_assert_cmphex(qtest_readq(dst, w + 0x200000), ==,
-                    ldq_le_p(t->dev[0].media + 0x200000));
-    check_data(t, w + 0x300000, &t->dev[0], 0x300000);
+        r = qtest_qmp(t->qts, "{ 'execute': 'query-migrate' }");
+        ret = qdict_get_qdict(r, "return");
+        st = qdict_haskey(ret, "status") ? qdict_get_str(ret, "status") : "";
+        if (!strcmp(st, "failed") || !strcmp(st, "completed")) {
+            if (!strcmp(st, "failed")) {
+                g_assert_nonnull(strstr(qdict_get_try_str(ret, "error-desc")
+                                        ?: "", "cxl-type3"));
+            }
+            break;
+        }
+        qobject_unref(r);
+        r = NULL;
+        g_usleep(100 * 1000);
+    }
+    g_assert_cmpstr(st, ==, "failed");
+    qobject_unref(r);
+    /* The source still runs, mapped and correct. */
+    assert_kind(t->qts, t->win, "ram", "cxl-mem0");
+    check_data(t, t->win + 8192, &t->dev[0], 8192);
     unlink(file);
     topo_free(t);
 }
@@ -705,5 +789,7 @@ int main(int argc, char **argv)
     qtest_add_func("/qcxl/direct-map/bad-programming", test_bad_programming);
     qtest_add_func("/qcxl/direct-map/reset", test_reset);
     qtest_add_func("/qcxl/direct-map/migrate-file", test_migrate_file);
+    qtest_add_func("/qcxl/direct-map/migrate-live", test_migrate_live);
+    qtest_add_func("/qcxl/direct-map/migrate-refused", test_migrate_refused);
     return g_test_run();
 }

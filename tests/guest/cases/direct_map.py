@@ -9,7 +9,7 @@ and restored into a new QEMU.
 """
 
 from cases import GuestCase
-from cases.foundation import CXL_1WAY
+from cases.foundation import CXL_1WAY, CXL_2WAY
 
 EXEC_SCRIPT = r'''
 create_ram_region decoder0.0 1 mem0
@@ -57,10 +57,24 @@ check "new data can be written and read on node $node after restore" [ $? -eq 0 
 finish
 '''
 
+REGION_2WAY_SCRIPT = r'''
+create_ram_region decoder0.0 2 mem0 mem1
+node=$REGION_NODE
+[ -n "$node" ] || node=1
+kb=$(awk '/MemTotal/ { print $4 }' /sys/devices/system/node/node$node/meminfo)
+data cxl_node_kb "$kb"
+check "node $node holds the 2-way region's 512 MiB" [ "$kb" -eq 524288 ]
+qcxl-memtest fill "$node" all
+check "a pattern written over all of the 2-way region reads back intact" [ $? -eq 0 ]
+finish
+'''
+
 CASES = [
     GuestCase('cxl-direct-exec', '6.12', CXL_1WAY, EXEC_SCRIPT),
     GuestCase('cxl-region-recreate', '6.12', CXL_1WAY, RECREATE_SCRIPT,
               timeout=900),
+    GuestCase('cxl-ram-region-2way', '6.12', CXL_2WAY, REGION_2WAY_SCRIPT,
+              timeout=1200),
     GuestCase('cxl-save-restore', '6.12', CXL_1WAY, SAVE_RESTORE_SCRIPT,
               timeout=900, migrate_through_file=True),
 ]

@@ -19,6 +19,20 @@ CXL_1WAY = DRAM_NODE0 + [
     '-device', 'cxl-type3,bus=rp0,volatile-memdev=cxl-mem0,id=cxl-vmem0',
 ]
 
+# The same DRAM node; one host bridge with two root ports, a 256 MiB
+# volatile type-3 device on each; one 4 GiB window on the host bridge.  A
+# 2-way region interleaves the host bridge's decoder across the ports.
+CXL_2WAY = DRAM_NODE0 + [
+    '-M', 'cxl=on,cxl-fmw.0.targets.0=cxl.1,cxl-fmw.0.size=4G',
+    '-object', 'memory-backend-ram,id=cxl-mem0,size=256M',
+    '-object', 'memory-backend-ram,id=cxl-mem1,size=256M',
+    '-device', 'pxb-cxl,bus_nr=12,bus=pcie.0,id=cxl.1',
+    '-device', 'cxl-rp,port=0,bus=cxl.1,id=rp0,chassis=0,slot=2',
+    '-device', 'cxl-rp,port=1,bus=cxl.1,id=rp1,chassis=0,slot=3',
+    '-device', 'cxl-type3,bus=rp0,volatile-memdev=cxl-mem0,id=cxl-vmem0',
+    '-device', 'cxl-type3,bus=rp1,volatile-memdev=cxl-mem1,id=cxl-vmem1',
+]
+
 CXL_REGION_SCRIPT = r'''
 ver=$(cxl version)
 data cxl_cli_version "$ver"
