@@ -3,8 +3,9 @@
 make bench: guest bandwidth and latency on the DRAM node and the CXL node,
 qcxl build and pristine build side by side in one run.
 
-For each build the same guest (Debian 6.12, cxl-cli 81) creates a 1-way
-CXL RAM region, onlines it as a NUMA node, and measures on node 0 (DRAM)
+For each build and topology the same guest (Debian 6.12, cxl-cli 81)
+creates a CXL RAM region (1-way on one device; 2-way interleaved across
+two root ports), onlines it as a NUMA node, and measures on node 0 (DRAM)
 and on the CXL node: memset and memcpy bandwidth (best of REPS) and
 dependent-load latency (random pointer chase, one load per cache line).
 Builds alternate when --repeat > 1, and each figure is the median over
@@ -29,11 +30,13 @@ sys.path.insert(0, os.path.join(TOP, 'tests', 'guest'))
 
 # pylint: disable=wrong-import-position
 import harness  # noqa: E402
-from cases.foundation import CXL_1WAY  # noqa: E402
+from cases.foundation import CXL_1WAY, CXL_2WAY  # noqa: E402
 
 TOPOLOGIES = {
     '1way': {'qemu_args': CXL_1WAY, 'decoder': 'decoder0.0', 'ways': 1,
              'memdevs': 'mem0'},
+    '2way': {'qemu_args': CXL_2WAY, 'decoder': 'decoder0.0', 'ways': 2,
+             'memdevs': 'mem0 mem1'},
 }
 
 SCRIPT = r'''
