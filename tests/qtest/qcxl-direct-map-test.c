@@ -775,6 +775,60 @@ static void test_migrate_refused(void)
     topo_free(t);
 }
 
+/* Offset of PCI capability @id in @bdf's configuration space. */
+static int find_cap(QTestState *qts, int bdf, int id)
+{
+    int pos = cfg_read(qts, bdf, 0x34) & 0xfc, n;
+
+    for (n = 0; pos && n < 48; n++) {
+        uint32_t hdr = cfg_read(qts, bdf, pos);
+
+        if ((hdr & 0xff) == id) {
+            return pos;
+        }
+        pos = (hdr >> 8) & 0xfc;
+    }
+    g_assert_not_reached();
+}
+
+/*
+ * The guest powers the root port's slot off: the type-3 device is
+ * unplugged there and then, and its mapping must go first.
+ */
+static void test_unplug(void)
+{
+    Topo *t = topo_new("1way", NULL);
+    int exp = find_cap(t->qts, 12 << 8, 0x10);      /* PCI Express */
+    uint32_t ctl;
+    QDict *r;
+
+    commit(t->qts, t->ep_hdm[0], 0, t->win, DEV_SIZE, 0, 0);
+    assert_kind(t->qts, t->win, "ram", "cxl-mem0");
+
+    /* Slot Control (+0x18): power indicator off, power controller off. */
+    ctl = cfg_read(t->qts, 12 << 8, exp + 0x18);
+    cfg_write(t->qts, 12 << 8, exp + 0x18,
+              (ctl & ~0xffffu) | (ctl & 0xffff & ~0x700u) | 0x300 | 0x400);
+    /*
+     * The slot detaches its device within the write (DEVICE_DELETED is
+     * only sent for a device_del request): presence is gone, and so is
+     * the QOM object.
+     */
+    g_assert_false(cfg_read(t->qts, 12 << 8, exp + 0x18) & (0x40u << 16));
+    r = qtest_qmp(t->qts, "{ 'execute': 'qom-get', 'arguments': "
+                  "{ 'path': '/machine/peripheral/ep0', 'property': 'type' } }");
+    g_assert(qdict_haskey(r, "error"));
+    qobject_unref(r);
+
+    assert_kind(t->qts, t->win, "i/o", "cxl-fixed-memory-region");
+    assert_qmp_reason(t->qts, t->win, "no CXL type-3 device or switch");
+    /* The window still answers (nothing decodes it), QEMU still runs. */
+    qtest_readq(t->qts, t->win);
+    qtest_writeq(t->qts, t->win, 1);
+    assert_kind(t->qts, t->win, "i/o", NULL);
+    topo_free(t);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -788,6 +842,7 @@ int main(int argc, char **argv)
     qtest_add_func("/qcxl/direct-map/churn", test_churn);
     qtest_add_func("/qcxl/direct-map/bad-programming", test_bad_programming);
     qtest_add_func("/qcxl/direct-map/reset", test_reset);
+    qtest_add_func("/qcxl/direct-map/unplug", test_unplug);
     qtest_add_func("/qcxl/direct-map/migrate-file", test_migrate_file);
     qtest_add_func("/qcxl/direct-map/migrate-live", test_migrate_live);
     qtest_add_func("/qcxl/direct-map/migrate-refused", test_migrate_refused);
