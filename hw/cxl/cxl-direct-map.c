@@ -19,8 +19,12 @@
  *   skips and of size/ways of the decoders before it, plus its own skip;
  * - a DPA beyond the volatile + persistent capacity is not decoded.
  *
- * Only ways == 1 at every level is linear; anything else is left to the
- * software decode, and so are dynamic capacity ranges.
+ * Only ways == 1 at every level is linear.  Ranges that interleave are
+ * built into "sets" afterwards (see the second half of this file): every
+ * 256-byte chunk is decoded with upstream's own per-address functions,
+ * and where whole 256 MiB blocks decode onto private volatile media, one
+ * RAM block holds the set's data in host-physical order.  Anything else
+ * is left to the software decode, and so are dynamic capacity ranges.
  *
  * Copyright (c) 2026 qcxl authors
  * SPDX-License-Identifier: GPL-2.0-or-later
@@ -28,6 +32,7 @@
 
 #include "qemu/osdep.h"
 #include "qemu/error-report.h"
+#include "qemu/units.h"
 #include "qapi/error.h"
 #include "qapi/visitor.h"
 #include "qapi/qapi-commands-qcxl.h"
@@ -41,8 +46,13 @@
 #include "hw/pci/pcie_port.h"
 #include "hw/pci-bridge/pci_expander_bridge.h"
 #include "system/hostmem.h"
+#include "system/cpus.h"
 #include "system/reset.h"
 #include "system/runstate.h"
+#include "hw/core/cpu.h"
+#include "migration/register.h"
+#include "exec/cpu-common.h"
+#include "qemu/main-loop.h"
 #include "trace.h"
 
 /* Why a range of a window is not direct-mapped. */
@@ -64,21 +74,47 @@ typedef struct CXLDMMapping {
     MemoryRegion *alias;
 } CXLDMMapping;
 
+/* An interleaved set backed by one RAM block in host-physical order. */
+#define SET_CHUNK       256             /* finest interleave granularity */
+#define SET_BLOCK       (256 * MiB)     /* HDM decoder granularity */
+#define SET_MAX_DEVS    16
+
+typedef struct CXLDMPoolEntry {
+    MemoryRegion *ram;
+    bool used;
+} CXLDMPoolEntry;
+
+typedef struct CXLDMSet {
+    hwaddr start, end;          /* absolute host physical addresses */
+    CXLDMPoolEntry *backing;
+    uint8_t *dev;               /* per chunk: index into devs[] */
+    uint32_t *dpa;              /* per chunk: DPA / SET_CHUNK */
+    CXLType3Dev *devs[SET_MAX_DEVS];
+    int ndevs;
+} CXLDMSet;
+
 typedef struct CXLDMWindow {
     CXLFixedWindow *fw;
     GArray *mappings;           /* CXLDMMapping */
     GArray *ranges;             /* CXLDMRange: the last evaluation */
+    GPtrArray *sets;            /* CXLDMSet */
+    GPtrArray *pool;            /* CXLDMPoolEntry: never freed, reused */
 } CXLDMWindow;
 
 static struct {
     CXLState *state;
     bool enabled;
     bool initialized;
+    bool migrating;             /* a savevm/migration is in progress */
     GArray *windows;            /* CXLDMWindow */
     DeviceState *removing;      /* a type-3 device being unplugged */
+    uint64_t sets_fingerprint;  /* decoder state the sets were built on */
+    QEMUBH *bh;                 /* builds sets outside MMIO handlers */
 } dm = {
     .enabled = true,
 };
+
+static void sets_update(bool build);
 
 /* One HDM decoder, as the registers say. */
 typedef struct HDMDecoder {
@@ -554,6 +590,455 @@ static void window_update(CXLDMWindow *w)
     w->ranges = ranges;
 }
 
+/* ---- Interleaved sets ---- */
+
+static uint64_t fp_mix(uint64_t h, const void *p, size_t n)
+{
+    const uint8_t *b = p;
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        h = (h ^ b[i]) * 0x100000001b3ULL;
+    }
+    return h;
+}
+
+static uint64_t fp_cstate(uint64_t h, CXLComponentState *cs)
+{
+    uint32_t *r = cs->crb.cache_mem_registers;
+
+    return fp_mix(h, r + R_CXL_HDM_DECODER_CAPABILITY,
+                  (R_CXL_HDM_DECODER3_TARGET_LIST_HI -
+                   R_CXL_HDM_DECODER_CAPABILITY + 1) * sizeof(*r));
+}
+
+static int fp_device(DeviceState *dev, void *opaque)
+{
+    uint64_t *h = opaque;
+
+    if (object_dynamic_cast(OBJECT(dev), TYPE_CXL_TYPE3)) {
+        CXLType3Dev *c = CXL_TYPE3(dev);
+        bool off = cxl_dev_media_disabled(&c->cxl_dstate);
+
+        *h = fp_cstate(*h, &c->cxl_cstate);
+        *h = fp_mix(*h, &off, sizeof(off));
+        *h = fp_mix(*h, &dev, sizeof(dev));
+    } else if (object_dynamic_cast(OBJECT(dev), TYPE_CXL_USP)) {
+        CXLComponentState *cs = cxl_usp_to_cstate(CXL_USP(dev));
+
+        if (cs) {
+            *h = fp_cstate(*h, cs);
+        }
+        *h = fp_mix(*h, &dev, sizeof(dev));
+    }
+    return 0;
+}
+
+/*
+ * Everything a set's layout depends on: the HDM decoders of every host
+ * bridge, switch and type-3 device below the windows, which devices are
+ * there, whether their media is enabled, and our own switches.
+ */
+static uint64_t sets_fingerprint(void)
+{
+    uint64_t h = 0xcbf29ce484222325ULL;
+    int i, j;
+
+    h = fp_mix(h, &dm.enabled, sizeof(dm.enabled));
+    h = fp_mix(h, &dm.migrating, sizeof(dm.migrating));
+    h = fp_mix(h, &dm.removing, sizeof(dm.removing));
+    for (i = 0; i < dm.windows->len; i++) {
+        CXLFixedWindow *fw = g_array_index(dm.windows, CXLDMWindow, i).fw;
+
+        for (j = 0; j < fw->num_targets; j++) {
+            PCIHostState *hb;
+            CXLComponentState *cs;
+
+            if (!fw->target_hbs[j]) {
+                continue;
+            }
+            hb = PCI_HOST_BRIDGE(fw->target_hbs[j]->cxl_host_bridge);
+            cs = cxl_get_hb_cstate(hb);
+            if (cs) {
+                h = fp_cstate(h, cs);
+            }
+            if (hb->bus) {
+                qbus_walk_children(BUS(hb->bus), fp_device, NULL, NULL, NULL,
+                                   &h);
+            }
+        }
+    }
+    return h;
+}
+
+/*
+ * Decode one chunk with upstream's per-address functions.  True if it
+ * lands, whole, on the volatile media of a type-3 device whose backend
+ * is private to this QEMU and whose media is enabled.
+ */
+static bool set_chunk(CXLFixedWindow *fw, hwaddr hpa, CXLType3Dev **out,
+                      uint64_t *dpa)
+{
+    PCIDevice *d = cxl_cfmws_find_device(fw, hpa - fw->base);
+    AddressSpace *as;
+    CXLType3Dev *c;
+
+    if (!d || !object_dynamic_cast(OBJECT(d), TYPE_CXL_TYPE3) ||
+        (dm.removing && DEVICE(d) == dm.removing)) {
+        return false;
+    }
+    c = CXL_TYPE3(d);
+    /* Shared media must stay where the other hosts see it. */
+    if (!c->hostvmem || cxl_dev_media_disabled(&c->cxl_dstate) ||
+        object_property_get_bool(OBJECT(c->hostvmem), "share", NULL)) {
+        return false;
+    }
+    if (cxl_type3_hpa_to_as_and_dpa(c, hpa, SET_CHUNK, &as, dpa) ||
+        as != &c->hostvmem_as || *dpa % SET_CHUNK ||
+        *dpa + SET_CHUNK >
+        memory_region_size(host_memory_backend_get_memory(c->hostvmem))) {
+        return false;
+    }
+    *out = c;
+    return true;
+}
+
+/* Append block [blk, blk + SET_BLOCK) to @set if all of it decodes. */
+static bool set_add_block(CXLFixedWindow *fw, CXLDMSet *set, hwaddr blk)
+{
+    size_t n = SET_BLOCK / SET_CHUNK, base, i;
+    CXLType3Dev *c;
+    uint64_t dpa;
+    int k;
+
+    /* Most blocks of a window decode nowhere: probe first. */
+    if (!set_chunk(fw, blk, &c, &dpa)) {
+        return false;
+    }
+    base = (set->end - set->start) / SET_CHUNK;
+    set->dev = g_renew(uint8_t, set->dev, base + n);
+    set->dpa = g_renew(uint32_t, set->dpa, base + n);
+    for (i = 0; i < n; i++) {
+        if (!set_chunk(fw, blk + i * SET_CHUNK, &c, &dpa)) {
+            return false;
+        }
+        for (k = 0; k < set->ndevs && set->devs[k] != c; k++) {
+            /* find the device's index */
+        }
+        if (k == set->ndevs) {
+            if (k == SET_MAX_DEVS) {
+                return false;
+            }
+            set->devs[set->ndevs++] = c;
+        }
+        set->dev[base + i] = k;
+        set->dpa[base + i] = dpa / SET_CHUNK;
+    }
+    set->end += SET_BLOCK;
+    return true;
+}
+
+/* Copy a set's data between its RAM and the devices' media. */
+static void set_copy(CXLDMSet *set, bool to_ram)
+{
+    uint8_t *ram = memory_region_get_ram_ptr(set->backing->ram);
+    uint8_t *media[SET_MAX_DEVS];
+    size_t i, n = (set->end - set->start) / SET_CHUNK;
+    int k;
+
+    for (k = 0; k < set->ndevs; k++) {
+        media[k] = memory_region_get_ram_ptr(
+            host_memory_backend_get_memory(set->devs[k]->hostvmem));
+    }
+    for (i = 0; i < n; i++) {
+        uint8_t *m = media[set->dev[i]] + (uint64_t)set->dpa[i] * SET_CHUNK;
+
+        if (to_ram) {
+            memcpy(ram + i * SET_CHUNK, m, SET_CHUNK);
+        } else {
+            memcpy(m, ram + i * SET_CHUNK, SET_CHUNK);
+        }
+    }
+    if (!to_ram) {
+        /* Written behind the memory API's back: tell dirty tracking. */
+        for (k = 0; k < set->ndevs; k++) {
+            MemoryRegion *mr =
+                host_memory_backend_get_memory(set->devs[k]->hostvmem);
+
+            memory_region_set_dirty(mr, 0, memory_region_size(mr));
+        }
+    }
+}
+
+static CXLDMPoolEntry *pool_get(CXLDMWindow *w, uint64_t size)
+{
+    CXLDMPoolEntry *e;
+    g_autofree char *name = NULL;
+    Error *err = NULL;
+    int i;
+
+    for (i = 0; i < w->pool->len; i++) {
+        e = g_ptr_array_index(w->pool, i);
+        if (!e->used && memory_region_size(e->ram) == size) {
+            e->used = true;
+            return e;
+        }
+    }
+    /*
+     * Not migrated as RAM: a set is torn down (its data back on the
+     * media, which migrates) before any savevm or migration starts.
+     */
+    e = g_new0(CXLDMPoolEntry, 1);
+    e->ram = g_new0(MemoryRegion, 1);
+    name = g_strdup_printf("cxl-interleave@0x%" PRIx64 "[%u]", w->fw->base,
+                           w->pool->len);
+    if (!memory_region_init_ram_nomigrate(e->ram, NULL, name, size, &err)) {
+        warn_report_err(err);
+        g_free(e->ram);
+        g_free(e);
+        return NULL;
+    }
+    e->used = true;
+    g_ptr_array_add(w->pool, e);
+    return e;
+}
+
+static void set_free(CXLDMSet *set)
+{
+    g_free(set->dev);
+    g_free(set->dpa);
+    g_free(set);
+}
+
+/* Map a freshly scanned set: its data into RAM, the RAM into the window. */
+static bool set_map(CXLDMWindow *w, CXLDMSet *set)
+{
+    set->backing = pool_get(w, set->end - set->start);
+    if (!set->backing) {
+        return false;
+    }
+    set_copy(set, true);
+    memory_region_add_subregion_overlap(&w->fw->mr, set->start - w->fw->base,
+                                        set->backing->ram, 1);
+    trace_cxl_direct_map_add(set->start, set->end - set->start,
+                             memory_region_name(set->backing->ram), 0);
+    g_ptr_array_add(w->sets, set);
+    return true;
+}
+
+static void window_build_sets(CXLDMWindow *w)
+{
+    CXLFixedWindow *fw = w->fw;
+    CXLDMSet *set = NULL;
+    hwaddr a = 0, b = 0, blk;
+    int i;
+
+    if (!w->ranges) {
+        return;
+    }
+    memory_region_transaction_begin();
+    for (i = 0; i <= w->ranges->len; i++) {
+        CXLDMRange *r = i < w->ranges->len ?
+            &g_array_index(w->ranges, CXLDMRange, i) : NULL;
+        bool cand = r && !r->target && r->why && strstr(r->why, "interleave");
+
+        /* Gather runs of adjacent candidate ranges into [a, b). */
+        if (cand && b == r->start && b != a) {
+            b = r->end;
+            continue;
+        }
+        for (blk = QEMU_ALIGN_UP(a, SET_BLOCK); blk + SET_BLOCK <= b;
+             blk += SET_BLOCK) {
+            if (!set) {
+                set = g_new0(CXLDMSet, 1);
+                set->start = set->end = blk;
+            }
+            if (set_add_block(fw, set, blk)) {
+                continue;
+            }
+            /* Close the set before this block; start afresh after it. */
+            set->dev = g_renew(uint8_t, set->dev,
+                               (set->end - set->start) / SET_CHUNK);
+            if (set->end > set->start && set_map(w, set)) {
+                set = NULL;
+            } else {
+                set_free(set);
+                set = NULL;
+            }
+        }
+        if (set && (set->end == set->start || !set_map(w, set))) {
+            set_free(set);
+        }
+        set = NULL;
+        a = b = 0;
+        if (cand) {
+            a = r->start;
+            b = r->end;
+        }
+    }
+    memory_region_transaction_commit();
+}
+
+/* Does any window have an interleaved range without a set? */
+static bool sets_pending(void)
+{
+    int i, j;
+
+    for (i = 0; i < dm.windows->len; i++) {
+        CXLDMWindow *w = &g_array_index(dm.windows, CXLDMWindow, i);
+
+        for (j = 0; w->ranges && j < w->ranges->len; j++) {
+            CXLDMRange *r = &g_array_index(w->ranges, CXLDMRange, j);
+
+            if (!r->target && r->why && strstr(r->why, "interleave") &&
+                !w->sets->len) {
+                return true;
+            }
+        }
+    }
+    return false;
+}
+
+static bool vcpus_running(void)
+{
+    CPUState *cpu;
+
+    CPU_FOREACH(cpu) {
+        if (!cpu_is_stopped(cpu)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static void sets_teardown(void)
+{
+    bool pause;
+    int i, j;
+
+    /*
+     * When the host (not the guest, by reprogramming its decoders) takes
+     * a set away, vCPUs may be writing into its RAM through stale TLB
+     * entries: stop them first so that no store is lost.
+     */
+    pause = !current_cpu && vcpus_running();
+    if (pause) {
+        pause_all_vcpus();
+    }
+    memory_region_transaction_begin();
+    for (i = 0; i < dm.windows->len; i++) {
+        CXLDMWindow *w = &g_array_index(dm.windows, CXLDMWindow, i);
+
+        for (j = 0; j < w->sets->len; j++) {
+            CXLDMSet *set = g_ptr_array_index(w->sets, j);
+
+            memory_region_del_subregion(&w->fw->mr, set->backing->ram);
+            trace_cxl_direct_map_del(set->start, set->end - set->start);
+        }
+    }
+    memory_region_transaction_commit();
+    for (i = 0; i < dm.windows->len; i++) {
+        CXLDMWindow *w = &g_array_index(dm.windows, CXLDMWindow, i);
+
+        for (j = 0; j < w->sets->len; j++) {
+            CXLDMSet *set = g_ptr_array_index(w->sets, j);
+            MemoryRegion *ram = set->backing->ram;
+
+            set_copy(set, false);
+            ram_block_discard_range(ram->ram_block, 0,
+                                    memory_region_size(ram));
+            set->backing->used = false;
+            set_free(set);
+        }
+        g_ptr_array_set_size(w->sets, 0);
+    }
+    if (pause) {
+        resume_all_vcpus();
+    }
+}
+
+/*
+ * Tear down sets whose decode has changed; with @build, build sets for
+ * interleaved ranges that have none.  Returns whether any are missing.
+ */
+static void sets_update(bool build)
+{
+    uint64_t fp;
+    bool have = false;
+    int i;
+
+    if (!dm.initialized) {
+        return;
+    }
+    fp = sets_fingerprint();
+    for (i = 0; i < dm.windows->len; i++) {
+        have |= g_array_index(dm.windows, CXLDMWindow, i).sets->len > 0;
+    }
+    if (have && fp != dm.sets_fingerprint) {
+        sets_teardown();
+        have = false;
+    }
+    if (!build || have || !dm.enabled || dm.migrating) {
+        return;
+    }
+    for (i = 0; i < dm.windows->len; i++) {
+        window_build_sets(&g_array_index(dm.windows, CXLDMWindow, i));
+    }
+    dm.sets_fingerprint = fp;
+}
+
+void cxl_direct_map_device_access(DeviceState *dev)
+{
+    int i, j, k;
+
+    for (i = 0; dm.initialized && i < dm.windows->len; i++) {
+        CXLDMWindow *w = &g_array_index(dm.windows, CXLDMWindow, i);
+
+        for (j = 0; j < w->sets->len; j++) {
+            CXLDMSet *set = g_ptr_array_index(w->sets, j);
+
+            for (k = 0; k < set->ndevs; k++) {
+                if (DEVICE(set->devs[k]) == dev) {
+                    /* Put everything back; rebuilt after the command. */
+                    sets_teardown();
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/*
+ * savevm and migration: sets live in RAM that is not migrated, so their
+ * data goes back on the media (which is) before anything is saved, and
+ * no set is built until it is over.
+ */
+static int dm_save_setup(QEMUFile *f, void *opaque, Error **errp)
+{
+    dm.migrating = true;
+    sets_update(false);
+    return 0;
+}
+
+static void dm_save_cleanup(void *opaque)
+{
+    dm.migrating = false;
+    if (dm.bh) {
+        qemu_bh_schedule(dm.bh);
+    }
+}
+
+static int dm_load_state(QEMUFile *f, void *opaque, int version_id)
+{
+    return 0;
+}
+
+static const SaveVMHandlers savevm_direct_map = {
+    .save_setup = dm_save_setup,
+    .save_cleanup = dm_save_cleanup,
+    .load_state = dm_load_state,
+};
+
 static bool window_ready(CXLFixedWindow *fw)
 {
     /* The board maps the window's region once it has placed it. */
@@ -561,14 +1046,11 @@ static bool window_ready(CXLFixedWindow *fw)
            fw->mr.container;
 }
 
-void cxl_direct_map_update(void)
+static void windows_update(void)
 {
     GList *it;
     int i;
 
-    if (!dm.state) {
-        return;
-    }
     /* Windows appear once; pick up the ones the board has placed. */
     for (it = dm.state->fixed_windows; it; it = it->next) {
         CXLFixedWindow *fw = it->data;
@@ -581,12 +1063,46 @@ void cxl_direct_map_update(void)
             g_array_append_val(dm.windows, ((CXLDMWindow) {
                 .fw = fw,
                 .mappings = g_array_new(false, true, sizeof(CXLDMMapping)),
+                .sets = g_ptr_array_new(),
+                .pool = g_ptr_array_new(),
             }));
         }
     }
     for (i = 0; i < dm.windows->len; i++) {
         window_update(&g_array_index(dm.windows, CXLDMWindow, i));
     }
+}
+
+void cxl_direct_map_update(void)
+{
+    if (!dm.state) {
+        return;
+    }
+    windows_update();
+    /*
+     * Interleaved sets: tear down at once what the decoders no longer
+     * support; build new ones from a bottom half, outside the MMIO write
+     * that committed the last decoder.
+     */
+    sets_update(false);
+    if (sets_pending()) {
+        qemu_bh_schedule(dm.bh);
+    }
+}
+
+/* Re-evaluate everything now, interleaved sets included. */
+static void cxl_direct_map_update_all(void)
+{
+    if (!dm.state) {
+        return;
+    }
+    windows_update();
+    sets_update(true);
+}
+
+static void cxl_direct_map_bh(void *opaque)
+{
+    cxl_direct_map_update_all();
 }
 
 void cxl_direct_map_device_removed(DeviceState *dev)
@@ -598,14 +1114,14 @@ void cxl_direct_map_device_removed(DeviceState *dev)
 
 static void cxl_direct_map_reset(void *opaque)
 {
-    cxl_direct_map_update();
+    cxl_direct_map_update_all();
 }
 
 static void cxl_direct_map_vm_state(void *opaque, bool running,
                                     RunState state)
 {
     if (running) {
-        cxl_direct_map_update();
+        cxl_direct_map_update_all();
     }
 }
 
@@ -623,6 +1139,8 @@ void cxl_direct_map_init(CXLState *state)
      */
     qemu_register_reset(cxl_direct_map_reset, NULL);
     qemu_add_vm_change_state_handler(cxl_direct_map_vm_state, NULL);
+    dm.bh = qemu_bh_new(cxl_direct_map_bh, NULL);
+    register_savevm_live("qcxl-direct-map", 0, 1, &savevm_direct_map, NULL);
 }
 
 static bool machine_get_direct_map(Object *obj, Error **errp)
@@ -633,7 +1151,7 @@ static bool machine_get_direct_map(Object *obj, Error **errp)
 static void machine_set_direct_map(Object *obj, bool value, Error **errp)
 {
     dm.enabled = value;
-    cxl_direct_map_update();
+    cxl_direct_map_update_all();
 }
 
 void cxl_direct_map_machine_init(Object *obj)
@@ -661,44 +1179,103 @@ static bool same_piece(const CXLDMRange *a, const CXLDMRange *b)
            a->target_offset + (a->end - a->start) == b->target_offset;
 }
 
+/* The set of @w holding [s, e), if any (sets never straddle it). */
+static CXLDMSet *set_at(CXLDMWindow *w, hwaddr s)
+{
+    int i;
+
+    for (i = 0; i < w->sets->len; i++) {
+        CXLDMSet *set = g_ptr_array_index(w->sets, i);
+
+        if (s >= set->start && s < set->end) {
+            return set;
+        }
+    }
+    return NULL;
+}
+
+/* The next address after @s where set coverage may change. */
+static hwaddr set_boundary(CXLDMWindow *w, hwaddr s, hwaddr e)
+{
+    int i;
+
+    for (i = 0; i < w->sets->len; i++) {
+        CXLDMSet *set = g_ptr_array_index(w->sets, i);
+
+        if (set->start > s && set->start < e) {
+            e = set->start;
+        }
+        if (set->end > s && set->end < e) {
+            e = set->end;
+        }
+    }
+    return e;
+}
+
 static CxlWindowDirectMap *window_info(CXLDMWindow *w)
 {
     CxlWindowDirectMap *info = g_new0(CxlWindowDirectMap, 1);
     CxlDirectMapRangeList **tail = &info->ranges;
     CxlDirectMapRange *last = NULL;
-    CXLDMRange *prev = NULL;
+    CXLDMRange prev = { 0 };
+    CXLDMSet *prev_set = NULL;
     int i;
 
     info->base = w->fw->base;
     info->size = w->fw->size;
     for (i = 0; w->ranges && i < w->ranges->len; i++) {
-        CXLDMRange *r = &g_array_index(w->ranges, CXLDMRange, i);
+        CXLDMRange *whole = &g_array_index(w->ranges, CXLDMRange, i);
+        hwaddr s = whole->start;
 
-        if (r->target) {
-            info->direct_bytes += r->end - r->start;
-        }
-        if (last && prev && same_piece(prev, r)) {
-            last->size += r->end - r->start;
+        /* Split at set boundaries: a set makes part of a range direct. */
+        while (s < whole->end) {
+            hwaddr e = set_boundary(w, s, whole->end);
+            CXLDMSet *set = whole->target ? NULL : set_at(w, s);
+            CXLDMRange r = *whole;
+            int k;
+
+            r.start = s;
+            r.end = e;
+            if (whole->target) {
+                r.target_offset += s - whole->start;
+            }
+            s = e;
+            if (r.target || set) {
+                info->direct_bytes += r.end - r.start;
+            }
+            if (last && ((set && set == prev_set) ||
+                         (!set && !prev_set && same_piece(&prev, &r)))) {
+                last->size += r.end - r.start;
+                prev = r;
+                continue;
+            }
+            last = g_new0(CxlDirectMapRange, 1);
+            last->start = r.start;
+            last->size = r.end - r.start;
+            last->direct = r.target || set;
+            if (r.target) {
+                Object *owner = memory_region_owner(r.target);
+
+                last->device = object_get_canonical_path(OBJECT(r.ct3d));
+                last->memdev = owner ? object_get_canonical_path(owner) :
+                                       g_strdup(memory_region_name(r.target));
+                last->has_offset = true;
+                last->offset = r.target_offset;
+            } else if (set) {
+                strList **dt = &last->interleaved;
+
+                last->has_interleaved = true;
+                for (k = 0; k < set->ndevs; k++) {
+                    QAPI_LIST_APPEND(dt, object_get_canonical_path(
+                                         OBJECT(set->devs[k])));
+                }
+            } else {
+                last->reason = g_strdup(r.why);
+            }
+            QAPI_LIST_APPEND(tail, last);
             prev = r;
-            continue;
+            prev_set = set;
         }
-        last = g_new0(CxlDirectMapRange, 1);
-        last->start = r->start;
-        last->size = r->end - r->start;
-        last->direct = r->target != NULL;
-        if (r->target) {
-            Object *owner = memory_region_owner(r->target);
-
-            last->device = object_get_canonical_path(OBJECT(r->ct3d));
-            last->memdev = owner ? object_get_canonical_path(owner) :
-                                   g_strdup(memory_region_name(r->target));
-            last->has_offset = true;
-            last->offset = r->target_offset;
-        } else {
-            last->reason = g_strdup(r->why);
-        }
-        QAPI_LIST_APPEND(tail, last);
-        prev = r;
     }
     return info;
 }
@@ -713,7 +1290,7 @@ CxlWindowDirectMapList *qmp_query_cxl_direct_map(Error **errp)
         return NULL;
     }
     /* Report exactly what the decoders say now. */
-    cxl_direct_map_update();
+    cxl_direct_map_update_all();
     for (i = 0; i < dm.windows->len; i++) {
         QAPI_LIST_APPEND(tail,
                          window_info(&g_array_index(dm.windows, CXLDMWindow,
@@ -741,7 +1318,17 @@ void hmp_info_cxl_direct_map(Monitor *mon, const QDict *qdict)
         for (r = w->value->ranges; r; r = r->next) {
             CxlDirectMapRange *x = r->value;
 
-            if (x->direct) {
+            if (x->direct && x->interleaved) {
+                strList *d;
+
+                monitor_printf(mon, "  0x%" PRIx64 "-0x%" PRIx64 " direct, "
+                               "interleaved set in host-physical order:",
+                               x->start, x->start + x->size - 1);
+                for (d = x->interleaved; d; d = d->next) {
+                    monitor_printf(mon, " %s", d->value);
+                }
+                monitor_printf(mon, "\n");
+            } else if (x->direct) {
                 monitor_printf(mon, "  0x%" PRIx64 "-0x%" PRIx64 " direct: %s"
                                " @ %s + 0x%" PRIx64 "\n", x->start,
                                x->start + x->size - 1, x->device, x->memdev,

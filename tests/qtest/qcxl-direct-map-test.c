@@ -25,6 +25,7 @@
 #include "qobject/qdict.h"
 #include "qobject/qlist.h"
 #include "qobject/qnum.h"
+#include "qobject/qjson.h"
 
 #define MiB (1ULL << 20)
 #define GiB (1ULL << 30)
@@ -240,7 +241,16 @@ static QDict *qmp_range(QTestState *qts, uint64_t addr, QDict **resp,
 
         g_assert_cmphex(start, ==, next);
         g_assert_cmphex(size, >, 0);
-        g_assert(qdict_get_bool(r, "direct") == qdict_haskey(r, "memdev"));
+        if (qdict_get_bool(r, "direct") !=
+            (qdict_haskey(r, "memdev") || qdict_haskey(r, "interleaved"))) {
+            g_autoptr(GString) js = qobject_to_json(QOBJECT(r));
+
+            g_autofree char *hmp = qtest_hmp(qts, "info cxl-direct-map");
+
+            g_test_message("bad range: %s\n%s", js->str, hmp);
+        }
+        g_assert(qdict_get_bool(r, "direct") ==
+                 (qdict_haskey(r, "memdev") || qdict_haskey(r, "interleaved")));
         g_assert(qdict_get_bool(r, "direct") != qdict_haskey(r, "reason"));
         next = start + size;
         if (addr >= start && addr < next) {
@@ -341,12 +351,19 @@ static Topo *topo_new(const char *kind, const char *extra)
 {
     Topo *t = g_new0(Topo, 1);
     g_autoptr(GString) args = g_string_new("-machine q35,cxl=on ");
-    int i;
+    bool ram = g_str_has_suffix(kind, "-ram");
+    int i, n = g_str_has_prefix(kind, "hb2") ? 2 : 1;
 
-    t->ndev = strcmp(kind, "hb2") == 0 ? 2 : 1;
     t->win_size = 4 * GiB;
-    for (i = 0; i < t->ndev; i++) {
+    for (i = 0; i < n; i++) {
+        if (ram) {
+            /* Private media: interleaved sets may be built on it. */
+            g_string_append_printf(args, "-object memory-backend-ram,"
+                                   "id=cxl-mem%d,size=256M ", i);
+            continue;
+        }
         dev_open(&t->dev[i], i);
+        t->ndev++;
         g_string_append_printf(args, "-object memory-backend-file,id=cxl-mem%d,"
                                "share=on,mem-path=%s,size=256M ", i,
                                t->dev[i].path);
@@ -357,7 +374,7 @@ static Topo *topo_new(const char *kind, const char *extra)
     if (strcmp(kind, "1way") == 0) {
         g_string_append(args, "-device cxl-type3,bus=rp0,"
                         "volatile-memdev=cxl-mem0,id=ep0 ");
-    } else if (strcmp(kind, "hb2") == 0) {
+    } else if (g_str_has_prefix(kind, "hb2")) {
         g_string_append(args,
                         "-device cxl-rp,port=1,bus=cxl.1,id=rp1,chassis=0,slot=3 "
                         "-device cxl-type3,bus=rp0,volatile-memdev=cxl-mem0,id=ep0 "
@@ -378,7 +395,7 @@ static Topo *topo_new(const char *kind, const char *extra)
         setup_bridge(t->qts, 12 << 8 | 0, 13, 13, 0xfe000000, 0xfe0fffff);
         setup_bar0(t->qts, 13 << 8, 0xfe000000);
         t->ep_hdm[0] = find_hdm(t->qts, 0xfe000000);
-    } else if (strcmp(kind, "hb2") == 0) {
+    } else if (g_str_has_prefix(kind, "hb2")) {
         setup_bridge(t->qts, 12 << 8 | 0, 13, 13, 0xfe000000, 0xfe0fffff);
         setup_bridge(t->qts, 12 << 8 | 1 << 3, 14, 14, 0xfe100000, 0xfe1fffff);
         setup_bar0(t->qts, 13 << 8, 0xfe000000);
@@ -486,9 +503,10 @@ static void test_hb_decoders(void)
 }
 
 /*
- * A 2-way interleave across the host bridge's two root ports: not linear,
- * so it stays software-decoded, and the software decode puts 256-byte
- * granules alternately on the two devices.
+ * A 2-way interleave across the host bridge's two root ports on shared
+ * media (these files): it stays software-decoded, since a set's RAM would
+ * hide the bytes from whoever else maps the media, and the software
+ * decode puts 256-byte granules alternately on the two devices.
  */
 static void test_hb_interleave_2way(void)
 {
@@ -500,6 +518,8 @@ static void test_hb_interleave_2way(void)
     commit(t->qts, t->ep_hdm[1], 0, w, 2 * DEV_SIZE, 1, 0);
     assert_kind(t->qts, w, "i/o", "cxl-fixed-memory-region");
     assert_qmp_reason(t->qts, w, "host bridge decoder 0 interleaves 2 ways");
+    /* ... and nothing changes once the set-building bottom half ran. */
+    assert_kind(t->qts, w, "i/o", "cxl-fixed-memory-region");
     check_data(t, w + 0, &t->dev[0], 0);
     check_data(t, w + 256, &t->dev[1], 0);
     check_data(t, w + 512 + 8, &t->dev[0], 256 + 8);
@@ -829,6 +849,109 @@ static void test_unplug(void)
     topo_free(t);
 }
 
+static void set_direct_map(QTestState *qts, bool on)
+{
+    QDict *r = qtest_qmp(qts, "{ 'execute': 'qom-set', 'arguments': "
+                         "{ 'path': '/machine', 'property': 'cxl-direct-map', "
+                         "'value': %i } }", on);
+
+    g_assert(qdict_haskey(r, "return"));
+    qobject_unref(r);
+}
+
+static void assert_qmp_interleaved(QTestState *qts, uint64_t addr, int ndevs)
+{
+    QDict *resp, *r;
+    uint64_t bytes;
+
+    r = qmp_range(qts, addr, &resp, &bytes);
+    g_assert_true(qdict_get_bool(r, "direct"));
+    g_assert_true(qdict_haskey(r, "interleaved"));
+    g_assert_cmpint(qlist_size(qdict_get_qlist(r, "interleaved")), ==, ndevs);
+    qobject_unref(resp);
+}
+
+/*
+ * A 2-way set across the host bridge's root ports on private media gets
+ * one RAM block in host-physical order.  Its bytes must be exactly what
+ * the software decode gives: checked by taking the set away at run time
+ * (cxl-direct-map=off puts the data back on the media and leaves the
+ * software decode) and building it again, in both directions, and across
+ * a guest uncommit and recommit.
+ */
+static void test_interleave_set(void)
+{
+    Topo *t = topo_new("hb2-ram", NULL);
+    static const uint64_t offs[] = {
+        0, 256, 512 + 8, 4096 - 8, MiB + 256, 3 * MiB + 768,
+        DEV_SIZE - 256, DEV_SIZE, 2 * DEV_SIZE - 8,
+    };
+    uint64_t w = t->win;
+    int i;
+
+    commit(t->qts, t->hb_hdm, 0, w, 2 * DEV_SIZE, 1, 0x0100);
+    commit(t->qts, t->ep_hdm[0], 0, w, 2 * DEV_SIZE, 1, 0);
+    commit(t->qts, t->ep_hdm[1], 0, w, 2 * DEV_SIZE, 1, 0);
+    assert_qmp_interleaved(t->qts, w, 2);
+    assert_qmp_interleaved(t->qts, w + 2 * DEV_SIZE - 1, 2);
+    assert_qmp_reason(t->qts, w + 2 * DEV_SIZE, "no host bridge decoder");
+    assert_kind(t->qts, w, "ram", "cxl-interleave");
+    assert_kind(t->qts, w + 2 * DEV_SIZE - 1, "ram", "cxl-interleave");
+
+    /* Written into the set's RAM, read through the software decode. */
+    for (i = 0; i < ARRAY_SIZE(offs); i++) {
+        qtest_writeq(t->qts, w + offs[i], 0x1111000000000000ULL + offs[i]);
+    }
+    set_direct_map(t->qts, false);
+    assert_kind(t->qts, w, "i/o", NULL);
+    for (i = 0; i < ARRAY_SIZE(offs); i++) {
+        g_assert_cmphex(qtest_readq(t->qts, w + offs[i]), ==,
+                        0x1111000000000000ULL + offs[i]);
+    }
+
+    /* Written through the software decode, read from a rebuilt set. */
+    for (i = 0; i < ARRAY_SIZE(offs); i++) {
+        qtest_writeq(t->qts, w + offs[i], 0x2222000000000000ULL + offs[i]);
+    }
+    set_direct_map(t->qts, true);
+    assert_qmp_interleaved(t->qts, w, 2);
+    assert_kind(t->qts, w, "ram", "cxl-interleave");
+    for (i = 0; i < ARRAY_SIZE(offs); i++) {
+        g_assert_cmphex(qtest_readq(t->qts, w + offs[i]), ==,
+                        0x2222000000000000ULL + offs[i]);
+    }
+
+    /* The guest breaks the set and makes it again: the data stays. */
+    uncommit(t->qts, t->ep_hdm[1], 0);
+    assert_kind(t->qts, w, "i/o", NULL);
+    commit(t->qts, t->ep_hdm[1], 0, w, 2 * DEV_SIZE, 1, 0);
+    assert_qmp_interleaved(t->qts, w, 2);
+    for (i = 0; i < ARRAY_SIZE(offs); i++) {
+        g_assert_cmphex(qtest_readq(t->qts, w + offs[i]), ==,
+                        0x2222000000000000ULL + offs[i]);
+    }
+    topo_free(t);
+}
+
+/* Interleave ways the host bridge cannot have must not take QEMU down. */
+static void test_hb_bad_ways(void)
+{
+    Topo *t = topo_new("hb2", NULL);
+    uint64_t w = t->win;
+
+    /* 16 ways (encoding 4) over a bridge with two ports, and garbage. */
+    commit(t->qts, t->hb_hdm, 0, w, 4 * GiB, 4, 0x0100);
+    commit(t->qts, t->ep_hdm[0], 0, w, 2 * DEV_SIZE, 1, 0);
+    assert_qmp_reason(t->qts, w, "interleaves 16 ways");
+    qtest_readq(t->qts, w + 15 * 256);
+    qtest_writeq(t->qts, w + 15 * 256, 1);
+    uncommit(t->qts, t->hb_hdm, 0);
+    commit(t->qts, t->hb_hdm, 0, w, 4 * GiB, 0xf, 0x0100);
+    qtest_readq(t->qts, w + 7 * 256);
+    assert_kind(t->qts, w, "i/o", NULL);
+    topo_free(t);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -838,6 +961,8 @@ int main(int argc, char **argv)
     qtest_add_func("/qcxl/direct-map/hb-decoders", test_hb_decoders);
     qtest_add_func("/qcxl/direct-map/hb-interleave-2way",
                    test_hb_interleave_2way);
+    qtest_add_func("/qcxl/direct-map/interleave-set", test_interleave_set);
+    qtest_add_func("/qcxl/direct-map/hb-bad-ways", test_hb_bad_ways);
     qtest_add_func("/qcxl/direct-map/switch", test_switch);
     qtest_add_func("/qcxl/direct-map/churn", test_churn);
     qtest_add_func("/qcxl/direct-map/bad-programming", test_bad_programming);

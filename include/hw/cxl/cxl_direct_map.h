@@ -16,7 +16,9 @@
  * the window, the host bridge, a switch or the endpoint), that range of
  * the device's memory backend is mapped straight into the window with a
  * MemoryRegion alias.  The flat view then holds RAM there, so TCG
- * accesses it at RAM speed and KVM gets a memslot.  Everything else keeps
+ * accesses it at RAM speed and KVM gets a memslot.  Interleaved volatile
+ * sets on private backends are backed by one RAM block in host-physical
+ * order instead (see docs/devel/direct-map.rst).  Everything else keeps
  * upstream's software decode (the window's I/O callbacks).
  *
  * The mapping is a pure function of the decoder registers: it is
@@ -36,5 +38,17 @@ void cxl_direct_map_update(void);
 
 /* Re-evaluate as if @dev (a type-3 device being removed) were gone. */
 void cxl_direct_map_device_removed(DeviceState *dev);
+
+/*
+ * A device-side command is about to access @dev's media by DPA: put any
+ * of its data held in an interleaved set's RAM back on the media first.
+ */
+void cxl_direct_map_device_access(DeviceState *dev);
+
+/* Upstream's per-address software decode (exported by patches/0010). */
+PCIDevice *cxl_cfmws_find_device(CXLFixedWindow *fw, hwaddr addr);
+int cxl_type3_hpa_to_as_and_dpa(CXLType3Dev *ct3d, hwaddr host_addr,
+                                unsigned int size, AddressSpace **as,
+                                uint64_t *dpa_offset);
 
 #endif
