@@ -77,4 +77,10 @@ CASES = [
               timeout=1200),
     GuestCase('cxl-save-restore', '6.12', CXL_1WAY, SAVE_RESTORE_SCRIPT,
               timeout=900, migrate_through_file=True),
+    # The interleaved set's data goes back on the media before the save
+    # and the destination builds the set again.
+    GuestCase('cxl-save-restore-2way', '6.12', CXL_2WAY,
+              SAVE_RESTORE_SCRIPT.replace('decoder0.0 1 mem0',
+                                          'decoder0.0 2 mem0 mem1'),
+              timeout=900, migrate_through_file=True),
 ]
