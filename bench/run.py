@@ -108,9 +108,9 @@ def plot(result, path):
     axes[0].set_xticks([x + width * (len(builds) - 1) / 2 for x in xs])
     axes[0].set_xticklabels(labels)
     axes[0].set_ylabel('CXL node / DRAM node bandwidth')
-    axes[0].set_ylim(0, 1.15)
+    axes[0].set_ylim(0, 1.35)
     axes[0].axhline(1.0, color='grey', lw=0.5)
-    axes[0].legend(loc='upper right')
+    axes[0].legend(loc='upper center', ncol=2)
     axes[0].set_title('Guest bandwidth ratio (higher is better)')
 
     lat_labels = topos
@@ -126,10 +126,10 @@ def plot(result, path):
     axes[1].set_xticklabels(lat_labels)
     top = max(result['builds'][b][t]['ratio']['lat_ns']
               for b in builds for t in topos)
-    axes[1].set_ylim(0, max(2.0, top * 1.25))
+    axes[1].set_ylim(0, max(2.0, top * 1.4))
     axes[1].axhline(1.0, color='grey', lw=0.5)
     axes[1].set_ylabel('CXL node / DRAM node load latency')
-    axes[1].legend(loc='upper right')
+    axes[1].legend(loc='upper center', ncol=2)
     axes[1].set_title('Guest latency ratio (lower is better)')
     fig.suptitle(f"qcxl vs pristine QEMU {result['base']} under TCG, "
                  f"kernel {result['kernel']}")

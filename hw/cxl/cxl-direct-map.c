@@ -673,8 +673,7 @@ static uint64_t sets_fingerprint(void)
 
 /*
  * Decode one chunk with upstream's per-address functions.  True if it
- * lands, whole, on the volatile media of a type-3 device whose backend
- * is private to this QEMU and whose media is enabled.
+ * lands, whole, on the volatile media of a type-3 device.
  */
 static bool set_chunk(CXLFixedWindow *fw, hwaddr hpa, CXLType3Dev **out,
                       uint64_t *dpa)
@@ -688,12 +687,8 @@ static bool set_chunk(CXLFixedWindow *fw, hwaddr hpa, CXLType3Dev **out,
         return false;
     }
     c = CXL_TYPE3(d);
-    /* Shared media must stay where the other hosts see it. */
-    if (!c->hostvmem || cxl_dev_media_disabled(&c->cxl_dstate) ||
-        object_property_get_bool(OBJECT(c->hostvmem), "share", NULL)) {
-        return false;
-    }
-    if (cxl_type3_hpa_to_as_and_dpa(c, hpa, SET_CHUNK, &as, dpa) ||
+    if (!c->hostvmem ||
+        cxl_type3_hpa_to_as_and_dpa(c, hpa, SET_CHUNK, &as, dpa) ||
         as != &c->hostvmem_as || *dpa % SET_CHUNK ||
         *dpa + SET_CHUNK >
         memory_region_size(host_memory_backend_get_memory(c->hostvmem))) {
@@ -701,6 +696,16 @@ static bool set_chunk(CXLFixedWindow *fw, hwaddr hpa, CXLType3Dev **out,
     }
     *out = c;
     return true;
+}
+
+/*
+ * May @c's media be held in a set's RAM?  Not if it is shared (other
+ * hosts must see its bytes where they are) or disabled (sanitize).
+ */
+static bool set_device_ok(CXLType3Dev *c)
+{
+    return !cxl_dev_media_disabled(&c->cxl_dstate) &&
+           !object_property_get_bool(OBJECT(c->hostvmem), "share", NULL);
 }
 
 /* Append block [blk, blk + SET_BLOCK) to @set if all of it decodes. */
@@ -711,8 +716,8 @@ static bool set_add_block(CXLFixedWindow *fw, CXLDMSet *set, hwaddr blk)
     uint64_t dpa;
     int k;
 
-    /* Most blocks of a window decode nowhere: probe first. */
-    if (!set_chunk(fw, blk, &c, &dpa)) {
+    /* Most blocks of a window decode nowhere, or to shared media: probe. */
+    if (!set_chunk(fw, blk, &c, &dpa) || !set_device_ok(c)) {
         return false;
     }
     base = (set->end - set->start) / SET_CHUNK;
@@ -726,7 +731,7 @@ static bool set_add_block(CXLFixedWindow *fw, CXLDMSet *set, hwaddr blk)
             /* find the device's index */
         }
         if (k == set->ndevs) {
-            if (k == SET_MAX_DEVS) {
+            if (k == SET_MAX_DEVS || !set_device_ok(c)) {
                 return false;
             }
             set->devs[set->ndevs++] = c;

@@ -60,8 +60,8 @@ typedef struct Topo {
     uint64_t win_size;
     uint64_t hb_hdm;        /* host bridge HDM capability (0: passthrough) */
     uint64_t usp_hdm;       /* switch upstream port HDM capability */
-    uint64_t ep_hdm[2];     /* endpoints' HDM capability */
-    Dev dev[2];
+    uint64_t ep_hdm[8];     /* endpoints' HDM capability */
+    Dev dev[8];
     int ndev;
 } Topo;
 
@@ -343,17 +343,22 @@ static uint64_t mtree_addr(QTestState *qts, const char *name)
 }
 
 /*
- * kind "1way":  host bridge (one root port, so no HB decoders) -> type-3
- * kind "hb2":   host bridge with two root ports -> two type-3 devices
- * kind "switch": root port -> switch (USP, one DSP) -> type-3
+ * kind "1way":      host bridge (one root port, so no HB decoders) -> type-3
+ * kind "1way-pmem": the same with persistent memory (and an LSA)
+ * kind "hbN":       host bridge with N root ports -> N type-3 devices
+ * kind "switch":    root port -> switch (USP, one DSP) -> type-3
+ * A "-ram" suffix gives the devices private RAM backends instead of
+ * files shared with the test.
  */
 static Topo *topo_new(const char *kind, const char *extra)
 {
     Topo *t = g_new0(Topo, 1);
     g_autoptr(GString) args = g_string_new("-machine q35,cxl=on ");
     bool ram = g_str_has_suffix(kind, "-ram");
-    int i, n = g_str_has_prefix(kind, "hb2") ? 2 : 1;
+    bool hb = g_str_has_prefix(kind, "hb");
+    int i, n = hb ? atoi(kind + 2) : 1;
 
+    g_assert(n >= 1 && n <= 8);
     t->win_size = 4 * GiB;
     for (i = 0; i < n; i++) {
         if (ram) {
@@ -369,17 +374,27 @@ static Topo *topo_new(const char *kind, const char *extra)
                                t->dev[i].path);
     }
     g_string_append(args, "-M cxl-fmw.0.targets.0=cxl.1,cxl-fmw.0.size=4G "
-                    "-device pxb-cxl,bus_nr=12,bus=pcie.0,id=cxl.1 "
-                    "-device cxl-rp,port=0,bus=cxl.1,id=rp0,chassis=0,slot=2 ");
+                    "-device pxb-cxl,bus_nr=12,bus=pcie.0,id=cxl.1 ");
+    if (hb) {
+        for (i = 0; i < n; i++) {
+            g_string_append_printf(args, "-device cxl-rp,port=%d,bus=cxl.1,"
+                                   "id=rp%d,chassis=0,slot=%d "
+                                   "-device cxl-type3,bus=rp%d,"
+                                   "volatile-memdev=cxl-mem%d,id=ep%d ",
+                                   i, i, 2 + i, i, i, i);
+        }
+    } else {
+        g_string_append(args, "-device cxl-rp,port=0,bus=cxl.1,id=rp0,"
+                        "chassis=0,slot=2 ");
+    }
     if (strcmp(kind, "1way") == 0) {
         g_string_append(args, "-device cxl-type3,bus=rp0,"
                         "volatile-memdev=cxl-mem0,id=ep0 ");
-    } else if (g_str_has_prefix(kind, "hb2")) {
-        g_string_append(args,
-                        "-device cxl-rp,port=1,bus=cxl.1,id=rp1,chassis=0,slot=3 "
-                        "-device cxl-type3,bus=rp0,volatile-memdev=cxl-mem0,id=ep0 "
-                        "-device cxl-type3,bus=rp1,volatile-memdev=cxl-mem1,id=ep1 ");
-    } else {
+    } else if (strcmp(kind, "1way-pmem") == 0) {
+        g_string_append(args, "-object memory-backend-ram,id=lsa0,size=1M "
+                        "-device cxl-type3,bus=rp0,persistent-memdev=cxl-mem0,"
+                        "lsa=lsa0,id=ep0 ");
+    } else if (strcmp(kind, "switch") == 0) {
         g_string_append(args,
                         "-device cxl-upstream,bus=rp0,id=us0 "
                         "-device cxl-downstream,port=0,bus=us0,id=ds0,"
@@ -390,21 +405,20 @@ static Topo *topo_new(const char *kind, const char *extra)
     t->qts = qtest_init(args->str);
     t->win = mtree_addr(t->qts, "cxl-fixed-memory-region");
 
-    /* Bus 12 is the pxb-cxl root bus; its root ports are 12:00.0 (+ 12:01.0) */
-    if (strcmp(kind, "1way") == 0) {
-        setup_bridge(t->qts, 12 << 8 | 0, 13, 13, 0xfe000000, 0xfe0fffff);
-        setup_bar0(t->qts, 13 << 8, 0xfe000000);
-        t->ep_hdm[0] = find_hdm(t->qts, 0xfe000000);
-    } else if (g_str_has_prefix(kind, "hb2")) {
-        setup_bridge(t->qts, 12 << 8 | 0, 13, 13, 0xfe000000, 0xfe0fffff);
-        setup_bridge(t->qts, 12 << 8 | 1 << 3, 14, 14, 0xfe100000, 0xfe1fffff);
-        setup_bar0(t->qts, 13 << 8, 0xfe000000);
-        setup_bar0(t->qts, 14 << 8, 0xfe100000);
-        t->ep_hdm[0] = find_hdm(t->qts, 0xfe000000);
-        t->ep_hdm[1] = find_hdm(t->qts, 0xfe100000);
-        /* Two root ports: the host bridge decodes (first HB's registers). */
-        t->hb_hdm = find_hdm(t->qts, mtree_addr(t->qts, "cxl_host_reg"));
-    } else {
+    /* Bus 12 is the pxb-cxl root bus; its root ports are 12:i.0. */
+    if (hb) {
+        for (i = 0; i < n; i++) {
+            uint32_t mem = 0xfe000000 + i * 0x100000;
+
+            setup_bridge(t->qts, 12 << 8 | i << 3, 13 + i, 13 + i, mem,
+                         mem + 0xfffff);
+            setup_bar0(t->qts, (13 + i) << 8, mem);
+            t->ep_hdm[i] = find_hdm(t->qts, mem);
+        }
+        /* Several root ports: the host bridge decodes. */
+        t->hb_hdm = n > 1 ?
+            find_hdm(t->qts, mtree_addr(t->qts, "cxl_host_reg")) : 0;
+    } else if (strcmp(kind, "switch") == 0) {
         setup_bridge(t->qts, 12 << 8, 13, 15, 0xfe000000, 0xfe3fffff);
         setup_bar0(t->qts, 13 << 8, 0xfe000000);          /* USP */
         setup_bridge(t->qts, 13 << 8, 14, 15, 0xfe100000, 0xfe3fffff);
@@ -413,6 +427,10 @@ static Topo *topo_new(const char *kind, const char *extra)
         setup_bar0(t->qts, 15 << 8, 0xfe200000);          /* type-3 */
         t->usp_hdm = find_hdm(t->qts, 0xfe000000);
         t->ep_hdm[0] = find_hdm(t->qts, 0xfe200000);
+    } else {
+        setup_bridge(t->qts, 12 << 8 | 0, 13, 13, 0xfe000000, 0xfe0fffff);
+        setup_bar0(t->qts, 13 << 8, 0xfe000000);
+        t->ep_hdm[0] = find_hdm(t->qts, 0xfe000000);
     }
     return t;
 }
@@ -872,64 +890,103 @@ static void assert_qmp_interleaved(QTestState *qts, uint64_t addr, int ndevs)
 }
 
 /*
- * A 2-way set across the host bridge's root ports on private media gets
+ * An N-way set across the host bridge's root ports on private media gets
  * one RAM block in host-physical order.  Its bytes must be exactly what
  * the software decode gives: checked by taking the set away at run time
  * (cxl-direct-map=off puts the data back on the media and leaves the
  * software decode) and building it again, in both directions, and across
  * a guest uncommit and recommit.
  */
-static void test_interleave_set(void)
+static void check_interleave_set(int ways)
 {
-    Topo *t = topo_new("hb2-ram", NULL);
-    static const uint64_t offs[] = {
-        0, 256, 512 + 8, 4096 - 8, MiB + 256, 3 * MiB + 768,
-        DEV_SIZE - 256, DEV_SIZE, 2 * DEV_SIZE - 8,
-    };
+    g_autofree char *kind = g_strdup_printf("hb%d-ram", ways);
+    Topo *t = topo_new(kind, NULL);
+    uint64_t size = ways * DEV_SIZE, tl = 0, offs[12];
     uint64_t w = t->win;
-    int i;
+    int i, iw = ways == 2 ? 1 : ways == 4 ? 2 : 3;
 
-    commit(t->qts, t->hb_hdm, 0, w, 2 * DEV_SIZE, 1, 0x0100);
-    commit(t->qts, t->ep_hdm[0], 0, w, 2 * DEV_SIZE, 1, 0);
-    commit(t->qts, t->ep_hdm[1], 0, w, 2 * DEV_SIZE, 1, 0);
-    assert_qmp_interleaved(t->qts, w, 2);
-    assert_qmp_interleaved(t->qts, w + 2 * DEV_SIZE - 1, 2);
-    assert_qmp_reason(t->qts, w + 2 * DEV_SIZE, "no host bridge decoder");
+    for (i = 0; i < ways; i++) {
+        tl |= (uint64_t)i << (8 * i);
+    }
+    /* Granules on every device, a page edge, and the set's two ends. */
+    for (i = 0; i < ways + 1; i++) {
+        offs[i] = i * 256 + (i % 3) * 8;
+    }
+    offs[ways + 1] = 4096 - 8;
+    offs[ways + 2] = size - 8;
+    g_assert(ways + 3 <= ARRAY_SIZE(offs));
+
+    commit(t->qts, t->hb_hdm, 0, w, size, iw, tl);
+    for (i = 0; i < ways; i++) {
+        commit(t->qts, t->ep_hdm[i], 0, w, size, iw, 0);
+    }
+    assert_qmp_interleaved(t->qts, w, ways);
+    assert_qmp_interleaved(t->qts, w + size - 1, ways);
+    assert_qmp_reason(t->qts, w + size, "no host bridge decoder");
     assert_kind(t->qts, w, "ram", "cxl-interleave");
-    assert_kind(t->qts, w + 2 * DEV_SIZE - 1, "ram", "cxl-interleave");
+    assert_kind(t->qts, w + size - 1, "ram", "cxl-interleave");
 
     /* Written into the set's RAM, read through the software decode. */
-    for (i = 0; i < ARRAY_SIZE(offs); i++) {
+    for (i = 0; i < ways + 3; i++) {
         qtest_writeq(t->qts, w + offs[i], 0x1111000000000000ULL + offs[i]);
     }
     set_direct_map(t->qts, false);
     assert_kind(t->qts, w, "i/o", NULL);
-    for (i = 0; i < ARRAY_SIZE(offs); i++) {
+    for (i = 0; i < ways + 3; i++) {
         g_assert_cmphex(qtest_readq(t->qts, w + offs[i]), ==,
                         0x1111000000000000ULL + offs[i]);
     }
 
     /* Written through the software decode, read from a rebuilt set. */
-    for (i = 0; i < ARRAY_SIZE(offs); i++) {
+    for (i = 0; i < ways + 3; i++) {
         qtest_writeq(t->qts, w + offs[i], 0x2222000000000000ULL + offs[i]);
     }
     set_direct_map(t->qts, true);
-    assert_qmp_interleaved(t->qts, w, 2);
+    assert_qmp_interleaved(t->qts, w, ways);
     assert_kind(t->qts, w, "ram", "cxl-interleave");
-    for (i = 0; i < ARRAY_SIZE(offs); i++) {
+    for (i = 0; i < ways + 3; i++) {
         g_assert_cmphex(qtest_readq(t->qts, w + offs[i]), ==,
                         0x2222000000000000ULL + offs[i]);
     }
 
     /* The guest breaks the set and makes it again: the data stays. */
-    uncommit(t->qts, t->ep_hdm[1], 0);
+    uncommit(t->qts, t->ep_hdm[ways - 1], 0);
     assert_kind(t->qts, w, "i/o", NULL);
-    commit(t->qts, t->ep_hdm[1], 0, w, 2 * DEV_SIZE, 1, 0);
-    assert_qmp_interleaved(t->qts, w, 2);
-    for (i = 0; i < ARRAY_SIZE(offs); i++) {
+    commit(t->qts, t->ep_hdm[ways - 1], 0, w, size, iw, 0);
+    assert_qmp_interleaved(t->qts, w, ways);
+    for (i = 0; i < ways + 3; i++) {
         g_assert_cmphex(qtest_readq(t->qts, w + offs[i]), ==,
                         0x2222000000000000ULL + offs[i]);
     }
+    topo_free(t);
+}
+
+static void test_interleave_2way(void)
+{
+    check_interleave_set(2);
+}
+
+static void test_interleave_4way(void)
+{
+    check_interleave_set(4);
+}
+
+static void test_interleave_8way(void)
+{
+    check_interleave_set(8);
+}
+
+/* Persistent memory behind a 1-way decode is mapped too. */
+static void test_1way_pmem(void)
+{
+    Topo *t = topo_new("1way-pmem", NULL);
+    uint64_t w = t->win;
+
+    commit(t->qts, t->ep_hdm[0], 0, w, DEV_SIZE, 0, 0);
+    assert_kind(t->qts, w, "ram", "cxl-mem0");
+    assert_qmp_direct(t->qts, w + 8192, "/objects/cxl-mem0", 8192, DEV_SIZE);
+    check_data(t, w + 8192, &t->dev[0], 8192);
+    check_data(t, w + DEV_SIZE - 128, &t->dev[0], DEV_SIZE - 128);
     topo_free(t);
 }
 
@@ -961,7 +1018,10 @@ int main(int argc, char **argv)
     qtest_add_func("/qcxl/direct-map/hb-decoders", test_hb_decoders);
     qtest_add_func("/qcxl/direct-map/hb-interleave-2way",
                    test_hb_interleave_2way);
-    qtest_add_func("/qcxl/direct-map/interleave-set", test_interleave_set);
+    qtest_add_func("/qcxl/direct-map/1way-pmem", test_1way_pmem);
+    qtest_add_func("/qcxl/direct-map/interleave-2way", test_interleave_2way);
+    qtest_add_func("/qcxl/direct-map/interleave-4way", test_interleave_4way);
+    qtest_add_func("/qcxl/direct-map/interleave-8way", test_interleave_8way);
     qtest_add_func("/qcxl/direct-map/hb-bad-ways", test_hb_bad_ways);
     qtest_add_func("/qcxl/direct-map/switch", test_switch);
     qtest_add_func("/qcxl/direct-map/churn", test_churn);
