@@ -983,7 +983,8 @@ static void test_1way_pmem(void)
     uint64_t w = t->win;
 
     commit(t->qts, t->ep_hdm[0], 0, w, DEV_SIZE, 0, 0);
-    assert_kind(t->qts, w, "ram", "cxl-mem0");
+    /* Non-volatile RAM: still RAM in the flat view, a memslot for KVM. */
+    assert_kind(t->qts, w, "nv-ram", "cxl-mem0");
     assert_qmp_direct(t->qts, w + 8192, "/objects/cxl-mem0", 8192, DEV_SIZE);
     check_data(t, w + 8192, &t->dev[0], 8192);
     check_data(t, w + DEV_SIZE - 128, &t->dev[0], DEV_SIZE - 128);
