@@ -17,7 +17,8 @@
  * - at the endpoint, decoders are walked in index order; an uncommitted
  *   decoder ends the walk; each decoder's DPA base is the sum of the
  *   skips and of size/ways of the decoders before it, plus its own skip;
- * - a DPA beyond the volatile + persistent capacity is not decoded.
+ * - a DPA beyond the volatile + persistent capacity is dynamic capacity,
+ *   decoded only where an accepted extent backs its block.
  *
  * Only ways == 1 at every level is linear.  Ranges that interleave are
  * built into "sets" afterwards (see the second half of this file): every
@@ -221,8 +222,67 @@ static void add_range(GArray *out, hwaddr s, hwaddr e, CXLType3Dev *ct3d,
 }
 
 /*
+ * Dynamic capacity: HPA [h, h + len) decodes linearly to DPA [dpa, ...),
+ * at or beyond @static_size (volatile + persistent).  Only blocks that
+ * accepted extents back are mapped (onto the DC backend at DPA -
+ * @static_size, as the software decode does); the rest behaves as
+ * upstream (not decoded).
+ */
+static void eval_dc(CXLType3Dev *ct3d, hwaddr h, uint64_t dpa, uint64_t len,
+                    uint64_t static_size, GArray *out, const char *id)
+{
+    MemoryRegion *dcmr = ct3d->dc.host_dc ?
+        host_memory_backend_get_memory(ct3d->dc.host_dc) : NULL;
+
+    while (len) {
+        CXLDCRegion *reg = NULL;
+        uint64_t l, blk;
+        bool backed;
+        int i;
+
+        for (i = 0; dcmr && i < ct3d->dc.num_regions; i++) {
+            CXLDCRegion *r = &ct3d->dc.regions[i];
+
+            if (dpa >= r->base && dpa < r->base + r->len && r->block_size) {
+                reg = r;
+                break;
+            }
+        }
+        if (!reg) {
+            add_range(out, h, h + len, NULL, NULL, 0,
+                      g_strdup_printf("%s: beyond the device's capacity",
+                                      id));
+            return;
+        }
+        /* A run of blocks that are all backed, or all not. */
+        blk = (dpa - reg->base) / reg->block_size;
+        backed = test_bit(blk, reg->blk_bitmap);
+        l = 0;
+        while (l < len && dpa + l < reg->base + reg->len &&
+               test_bit((dpa + l - reg->base) / reg->block_size,
+                        reg->blk_bitmap) == backed) {
+            uint64_t next = reg->base + ((dpa + l - reg->base) /
+                                         reg->block_size + 1) *
+                            reg->block_size;
+
+            l = MIN(len, next - dpa);
+        }
+        if (backed && dpa - static_size + l <= memory_region_size(dcmr)) {
+            add_range(out, h, h + l, ct3d, dcmr, dpa - static_size, NULL);
+        } else {
+            add_range(out, h, h + l, NULL, NULL, 0,
+                      g_strdup_printf("%s: dynamic capacity that no "
+                                      "accepted extent backs", id));
+        }
+        h += l;
+        dpa += l;
+        len -= l;
+    }
+}
+
+/*
  * Endpoint stage: the linear part of HPA [s, e) on @ct3d, split over its
- * volatile and persistent backends.
+ * volatile, persistent and dynamic-capacity backends.
  */
 static void eval_endpoint(CXLType3Dev *ct3d, hwaddr s, hwaddr e, GArray *out)
 {
@@ -297,13 +357,11 @@ static void eval_endpoint(CXLType3Dev *ct3d, hwaddr s, hwaddr e, GArray *out)
                     uint64_t l = MIN(len, vsize + psize - dpa);
                     add_range(out, h, h + l, ct3d, pmr, dpa - vsize, NULL);
                     h += l;
+                    dpa += l;
                     len -= l;
                 }
                 if (len) {
-                    add_range(out, h, h + len, NULL, NULL, 0,
-                              g_strdup_printf("%s: beyond the volatile and "
-                                              "persistent capacity (dynamic "
-                                              "capacity or no media)", id));
+                    eval_dc(ct3d, h, dpa, len, vsize + psize, out, id);
                 }
             }
         }

@@ -345,8 +345,12 @@ static uint64_t mtree_addr(QTestState *qts, const char *name)
 /*
  * kind "1way":      host bridge (one root port, so no HB decoders) -> type-3
  * kind "1way-pmem": the same with persistent memory (and an LSA)
+ * kind "1way-dc":   the same with one 256 MiB dynamic-capacity region
  * kind "hbN":       host bridge with N root ports -> N type-3 devices
  * kind "switch":    root port -> switch (USP, one DSP) -> type-3
+ * kind "2hb-ram":   two host bridges (one root port each) -> one type-3
+ *                   each; the window interleaves the two bridges
+ * kind "switch2-ram": root port -> switch (USP, two DSPs) -> two type-3
  * A "-ram" suffix gives the devices private RAM backends instead of
  * files shared with the test.
  */
@@ -356,7 +360,9 @@ static Topo *topo_new(const char *kind, const char *extra)
     g_autoptr(GString) args = g_string_new("-machine q35,cxl=on ");
     bool ram = g_str_has_suffix(kind, "-ram");
     bool hb = g_str_has_prefix(kind, "hb");
-    int i, n = hb ? atoi(kind + 2) : 1;
+    bool two_hb = g_str_has_prefix(kind, "2hb");
+    bool sw2 = g_str_has_prefix(kind, "switch2");
+    int i, n = hb ? atoi(kind + 2) : two_hb || sw2 ? 2 : 1;
 
     g_assert(n >= 1 && n <= 8);
     t->win_size = 4 * GiB;
@@ -373,9 +379,27 @@ static Topo *topo_new(const char *kind, const char *extra)
                                "share=on,mem-path=%s,size=256M ", i,
                                t->dev[i].path);
     }
-    g_string_append(args, "-M cxl-fmw.0.targets.0=cxl.1,cxl-fmw.0.size=4G "
-                    "-device pxb-cxl,bus_nr=12,bus=pcie.0,id=cxl.1 ");
-    if (hb) {
+    if (two_hb) {
+        g_string_append(args, "-M cxl-fmw.0.targets.0=cxl.1,"
+                        "cxl-fmw.0.targets.1=cxl.2,cxl-fmw.0.size=4G,"
+                        "cxl-fmw.0.interleave-granularity=256 "
+                        "-device pxb-cxl,bus_nr=12,bus=pcie.0,id=cxl.1 "
+                        "-device pxb-cxl,bus_nr=64,bus=pcie.0,id=cxl.2 "
+                        "-device cxl-rp,port=0,bus=cxl.1,id=rp0,chassis=0,"
+                        "slot=2 "
+                        "-device cxl-type3,bus=rp0,volatile-memdev=cxl-mem0,"
+                        "id=ep0 "
+                        "-device cxl-rp,port=0,bus=cxl.2,id=rp1,chassis=0,"
+                        "slot=3 "
+                        "-device cxl-type3,bus=rp1,volatile-memdev=cxl-mem1,"
+                        "id=ep1 ");
+    } else {
+        g_string_append(args, "-M cxl-fmw.0.targets.0=cxl.1,cxl-fmw.0.size=4G "
+                        "-device pxb-cxl,bus_nr=12,bus=pcie.0,id=cxl.1 ");
+    }
+    if (two_hb) {
+        /* all set above */
+    } else if (hb) {
         for (i = 0; i < n; i++) {
             g_string_append_printf(args, "-device cxl-rp,port=%d,bus=cxl.1,"
                                    "id=rp%d,chassis=0,slot=%d "
@@ -390,10 +414,22 @@ static Topo *topo_new(const char *kind, const char *extra)
     if (strcmp(kind, "1way") == 0) {
         g_string_append(args, "-device cxl-type3,bus=rp0,"
                         "volatile-memdev=cxl-mem0,id=ep0 ");
+    } else if (strcmp(kind, "1way-dc") == 0) {
+        g_string_append(args, "-device cxl-type3,bus=rp0,num-dc-regions=1,"
+                        "volatile-dc-memdev=cxl-mem0,id=ep0 ");
     } else if (strcmp(kind, "1way-pmem") == 0) {
         g_string_append(args, "-object memory-backend-ram,id=lsa0,size=1M "
                         "-device cxl-type3,bus=rp0,persistent-memdev=cxl-mem0,"
                         "lsa=lsa0,id=ep0 ");
+    } else if (sw2) {
+        g_string_append(args,
+                        "-device cxl-upstream,bus=rp0,id=us0 "
+                        "-device cxl-downstream,port=0,bus=us0,id=ds0,"
+                        "chassis=0,slot=4 "
+                        "-device cxl-downstream,port=1,bus=us0,id=ds1,"
+                        "chassis=0,slot=5 "
+                        "-device cxl-type3,bus=ds0,volatile-memdev=cxl-mem0,id=ep0 "
+                        "-device cxl-type3,bus=ds1,volatile-memdev=cxl-mem1,id=ep1 ");
     } else if (strcmp(kind, "switch") == 0) {
         g_string_append(args,
                         "-device cxl-upstream,bus=rp0,id=us0 "
@@ -406,7 +442,27 @@ static Topo *topo_new(const char *kind, const char *extra)
     t->win = mtree_addr(t->qts, "cxl-fixed-memory-region");
 
     /* Bus 12 is the pxb-cxl root bus; its root ports are 12:i.0. */
-    if (hb) {
+    if (two_hb) {
+        /* The second bridge's root bus is 64. */
+        setup_bridge(t->qts, 12 << 8, 13, 13, 0xfe000000, 0xfe0fffff);
+        setup_bar0(t->qts, 13 << 8, 0xfe000000);
+        setup_bridge(t->qts, 64 << 8, 65, 65, 0xfe100000, 0xfe1fffff);
+        setup_bar0(t->qts, 65 << 8, 0xfe100000);
+        t->ep_hdm[0] = find_hdm(t->qts, 0xfe000000);
+        t->ep_hdm[1] = find_hdm(t->qts, 0xfe100000);
+    } else if (sw2) {
+        setup_bridge(t->qts, 12 << 8, 13, 16, 0xfe000000, 0xfe4fffff);
+        setup_bar0(t->qts, 13 << 8, 0xfe000000);          /* USP */
+        setup_bridge(t->qts, 13 << 8, 14, 16, 0xfe100000, 0xfe4fffff);
+        setup_bridge(t->qts, 14 << 8, 15, 15, 0xfe200000, 0xfe2fffff);
+        setup_bridge(t->qts, 14 << 8 | 1 << 3, 16, 16, 0xfe300000,
+                     0xfe3fffff);
+        setup_bar0(t->qts, 15 << 8, 0xfe200000);          /* type-3 0 */
+        setup_bar0(t->qts, 16 << 8, 0xfe300000);          /* type-3 1 */
+        t->usp_hdm = find_hdm(t->qts, 0xfe000000);
+        t->ep_hdm[0] = find_hdm(t->qts, 0xfe200000);
+        t->ep_hdm[1] = find_hdm(t->qts, 0xfe300000);
+    } else if (hb) {
         for (i = 0; i < n; i++) {
             uint32_t mem = 0xfe000000 + i * 0x100000;
 
@@ -611,7 +667,7 @@ static void test_bad_programming(void)
     /* A DPA skip past the media: nothing to map. */
     commit(t->qts, hdm, 0, w, DEV_SIZE, 0, DEV_SIZE);
     assert_kind(t->qts, w, "i/o", NULL);
-    assert_qmp_reason(t->qts, w, "beyond the volatile and persistent");
+    assert_qmp_reason(t->qts, w, "beyond the device's capacity");
     uncommit(t->qts, hdm, 0);
 
     /*
@@ -897,9 +953,8 @@ static void assert_qmp_interleaved(QTestState *qts, uint64_t addr, int ndevs)
  * software decode) and building it again, in both directions, and across
  * a guest uncommit and recommit.
  */
-static void check_interleave_set(int ways)
+static void check_interleave_set_on(const char *kind, int ways)
 {
-    g_autofree char *kind = g_strdup_printf("hb%d-ram", ways);
     Topo *t = topo_new(kind, NULL);
     uint64_t size = ways * DEV_SIZE, tl = 0, offs[12];
     uint64_t w = t->win;
@@ -916,13 +971,19 @@ static void check_interleave_set(int ways)
     offs[ways + 2] = size - 8;
     g_assert(ways + 3 <= ARRAY_SIZE(offs));
 
-    commit(t->qts, t->hb_hdm, 0, w, size, iw, tl);
+    /* Whichever level interleaves: host bridge, switch, or the window. */
+    if (t->hb_hdm) {
+        commit(t->qts, t->hb_hdm, 0, w, size, iw, tl);
+    }
+    if (t->usp_hdm) {
+        commit(t->qts, t->usp_hdm, 0, w, size, iw, tl);
+    }
     for (i = 0; i < ways; i++) {
         commit(t->qts, t->ep_hdm[i], 0, w, size, iw, 0);
     }
     assert_qmp_interleaved(t->qts, w, ways);
     assert_qmp_interleaved(t->qts, w + size - 1, ways);
-    assert_qmp_reason(t->qts, w + size, "no host bridge decoder");
+    assert_kind(t->qts, w + size, "i/o", NULL);
     assert_kind(t->qts, w, "ram", "cxl-interleave");
     assert_kind(t->qts, w + size - 1, "ram", "cxl-interleave");
 
@@ -963,17 +1024,27 @@ static void check_interleave_set(int ways)
 
 static void test_interleave_2way(void)
 {
-    check_interleave_set(2);
+    check_interleave_set_on("hb2-ram", 2);
 }
 
 static void test_interleave_4way(void)
 {
-    check_interleave_set(4);
+    check_interleave_set_on("hb4-ram", 4);
 }
 
 static void test_interleave_8way(void)
 {
-    check_interleave_set(8);
+    check_interleave_set_on("hb8-ram", 8);
+}
+
+static void test_interleave_host_bridges(void)
+{
+    check_interleave_set_on("2hb-ram", 2);
+}
+
+static void test_interleave_switch(void)
+{
+    check_interleave_set_on("switch2-ram", 2);
 }
 
 /* Persistent memory behind a 1-way decode is mapped too. */
@@ -1010,6 +1081,103 @@ static void test_hb_bad_ways(void)
     topo_free(t);
 }
 
+/* ---- Dynamic capacity ---- */
+
+/* The type-3 device's primary mailbox, found as a driver finds it. */
+static uint64_t find_mailbox(QTestState *qts, uint64_t devregs)
+{
+    uint32_t n = qtest_readl(qts, devregs + 4) & 0xffff;
+    uint32_t i;
+
+    for (i = 1; i <= n; i++) {
+        uint64_t e = devregs + 0x10 * i;
+
+        if ((qtest_readl(qts, e) & 0xffff) == 2) {        /* mailbox */
+            return devregs + qtest_readl(qts, e + 4);
+        }
+    }
+    g_assert_not_reached();
+}
+
+/* Run mailbox command @opcode with @len bytes of @in; return its code. */
+static int mbox_cmd(QTestState *qts, uint64_t mb, uint16_t opcode,
+                    const void *in, size_t len)
+{
+    g_assert(!(qtest_readl(qts, mb + 4) & 1));          /* doorbell idle */
+    qtest_memwrite(qts, mb + 0x20, in, len);
+    qtest_writeq(qts, mb + 0x08, opcode | (uint64_t)len << 16);
+    qtest_writel(qts, mb + 0x04, 1);                    /* doorbell */
+    g_assert(!(qtest_readl(qts, mb + 4) & 1));          /* done */
+    return (qtest_readq(qts, mb + 0x10) >> 32) & 0xffff;
+}
+
+/* CXL r3.1 Table 8-168: Updated Extent List, with one extent. */
+static void one_extent(uint8_t *pl, uint64_t dpa, uint64_t len)
+{
+    memset(pl, 0, 32);
+    stl_le_p(pl, 1);
+    stq_le_p(pl + 8, dpa);
+    stq_le_p(pl + 16, len);
+}
+
+/*
+ * A device with one 256 MiB dynamic-capacity region and no static
+ * memory: an endpoint decoder over it maps only what accepted extents
+ * back; releasing the extent unmaps it again.
+ */
+static void test_dynamic_capacity(void)
+{
+    Topo *t = topo_new("1way-dc", NULL);
+    uint64_t w = t->win, mb;
+    uint8_t pl[32];
+    QDict *r;
+
+    /* The device registers (BAR2) hold the mailbox. */
+    cfg_write(t->qts, 13 << 8, 0x18, 0xfe080000);
+    cfg_write(t->qts, 13 << 8, 0x1c, 0);
+    mb = find_mailbox(t->qts, 0xfe080000);
+
+    commit(t->qts, t->ep_hdm[0], 0, w, DEV_SIZE, 0, 0);
+    assert_kind(t->qts, w, "i/o", NULL);
+    assert_qmp_reason(t->qts, w, "dynamic capacity that no accepted extent");
+
+    /* The host offers 4 MiB at DPA 2 MiB of region 0; the device takes it. */
+    r = qtest_qmp(t->qts, "{ 'execute': 'cxl-add-dynamic-capacity', "
+                  "'arguments': { 'path': '/machine/peripheral/ep0', "
+                  "'host-id': 0, 'selection-policy': 'prescriptive', "
+                  "'region': 0, 'extents': [ { 'offset': %u, 'len': %u } ] "
+                  "} }", 2 * (unsigned)MiB, 4 * (unsigned)MiB);
+    g_assert(qdict_haskey(r, "return"));
+    qobject_unref(r);
+    /* Offered but not accepted yet: still not decoded. */
+    assert_kind(t->qts, w + 2 * MiB, "i/o", NULL);
+    one_extent(pl, 2 * MiB, 4 * MiB);
+    g_assert_cmpint(mbox_cmd(t->qts, mb, 0x4802, pl, sizeof(pl)), ==, 0);
+
+    assert_kind(t->qts, w + 2 * MiB, "ram", "cxl-mem0");
+    assert_kind(t->qts, w + 6 * MiB - 1, "ram", "cxl-mem0");
+    assert_kind(t->qts, w + 6 * MiB, "i/o", NULL);
+    assert_kind(t->qts, w + 2 * MiB - 1, "i/o", NULL);
+    assert_qmp_direct(t->qts, w + 3 * MiB, "/objects/cxl-mem0", 3 * MiB,
+                      4 * MiB);
+    check_data(t, w + 3 * MiB, &t->dev[0], 3 * MiB);
+
+    /* Release: the host asks, the device gives the extent back. */
+    r = qtest_qmp(t->qts, "{ 'execute': 'cxl-release-dynamic-capacity', "
+                  "'arguments': { 'path': '/machine/peripheral/ep0', "
+                  "'host-id': 0, 'removal-policy': 'prescriptive', "
+                  "'region': 0, 'extents': [ { 'offset': %u, 'len': %u } ] "
+                  "} }", 2 * (unsigned)MiB, 4 * (unsigned)MiB);
+    g_assert(qdict_haskey(r, "return"));
+    qobject_unref(r);
+    one_extent(pl, 2 * MiB, 4 * MiB);
+    g_assert_cmpint(mbox_cmd(t->qts, mb, 0x4803, pl, sizeof(pl)), ==, 0);
+    assert_kind(t->qts, w + 2 * MiB, "i/o", NULL);
+    assert_qmp_reason(t->qts, w + 3 * MiB,
+                      "dynamic capacity that no accepted extent");
+    topo_free(t);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -1020,9 +1188,15 @@ int main(int argc, char **argv)
     qtest_add_func("/qcxl/direct-map/hb-interleave-2way",
                    test_hb_interleave_2way);
     qtest_add_func("/qcxl/direct-map/1way-pmem", test_1way_pmem);
+    qtest_add_func("/qcxl/direct-map/dynamic-capacity",
+                   test_dynamic_capacity);
     qtest_add_func("/qcxl/direct-map/interleave-2way", test_interleave_2way);
     qtest_add_func("/qcxl/direct-map/interleave-4way", test_interleave_4way);
     qtest_add_func("/qcxl/direct-map/interleave-8way", test_interleave_8way);
+    qtest_add_func("/qcxl/direct-map/interleave-host-bridges",
+                   test_interleave_host_bridges);
+    qtest_add_func("/qcxl/direct-map/interleave-switch",
+                   test_interleave_switch);
     qtest_add_func("/qcxl/direct-map/hb-bad-ways", test_hb_bad_ways);
     qtest_add_func("/qcxl/direct-map/switch", test_switch);
     qtest_add_func("/qcxl/direct-map/churn", test_churn);
