@@ -127,21 +127,6 @@ typedef struct HDMDecoder {
     uint8_t target0;
 } HDMDecoder;
 
-static int hdm_ways(uint8_t iw_enc)
-{
-    switch (iw_enc) {
-    case 0x0: return 1;
-    case 0x1: return 2;
-    case 0x2: return 4;
-    case 0x3: return 8;
-    case 0x4: return 16;
-    case 0x8: return 3;
-    case 0x9: return 6;
-    case 0xa: return 12;
-    default: return 0;
-    }
-}
-
 static int hdm_count(uint32_t *cache_mem)
 {
     uint32_t cap = ldl_le_p(cache_mem + R_CXL_HDM_DECODER_CAPABILITY);
@@ -165,7 +150,9 @@ static void hdm_read(uint32_t *cache_mem, int i, HDMDecoder *d)
     d->skip = ((uint64_t)ldl_le_p(r + R_CXL_HDM_DECODER0_DPA_SKIP_HI) << 32) |
               (ldl_le_p(r + R_CXL_HDM_DECODER0_DPA_SKIP_LO) & 0xf0000000);
     d->committed = FIELD_EX32(ctrl, CXL_HDM_DECODER0_CTRL, COMMITTED);
-    d->ways = hdm_ways(FIELD_EX32(ctrl, CXL_HDM_DECODER0_CTRL, IW));
+    /* 0 for an encoding the spec does not define. */
+    d->ways = cxl_interleave_ways_dec(FIELD_EX32(ctrl, CXL_HDM_DECODER0_CTRL,
+                                                 IW), NULL);
     d->target0 = extract32(ldl_le_p(r + R_CXL_HDM_DECODER0_TARGET_LIST_LO),
                            0, 8);
 }
