@@ -1,0 +1,34 @@
+/*
+ * qcxl: performance model hooks when CXL is not built
+ *
+ * Copyright (c) 2026 qcxl authors
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "qemu/osdep.h"
+#include "hw/cxl/cxl_perf.h"
+
+bool cxl_perf_enabled(void)
+{
+    return false;
+}
+
+bool cxl_perf_wants_numa(MachineState *ms)
+{
+    return false;
+}
+
+bool cxl_perf_wants_hmat(MachineState *ms)
+{
+    return false;
+}
+
+void cxl_perf_build_srat(GArray *table_data, unsigned subtables_start,
+                         MachineState *ms)
+{
+}
+
+bool cxl_perf_build_hmat_lb(GArray *table_data, NumaState *numa_state)
+{
+    return false;
+}
