@@ -1,0 +1,174 @@
+"""
+The performance model as a Linux 6.12 guest sees it.
+
+One CXL path (CPUs -> host bridge -> root port -> 32 GT/s x16 link ->
+type-3 device) at two settings of its figures.  The guest creates a RAM
+region with cxl-cli and reports what the kernel computed for it (the
+region's and the NUMA node's access0 figures), the DRAM node's figures
+and the memory tier the node was placed in.  The host checks each
+against the figures on the QEMU command line, summed the way Linux 6.12
+sums them (drivers/cxl/core/port.c, cxl_endpoint_get_perf_coordinates):
+
+  latency   = host bridge (HMAT, generic port) + link + device (CDAT)
+  bandwidth = min(host bridge, device, PCIe path bandwidth)
+
+and the tier with mm/memory-tiers.c's abstract distance, relative to the
+DRAM node's HMAT figures.
+
+Linux 6.12 adds the link's flit latency in picoseconds to figures in
+nanoseconds (cxl_pci_get_latency: 68-byte flit at 32 GT/s = 17000 ps),
+so every CXL link adds 17000 to the latency it shows.  The expected
+values below model that, as the kernel does; docs/cxl-performance.rst
+explains it.
+"""
+
+from dataclasses import dataclass
+
+from cases import GuestCase
+from cases.foundation import DRAM_NODE0
+
+MEMTIER_ADISTANCE_DRAM = 4 * 128 + 64
+MEMTIER_CHUNK_BITS = 7
+
+
+@dataclass
+class Figures:
+    """read/write latency (ns) and bandwidth (MB/s) of one component."""
+    rl: int
+    wl: int
+    rbw: int
+    wbw: int
+
+
+# The model's documented defaults (include/hw/cxl/cxl_perf.h).
+DRAM_DEFAULT = Figures(110, 110, 204800, 204800)
+HOST_DEFAULT = Figures(70, 70, 64000, 64000)
+MEDIA_DEFAULT = Figures(150, 150, 38400, 38400)
+
+
+def link_latency_612(gts: int) -> int:
+    """What 6.12 adds per link: 68-byte flit over one lane, in ps."""
+    return 68 * 10**6 // (gts * 1000 // 8)
+
+
+def path_bandwidth_612(gts: int, width: int) -> int:
+    """pcie_bandwidth_available() in MB/s (128b/130b encoding)."""
+    return width * (gts * 1000 * 128 // 130) // 8
+
+
+def expected_612(host: Figures, media: Figures, gts=32, width=16) -> Figures:
+    link = link_latency_612(gts)
+    path = path_bandwidth_612(gts, width)
+    return Figures(host.rl + link + media.rl, host.wl + link + media.wl,
+                   min(host.rbw, media.rbw, path),
+                   min(host.wbw, media.wbw, path))
+
+
+def tier_612(node: Figures, dram: Figures) -> int:
+    """mm/memory-tiers.c mt_perf_to_adistance(), then the tier's id."""
+    adist = (MEMTIER_ADISTANCE_DRAM * (node.rl + node.wl)
+             // (dram.rl + dram.wl) * (dram.rbw + dram.wbw)
+             // (node.rbw + node.wbw))
+    return adist >> MEMTIER_CHUNK_BITS
+
+
+def topology(host: Figures, media: Figures):
+    return DRAM_NODE0 + [
+        '-M', 'cxl=on,cxl-fmw.0.targets.0=cxl.1,cxl-fmw.0.size=4G',
+        '-object', 'memory-backend-ram,id=cxl-mem0,size=256M',
+        '-device', 'pxb-cxl,bus_nr=12,bus=pcie.0,id=cxl.1,'
+                   f'host-read-latency={host.rl},host-write-latency={host.wl},'
+                   f'host-read-bandwidth={host.rbw},'
+                   f'host-write-bandwidth={host.wbw}',
+        '-device', 'cxl-rp,port=0,bus=cxl.1,id=rp0,chassis=0,slot=2',
+        '-device', 'cxl-type3,bus=rp0,volatile-memdev=cxl-mem0,id=cxl-vmem0,'
+                   f'media-read-latency={media.rl},'
+                   f'media-write-latency={media.wl},'
+                   f'media-read-bandwidth={media.rbw},'
+                   f'media-write-bandwidth={media.wbw}',
+    ]
+
+
+PERF_SCRIPT = r'''
+create_ram_region decoder0.0 1 mem0
+node=$REGION_NODE
+[ -n "$node" ] || node=1
+region=$(sed -n 's/.*"region":"\(region[0-9]*\)".*/\1/p' /tmp/region.json | head -n1)
+data region "$region"
+# The kernel sets the node's figures when the region's memory comes online.
+a=/sys/devices/system/node/node$node/access0/initiators
+for i in $(seq 1 20); do
+    [ -r $a/read_latency ] && break
+    sleep 1
+done
+for f in read_latency write_latency read_bandwidth write_bandwidth; do
+    data node_$f "$(cat $a/$f 2>/dev/null)"
+    data region_$f "$(cat /sys/bus/cxl/devices/$region/access0/$f 2>/dev/null)"
+    data dram_$f "$(cat /sys/devices/system/node/node0/access1/initiators/$f)"
+done
+ls -d /sys/devices/virtual/memory_tiering/memory_tier*
+tier=$(tier_of_node "$node")
+data node_tier "${tier#memory_tier}"
+data dram_tier "$(tier_of_node 0 | sed 's/memory_tier//')"
+cxl list -M
+check "cxl list shows no qos_class_mismatch for mem0" \
+    sh -c '! cxl list -M | grep -q qos_class_mismatch'
+check "mem0 has a RAM qos_class" sh -c 'cxl list -M | grep -q ram_qos_class'
+cxl list -R -vvv
+finish
+'''
+
+
+def perf_checks(host: Figures, media: Figures):
+    exp = expected_612(host, media)
+
+    def checks(r):
+        d = r.data
+        out = []
+
+        def num(key):
+            try:
+                return int(d.get(key, ''))
+            except ValueError:
+                return None
+
+        for src in ('node', 'region'):
+            for f in ('read_latency', 'write_latency',
+                      'read_bandwidth', 'write_bandwidth'):
+                want = {'read_latency': exp.rl, 'write_latency': exp.wl,
+                        'read_bandwidth': exp.rbw,
+                        'write_bandwidth': exp.wbw}[f]
+                got = num(f'{src}_{f}')
+                out.append((got == want,
+                            f'{src} access0 {f} is {got}, the configured '
+                            f'path sums to {want}'))
+        dram = Figures(*(num(f'dram_{f}') or 0 for f in
+                         ('read_latency', 'write_latency',
+                          'read_bandwidth', 'write_bandwidth')))
+        out.append((dram == DRAM_DEFAULT,
+                    f'DRAM node 0 access1 is {dram}, the model gives '
+                    f'{DRAM_DEFAULT}'))
+        want_tier = tier_612(exp, DRAM_DEFAULT)
+        out.append((num('node_tier') == want_tier,
+                    f'the CXL node is in memory_tier{d.get("node_tier")}, '
+                    f'the abstract-distance formula gives {want_tier}'))
+        out.append((num('dram_tier') == 4,
+                    f'DRAM node 0 is in memory_tier{d.get("dram_tier")} '
+                    f'(the DRAM tier is 4)'))
+        return out
+    return checks
+
+
+# Two settings: the defaults, and a slower, narrower device behind a
+# slower host bridge.  They land in different tiers.
+SLOW_HOST = Figures(100, 120, 64000, 64000)
+SLOW_MEDIA = Figures(600, 800, 20000, 10000)
+
+CASES = [
+    GuestCase('perf-figures-default', '6.12',
+              topology(HOST_DEFAULT, MEDIA_DEFAULT), PERF_SCRIPT,
+              host_checks=perf_checks(HOST_DEFAULT, MEDIA_DEFAULT)),
+    GuestCase('perf-figures-slow', '6.12',
+              topology(SLOW_HOST, SLOW_MEDIA), PERF_SCRIPT,
+              host_checks=perf_checks(SLOW_HOST, SLOW_MEDIA)),
+]
