@@ -617,21 +617,21 @@ static int check_hb(Object *obj, void *opaque)
 {
     GHashTable *user = opaque;
     g_autofree char *what = NULL;
+    const CXLPerf *p;
     Error *err = NULL;
 
     if (!object_dynamic_cast(obj, TYPE_PXB_CXL_DEV)) {
         return 0;
     }
+    p = &PXB_CXL_DEV(obj)->host_perf;
     what = g_strdup_printf("pxb-cxl '%s'", DEVICE(obj)->id ?: "");
-    if (!cxl_perf_check(&PXB_CXL_DEV(obj)->host_perf, &cxl_perf_host_defaults, what,
-                        "host", &err)) {
+    if (!cxl_perf_check(p, &cxl_perf_host_defaults, what, "host", &err)) {
         error_report_err(err);
         exit(1);
     }
     if (g_hash_table_contains(user,
                               GUINT_TO_POINTER(PXB_DEV(obj)->bus_nr)) &&
-        memcmp(&PXB_CXL_DEV(obj)->host_perf, &cxl_perf_host_defaults,
-               sizeof(cxl_perf_host_defaults))) {
+        memcmp(p, &cxl_perf_host_defaults, sizeof(*p))) {
         error_report("%s: host-* figures conflict with the "
                      "acpi-generic-port object for its bus; give the "
                      "figures either way, not both", what);
