@@ -266,9 +266,28 @@ bool cxl_perf_wants_numa(MachineState *ms)
     return perf_active();
 }
 
+/* Figures given on -numa node (latency=, bandwidth=) */
+static bool node_has_figures(const NodeInfo *n)
+{
+    return n->latency || n->bandwidth;
+}
+
+static bool any_node_figures(NumaState *ns)
+{
+    int i;
+
+    for (i = 0; i < ns->num_nodes; i++) {
+        if (node_has_figures(&ns->nodes[i])) {
+            return true;
+        }
+    }
+    return false;
+}
+
 bool cxl_perf_wants_hmat(MachineState *ms)
 {
-    return perf_active() && ms->numa_state && ms->numa_state->num_nodes;
+    return ms->numa_state && ms->numa_state->num_nodes &&
+           (perf_active() || any_node_figures(ms->numa_state));
 }
 
 /* SRAT */
@@ -401,6 +420,9 @@ static uint64_t scaled_value(NumaState *ns, const CXLPerf *p, uint8_t type,
     uint64_t v = perf_value(p, type);
     unsigned d = home < 0 ? 10 : node_distance(ns, i, home);
 
+    if (!v) {
+        return 0;       /* no figure of this type */
+    }
     if (type == PERF_READ_LATENCY || type == PERF_WRITE_LATENCY) {
         return DIV_ROUND_UP(v * d, 10);
     }
@@ -569,7 +591,9 @@ bool cxl_perf_build_hmat_lb(GArray *table_data, NumaState *ns)
     int ninit = 0, i;
     guint g;
 
-    if (!perf_active() || !perf.gps) {
+    bool cxl = perf_active() && perf.gps;
+
+    if (!cxl && !any_node_figures(ns)) {
         return false;
     }
     node_initiators(ns, is_init);
@@ -579,18 +603,31 @@ bool cxl_perf_build_hmat_lb(GArray *table_data, NumaState *ns)
         }
     }
     for (i = 0; i < ns->num_nodes; i++) {
-        /* Without hmat=on the model describes the DRAM of CPU nodes. */
+        const NodeInfo *n = &ns->nodes[i];
+        /* Without hmat=on the CXL model describes the DRAM of CPU nodes. */
         PerfTarget t = {
             .pxm = i, .home = i, .perf = perf.dram,
-            .modelled = !ns->hmat_enabled && ns->nodes[i].node_mem &&
+            .modelled = cxl && !ns->hmat_enabled && n->node_mem &&
                         is_init[i],
         };
 
+        /*
+         * The node's own figures hold from its initiator (its CPUs, or
+         * initiator=); the other initiators' derive by distance.
+         */
+        if (node_has_figures(n)) {
+            t.modelled = true;
+            t.home = n->initiator < ns->num_nodes ? n->initiator : i;
+            t.perf = (CXLPerf) {
+                n->latency, n->latency,
+                n->bandwidth / MiB, n->bandwidth / MiB,
+            };
+        }
         if (t.modelled || user_has_target(ns, i)) {
             g_array_append_val(targets, t);
         }
     }
-    for (g = 0; g < perf.gps->len; g++) {
+    for (g = 0; cxl && g < perf.gps->len; g++) {
         PerfGP *gp = &g_array_index(perf.gps, PerfGP, g);
         PerfTarget t = {
             .pxm = gp->pxm,
@@ -645,12 +682,24 @@ static void perf_machine_done(Notifier *n, void *opaque)
     g_autoptr(GArray) srat = g_array_new(false, true, 1);
     g_autoptr(GHashTable) user = NULL;
     Error *err = NULL;
+    NumaState *ns;
+    int i;
 
     if (!cxl_perf_check(&perf.dram, &dram_defaults, "machine", "dram",
                         &err)) {
         error_report_err(err);
         exit(1);
     }
+    ns = MACHINE(qdev_get_machine())->numa_state;
+    for (i = 0; ns && i < ns->num_nodes; i++) {
+        if (node_has_figures(&ns->nodes[i]) && user_has_target(ns, i)) {
+            error_report("-numa node,nodeid=%d: latency=/bandwidth= and "
+                         "hmat-lb entries for the same node; give one or "
+                         "the other", i);
+            exit(1);
+        }
+    }
+
     /* The user's generic ports, as the SRAT will show them. */
     build_srat_generic_affinity_structures(srat);
     user = user_generic_ports(srat, 0);

@@ -700,6 +700,48 @@ static void test_off(void)
     qtest_quit(qts);
 }
 
+/*
+ * Plain NUMA, no CXL: figures on -numa node instead of hmat-lb lines.
+ * Node 2 has memory only and node 0 as its initiator.
+ */
+static void test_node_figures(void)
+{
+    QTestState *qts = qtest_init(
+        "-M q35,hmat=on -smp 2 -m 192M "
+        "-object memory-backend-ram,id=m0,size=64M "
+        "-object memory-backend-ram,id=m1,size=64M "
+        "-object memory-backend-ram,id=m2,size=64M "
+        "-numa node,nodeid=0,cpus=0,memdev=m0,latency=100,bandwidth=20G "
+        "-numa node,nodeid=1,cpus=1,memdev=m1,latency=100,bandwidth=20G "
+        "-numa node,nodeid=2,memdev=m2,initiator=0,latency=250,"
+        "bandwidth=8G "
+        "-numa dist,src=0,dst=1,val=21 -numa dist,src=0,dst=2,val=17 "
+        "-numa dist,src=1,dst=2,val=28");
+    Tables t = fetch_tables(qts);
+    int type;
+
+    for (type = READ_LAT; type <= WRITE_LAT; type++) {
+        g_assert_cmpuint(hmat_value(&t, type, 0, 0), ==, 100000);
+        g_assert_cmpuint(hmat_value(&t, type, 1, 1), ==, 100000);
+        g_assert_cmpuint(hmat_value(&t, type, 1, 0), ==, 210000);
+        g_assert_cmpuint(hmat_value(&t, type, 0, 1), ==, 210000);
+        /* node 2's home is node 0: from node 1 it is 21 away */
+        g_assert_cmpuint(hmat_value(&t, type, 0, 2), ==, 250000);
+        g_assert_cmpuint(hmat_value(&t, type, 1, 2), ==, 525000);
+    }
+    for (type = READ_BW; type <= WRITE_BW; type++) {
+        g_assert_cmpuint(hmat_value(&t, type, 0, 0), ==, 20480);
+        g_assert_cmpuint(hmat_value(&t, type, 1, 0), ==, 20480 * 10 / 21);
+        g_assert_cmpuint(hmat_value(&t, type, 0, 2), ==, 8192);
+        g_assert_cmpuint(hmat_value(&t, type, 1, 2), ==, 8192 * 10 / 21);
+    }
+    /* One structure per type, none of the access types. */
+    g_assert_cmpuint(hmat_value(&t, 0, 0, 0), ==, 0);
+    g_assert_cmpuint(hmat_value(&t, 3, 0, 0), ==, 0);
+    g_free(t.blob);
+    qtest_quit(qts);
+}
+
 /* ---- refusals: QEMU exits with a message naming the property ---- */
 
 static void expect_refusal(const char *args, const char *message)
@@ -759,6 +801,23 @@ static void test_refusals(void)
                    "-object acpi-generic-port,id=gp0,pci-bus=cxl.1,node=1 "
                    ONE_WAY "-global pxb-cxl.host-read-latency=90",
                    "host-* figures conflict with the acpi-generic-port");
+    expect_refusal("-M q35 -object memory-backend-ram,id=d,size=128M "
+                   "-numa node,nodeid=0,memdev=d,latency=10",
+                   "latency= and bandwidth= of -numa node need "
+                   "-machine hmat=on");
+    expect_refusal("-M q35,hmat=on -object memory-backend-ram,id=d,size=128M "
+                   "-numa node,nodeid=0,memdev=d,latency=0",
+                   "-numa node,nodeid=0: latency must be between 1 and "
+                   "1000000 ns, not 0");
+    expect_refusal("-M q35,hmat=on -object memory-backend-ram,id=d,size=128M "
+                   "-numa node,nodeid=0,memdev=d,bandwidth=1000",
+                   "-numa node,nodeid=0: bandwidth must be between");
+    expect_refusal("-M q35,hmat=on -object memory-backend-ram,id=d,size=128M "
+                   "-numa node,nodeid=0,cpus=0,memdev=d,latency=10 "
+                   "-numa hmat-lb,initiator=0,target=0,hierarchy=memory,"
+                   "data-type=access-latency,latency=10",
+                   "-numa node,nodeid=0: latency=/bandwidth= and hmat-lb "
+                   "entries for the same node");
 }
 
 int main(int argc, char **argv)
@@ -771,6 +830,7 @@ int main(int argc, char **argv)
     qtest_add_func("/qcxl/perf/auto-node", test_auto_node);
     qtest_add_func("/qcxl/perf/user-generic-port", test_user_generic_port);
     qtest_add_func("/qcxl/perf/off", test_off);
+    qtest_add_func("/qcxl/perf/node-figures", test_node_figures);
     qtest_add_func("/qcxl/perf/refusals", test_refusals);
     return g_test_run();
 }

@@ -172,3 +172,64 @@ CASES = [
               topology(SLOW_HOST, SLOW_MEDIA), PERF_SCRIPT,
               host_checks=perf_checks(SLOW_HOST, SLOW_MEDIA)),
 ]
+
+
+# Plain NUMA (seed 001's machine, no CXL): per-node figures instead of
+# one hmat-lb line per initiator/target pair and data type.
+NODE_FIGURES = [
+    '-M', 'hmat=on',
+    '-object', 'memory-backend-ram,size=1G,id=ram-node0',
+    '-object', 'memory-backend-ram,size=1G,id=ram-node1',
+    '-numa', 'node,nodeid=0,cpus=0-1,memdev=ram-node0,latency=10,'
+             'bandwidth=10G',
+    '-numa', 'node,nodeid=1,initiator=0,memdev=ram-node1,latency=20,'
+             'bandwidth=5G',
+]
+# bandwidth= is in bytes/s; the HMAT's MB/s are MiB/s in QEMU (as hmat-lb)
+NODE0 = Figures(10, 10, 10240, 10240)
+NODE1 = Figures(20, 20, 5120, 5120)
+
+NODE_SCRIPT = r'''
+numactl -H
+for n in 0 1; do
+    a=/sys/devices/system/node/node$n/access0/initiators
+    for f in read_latency write_latency read_bandwidth write_bandwidth; do
+        data node${n}_$f "$(cat $a/$f 2>/dev/null)"
+    done
+    t=$(tier_of_node $n)
+    data node${n}_tier "${t#memory_tier}"
+done
+mo=$(memory_only_nodes | tr '\n' ' ')
+check "node 1 is the only node with memory and no CPUs ($mo)" [ "$mo" = "1 " ]
+finish
+'''
+
+
+def node_checks(with_tiers: bool):
+    def checks(r):
+        out = []
+        for n, want in ((0, NODE0), (1, NODE1)):
+            got = Figures(*(int(r.data.get(f'node{n}_{f}') or 0) for f in
+                            ('read_latency', 'write_latency',
+                             'read_bandwidth', 'write_bandwidth')))
+            out.append((got == want, f'node {n} access0 is {got}, its '
+                        f'-numa node figures give {want}'))
+        if with_tiers:
+            want = tier_612(NODE1, NODE0)
+            got = r.data.get('node1_tier')
+            out.append((got == str(want), f'node 1 is in memory_tier{got}, '
+                        f'the abstract-distance formula gives {want}'))
+            out.append((r.data.get('node0_tier') == '4',
+                        f'node 0 is in memory_tier{r.data.get("node0_tier")}'
+                        ' (the DRAM tier is 4)'))
+        return out
+    return checks
+
+
+CASES += [
+    GuestCase('perf-node-figures-6.12', '6.12', NODE_FIGURES, NODE_SCRIPT,
+              host_checks=node_checks(True)),
+    # 6.1 shows the figures; it does not tier by them (see the agent).
+    GuestCase('perf-node-figures-6.1', '6.1', NODE_FIGURES, NODE_SCRIPT,
+              host_checks=node_checks(False)),
+]
