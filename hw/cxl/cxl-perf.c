@@ -32,6 +32,7 @@
 #include "hw/acpi/pci.h"
 #include "hw/cxl/cxl.h"
 #include "hw/cxl/cxl_perf.h"
+#include "hw/cxl/cxl_firmware.h"
 #include "hw/pci/pci_bridge.h"
 #include "hw/pci/pci_bus.h"
 #include "system/numa.h"
@@ -58,6 +59,8 @@ static struct {
     CXLPerf dram;
     /* Generic ports of the last SRAT, for the HMAT built right after. */
     GArray *gps;
+    /* Proximity domain of the first window in that SRAT */
+    uint32_t window_pxm;
 } perf = {
     .enabled = true,
     .dram = {
@@ -259,6 +262,7 @@ void cxl_perf_machine_init(Object *machine, CXLState *state)
             "qcxl performance model's HMAT");
     }
     qemu_add_machine_init_done_notifier(&perf_done_notifier);
+    cxl_firmware_machine_init(machine);
 }
 
 bool cxl_perf_wants_numa(MachineState *ms)
@@ -388,6 +392,7 @@ void cxl_perf_build_srat(GArray *table_data, unsigned subtables_start,
      * describe it.  Without this Linux invents a domain number for the
      * window that may collide with a generic port's.
      */
+    perf.window_pxm = pxm;
     for (l = perf.cxl->fixed_windows; l; l = l->next) {
         CXLFixedWindow *fw = l->data;
 
@@ -592,6 +597,7 @@ bool cxl_perf_build_hmat_lb(GArray *table_data, NumaState *ns)
     guint g;
 
     bool cxl = perf_active() && perf.gps;
+    bool own = false;
 
     if (!cxl && !any_node_figures(ns)) {
         return false;
@@ -627,6 +633,21 @@ bool cxl_perf_build_hmat_lb(GArray *table_data, NumaState *ns)
             g_array_append_val(targets, t);
         }
     }
+    /*
+     * Windows holding firmware-provisioned memory: the end-to-end
+     * figures of their slowest path, as firmware that set them up would.
+     */
+    for (i = 0; cxl && perf.cxl; i++) {
+        PerfTarget t = { .pxm = perf.window_pxm + i, .home = -1 };
+
+        if (!g_list_nth(perf.cxl->fixed_windows, i)) {
+            break;
+        }
+        t.modelled = cxl_firmware_window_perf(i, &t.perf);
+        if (t.modelled) {
+            g_array_append_val(targets, t);
+        }
+    }
     for (g = 0; cxl && g < perf.gps->len; g++) {
         PerfGP *gp = &g_array_index(perf.gps, PerfGP, g);
         PerfTarget t = {
@@ -638,7 +659,14 @@ bool cxl_perf_build_hmat_lb(GArray *table_data, NumaState *ns)
 
         g_array_append_val(targets, t);
     }
-    if (!ninit || !targets->len) {
+    /*
+     * Nothing of the model's own (only the user's hmat-lb entries): let
+     * upstream build the structures, byte for byte.
+     */
+    for (g = 0; g < targets->len; g++) {
+        own |= g_array_index(targets, PerfTarget, g).modelled;
+    }
+    if (!ninit || !own) {
         return false;
     }
     for (i = 0; i < ARRAY_SIZE(perf_types); i++) {

@@ -616,8 +616,9 @@ static void test_auto_node(void)
 
 /*
  * A host bridge the user describes with acpi-generic-port keeps the
- * user's proximity domain and hmat-lb figures; the model adds nothing
- * for it but still describes the window.
+ * user's proximity domain and hmat-lb figures; the model describes the
+ * other host bridge, and the user's entries are merged into its
+ * structures (Linux keeps one per data type).
  */
 static void test_user_generic_port(void)
 {
@@ -632,25 +633,29 @@ static void test_user_generic_port(void)
         "-numa hmat-lb,initiator=0,target=1,hierarchy=memory,"
         "data-type=access-latency,latency=30 "
         ONE_WAY
+        "-device pxb-cxl,bus_nr=222,bus=pcie.0,id=cxl.2 "
         "-device cxl-type3,bus=rp0,volatile-memdev=vmem0,id=t3");
     Tables t = fetch_tables(qts);
     Srat s;
 
     parse_srat(&t, &s);
-    g_assert_cmpint(s.ngp, ==, 1);
+    g_assert_cmpint(s.ngp, ==, 2);
+    g_assert_cmpuint(s.gp[0].uid, ==, 12);      /* the user's */
     g_assert_cmpuint(s.gp[0].pxm, ==, 1);
-    g_assert_cmpuint(s.mem[s.nmem - 1].pxm, ==, 2);
-    /*
-     * The user's figures, merged into the read and write structures
-     * (Linux keeps one structure per type), and none of the model's.
-     */
+    g_assert_cmpuint(s.gp[1].uid, ==, 222);     /* the model's */
+    g_assert_cmpuint(s.gp[1].pxm, ==, 2);
+    g_assert_cmpuint(s.mem[s.nmem - 1].pxm, ==, 3);
+
+    /* The user's figures, in the read and write structures... */
     g_assert_cmpuint(hmat_value(&t, 0, 0, 1), ==, 0);
     g_assert_cmpuint(hmat_value(&t, READ_LAT, 0, 0), ==, 80000);
     g_assert_cmpuint(hmat_value(&t, WRITE_LAT, 0, 0), ==, 80000);
     g_assert_cmpuint(hmat_value(&t, READ_LAT, 0, 1), ==, 30000);
     g_assert_cmpuint(hmat_value(&t, WRITE_LAT, 0, 1), ==, 30000);
+    /* ... the model's for the other host bridge, not for the DRAM */
+    g_assert_cmpuint(hmat_value(&t, READ_LAT, 0, 2), ==, 70000);
+    g_assert_cmpuint(hmat_value(&t, READ_BW, 0, 2), ==, 64000);
     g_assert_cmpuint(hmat_value(&t, READ_BW, 0, 0), ==, 0);
-    g_assert_cmpuint(hmat_value(&t, READ_LAT, 0, 2), ==, 0);
     g_free(t.blob);
     qtest_quit(qts);
 }
