@@ -14,6 +14,8 @@
 #include "libqos/fw_cfg.h"
 #include "qemu/bswap.h"
 #include "qemu/units.h"
+#include "qobject/qdict.h"
+#include "qobject/qlist.h"
 
 #define ECAM_BASE       0xb0000000u
 #define MCH_PCIEXBAR    0x60
@@ -747,6 +749,162 @@ static void test_node_figures(void)
     qtest_quit(qts);
 }
 
+/* ---- firmware-provisioned memory (-M cxl-firmware=) ---- */
+
+typedef struct E820 {
+    uint64_t base, len;
+    uint32_t type;
+} E820;
+
+static int read_e820(QTestState *qts, E820 *e, int max)
+{
+    QFWCFG *fw_cfg = pc_fw_cfg_init(qts);
+    uint8_t buf[20 * 64];
+    size_t len = qfw_cfg_get_file(fw_cfg, "etc/e820", buf, sizeof(buf));
+    int i, n = len / 20;
+
+    g_assert_cmpuint(len % 20, ==, 0);
+    g_assert_cmpint(n, <=, max);
+    for (i = 0; i < n; i++) {
+        e[i] = (E820) { ldq_le_p(buf + 20 * i), ldq_le_p(buf + 20 * i + 8),
+                        ldl_le_p(buf + 20 * i + 16) };
+    }
+    pc_fw_cfg_uninit(fw_cfg);
+    return n;
+}
+
+/* The E820 entry at @base (its type; 0 if there is none). */
+static uint32_t e820_type_at(E820 *e, int n, uint64_t base, uint64_t len)
+{
+    int i;
+
+    for (i = 0; i < n; i++) {
+        if (e[i].base == base) {
+            g_assert_cmphex(e[i].len, ==, len);
+            return e[i].type;
+        }
+    }
+    return 0;
+}
+
+/*
+ * How many bytes of window @w the direct map holds, and that each of its
+ * first @n ranges is direct, @size long, on device @devs[i].
+ */
+static uint64_t direct_bytes(QTestState *qts, int w, int n, uint64_t size,
+                             const char *const *devs)
+{
+    QDict *rsp = qtest_qmp(qts, "{'execute': 'query-cxl-direct-map'}");
+    QList *wins = qdict_get_qlist(rsp, "return");
+    QDict *win = qobject_to(QDict, qlist_peek(wins));
+    QList *ranges;
+    uint64_t bytes;
+    int i;
+
+    for (i = 0; i < w; i++) {
+        qobject_unref(qlist_pop(wins));
+        win = qobject_to(QDict, qlist_peek(wins));
+    }
+    g_assert_nonnull(win);
+    bytes = qdict_get_int(win, "direct-bytes");
+    ranges = qdict_get_qlist(win, "ranges");
+    for (i = 0; i < n; i++) {
+        QDict *r = qobject_to(QDict, qlist_pop(ranges));
+
+        g_assert_nonnull(r);
+        g_assert_true(qdict_get_bool(r, "direct"));
+        g_assert_cmpuint(qdict_get_int(r, "size"), ==, size);
+        g_assert_cmpstr(qdict_get_str(r, "device"), ==, devs[i]);
+        qobject_unref(r);
+    }
+    qobject_unref(rsp);
+    return bytes;
+}
+
+/*
+ * cxl-firmware=ram: at reset the decoders are committed (the direct map
+ * shows the device mapped without any guest programming), the range is
+ * usable RAM in the E820, and the window's domain has the path's
+ * figures in the HMAT: host 70 + link 17 (68-byte flit, 32 GT/s) +
+ * media 150 ns; min(64000, 16 lanes x 3938, 38400) MB/s.
+ */
+static void test_firmware_ram(void)
+{
+    static const char *const devs[] = { "/machine/peripheral/t3" };
+    QTestState *qts = qtest_init(DRAM_NODE ONE_WAY "-M cxl-firmware=ram "
+        "-device cxl-type3,bus=rp0,volatile-memdev=vmem0,id=t3");
+    uint64_t base[4], size[4];
+    E820 e[64];
+    int n;
+    Tables t = fetch_tables(qts);
+
+    g_assert_cmpint(parse_cfmws(&t, base, size), ==, 1);
+    n = read_e820(qts, e, 64);
+    g_assert_cmpuint(e820_type_at(e, n, base[0], 256 * MiB), ==, 1);
+    g_assert_cmpuint(direct_bytes(qts, 0, 1, 256 * MiB, devs), ==,
+                     256 * MiB);
+
+    g_assert_cmpuint(hmat_value(&t, READ_LAT, 0, 2), ==, 237000);
+    g_assert_cmpuint(hmat_value(&t, WRITE_LAT, 0, 2), ==, 237000);
+    g_assert_cmpuint(hmat_value(&t, READ_BW, 0, 2), ==, 38400);
+    g_assert_cmpuint(hmat_value(&t, WRITE_BW, 0, 2), ==, 38400);
+    /* The generic port and the DRAM are as without firmware mode. */
+    g_assert_cmpuint(hmat_value(&t, READ_LAT, 0, 1), ==, 70000);
+    g_assert_cmpuint(hmat_value(&t, READ_LAT, 0, 0), ==, 110000);
+    g_free(t.blob);
+
+    /* Committed again after a reset; the data written stays. */
+    qtest_writeq(qts, base[0] + 0x1000, 0x5157434c2d465721ull);
+    qtest_qmp_assert_success(qts, "{'execute': 'system_reset'}");
+    g_assert_cmpuint(direct_bytes(qts, 0, 1, 256 * MiB, devs), ==,
+                     256 * MiB);
+    g_assert_cmphex(qtest_readq(qts, base[0] + 0x1000), ==,
+                    0x5157434c2d465721ull);
+    qtest_quit(qts);
+}
+
+/*
+ * Two devices behind a switch, soft-reserved: two consecutive ranges,
+ * and the window's figures are those of its slowest path.
+ */
+static void test_firmware_switch(void)
+{
+    static const char *const devs[] = {
+        "/machine/peripheral/t30", "/machine/peripheral/t31"
+    };
+    QTestState *qts = qtest_init(DRAM_NODE ONE_WAY
+        "-M cxl-firmware=soft-reserved "
+        "-object memory-backend-ram,id=vmem1,size=512M "
+        "-device cxl-upstream,bus=rp0,id=us0 "
+        "-device cxl-downstream,port=2,bus=us0,id=ds0,chassis=0,slot=4 "
+        "-device cxl-downstream,port=5,bus=us0,id=ds1,chassis=0,slot=5 "
+        "-device cxl-type3,bus=ds0,volatile-memdev=vmem0,id=t30 "
+        "-device cxl-type3,bus=ds1,volatile-memdev=vmem1,id=t31,"
+        "media-read-latency=400,x-width=4");
+    uint64_t base[4], size[4];
+    E820 e[64];
+    int n;
+    Tables t = fetch_tables(qts);
+
+    g_assert_cmpint(parse_cfmws(&t, base, size), ==, 1);
+    n = read_e820(qts, e, 64);
+    g_assert_cmphex(e820_type_at(e, n, base[0], 256 * MiB), ==, 0xefffffff);
+    g_assert_cmphex(e820_type_at(e, n, base[0] + 256 * MiB, 512 * MiB), ==,
+                    0xefffffff);
+    /* The first range is direct-mapped (the second is 512M long). */
+    g_assert_cmpuint(direct_bytes(qts, 0, 1, 256 * MiB, devs), ==,
+                     768 * MiB);
+    /*
+     * t31: 70 + 17 (root port) + 70 (switch) + 17 (x4 link) + 400;
+     * bandwidth capped by its x4 link: 4 x 3938.
+     */
+    g_assert_cmpuint(hmat_value(&t, READ_LAT, 0, 2), ==, 574000);
+    g_assert_cmpuint(hmat_value(&t, WRITE_LAT, 0, 2), ==, 324000);
+    g_assert_cmpuint(hmat_value(&t, READ_BW, 0, 2), ==, 15752);
+    g_free(t.blob);
+    qtest_quit(qts);
+}
+
 /* ---- refusals: QEMU exits with a message naming the property ---- */
 
 static void expect_refusal(const char *args, const char *message)
@@ -823,6 +981,14 @@ static void test_refusals(void)
                    "data-type=access-latency,latency=10",
                    "-numa node,nodeid=0: latency=/bandwidth= and hmat-lb "
                    "entries for the same node");
+    expect_refusal(ONE_WAY "-M cxl-firmware=ram,cxl-perf=off "
+                   "-device cxl-type3,bus=rp0,volatile-memdev=vmem0",
+                   "cxl-firmware=ram needs cxl-perf=on");
+    expect_refusal(ONE_WAY "-M cxl-firmware=soft-reserved",
+                   "cxl-firmware=soft-reserved: no fixed memory window has "
+                   "a volatile cxl-type3 device to provision");
+    expect_refusal(ONE_WAY "-M cxl-firmware=yes",
+                   "does not accept value 'yes'");
 }
 
 int main(int argc, char **argv)
@@ -836,6 +1002,8 @@ int main(int argc, char **argv)
     qtest_add_func("/qcxl/perf/user-generic-port", test_user_generic_port);
     qtest_add_func("/qcxl/perf/off", test_off);
     qtest_add_func("/qcxl/perf/node-figures", test_node_figures);
+    qtest_add_func("/qcxl/perf/firmware-ram", test_firmware_ram);
+    qtest_add_func("/qcxl/perf/firmware-switch", test_firmware_switch);
     qtest_add_func("/qcxl/perf/refusals", test_refusals);
     return g_test_run();
 }

@@ -233,3 +233,93 @@ CASES += [
     GuestCase('perf-node-figures-6.1', '6.1', NODE_FIGURES, NODE_SCRIPT,
               host_checks=node_checks(False)),
 ]
+
+
+# Firmware-provisioned CXL memory: no -numa, no cxl-cli.  The machine
+# commits the decoders at reset, puts the range in the E820 and describes
+# the window's node in the SRAT and HMAT with the path's end-to-end
+# figures: host bridge 70 + link 17 (68-byte flit at 32 GT/s, in ns) +
+# media 150; min(64000, 16 x 3938, 38400).
+FIRMWARE_PATH = Figures(237, 237, 38400, 38400)
+
+
+def firmware_topology(mode: str):
+    return [
+        '-M', f'cxl=on,cxl-firmware={mode},'
+              'cxl-fmw.0.targets.0=cxl.1,cxl-fmw.0.size=4G',
+        '-object', 'memory-backend-ram,id=cxl-mem0,size=256M',
+        '-device', 'pxb-cxl,bus_nr=12,bus=pcie.0,id=cxl.1',
+        '-device', 'cxl-rp,port=0,bus=cxl.1,id=rp0,chassis=0,slot=2',
+        '-device', 'cxl-type3,bus=rp0,volatile-memdev=cxl-mem0,id=cxl-vmem0',
+    ]
+
+
+FIRMWARE_SCRIPT = r'''
+# Nothing here creates a region or onlines memory: it is there at boot
+# (RAM), or the kernel's CXL and DAX drivers assemble and online it.
+for i in $(seq 1 30); do
+    [ -n "$(memory_only_nodes)" ] && break
+    sleep 1
+done
+numactl -H
+node=$(memory_only_nodes | head -n1)
+data cxl_node "$node"
+check "a CPU-less NUMA node holds the CXL memory without cxl-cli" [ -n "$node" ]
+[ -n "$node" ] || node=1
+grep -i -E "cxl|system ram|soft" /proc/iomem
+a=/sys/devices/system/node/node$node/access0/initiators
+for f in read_latency write_latency read_bandwidth write_bandwidth; do
+    data node_$f "$(cat $a/$f 2>/dev/null)"
+done
+t=$(tier_of_node "$node")
+data node_tier "${t#memory_tier}"
+if [ "$QCXL_CXL_REGION" = 1 ]; then
+    for i in $(seq 1 20); do
+        cxl list -R | grep -q '"decode_state":"commit"' && break
+        sleep 1
+    done
+    cxl list -R
+    check "the kernel assembled the committed region by itself" \
+        sh -c 'cxl list -R | grep -q "\"decode_state\":\"commit\""'
+fi
+qcxl-memtest fill "$node" 64
+check "64 MiB written and read back on node $node" [ $? -eq 0 ]
+finish
+'''
+
+
+def firmware_checks(access: Figures, tier_from: Figures):
+    def checks(r):
+        got = Figures(*(int(r.data.get(f'node_{f}') or 0) for f in
+                        ('read_latency', 'write_latency',
+                         'read_bandwidth', 'write_bandwidth')))
+        out = [(got == access, f'the CXL node\'s access0 is {got}, '
+                f'expected {access}')]
+        if tier_from:
+            want = tier_612(tier_from, DRAM_DEFAULT)
+            out.append((r.data.get('node_tier') == str(want),
+                        f'the CXL node is in memory_tier'
+                        f'{r.data.get("node_tier")}, the formula on the '
+                        f'HMAT figures {tier_from} gives {want}'))
+        return out
+    return checks
+
+
+CASES += [
+    # RAM in the E820: online at boot; the HMAT's figures stand.
+    GuestCase('firmware-ram-6.12', '6.12', firmware_topology('ram'),
+              'QCXL_CXL_REGION=1\n' + FIRMWARE_SCRIPT,
+              host_checks=firmware_checks(FIRMWARE_PATH, FIRMWARE_PATH)),
+    # Soft-reserved: the CXL driver assembles the region and kmem onlines
+    # it.  The tier comes from the HMAT (at probe); once the memory is
+    # online, 6.12 replaces the node's figures with its own path sum.
+    GuestCase('firmware-soft-reserved-6.12', '6.12',
+              firmware_topology('soft-reserved'),
+              'QCXL_CXL_REGION=1\n' + FIRMWARE_SCRIPT,
+              host_checks=firmware_checks(
+                  expected_612(HOST_DEFAULT, MEDIA_DEFAULT), FIRMWARE_PATH)),
+    # 6.1 has no CXL region assembly: the E820, SRAT and HMAT suffice.
+    GuestCase('firmware-ram-6.1', '6.1', firmware_topology('ram'),
+              FIRMWARE_SCRIPT,
+              host_checks=firmware_checks(FIRMWARE_PATH, None)),
+]
