@@ -3,13 +3,18 @@
 make demo: boot a VM with a CXL type-3 memory device and show what the
 guest sees.
 
-The guest (Debian kernel 6.12, cxl-cli 81) enumerates the device, creates
-a RAM region on it, onlines it as a NUMA node, and reports the NUMA
-layout, the memory tiers, the access figures the firmware gave each node,
-and measured bandwidth and latency on the DRAM node and the CXL node.
+By default the machine provisions the CXL memory as platform firmware
+would (-M cxl-firmware=ram): the decoders are committed at reset and the
+memory is in the E820, SRAT and HMAT, so the guest (Debian kernel 6.12,
+cxl-cli 81) boots with a CPU-less NUMA node on the device, correctly
+described and tiered, and the kernel assembles the CXL region by itself.
+With --mode cxl-cli (the only mode a pristine QEMU has) the guest creates
+the region with cxl-cli instead.  Either way the demo reports the NUMA
+layout, the memory tiers, the access figures each node got, and measured
+bandwidth and latency on the DRAM node and the CXL node.
 
   scripts/demo.py [--qemu qcxl|pristine|PATH] [--kernel 6.12|6.1]
-                  [--size-mib N] [--print-cmdline]
+                  [--mode firmware|cxl-cli] [--size-mib N] [--print-cmdline]
 """
 
 import argparse
@@ -23,6 +28,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(
 # pylint: disable=wrong-import-position
 import harness  # noqa: E402
 from cases.foundation import CXL_1WAY  # noqa: E402
+from cases.perf import firmware_topology  # noqa: E402
 
 DEMO_SCRIPT = r'''
 section() { echo; echo "==== $*"; }
@@ -32,9 +38,24 @@ section "cxl list -M (memory devices)"
 cxl list -M
 section "cxl list -D -d root (fixed memory windows)"
 cxl list -D -d root
-section "creating a 1-way RAM region: cxl create-region -m -d decoder0.0 -t ram -w 1 mem0"
-create_ram_region decoder0.0 1 mem0
-node=$REGION_NODE
+if [ "$MODE" = cxl-cli ]; then
+    section "creating a 1-way RAM region: cxl create-region -m -d decoder0.0 -t ram -w 1 mem0"
+    create_ram_region decoder0.0 1 mem0
+    node=$REGION_NODE
+else
+    section "firmware-provisioned: the CXL memory is a NUMA node at boot"
+    for i in $(seq 1 30); do
+        node=$(memory_only_nodes | head -n1)
+        [ -n "$node" ] && break
+        sleep 1
+    done
+    echo "CXL node: ${node:-none}"
+    grep -i -E "cxl|system ram" /proc/iomem
+    for i in $(seq 1 20); do
+        cxl list -R | grep -q decode_state && break
+        sleep 1
+    done
+fi
 section "cxl list -R (the region)"
 echo "QCXL-HOST-QUERY"
 cxl list -R
@@ -69,6 +90,10 @@ def main() -> int:
     ap.add_argument('--qemu', default='qcxl',
                     help='qcxl (default), pristine, or a path')
     ap.add_argument('--kernel', default='6.12', choices=['6.12', '6.1'])
+    ap.add_argument('--mode', choices=['firmware', 'cxl-cli'],
+                    help='firmware-provisioned memory (default with qcxl) '
+                         'or a region made with cxl-cli (default with '
+                         'pristine)')
     ap.add_argument('--size-mib', type=int, default=32,
                     help='buffer size for the measurements (default 32)')
     ap.add_argument('--print-cmdline', action='store_true',
@@ -79,16 +104,18 @@ def main() -> int:
 
     binary = {'qcxl': harness.QCXL_QEMU,
               'pristine': harness.PRISTINE_QEMU}.get(args.qemu, args.qemu)
+    mode = args.mode or ('cxl-cli' if args.qemu == 'pristine' else 'firmware')
+    topology = CXL_1WAY if mode == 'cxl-cli' else firmware_topology('ram')
     if args.print_cmdline:
         print(shlex.join([binary, '-machine', 'q35', '-accel', 'tcg', '-cpu',
                           'max,-hypervisor', '-smp', '2', '-m', '2G']
-                         + CXL_1WAY))
+                         + topology))
         return 0
     with open(os.path.join(os.path.dirname(harness.__file__), 'guest-lib.sh'),
               encoding='utf-8') as f:
         prelude = f.read()
     print(f'qcxl demo: booting Debian kernel {args.kernel} under TCG on {binary}')
-    print('QEMU topology: ' + ' '.join(CXL_1WAY))
+    print(f'mode: {mode}; QEMU topology: ' + ' '.join(topology))
     def host_view(vm, line):
         # Once the guest has committed its region, show the host's side.
         if line.strip() != 'QCXL-HOST-QUERY':
@@ -100,8 +127,9 @@ def main() -> int:
         except Exception as e:  # pylint: disable=broad-except
             print(f'(not available from this QEMU: {e})')
 
-    r = harness.run_guest(prelude + f'SIZE={args.size_mib}\n' + DEMO_SCRIPT,
-                          CXL_1WAY, binary=binary, flavour=args.kernel,
+    r = harness.run_guest(prelude + f'SIZE={args.size_mib}\nMODE={mode}\n'
+                          + DEMO_SCRIPT,
+                          topology, binary=binary, flavour=args.kernel,
                           timeout=900, name='demo',
                           log_dir=os.path.join(harness.BUILD, 'demo'),
                           on_line=lambda l: None if l == 'QCXL-HOST-QUERY'
