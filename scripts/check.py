@@ -20,9 +20,11 @@ BUILD = os.path.join(TOP, 'build')
 QTEST_DIR = os.path.join(BUILD, 'qemu-build', 'tests', 'qtest')
 SRC = os.path.join(BUILD, 'qemu-src')
 
-# Upstream CXL regression guards from bios-tables-test: the CXL tables,
-# and the HMAT/SRAT cases that later qcxl work touches.
+# Upstream CXL regression guards from bios-tables-test: the CXL tables
+# (with qcxl's performance model off), the HMAT/SRAT cases qcxl touches,
+# and qcxl's own variant (cxl-perf: the model's tables).
 BIOS_TABLES_CASES = ['/x86_64/acpi/q35/cxl',
+                     '/x86_64/acpi/q35/cxl-perf',
                      '/x86_64/acpi/q35/acpihmat-genericx',
                      '/x86_64/acpi/q35/acpihmat']
 
