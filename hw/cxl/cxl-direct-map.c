@@ -43,6 +43,7 @@
 #include "hw/boards.h"
 #include "hw/cxl/cxl.h"
 #include "hw/cxl/cxl_direct_map.h"
+#include "hw/cxl/cxl_firmware.h"
 #include "hw/pci/pci_bridge.h"
 #include "hw/pci/pcie_port.h"
 #include "hw/pci-bridge/pci_expander_bridge.h"
@@ -1157,6 +1158,8 @@ static void cxl_direct_map_bh(void *opaque)
 
 void cxl_direct_map_device_removed(DeviceState *dev)
 {
+    /* Firmware-provisioned memory forgets the device too. */
+    cxl_firmware_device_removed(dev);
     dm.removing = dev;
     cxl_direct_map_update();
     dm.removing = NULL;

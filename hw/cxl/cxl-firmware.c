@@ -361,6 +361,19 @@ bool cxl_firmware_window_perf(int window, CXLPerf *p)
     return found;
 }
 
+void cxl_firmware_device_removed(DeviceState *dev)
+{
+    guint i = 0;
+
+    while (fw.ranges && i < fw.ranges->len) {
+        if (DEVICE(g_array_index(fw.ranges, FwRange, i).dev) == dev) {
+            g_array_remove_index(fw.ranges, i);
+        } else {
+            i++;
+        }
+    }
+}
+
 /* ---- the reset: commit the decoders as firmware would ---- */
 
 static void cm_write(CXLComponentState *c, hwaddr off, uint32_t val)

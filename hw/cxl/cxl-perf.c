@@ -167,8 +167,11 @@ void cxl_perf_encode(uint64_t value, uint64_t *base, uint16_t *entry)
     *entry = value / b;
 }
 
-void cxl_perf_fill_dslbis(const CXLPerf *p, CDATDslbis *dslbis[4])
+void cxl_perf_fill_dslbis(const CXLPerf *p, CDATDslbis *read_lat,
+                          CDATDslbis *write_lat, CDATDslbis *read_bw,
+                          CDATDslbis *write_bw)
 {
+    CDATDslbis *dslbis[4] = { read_lat, write_lat, read_bw, write_bw };
     /* Upstream QEMU's fixed figures: 150/250 ns, 16 GB/s. */
     static const uint64_t up_base[4] = { 10000, 10000, 1000, 1000 };
     static const uint16_t up_entry[4] = { 15, 25, 16, 16 };

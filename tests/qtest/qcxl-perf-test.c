@@ -40,6 +40,12 @@ static void cfg_write(QTestState *qts, int bdf, int reg, uint32_t val)
     qtest_outl(qts, 0xcfc, val);
 }
 
+static uint32_t cfg_read(QTestState *qts, int bdf, int reg)
+{
+    qtest_outl(qts, 0xcf8, 0x80000000u | bdf << 8 | (reg & ~3));
+    return qtest_inl(qts, 0xcfc);
+}
+
 static uint32_t ecam_read(QTestState *qts, int bdf, int reg)
 {
     return qtest_readl(qts, ECAM_BASE + ((uint64_t)bdf << 12) + reg);
@@ -905,6 +911,35 @@ static void test_firmware_switch(void)
     qtest_quit(qts);
 }
 
+/*
+ * The guest powers the root port's slot off, unplugging the provisioned
+ * device: later resets must leave its range alone (and not crash).
+ */
+static void test_firmware_unplug(void)
+{
+    static const char *const devs[] = { "/machine/peripheral/t3" };
+    QTestState *qts = qtest_init(DRAM_NODE ONE_WAY "-M cxl-firmware=ram "
+        "-device cxl-type3,bus=rp0,volatile-memdev=vmem0,id=t3");
+    int cap = cfg_read(qts, 12 << 8, 0x34) & 0xfc;
+    uint32_t ctl;
+
+    g_assert_cmpuint(direct_bytes(qts, 0, 1, 256 * MiB, devs), ==,
+                     256 * MiB);
+    while ((cfg_read(qts, 12 << 8, cap) & 0xff) != 0x10) {   /* PCIe */
+        cap = (cfg_read(qts, 12 << 8, cap) >> 8) & 0xfc;
+        g_assert_cmpint(cap, !=, 0);
+    }
+    /* Slot Control (+0x18): power indicator off, power controller off. */
+    ctl = cfg_read(qts, 12 << 8, cap + 0x18);
+    cfg_write(qts, 12 << 8, cap + 0x18,
+              (ctl & ~0xffffu) | (ctl & 0xffff & ~0x700u) | 0x300 | 0x400);
+    g_assert_cmpuint(direct_bytes(qts, 0, 0, 0, devs), ==, 0);
+
+    qtest_qmp_assert_success(qts, "{'execute': 'system_reset'}");
+    g_assert_cmpuint(direct_bytes(qts, 0, 0, 0, devs), ==, 0);
+    qtest_quit(qts);
+}
+
 /* ---- refusals: QEMU exits with a message naming the property ---- */
 
 static void expect_refusal(const char *args, const char *message)
@@ -1004,6 +1039,7 @@ int main(int argc, char **argv)
     qtest_add_func("/qcxl/perf/node-figures", test_node_figures);
     qtest_add_func("/qcxl/perf/firmware-ram", test_firmware_ram);
     qtest_add_func("/qcxl/perf/firmware-switch", test_firmware_switch);
+    qtest_add_func("/qcxl/perf/firmware-unplug", test_firmware_unplug);
     qtest_add_func("/qcxl/perf/refusals", test_refusals);
     return g_test_run();
 }

@@ -29,6 +29,9 @@ void cxl_firmware_machine_init(Object *machine);
  */
 void cxl_firmware_plan(CXLState *state, Error **errp);
 
+/* A type-3 device goes away: later resets leave its range alone. */
+void cxl_firmware_device_removed(DeviceState *dev);
+
 /* The provisioned ranges, for the E820; TYPE is an E820 type. */
 int cxl_firmware_num_ranges(void);
 void cxl_firmware_range(int i, uint64_t *base, uint64_t *size,

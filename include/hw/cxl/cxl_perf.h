@@ -87,7 +87,9 @@ void cxl_perf_encode(uint64_t value, uint64_t *base, uint16_t *entry);
  * Fill the four DSLBIS of one DSMAS handle from the device's figures
  * (upstream's fixed figures when the model is off).
  */
-void cxl_perf_fill_dslbis(const CXLPerf *p, CDATDslbis *dslbis[4]);
+void cxl_perf_fill_dslbis(const CXLPerf *p, CDATDslbis *read_lat,
+                          CDATDslbis *write_lat, CDATDslbis *read_bw,
+                          CDATDslbis *write_bw);
 
 /*
  * A switch's SSLBIS (read/write latency and bandwidth from its upstream
