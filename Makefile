@@ -56,7 +56,7 @@ qtests: qemu
 	@ninja -C build/qemu-build $(QTESTS) > build/qtests-build.log 2>&1 || \
 	    { grep -v '^\[' build/qtests-build.log | tail -40; exit 1; }
 
-check-unit: setup
+check-unit: qcxl-tools
 	scripts/check.py unit
 
 check-qtest: qtests

@@ -66,7 +66,9 @@ def qtest_commands():
 
 SUITES = {
     'unit': lambda: [('unit configure', [os.path.join(TOP, 'tests', 'unit',
-                                                     'test-configure.sh')], {})],
+                                                     'test-configure.sh')], {}),
+                     ('unit agent', [os.path.join(BUILD, 'qcxl', 'test-agent'),
+                                     '--tap', '-k'], {})],
     'qtest': qtest_commands,
     'guest': lambda: [('guest', [sys.executable,
                                  os.path.join(TOP, 'tests', 'guest', 'run.py')],

@@ -1,0 +1,428 @@
+/*
+ * Unit tests of the tier agent's parsers and tier model, on sysfs and
+ * ACPI fixtures captured from real guest boots (capture.py), and on
+ * broken copies of them.
+ *
+ * Copyright (c) 2026 qcxl authors
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include <glib.h>
+#include <glib/gstdio.h>
+#include <string.h>
+#include "acpi.h"
+#include "tiers.h"
+#include "topology.h"
+
+static AgentTopology *fixture(const char *name)
+{
+    g_autofree char *root = g_build_filename(FIXTURES, name, NULL);
+    g_autoptr(GError) err = NULL;
+    AgentTopology *t = agent_topology_read(root, &err);
+
+    g_assert_no_error(err);
+    g_assert_nonnull(t);
+    return t;
+}
+
+static void assert_perf(const AgentPerf *p, uint32_t rl, uint32_t wl,
+                        uint32_t rbw, uint32_t wbw)
+{
+    g_assert_cmpuint(p->read_latency, ==, rl);
+    g_assert_cmpuint(p->write_latency, ==, wl);
+    g_assert_cmpuint(p->read_bandwidth, ==, rbw);
+    g_assert_cmpuint(p->write_bandwidth, ==, wbw);
+}
+
+static void assert_no_warnings(AgentTopology *t)
+{
+    guint i;
+
+    for (i = 0; i < t->warnings->len; i++) {
+        g_test_message("warning: %s",
+                       (char *)g_ptr_array_index(t->warnings, i));
+    }
+    g_assert_cmpuint(t->warnings->len, ==, 0);
+}
+
+/* ---- parsers ---- */
+
+static void test_nodelist(void)
+{
+    bool n[8];
+
+    g_assert_true(agent_parse_nodelist("0-2,5", n, 8));
+    g_assert_true(n[0] && n[1] && n[2] && !n[3] && !n[4] && n[5] && !n[6]);
+    g_assert_true(agent_parse_nodelist("", n, 8));
+    g_assert_false(n[0]);
+    g_assert_true(agent_parse_nodelist("7", n, 8));
+    g_assert_true(n[7]);
+    g_assert_false(agent_parse_nodelist("8", n, 8));
+    g_assert_false(agent_parse_nodelist("3-1", n, 8));
+    g_assert_false(agent_parse_nodelist("1-", n, 8));
+    g_assert_false(agent_parse_nodelist("-1", n, 8));
+    g_assert_false(agent_parse_nodelist("1-2-3", n, 8));
+    g_assert_false(agent_parse_nodelist("a", n, 8));
+    g_assert_false(agent_parse_nodelist("0,,1", n, 8));
+}
+
+/*
+ * Seed 001's machine: node 0 (CPUs) 10 ns / 10 MB/s, node 1 (memory
+ * only) 20 ns / 5 MB/s, from hand-written hmat-lb lines.  The agent reads
+ * the same figures from sysfs and from the tables, and puts node 1 in
+ * tier 18 (576 x 40/20 x 20/10 = 2304).  6.1 left it in the DRAM tier:
+ * a mismatch; 6.12 agrees.
+ */
+static void check_seed001(const char *name, int kernel_tier1)
+{
+    g_autoptr(AgentTopology) t = fixture(name);
+    AgentTiers tiers;
+    bool mismatch[AGENT_MAX_NODES];
+
+    assert_no_warnings(t);
+    g_assert_cmpint(t->nr_nodes, ==, 2);
+    g_assert_cmpuint(t->nodes[0].ncpus, ==, 2);
+    g_assert_cmpuint(t->nodes[1].ncpus, ==, 0);
+    /* 1 GiB, less what the kernel keeps for itself */
+    g_assert_cmpuint(t->nodes[1].mem_kb, >, 1000 * 1000);
+    g_assert_cmpuint(t->nodes[1].mem_kb, <=, 1024 * 1024);
+    g_assert_cmpuint(t->nodes[0].distance[1], ==, 20);
+    assert_perf(&t->nodes[0].access0, 10, 10, 10, 10);
+    assert_perf(&t->nodes[1].access0, 20, 20, 5, 5);
+    g_assert_true(t->have_acpi);
+    assert_perf(&t->nodes[0].acpi, 10, 10, 10, 10);
+    assert_perf(&t->nodes[1].acpi, 20, 20, 5, 5);
+    g_assert_cmpint(t->nodes[0].kernel_tier, ==, 4);
+    g_assert_cmpint(t->nodes[1].kernel_tier, ==, kernel_tier1);
+
+    agent_compute_tiers(t, NULL, &tiers);
+    g_assert_cmpint(tiers.dram_node, ==, 0);
+    g_assert_cmpint(tiers.tier[0], ==, 4);
+    g_assert_cmpint(tiers.source[0], ==, AGENT_SRC_CPU);
+    g_assert_cmpint(tiers.adist[1], ==, 2304);
+    g_assert_cmpint(tiers.tier[1], ==, 18);
+    g_assert_cmpint(tiers.source[1], ==, AGENT_SRC_SYSFS);
+    g_assert_cmpuint(agent_tier_mismatches(t, &tiers, mismatch), ==,
+                     kernel_tier1 == 18 ? 0 : 1);
+    g_assert_cmpint(mismatch[1], ==, kernel_tier1 != 18);
+}
+
+static void test_seed001_61(void)
+{
+    check_seed001("seed001-6.1", 4);
+}
+
+static void test_seed001_612(void)
+{
+    check_seed001("seed001-6.12", 18);
+}
+
+/* Per-node figures (-numa node,latency=,bandwidth=): 10 GiB/s, 5 GiB/s */
+static void test_node_figures(void)
+{
+    g_autoptr(AgentTopology) t = fixture("node-figures-6.12");
+    AgentTiers tiers;
+    bool mismatch[AGENT_MAX_NODES];
+
+    assert_no_warnings(t);
+    assert_perf(&t->nodes[0].access1, 10, 10, 10240, 10240);
+    assert_perf(&t->nodes[1].access1, 20, 20, 5120, 5120);
+    assert_perf(&t->nodes[1].acpi, 20, 20, 5120, 5120);
+    agent_compute_tiers(t, NULL, &tiers);
+    g_assert_cmpint(tiers.tier[1], ==, 18);
+    g_assert_cmpuint(agent_tier_mismatches(t, &tiers, mismatch), ==, 0);
+}
+
+/*
+ * A CXL region made with cxl-cli on 6.12: node 1 is DAX memory whose
+ * figures the CXL driver computed (with 6.12's 17000 link term); the
+ * HMAT has nothing for the window's domain.  The agent's tier is the
+ * kernel's.
+ */
+static void test_cxl_region(void)
+{
+    g_autoptr(AgentTopology) t = fixture("cxl-region-6.12");
+    AgentRegion *r;
+    AgentTiers tiers;
+    bool mismatch[AGENT_MAX_NODES];
+
+    assert_no_warnings(t);
+    g_assert_cmpint(t->nr_nodes, ==, 2);
+    assert_perf(&t->nodes[1].access0, 17220, 17220, 38400, 38400);
+    assert_perf(&t->nodes[1].acpi, 0, 0, 0, 0);
+    g_assert_true(t->nodes[1].dax);
+    g_assert_cmpuint(t->nodes[1].blocks_online, ==, 2);
+    g_assert_cmpuint(t->nodes[1].blocks_movable, ==, 2);
+    g_assert_cmpuint(t->regions->len, ==, 1);
+    r = g_ptr_array_index(t->regions, 0);
+    g_assert_cmpstr(r->name, ==, "region0");
+    g_assert_cmpuint(r->size, ==, 256 << 20);
+    g_assert_cmpint(r->node, ==, 1);
+
+    agent_compute_tiers(t, NULL, &tiers);
+    g_assert_cmpint(tiers.tier[1], ==, 3757);
+    g_assert_cmpint(t->nodes[1].kernel_tier, ==, 3757);
+    g_assert_cmpuint(agent_tier_mismatches(t, &tiers, mismatch), ==, 0);
+}
+
+/*
+ * Firmware-provisioned memory: the figures are in the HMAT (237 ns,
+ * 38400 MB/s), parsed by the agent as the kernel reports them.  6.12
+ * tiers it (51); 6.1 does not.
+ */
+static void check_firmware(const char *name, bool v612)
+{
+    g_autoptr(AgentTopology) t = fixture(name);
+    AgentTiers tiers;
+    bool mismatch[AGENT_MAX_NODES];
+
+    assert_no_warnings(t);
+    assert_perf(&t->nodes[1].access0, 237, 237, 38400, 38400);
+    assert_perf(&t->nodes[1].acpi, 237, 237, 38400, 38400);
+    assert_perf(&t->nodes[0].acpi, 110, 110, 204800, 204800);
+    g_assert_false(t->nodes[1].dax);
+    agent_compute_tiers(t, NULL, &tiers);
+    g_assert_cmpint(tiers.tier[1], ==, 51);
+    g_assert_cmpuint(agent_tier_mismatches(t, &tiers, mismatch), ==,
+                     v612 ? 0 : 1);
+}
+
+static void test_firmware_612(void)
+{
+    check_firmware("firmware-ram-6.12", true);
+}
+
+static void test_firmware_61(void)
+{
+    check_firmware("firmware-ram-6.1", false);
+}
+
+/* The host's figures win over the guest's, and re-tier the node. */
+static void test_overrides(void)
+{
+    g_autoptr(AgentTopology) t = fixture("seed001-6.1");
+    AgentPerf ov[AGENT_MAX_NODES] = { 0 };
+    AgentTiers tiers;
+
+    ov[1] = (AgentPerf) { 100, 100, 5, 5 };      /* slower still */
+    agent_compute_tiers(t, ov, &tiers);
+    g_assert_cmpint(tiers.source[1], ==, AGENT_SRC_OVERRIDE);
+    g_assert_cmpint(tiers.tier[1], ==, 11520 >> 7);
+    ov[1].write_bandwidth = 0;                   /* incomplete: ignored */
+    agent_compute_tiers(t, ov, &tiers);
+    g_assert_cmpint(tiers.source[1], ==, AGENT_SRC_SYSFS);
+    /* DRAM overridden too: the reference moves */
+    ov[0] = (AgentPerf) { 20, 20, 10, 10 };
+    ov[1] = (AgentPerf) { 20, 20, 5, 5 };
+    agent_compute_tiers(t, ov, &tiers);
+    g_assert_cmpint(tiers.adist[1], ==, 1152);
+}
+
+static void test_adist(void)
+{
+    AgentPerf dram = { 110, 110, 204800, 204800 };
+    AgentPerf cxl = { 17220, 17220, 38400, 38400 };
+    AgentPerf none = { 0 };
+
+    /* the guest tests' figures: 6.12 put these in tier 3757 and 9947 */
+    g_assert_cmpint(agent_adist(&cxl, &dram) >> AGENT_TIER_SHIFT, ==, 3757);
+    cxl = (AgentPerf) { 17700, 17920, 20000, 10000 };
+    g_assert_cmpint(agent_adist(&cxl, &dram) >> AGENT_TIER_SHIFT, ==, 9947);
+    g_assert_cmpint(agent_adist(&none, &dram), ==, -1);
+    /* no overflow at the extremes */
+    cxl = (AgentPerf) { UINT32_MAX, UINT32_MAX, 1, 1 };
+    dram = (AgentPerf) { 1, 1, UINT32_MAX, UINT32_MAX };
+    g_assert_cmpint(agent_adist(&cxl, &dram), ==, G_MAXINT);
+}
+
+/* ---- broken input: reported, never trusted, never a crash ---- */
+
+/* A writable copy of fixture NAME in a temporary directory. */
+static char *copy_fixture(const char *name)
+{
+    g_autofree char *src = g_build_filename(FIXTURES, name, NULL);
+    char *dst = g_dir_make_tmp("qcxl-agent-XXXXXX", NULL);
+    g_autofree char *cmd = g_strdup_printf("cp -a '%s/.' '%s'", src, dst);
+    int status;
+
+    g_assert_nonnull(dst);
+    g_assert_true(g_spawn_command_line_sync(cmd, NULL, NULL, &status, NULL));
+    g_assert_cmpint(status, ==, 0);
+    return dst;
+}
+
+static void remove_tree(char *dir)
+{
+    g_autofree char *cmd = g_strdup_printf("rm -rf '%s'", dir);
+
+    g_assert_true(g_spawn_command_line_sync(cmd, NULL, NULL, NULL, NULL));
+    g_free(dir);
+}
+
+static void put(const char *root, const char *path, const void *data,
+                gssize len)
+{
+    g_autofree char *f = g_build_filename(root, path, NULL);
+
+    g_assert_true(g_file_set_contents(f, data, len, NULL));
+}
+
+static bool has_warning(AgentTopology *t, const char *what)
+{
+    guint i;
+
+    for (i = 0; i < t->warnings->len; i++) {
+        if (strstr(g_ptr_array_index(t->warnings, i), what)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static GBytes *table(const char *fx, const char *sig)
+{
+    g_autofree char *f = g_build_filename(FIXTURES, fx,
+                                          "sys/firmware/acpi/tables", sig,
+                                          NULL);
+    g_autofree char *d = NULL;
+    gsize len;
+
+    g_assert_true(g_file_get_contents(f, &d, &len, NULL));
+    return g_bytes_new_take(g_steal_pointer(&d), len);
+}
+
+/* Fix the checksum of a table after editing it. */
+static void fix_checksum(uint8_t *t, size_t len)
+{
+    uint8_t sum = 0;
+    size_t i;
+
+    t[9] = 0;
+    for (i = 0; i < len; i++) {
+        sum += t[i];
+    }
+    t[9] = -sum;
+}
+
+static void test_bad_tables(void)
+{
+    g_autoptr(GBytes) sb = table("seed001-6.1", "SRAT");
+    g_autoptr(GBytes) hb = table("seed001-6.1", "HMAT");
+    gsize slen = g_bytes_get_size(sb), hlen = g_bytes_get_size(hb);
+    g_autofree uint8_t *s = g_memdup2(g_bytes_get_data(sb, NULL), slen);
+    g_autofree uint8_t *h = g_memdup2(g_bytes_get_data(hb, NULL), hlen);
+    AgentPerf perf[AGENT_MAX_NODES];
+    AgentSrat srat;
+    GError *err = NULL;
+    uint32_t n;
+
+    g_assert_true(agent_parse_srat(s, slen, &srat, NULL));
+    g_assert_true(agent_parse_hmat(h, hlen, &srat, perf, NULL));
+
+    /* truncated, wrong signature, length beyond the data, bad checksum */
+    g_assert_false(agent_parse_srat(s, 20, &srat, &err));
+    g_clear_error(&err);
+    g_assert_false(agent_parse_hmat(s, slen, &srat, perf, &err));
+    g_assert_nonnull(strstr(err->message, "not a HMAT"));
+    g_clear_error(&err);
+    g_assert_false(agent_parse_srat(s, slen - 1, &srat, &err));
+    g_assert_nonnull(strstr(err->message, "does not fit"));
+    g_clear_error(&err);
+    h[40] ^= 0xff;
+    g_assert_false(agent_parse_hmat(h, hlen, &srat, perf, &err));
+    g_assert_nonnull(strstr(err->message, "checksum"));
+    g_clear_error(&err);
+    h[40] ^= 0xff;
+
+    /* a structure whose length runs past the table */
+    s[48 + 1] = 0xff;
+    fix_checksum(s, slen);
+    g_assert_false(agent_parse_srat(s, slen, &srat, &err));
+    g_assert_nonnull(strstr(err->message, "malformed"));
+    g_clear_error(&err);
+    s[48 + 1] = 0;
+    fix_checksum(s, slen);
+    g_assert_false(agent_parse_srat(s, slen, &srat, &err));
+    g_clear_error(&err);
+
+    /* a locality structure claiming 2^31 initiators */
+    for (n = 40; n + 8 <= hlen; n += h[n + 4] | h[n + 5] << 8) {
+        if (h[n] == 1) {
+            h[n + 15] = 0x80;
+            break;
+        }
+        g_assert_cmpuint(h[n + 4], !=, 0);
+    }
+    fix_checksum(h, hlen);
+    g_assert_true(agent_parse_srat(g_bytes_get_data(sb, NULL), slen, &srat,
+                                   NULL));
+    g_assert_false(agent_parse_hmat(h, hlen, &srat, perf, &err));
+    g_assert_nonnull(strstr(err->message, "holds"));
+    g_clear_error(&err);
+}
+
+static void test_bad_sysfs(void)
+{
+    char *root = copy_fixture("seed001-6.1");
+    g_autoptr(AgentTopology) t = NULL;
+    g_autoptr(GError) err = NULL;
+    AgentTiers tiers;
+    char big[8192];
+
+    put(root, "sys/devices/system/node/node1/access0/initiators/"
+        "read_latency", "abc\n", -1);
+    put(root, "sys/devices/system/node/node1/access1/initiators/"
+        "write_bandwidth", "99999999999999999999\n", -1);
+    put(root, "sys/devices/system/node/node1/distance", "20 x\n", -1);
+    put(root, "sys/devices/virtual/memory_tiering/memory_tier4/nodelist",
+        "0-\n", -1);
+    memset(big, '1', sizeof(big));
+    put(root, "sys/devices/system/node/node0/access0/initiators/"
+        "read_bandwidth", big, sizeof(big));
+    put(root, "sys/firmware/acpi/tables/HMAT", "HMAT", 4);
+
+    t = agent_topology_read(root, &err);
+    g_assert_no_error(err);
+    g_assert_true(has_warning(t, "access0/initiators/read_latency"));
+    g_assert_true(has_warning(t, "access1/initiators/write_bandwidth"));
+    g_assert_true(has_warning(t, "bad distance"));
+    g_assert_true(has_warning(t, "memory_tier4/nodelist"));
+    g_assert_true(has_warning(t, "ACPI"));
+    g_assert_false(t->have_acpi);
+    /* unknown, not garbage */
+    g_assert_cmpuint(t->nodes[1].access0.read_latency, ==, 0);
+    g_assert_cmpuint(t->nodes[1].access1.write_bandwidth, ==, 0);
+    g_assert_cmpuint(t->nodes[0].access0.read_bandwidth, ==, 0);
+    g_assert_cmpint(t->nodes[0].kernel_tier, ==, -1);
+    /* node 1's figures are incomplete everywhere: the default tier */
+    agent_compute_tiers(t, NULL, &tiers);
+    g_assert_cmpint(tiers.source[1], ==, AGENT_SRC_DEFAULT);
+    g_assert_cmpint(tiers.tier[1], ==, 4);
+
+    /* No node list at all: an error, not a topology */
+    put(root, "sys/devices/system/node/online", "banana\n", -1);
+    g_assert_null(agent_topology_read(root, NULL));
+    put(root, "sys/devices/system/node/online", "0-64\n", -1);
+    g_assert_null(agent_topology_read(root, NULL));
+    remove_tree(root);
+
+    g_assert_null(agent_topology_read("/nonexistent-qcxl-root", &err));
+    g_assert_nonnull(err);
+}
+
+int main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+    g_test_add_func("/agent/nodelist", test_nodelist);
+    g_test_add_func("/agent/adist", test_adist);
+    g_test_add_func("/agent/seed001-6.1", test_seed001_61);
+    g_test_add_func("/agent/seed001-6.12", test_seed001_612);
+    g_test_add_func("/agent/node-figures-6.12", test_node_figures);
+    g_test_add_func("/agent/cxl-region-6.12", test_cxl_region);
+    g_test_add_func("/agent/firmware-ram-6.12", test_firmware_612);
+    g_test_add_func("/agent/firmware-ram-6.1", test_firmware_61);
+    g_test_add_func("/agent/overrides", test_overrides);
+    g_test_add_func("/agent/bad-tables", test_bad_tables);
+    g_test_add_func("/agent/bad-sysfs", test_bad_sysfs);
+    return g_test_run();
+}
