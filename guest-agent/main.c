@@ -1,0 +1,226 @@
+/*
+ * qcxl-tier-agent: the in-guest tier agent
+ *
+ * Copyright (c) 2026 qcxl authors
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ *
+ * Serves the host on its virtio-serial port (or, for tests, a UNIX
+ * socket).  See qcxl-tier-agent(8).
+ */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <glib-unix.h>
+#include <gio/gio.h>
+#include "protocol.h"
+
+#define DEFAULT_DEVICE "/dev/virtio-ports/org.qcxl.tier.0"
+
+typedef struct Agent {
+    AgentState *state;
+    AgentServer *server;
+    GMainLoop *loop;
+    char *device;
+    int fd;
+    guint watch;
+    GSocketService *service;
+} Agent;
+
+/* Write all of BUF, waiting while the channel is full. */
+static bool write_all(int fd, const char *buf, size_t len)
+{
+    while (len) {
+        ssize_t n = write(fd, buf, len);
+
+        if (n < 0 && errno == EAGAIN) {
+            struct pollfd p = { .fd = fd, .events = POLLOUT };
+
+            if (poll(&p, 1, 5000) <= 0) {
+                return false;
+            }
+            continue;
+        }
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            return false;
+        }
+        buf += n;
+        len -= n;
+    }
+    return true;
+}
+
+static gboolean device_reopen(gpointer opaque);
+
+static gboolean device_readable(gint fd, GIOCondition cond, gpointer opaque)
+{
+    Agent *a = opaque;
+    g_autoptr(GString) out = g_string_new(NULL);
+    char buf[4096];
+    ssize_t n = read(fd, buf, sizeof(buf));
+
+    if (n > 0) {
+        agent_server_feed(a->server, buf, n, out);
+        if (out->len && !write_all(fd, out->str, out->len)) {
+            g_warning("could not write a reply: %s", g_strerror(errno));
+        }
+        return G_SOURCE_CONTINUE;
+    }
+    if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+        return G_SOURCE_CONTINUE;
+    }
+    /*
+     * The host end is not connected (virtio-serial reports a hang-up):
+     * forget any partial command and look again in a second.
+     */
+    agent_server_reset(a->server);
+    close(a->fd);
+    a->fd = -1;
+    a->watch = 0;
+    g_timeout_add_seconds(1, device_reopen, a);
+    return G_SOURCE_REMOVE;
+}
+
+static gboolean device_reopen(gpointer opaque)
+{
+    Agent *a = opaque;
+
+    a->fd = open(a->device, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+    if (a->fd < 0) {
+        return G_SOURCE_CONTINUE;
+    }
+    a->watch = g_unix_fd_add(a->fd, G_IO_IN | G_IO_HUP | G_IO_ERR,
+                             device_readable, a);
+    return G_SOURCE_REMOVE;
+}
+
+/* ---- UNIX socket (tests, development): one client at a time ---- */
+
+static gboolean client_readable(gint fd, GIOCondition cond, gpointer opaque)
+{
+    Agent *a = opaque;
+    g_autoptr(GString) out = g_string_new(NULL);
+    char buf[4096];
+    ssize_t n = read(fd, buf, sizeof(buf));
+
+    if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+        return G_SOURCE_CONTINUE;
+    }
+    if (n <= 0) {
+        agent_server_reset(a->server);
+        close(fd);
+        return G_SOURCE_REMOVE;
+    }
+    agent_server_feed(a->server, buf, n, out);
+    if (out->len && !write_all(fd, out->str, out->len)) {
+        agent_server_reset(a->server);
+        close(fd);
+        return G_SOURCE_REMOVE;
+    }
+    return G_SOURCE_CONTINUE;
+}
+
+static gboolean incoming(GSocketService *service, GSocketConnection *conn,
+                         GObject *source, gpointer opaque)
+{
+    GSocket *sock = g_socket_connection_get_socket(conn);
+    int fd = dup(g_socket_get_fd(sock));
+
+    if (fd >= 0) {
+        g_unix_set_fd_nonblocking(fd, true, NULL);
+        agent_server_reset(((Agent *)opaque)->server);
+        g_unix_fd_add(fd, G_IO_IN | G_IO_HUP | G_IO_ERR, client_readable,
+                      opaque);
+    }
+    return false;
+}
+
+static gboolean quit(gpointer opaque)
+{
+    g_main_loop_quit(((Agent *)opaque)->loop);
+    return G_SOURCE_REMOVE;
+}
+
+int main(int argc, char **argv)
+{
+    g_autofree char *device = NULL, *socket_path = NULL, *root = NULL;
+    g_autoptr(GOptionContext) ctx = NULL;
+    g_autoptr(GError) err = NULL;
+    gboolean version = false;
+    Agent a = { .fd = -1 };
+    GOptionEntry entries[] = {
+        { "device", 'd', 0, G_OPTION_ARG_FILENAME, &device,
+          "virtio-serial port (default " DEFAULT_DEVICE ")", "PATH" },
+        { "socket", 's', 0, G_OPTION_ARG_FILENAME, &socket_path,
+          "serve a UNIX socket instead (tests)", "PATH" },
+        { "sysfs-root", 0, 0, G_OPTION_ARG_FILENAME, &root,
+          "read sysfs below this directory (default /)", "DIR" },
+        { "version", 'V', 0, G_OPTION_ARG_NONE, &version,
+          "print the version", NULL },
+        { NULL },
+    };
+
+    ctx = g_option_context_new("- qcxl memory tier agent");
+    g_option_context_add_main_entries(ctx, entries, NULL);
+    if (!g_option_context_parse(ctx, &argc, &argv, &err)) {
+        fprintf(stderr, "qcxl-tier-agent: %s\n", err->message);
+        return 2;
+    }
+    if (version) {
+        printf("qcxl-tier-agent %s\n", AGENT_VERSION);
+        return 0;
+    }
+    a.state = agent_state_new(root ? root : "/");
+    if (!agent_state_refresh(a.state, &err)) {
+        fprintf(stderr, "qcxl-tier-agent: %s\n", err->message);
+        return 1;
+    }
+    a.server = agent_server_new(a.state);
+    a.loop = g_main_loop_new(NULL, false);
+    g_unix_signal_add(SIGTERM, quit, &a);
+    g_unix_signal_add(SIGINT, quit, &a);
+
+    if (socket_path) {
+        g_autoptr(GSocketAddress) addr = NULL;
+
+        unlink(socket_path);
+        addr = g_unix_socket_address_new(socket_path);
+        a.service = g_socket_service_new();
+        if (!g_socket_listener_add_address(G_SOCKET_LISTENER(a.service),
+                                           addr, G_SOCKET_TYPE_STREAM,
+                                           G_SOCKET_PROTOCOL_DEFAULT, NULL,
+                                           NULL, &err)) {
+            fprintf(stderr, "qcxl-tier-agent: %s: %s\n", socket_path,
+                    err->message);
+            return 1;
+        }
+        g_signal_connect(a.service, "incoming", G_CALLBACK(incoming), &a);
+    } else {
+        a.device = g_strdup(device ? device : DEFAULT_DEVICE);
+        if (!g_file_test(a.device, G_FILE_TEST_EXISTS)) {
+            fprintf(stderr, "qcxl-tier-agent: %s: no such port (is the "
+                    "virtio-serial port org.qcxl.tier.0 configured?)\n",
+                    a.device);
+            return 1;
+        }
+        if (device_reopen(&a) == G_SOURCE_CONTINUE) {
+            g_timeout_add_seconds(1, device_reopen, &a);
+        }
+    }
+    g_main_loop_run(a.loop);
+
+    if (socket_path) {
+        unlink(socket_path);
+    }
+    agent_server_free(a.server);
+    agent_state_free(a.state);
+    g_main_loop_unref(a.loop);
+    g_free(a.device);
+    return 0;
+}

@@ -1,0 +1,122 @@
+#!/usr/bin/python3
+"""
+The tier agent daemon on a UNIX socket (its test mode), on a real
+guest's sysfs fixture: it answers qemu-ga's guest-sync-delimited, serves
+qcxl commands, and survives a client that disconnects mid-command, one
+that floods it, and one that sends garbage.  TAP output.
+
+  tests/unit/agent/test-daemon.py AGENT-BINARY
+"""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+FIXTURE = os.path.join(HERE, 'fixtures', 'seed001-6.1')
+
+n = failed = 0
+
+
+def tap(ok, desc):
+    global n, failed  # pylint: disable=global-statement
+    n += 1
+    failed += 0 if ok else 1
+    print(f'{"ok" if ok else "not ok"} {n} - {desc}', flush=True)
+
+
+def connect(path):
+    for _ in range(100):
+        try:
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.connect(path)
+            s.settimeout(10)
+            return s
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f'the agent never listened on {path}')
+
+
+def read_reply(s):
+    buf = b''
+    while not buf.endswith(b'\n'):
+        chunk = s.recv(65536)
+        if not chunk:
+            raise RuntimeError('the agent closed the connection')
+        buf += chunk
+    return buf
+
+
+def command(s, cmd, **args):
+    msg = {'execute': cmd}
+    if args:
+        msg['arguments'] = args
+    s.sendall(json.dumps(msg).encode())
+    return json.loads(read_reply(s))
+
+
+def main():
+    agent = sys.argv[1]
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, 'agent.sock')
+        proc = subprocess.Popen([agent, '--socket', path, '--sysfs-root',
+                                 FIXTURE], stderr=subprocess.PIPE)
+        try:
+            s = connect(path)
+            s.sendall(b'\xff{"execute": "guest-sync-delimited", '
+                      b'"arguments": {"id": 4242}}')
+            r = read_reply(s)
+            tap(r.startswith(b'\xff') and json.loads(r[1:]) ==
+                {'return': 4242},
+                f'guest-sync-delimited answers 0xFF + its id ({r[:24]!r})')
+            t = command(s, 'qcxl-query-tiers')['return']
+            tap(t['mismatches'] == 1 and t['nodes'][1]['tier'] == 18,
+                'seed 001 on 6.1: node 1 belongs in tier 18, the kernel '
+                f'has {t["nodes"][1]["kernel-tier"]}')
+            # Disconnect in the middle of a command, then come back.
+            s.sendall(b'{"execute": "qcxl-query-top')
+            s.close()
+            s = connect(path)
+            r = command(s, 'guest-ping')
+            tap(r == {'return': {}},
+                'after a client vanished mid-command the next one is served')
+            # Garbage, then a command on the same connection.
+            s.sendall(b'\x00\x01garbage ]]] {"execute": "guest-ping"}')
+            replies = []
+            while len(replies) < 3:
+                replies += [json.loads(x) for x in
+                            read_reply(s).splitlines() if x]
+            tap([('error' in r) for r in replies] == [True, True, False],
+                f'garbage gets errors, the command after it runs '
+                f'({replies})')
+            # A 2 MiB command
+            s.sendall(b'{"execute": "guest-ping", "arguments": {"x": "' +
+                      b'a' * (2 << 20) + b'"}}{"execute": "guest-ping"}')
+            replies = []
+            while len(replies) < 2:
+                replies += [json.loads(x) for x in
+                            read_reply(s).splitlines() if x]
+            tap('larger than' in replies[0]['error']['desc'] and
+                replies[1] == {'return': {}},
+                'a 2 MiB command is refused and the next one runs')
+            r = command(s, 'qcxl-set-node-perf', node=1,
+                        **{'read-latency': 100, 'write-latency': 100,
+                           'read-bandwidth': 5, 'write-bandwidth': 5})
+            tap(r['return']['nodes'][1]['tier'] == 90,
+                'the host pushes slower figures for node 1: tier 90')
+            s.close()
+            tap(proc.poll() is None, 'the agent is still running')
+        finally:
+            proc.terminate()
+            rc = proc.wait(10)
+        tap(rc == 0, f'the agent exits 0 on SIGTERM ({rc})')
+    print(f'1..{n}')
+    return 1 if failed else 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
