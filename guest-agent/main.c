@@ -15,10 +15,12 @@
 #include <string.h>
 #include <unistd.h>
 #include <glib-unix.h>
+#include <glib/gstdio.h>
 #include <gio/gio.h>
 #include "protocol.h"
 
 #define DEFAULT_DEVICE "/dev/virtio-ports/org.qcxl.tier.0"
+#define DEFAULT_STATE "/run/qcxl-tier-agent/tiers.json"
 
 typedef struct Agent {
     AgentState *state;
@@ -28,7 +30,30 @@ typedef struct Agent {
     int fd;
     guint watch;
     GSocketService *service;
+    char *state_file;           /* NULL: none */
+    guint64 written_retiers;    /* state the file shows */
 } Agent;
+
+/*
+ * Publish the tiers for local tools whenever they were recomputed
+ * (written to a new file and renamed, so a reader never sees half).
+ */
+static void write_state(Agent *a)
+{
+    g_autoptr(GError) err = NULL;
+    g_autofree char *json = NULL;
+
+    if (!a->state_file ||
+        a->written_retiers == a->state->counters.retiers) {
+        return;
+    }
+    json = agent_state_tiers_json(a->state);
+    if (!g_file_set_contents(a->state_file, json, -1, &err)) {
+        g_warning("%s", err->message);
+        return;
+    }
+    a->written_retiers = a->state->counters.retiers;
+}
 
 /* Write all of BUF, waiting while the channel is full. */
 static bool write_all(int fd, const char *buf, size_t len)
@@ -67,6 +92,7 @@ static gboolean device_readable(gint fd, GIOCondition cond, gpointer opaque)
 
     if (n > 0) {
         agent_server_feed(a->server, buf, n, out);
+        write_state(a);
         if (out->len && !write_all(fd, out->str, out->len)) {
             g_warning("could not write a reply: %s", g_strerror(errno));
         }
@@ -118,6 +144,7 @@ static gboolean client_readable(gint fd, GIOCondition cond, gpointer opaque)
         return G_SOURCE_REMOVE;
     }
     agent_server_feed(a->server, buf, n, out);
+    write_state(a);
     if (out->len && !write_all(fd, out->str, out->len)) {
         agent_server_reset(a->server);
         close(fd);
@@ -150,6 +177,7 @@ static gboolean quit(gpointer opaque)
 int main(int argc, char **argv)
 {
     g_autofree char *device = NULL, *socket_path = NULL, *root = NULL;
+    g_autofree char *state_file = NULL;
     g_autoptr(GOptionContext) ctx = NULL;
     g_autoptr(GError) err = NULL;
     gboolean version = false;
@@ -161,6 +189,9 @@ int main(int argc, char **argv)
           "serve a UNIX socket instead (tests)", "PATH" },
         { "sysfs-root", 0, 0, G_OPTION_ARG_FILENAME, &root,
           "read sysfs below this directory (default /)", "DIR" },
+        { "state-file", 0, 0, G_OPTION_ARG_FILENAME, &state_file,
+          "publish the tiers here (default " DEFAULT_STATE "; '' for "
+          "none)", "PATH" },
         { "version", 'V', 0, G_OPTION_ARG_NONE, &version,
           "print the version", NULL },
         { NULL },
@@ -182,6 +213,15 @@ int main(int argc, char **argv)
         return 1;
     }
     a.server = agent_server_new(a.state);
+    a.state_file = g_strdup(state_file ? state_file : DEFAULT_STATE);
+    if (!*a.state_file) {
+        g_clear_pointer(&a.state_file, g_free);
+    } else {
+        g_autofree char *dir = g_path_get_dirname(a.state_file);
+
+        g_mkdir_with_parents(dir, 0755);
+    }
+    write_state(&a);
     a.loop = g_main_loop_new(NULL, false);
     g_unix_signal_add(SIGTERM, quit, &a);
     g_unix_signal_add(SIGINT, quit, &a);
@@ -222,5 +262,6 @@ int main(int argc, char **argv)
     agent_state_free(a.state);
     g_main_loop_unref(a.loop);
     g_free(a.device);
+    g_free(a.state_file);
     return 0;
 }

@@ -407,6 +407,19 @@ static void add_tiers(AgentState *s, JsonBuilder *b)
     json_builder_end_object(b);
 }
 
+char *agent_state_tiers_json(AgentState *s)
+{
+    g_autoptr(JsonBuilder) b = json_builder_new();
+    g_autoptr(JsonGenerator) gen = json_generator_new();
+    g_autoptr(JsonNode) root = NULL;
+
+    add_tiers(s, b);
+    root = json_builder_get_root(b);
+    json_generator_set_root(gen, root);
+    json_generator_set_pretty(gen, true);
+    return json_generator_to_data(gen, NULL);
+}
+
 static bool cmd_query_tiers(AgentState *s, JsonObject *args, JsonBuilder *b,
                             GError **errp)
 {

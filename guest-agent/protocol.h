@@ -44,6 +44,9 @@ void agent_state_free(AgentState *s);
 /* Re-read the topology and recompute the tiers. */
 bool agent_state_refresh(AgentState *s, GError **errp);
 
+/* The tiers as qcxl-query-tiers returns them, as JSON text. */
+char *agent_state_tiers_json(AgentState *s);
+
 typedef struct AgentServer AgentServer;
 
 AgentServer *agent_server_new(AgentState *state);

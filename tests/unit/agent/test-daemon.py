@@ -63,8 +63,10 @@ def main():
     agent = sys.argv[1]
     with tempfile.TemporaryDirectory() as d:
         path = os.path.join(d, 'agent.sock')
+        state = os.path.join(d, 'run', 'tiers.json')
         proc = subprocess.Popen([agent, '--socket', path, '--sysfs-root',
-                                 FIXTURE], stderr=subprocess.PIPE)
+                                 FIXTURE, '--state-file', state],
+                                stderr=subprocess.PIPE)
         try:
             s = connect(path)
             s.sendall(b'\xff{"execute": "guest-sync-delimited", '
@@ -108,7 +110,41 @@ def main():
                            'read-bandwidth': 5, 'write-bandwidth': 5})
             tap(r['return']['nodes'][1]['tier'] == 90,
                 'the host pushes slower figures for node 1: tier 90')
+            with open(state, encoding='utf-8') as f:
+                published = json.load(f)
+            tap(published['nodes'][1]['tier'] == 90 and
+                published['nodes'][1]['source'] == 'override',
+                f'{state} shows the new tier to local tools')
             s.close()
+            # The host CLI (tools/qcxl-tier), on the same agent
+            cli = [sys.executable, os.path.join(HERE, '..', '..', '..',
+                                                'tools', 'qcxl-tier'),
+                   '--socket', path]
+            r = subprocess.run(cli + ['tiers'], capture_output=True,
+                               text=True, check=False)
+            tap(r.returncode == 0 and
+                json.loads(r.stdout)['nodes'][1]['tier'] == 90,
+                'qcxl-tier tiers: node 1 in tier 90')
+            r = subprocess.run(cli + ['clear-node-perf', '1'],
+                               capture_output=True, text=True, check=False)
+            tap(r.returncode == 0 and
+                json.loads(r.stdout)['nodes'][1]['tier'] == 18,
+                'qcxl-tier clear-node-perf 1: back to tier 18')
+            r = subprocess.run(cli + ['set-node-perf', '63', '1', '1', '1',
+                                      '1'],
+                               capture_output=True, text=True, check=False)
+            tap(r.returncode == 1 and 'no memory' in r.stderr,
+                f'qcxl-tier set-node-perf on a node without memory: '
+                f'exit 1, {r.stderr.strip()}')
+            r = subprocess.run(cli + ['set-node-perf', '1', '0', '1', '1',
+                                      '1'],
+                               capture_output=True, text=True, check=False)
+            tap(r.returncode == 2 and 'not a positive integer' in r.stderr,
+                'qcxl-tier refuses a zero figure itself (exit 2)')
+            r = subprocess.run(cli[:-1] + [path + '.missing', 'ping'],
+                               capture_output=True, text=True, check=False)
+            tap(r.returncode == 2 and 'no such socket' in r.stderr,
+                'qcxl-tier on a missing socket: exit 2')
             tap(proc.poll() is None, 'the agent is still running')
         finally:
             proc.terminate()
