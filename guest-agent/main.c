@@ -19,7 +19,7 @@
 #include <gio/gio.h>
 #include "protocol.h"
 
-#define DEFAULT_DEVICE "/dev/virtio-ports/org.qcxl.tier.0"
+#define PORT_NAME "org.qcxl.tier.0"
 #define DEFAULT_STATE "/run/qcxl-tier-agent/tiers.json"
 
 typedef struct Agent {
@@ -79,6 +79,34 @@ static bool write_all(int fd, const char *buf, size_t len)
         len -= n;
     }
     return true;
+}
+
+/*
+ * The character device of the virtio-serial port NAME: udev's
+ * /dev/virtio-ports/NAME link, or (without udev) the vportNpM device
+ * whose /sys/class/virtio-ports/vportNpM/name is NAME.
+ */
+static char *find_port(const char *name)
+{
+    g_autofree char *link = g_build_filename("/dev/virtio-ports", name, NULL);
+    g_autoptr(GDir) dir = NULL;
+    const char *e;
+
+    if (g_file_test(link, G_FILE_TEST_EXISTS)) {
+        return g_steal_pointer(&link);
+    }
+    dir = g_dir_open("/sys/class/virtio-ports", 0, NULL);
+    while (dir && (e = g_dir_read_name(dir))) {
+        g_autofree char *f = g_build_filename("/sys/class/virtio-ports", e,
+                                              "name", NULL);
+        g_autofree char *n = NULL;
+
+        if (g_file_get_contents(f, &n, NULL, NULL) &&
+            !strcmp(g_strchomp(n), name)) {
+            return g_build_filename("/dev", e, NULL);
+        }
+    }
+    return NULL;
 }
 
 static gboolean device_reopen(gpointer opaque);
@@ -184,7 +212,8 @@ int main(int argc, char **argv)
     Agent a = { .fd = -1 };
     GOptionEntry entries[] = {
         { "device", 'd', 0, G_OPTION_ARG_FILENAME, &device,
-          "virtio-serial port (default " DEFAULT_DEVICE ")", "PATH" },
+          "the port's character device (default: the virtio-serial port "
+          "named " PORT_NAME ")", "PATH" },
         { "socket", 's', 0, G_OPTION_ARG_FILENAME, &socket_path,
           "serve a UNIX socket instead (tests)", "PATH" },
         { "sysfs-root", 0, 0, G_OPTION_ARG_FILENAME, &root,
@@ -242,11 +271,11 @@ int main(int argc, char **argv)
         }
         g_signal_connect(a.service, "incoming", G_CALLBACK(incoming), &a);
     } else {
-        a.device = g_strdup(device ? device : DEFAULT_DEVICE);
-        if (!g_file_test(a.device, G_FILE_TEST_EXISTS)) {
+        a.device = device ? g_strdup(device) : find_port(PORT_NAME);
+        if (!a.device || !g_file_test(a.device, G_FILE_TEST_EXISTS)) {
             fprintf(stderr, "qcxl-tier-agent: %s: no such port (is the "
-                    "virtio-serial port org.qcxl.tier.0 configured?)\n",
-                    a.device);
+                    "virtio-serial port " PORT_NAME " configured?)\n",
+                    a.device ? a.device : PORT_NAME);
             return 1;
         }
         if (device_reopen(&a) == G_SOURCE_CONTINUE) {

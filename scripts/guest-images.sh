@@ -28,16 +28,18 @@ ensure_packages auto busybox-static cpio xz-utils kmod
 # Debian kernel builds in, rather than as a module, is simply skipped.
 modules="cxl_acpi cxl_pci cxl_port cxl_mem cxl_pmem dax_cxl device_dax kmem
          dax_hmem nd_pmem nfit qemu_fw_cfg virtio_pci virtio_console"
-userland="cxl daxctl ndctl numactl kmod"
-guest_bins="qcxl-memtest"
+# libjson-glib and GLib: the tier agent's (built on the host, dynamic).
+userland="cxl daxctl ndctl numactl kmod libjson-glib-1.0-0 libglib2.0-0t64"
+guest_bins="qcxl-memtest qcxl-tier-agent"
 
 # The trixie userland closure, resolved by apt with an empty status file.
 userland_debs() {
     local dir="$QCXL_CACHE/debs/trixie-userland" rec
-    rec="$dir/.resolved"
+    # One record per package list: a changed list is resolved again.
+    rec="$dir/.resolved-$(echo "$userland" | sha256sum | cut -c1-12)"
     mkdir -p "$dir/partial"
     if [ -z "${QCXL_REFRESH:-}" ] && [ -f "$rec" ] &&
-       (cd "$dir" && xargs -a .resolved ls > /dev/null 2>&1); then
+       (cd "$dir" && xargs -a "$rec" ls > /dev/null 2>&1); then
         sed "s|^|$dir/|" "$rec"
         return 0
     fi

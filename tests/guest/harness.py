@@ -118,6 +118,16 @@ def _read(path: str) -> str:
         return ''
 
 
+def agent_channel_args(sock: str) -> List[str]:
+    """QEMU options for the tier agent's port, a UNIX socket at @sock."""
+    if os.path.exists(sock):
+        os.unlink(sock)
+    return ['-device', 'virtio-serial-pci,id=vser0,bus=pcie.0',
+            '-chardev', f'socket,id=tier0,path={sock},server=on,wait=off',
+            '-device', 'virtserialport,bus=vser0.0,chardev=tier0,'
+                       'name=org.qcxl.tier.0']
+
+
 def run_guest(script: str, qemu_args: List[str], *,
               binary: str = QCXL_QEMU, flavour: str = '6.12',
               memory: str = '2G', smp: int = 2, timeout: float = 600,
@@ -220,6 +230,17 @@ def run_guest(script: str, qemu_args: List[str], *,
         deadline = time.monotonic() + 30
         while vm.is_running() and time.monotonic() < deadline:
             time.sleep(0.2)
+        # qemu.machine's console thread drains the socket a byte at a time
+        # and stops at shutdown: let it catch up with what the guest wrote
+        # before QEMU exited, or the end of the log is lost.
+        last, deadline = -1, time.monotonic() + 15
+        while time.monotonic() < deadline:
+            size = os.path.getsize(console_path) \
+                if os.path.exists(console_path) else 0
+            if size == last:
+                break
+            last = size
+            time.sleep(0.5)
     finally:
         vm.shutdown(hard=True)
     elapsed = time.monotonic() - start

@@ -61,10 +61,21 @@ def main() -> int:
         try:
             b = {'qcxl': harness.QCXL_QEMU,
                  'pristine': harness.PRISTINE_QEMU}.get(c.binary, binary)
-            r = harness.run_guest(prelude + c.script, c.qemu_args, binary=b,
+            extra, on_vm_line, host_results = [], None, []
+            if c.host_agent:
+                os.makedirs(args.log_dir, exist_ok=True)
+                sock = os.path.join(args.log_dir, f'{c.name}.tier.sock')
+                extra = harness.agent_channel_args(sock)
+
+                def on_vm_line(vm, line, c=c, sock=sock):
+                    # pylint: disable=unused-argument
+                    if line == 'QCXL-AGENT-READY' and not host_results:
+                        host_results.extend(c.host_agent(sock))
+            r = harness.run_guest(prelude + c.script, c.qemu_args + extra,
+                                  binary=b,
                                   flavour=c.flavour, memory=c.memory,
                                   timeout=c.timeout, log_dir=args.log_dir,
-                                  name=c.name,
+                                  name=c.name, on_vm_line=on_vm_line,
                                   migrate_through_file=c.migrate_through_file)
         except Exception as e:  # pylint: disable=broad-except
             tap(False, f'{c.name}: could not run: {e}')
@@ -74,6 +85,11 @@ def main() -> int:
                 print(f'#   {line}')
         for ok, desc in r.tap:
             tap(ok, f'{c.name}: {desc}')
+        if c.host_agent:
+            if not host_results:
+                tap(False, f'{c.name}: the guest never said QCXL-AGENT-READY')
+            for ok, desc in host_results:
+                tap(ok, f'{c.name}: host: {desc}')
         if c.host_checks:
             for ok, desc in c.host_checks(r):
                 tap(ok, f'{c.name}: {desc}')

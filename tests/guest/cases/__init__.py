@@ -25,6 +25,11 @@ class GuestCase:
     expect_crash: bool = False
     # Migrate through a file when the script prints QCXL-MIGRATE-NOW.
     migrate_through_file: bool = False
+    # The guest gets the tier agent's virtio-serial port (org.qcxl.tier.0,
+    # a UNIX socket on the host); when the script prints QCXL-AGENT-READY
+    # this is called with the socket's path and returns (ok, description)
+    # checks made from the host.
+    host_agent: Optional[Callable] = None
 
 
 def all_cases() -> List[GuestCase]:
