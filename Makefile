@@ -17,7 +17,8 @@ CONFIGURE_ARGS ?=
 
 .DEFAULT_GOAL := all
 .PHONY: all setup qemu pristine qcxl-tools guest-images qtests check \
-        check-unit check-qtest check-guest demo bench install clean distclean
+        check-unit check-qtest check-guest demo bench install install-agent \
+        clean distclean
 
 # Re-run configure the way it was last run (or with defaults).
 setup:
@@ -78,7 +79,18 @@ install: all
 	install -D -m 0755 build/qemu-system-x86_64 $(DESTDIR)$(PREFIX)/bin/qcxl-qemu-system-x86_64
 	install -d $(DESTDIR)$(PREFIX)/share/doc/qcxl
 	cp -r README.md docs/. $(DESTDIR)$(PREFIX)/share/doc/qcxl/
-	@echo "installed $(DESTDIR)$(PREFIX)/bin/qcxl-qemu-system-x86_64"
+	install -D -m 0755 tools/qcxl-tier $(DESTDIR)$(PREFIX)/bin/qcxl-tier
+	@echo "installed $(DESTDIR)$(PREFIX)/bin/qcxl-qemu-system-x86_64 and qcxl-tier"
+
+# The tier agent, for a guest's file system (a distribution package would
+# take these): binary, systemd unit, man page.
+install-agent: qcxl-tools
+	install -D -m 0755 build/qcxl/qcxl-tier-agent $(DESTDIR)/usr/sbin/qcxl-tier-agent
+	install -D -m 0644 guest-agent/qcxl-tier-agent.service \
+	    $(DESTDIR)/lib/systemd/system/qcxl-tier-agent.service
+	install -D -m 0644 guest-agent/qcxl-tier-agent.8 \
+	    $(DESTDIR)/usr/share/man/man8/qcxl-tier-agent.8
+	@echo "installed the tier agent under $(DESTDIR)/"
 
 # Removes this checkout's build/ (links into the cache, test logs).  The
 # cache (~/.cache/qcxl: downloads, base, build directories) stays.
