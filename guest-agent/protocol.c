@@ -172,7 +172,14 @@ void agent_server_feed(AgentServer *srv, const char *buf, size_t len,
             break;
         case '{':
         case '[':
-            srv->depth++;
+            /* json-glib parses recursively: bound the nesting */
+            if (++srv->depth > AGENT_MAX_DEPTH && !srv->skipping) {
+                reply_error(srv, out, "GenericError",
+                            "command nested deeper than %d levels; ignored",
+                            AGENT_MAX_DEPTH);
+                g_string_truncate(srv->msg, 0);
+                srv->skipping = true;
+            }
             break;
         case '}':
         case ']':

@@ -18,8 +18,9 @@
 
 #include "tiers.h"
 
-/* Messages larger than this are refused (and skipped). */
+/* Messages larger or deeper than this are refused (and skipped). */
 #define AGENT_MAX_MESSAGE (64 * 1024)
+#define AGENT_MAX_DEPTH 32
 
 #define AGENT_VERSION "0.1"
 

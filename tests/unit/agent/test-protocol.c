@@ -241,6 +241,31 @@ static void test_huge(Fixture *f, gconstpointer data)
     g_assert_null(error_class(o));
 }
 
+/* 100000 nested arrays: refused before the parser sees them */
+static void test_deep(Fixture *f, gconstpointer data)
+{
+    g_autoptr(GString) deep = g_string_new("{\"execute\":\"guest-ping\","
+                                           "\"arguments\":{\"x\":");
+    g_autoptr(GPtrArray) r = NULL;
+    JsonObject *o;
+    int i;
+
+    for (i = 0; i < 100000; i++) {
+        g_string_append_c(deep, '[');
+    }
+    for (i = 0; i < 100000; i++) {
+        g_string_append_c(deep, ']');
+    }
+    g_string_append(deep, "}}{\"execute\":\"guest-ping\"}");
+    r = send(f, deep->str, deep->len);
+    g_assert_cmpuint(r->len, ==, 2);
+    o = json_node_get_object(g_ptr_array_index(r, 0));
+    g_assert_nonnull(strstr(json_object_get_string_member(
+        json_object_get_object_member(o, "error"), "desc"), "nested deeper"));
+    g_assert_null(error_class(json_node_get_object(
+        g_ptr_array_index(r, 1))));
+}
+
 /* The host disconnects mid-command, or resynchronises with 0xFF */
 static void test_partial(Fixture *f, gconstpointer data)
 {
@@ -278,6 +303,7 @@ int main(int argc, char **argv)
     ADD("tiers-and-overrides", test_tiers_and_overrides);
     ADD("bad-input", test_bad_input);
     ADD("huge", test_huge);
+    ADD("deep", test_deep);
     ADD("partial", test_partial);
     return g_test_run();
 }
