@@ -20,6 +20,8 @@
 #include "protocol.h"
 
 #define PORT_NAME "org.qcxl.tier.0"
+#define DEFAULT_CONFIG "/etc/qcxl-tier-agent.conf"
+#define ENFORCE_INTERVAL_MS 1000
 #define DEFAULT_STATE "/run/qcxl-tier-agent/tiers.json"
 
 typedef struct Agent {
@@ -31,7 +33,7 @@ typedef struct Agent {
     guint watch;
     GSocketService *service;
     char *state_file;           /* NULL: none */
-    guint64 written_retiers;    /* state the file shows */
+    char *written;              /* what the file holds */
 } Agent;
 
 /*
@@ -43,16 +45,19 @@ static void write_state(Agent *a)
     g_autoptr(GError) err = NULL;
     g_autofree char *json = NULL;
 
-    if (!a->state_file ||
-        a->written_retiers == a->state->counters.retiers) {
+    if (!a->state_file) {
         return;
     }
     json = agent_state_tiers_json(a->state);
+    if (a->written && !strcmp(json, a->written)) {
+        return;
+    }
     if (!g_file_set_contents(a->state_file, json, -1, &err)) {
         g_warning("%s", err->message);
         return;
     }
-    a->written_retiers = a->state->counters.retiers;
+    g_free(a->written);
+    a->written = g_steal_pointer(&json);
 }
 
 /* Write all of BUF, waiting while the channel is full. */
@@ -196,6 +201,25 @@ static gboolean incoming(GSocketService *service, GSocketConnection *conn,
     return false;
 }
 
+/* The policy's mechanisms, once a second; every decision is logged. */
+static gboolean enforce_tick(gpointer opaque)
+{
+    Agent *a = opaque;
+    g_autoptr(GPtrArray) log = g_ptr_array_new_with_free_func(g_free);
+    guint i;
+
+    /* Memory may have come or gone: look again before acting. */
+    if (!agent_state_refresh(a->state, NULL)) {
+        return G_SOURCE_CONTINUE;
+    }
+    agent_state_enforce(a->state, log);
+    for (i = 0; i < log->len; i++) {
+        g_message("%s", (char *)g_ptr_array_index(log, i));
+    }
+    write_state(a);
+    return G_SOURCE_CONTINUE;
+}
+
 static gboolean quit(gpointer opaque)
 {
     g_main_loop_quit(((Agent *)opaque)->loop);
@@ -205,7 +229,7 @@ static gboolean quit(gpointer opaque)
 int main(int argc, char **argv)
 {
     g_autofree char *device = NULL, *socket_path = NULL, *root = NULL;
-    g_autofree char *state_file = NULL;
+    g_autofree char *state_file = NULL, *config = NULL;
     g_autoptr(GOptionContext) ctx = NULL;
     g_autoptr(GError) err = NULL;
     gboolean version = false;
@@ -221,6 +245,8 @@ int main(int argc, char **argv)
         { "state-file", 0, 0, G_OPTION_ARG_FILENAME, &state_file,
           "publish the tiers here (default " DEFAULT_STATE "; '' for "
           "none)", "PATH" },
+        { "config", 'c', 0, G_OPTION_ARG_FILENAME, &config,
+          "policy file (default " DEFAULT_CONFIG ")", "PATH" },
         { "version", 'V', 0, G_OPTION_ARG_NONE, &version,
           "print the version", NULL },
         { NULL },
@@ -237,10 +263,13 @@ int main(int argc, char **argv)
         return 0;
     }
     a.state = agent_state_new(root ? root : "/");
-    if (!agent_state_refresh(a.state, &err)) {
+    if (!agent_policy_load(config ? config : DEFAULT_CONFIG,
+                           &a.state->policy, &err) ||
+        !agent_state_refresh(a.state, &err)) {
         fprintf(stderr, "qcxl-tier-agent: %s\n", err->message);
         return 1;
     }
+    g_message("policy: onlining %s", a.state->policy.onlining ? "on" : "off");
     a.server = agent_server_new(a.state);
     a.state_file = g_strdup(state_file ? state_file : DEFAULT_STATE);
     if (!*a.state_file) {
@@ -251,6 +280,7 @@ int main(int argc, char **argv)
         g_mkdir_with_parents(dir, 0755);
     }
     write_state(&a);
+    g_timeout_add(ENFORCE_INTERVAL_MS, enforce_tick, &a);
     a.loop = g_main_loop_new(NULL, false);
     g_unix_signal_add(SIGTERM, quit, &a);
     g_unix_signal_add(SIGINT, quit, &a);
@@ -292,5 +322,6 @@ int main(int argc, char **argv)
     g_main_loop_unref(a.loop);
     g_free(a.device);
     g_free(a.state_file);
+    g_free(a.written);
     return 0;
 }

@@ -16,7 +16,23 @@ AgentState *agent_state_new(const char *root)
     AgentState *s = g_new0(AgentState, 1);
 
     s->root = g_strdup(root);
+    agent_policy_defaults(&s->policy);
     return s;
+}
+
+void agent_state_enforce(AgentState *s, GPtrArray *log)
+{
+    guint n, failed;
+
+    if (!s->policy.onlining || !s->topo) {
+        return;
+    }
+    n = agent_online_movable(s->root, s->topo, log, &failed);
+    s->counters.blocks_onlined += n;
+    s->counters.onlining_failures += failed;
+    if (n || failed) {
+        agent_state_refresh(s, NULL);
+    }
 }
 
 void agent_state_free(AgentState *s)
@@ -504,6 +520,10 @@ static bool cmd_query_counters(AgentState *s, JsonObject *args,
     json_builder_add_int_value(b, s->counters.retiers);
     json_builder_set_member_name(b, "overrides-set");
     json_builder_add_int_value(b, s->counters.overrides_set);
+    json_builder_set_member_name(b, "blocks-onlined");
+    json_builder_add_int_value(b, s->counters.blocks_onlined);
+    json_builder_set_member_name(b, "onlining-failures");
+    json_builder_add_int_value(b, s->counters.onlining_failures);
     json_builder_end_object(b);
     return true;
 }

@@ -10,8 +10,10 @@ virtio-serial port with tools/qcxl-tier.
 - Kernel 6.12 with a CXL region: the agent's tiers agree with the
   kernel's.
 
-(Enforcement -- movable onlining, placement, promotion and demotion -- is
-not built yet.)
+- Kernel 6.12, hot-added CXL memory left offline by the kernel: the
+  agent onlines it movable (enforcement, [enforce] onlining).
+
+(Placement, promotion and demotion are not built yet.)
 """
 
 import json
@@ -94,6 +96,46 @@ finish
 '''
 
 
+ONLINING_SCRIPT = r'''
+echo offline > /sys/devices/system/memory/auto_online_blocks
+''' + START_AGENT + TIER_OF + r'''
+cxl create-region -m -d decoder0.0 -t ram -w 1 -g 256 mem0 > /tmp/region.json
+check "cxl create-region (the kernel adds its memory offline)" [ $? -eq 0 ]
+node=""
+for i in $(seq 1 30); do
+    node=$(memory_only_nodes | head -n1)
+    [ -n "$node" ] && break
+    sleep 1
+done
+check "the agent onlined the CXL memory: node ${node:-none} has memory" \
+    [ -n "$node" ]
+[ -n "$node" ] || node=1
+total=0
+movable=0
+for m in /sys/devices/system/memory/memory*; do
+    [ -e "$m/node$node" ] || continue
+    total=$((total + 1))
+    [ "$(cat $m/state)" = online ] && [ "$(cat $m/valid_zones)" = Movable ] &&
+        movable=$((movable + 1))
+done
+data blocks "$total"
+data blocks_movable "$movable"
+check "all $total of node $node's blocks are online and movable" \
+    [ "$total" -gt 0 ] && [ "$movable" -eq "$total" ]
+cat /tmp/agent.log
+check "the agent logged each decision" \
+    [ "$(grep -c 'online movable' /tmp/agent.log)" -eq "$total" ]
+echo QCXL-AGENT-READY
+for i in $(seq 1 60); do
+    grep -q '"source" : "override"' /run/qcxl-tier-agent/tiers.json && break
+    sleep 1
+done
+check "the host's last command reached the agent" \
+    grep -q '"source" : "override"' /run/qcxl-tier-agent/tiers.json
+finish
+'''
+
+
 def cli(sock, *args):
     r = subprocess.run([sys.executable, CLI, '--socket', sock] +
                        [str(a) for a in args],
@@ -157,9 +199,19 @@ def cxl_host(sock):
     return out
 
 
+def onlining_host(sock):
+    rc, c, err = cli(sock, 'counters')
+    out = [(rc == 0 and c['blocks-onlined'] >= 1 and
+            c['onlining-failures'] == 0,
+            f'qcxl-tier counters: blocks onlined by the agent ({c or err})')]
+    return out + cxl_host(sock)
+
+
 CASES = [
     GuestCase('agent-seed001-6.1', '6.1', SEED001_HMAT, SEED001_SCRIPT,
               host_agent=seed001_host),
     GuestCase('agent-cxl-region-6.12', '6.12', CXL_1WAY, CXL_SCRIPT,
               host_agent=cxl_host),
+    GuestCase('agent-onlining-6.12', '6.12', CXL_1WAY, ONLINING_SCRIPT,
+              host_agent=onlining_host),
 ]

@@ -11,6 +11,7 @@
 #include <glib/gstdio.h>
 #include <string.h>
 #include "acpi.h"
+#include "enforce.h"
 #include "tiers.h"
 #include "topology.h"
 
@@ -410,6 +411,87 @@ static void test_bad_sysfs(void)
     g_assert_nonnull(err);
 }
 
+/* ---- mechanisms and policy ---- */
+
+static char *read_state(const char *root, const char *block)
+{
+    g_autofree char *f = g_build_filename(root, "sys/devices/system/memory",
+                                          block, "state", NULL);
+    char *s = NULL;
+
+    g_assert_true(g_file_get_contents(f, &s, NULL, NULL));
+    return g_strchomp(s);
+}
+
+/*
+ * The CXL node's two blocks come up offline (auto_online_blocks=offline)
+ * next to an offline DRAM block: only the CXL node's are onlined, and
+ * movable.
+ */
+static void test_onlining(void)
+{
+    char *root = copy_fixture("cxl-region-6.12");
+    g_autoptr(GPtrArray) log = g_ptr_array_new_with_free_func(g_free);
+    g_autoptr(AgentTopology) t = NULL;
+    g_autofree char *s34 = NULL, *s35 = NULL, *s5 = NULL;
+    guint n, failed;
+
+    put(root, "sys/devices/system/memory/memory34/state", "offline\n", -1);
+    put(root, "sys/devices/system/memory/memory35/state", "offline\n", -1);
+    put(root, "sys/devices/system/memory/memory5/state", "offline\n", -1);
+    t = agent_topology_read(root, NULL);
+    g_assert_nonnull(t);
+    g_assert_cmpuint(t->nodes[1].blocks_offline, ==, 2);
+
+    n = agent_online_movable(root, t, log, &failed);
+    g_assert_cmpuint(n, ==, 2);
+    g_assert_cmpuint(failed, ==, 0);
+    g_assert_cmpuint(log->len, ==, 2);
+    g_assert_nonnull(strstr(g_ptr_array_index(log, 0), "online movable"));
+    s34 = read_state(root, "memory34");
+    s35 = read_state(root, "memory35");
+    s5 = read_state(root, "memory5");
+    g_assert_cmpstr(s34, ==, "online_movable");
+    g_assert_cmpstr(s35, ==, "online_movable");
+    g_assert_cmpstr(s5, ==, "offline");
+
+    remove_tree(root);
+}
+
+static void test_policy(void)
+{
+    g_autofree char *dir = g_dir_make_tmp("qcxl-policy-XXXXXX", NULL);
+    g_autofree char *f = g_build_filename(dir, "agent.conf", NULL);
+    g_autoptr(GError) err = NULL;
+    AgentPolicy p;
+
+    g_assert_true(agent_policy_load(f, &p, NULL));      /* missing */
+    g_assert_true(p.onlining);
+    g_assert_true(g_file_set_contents(f, "[enforce]\nonlining=false\n", -1,
+                                      NULL));
+    g_assert_true(agent_policy_load(f, &p, NULL));
+    g_assert_false(p.onlining);
+    g_assert_true(g_file_set_contents(f, "[enforce]\nonlining=maybe\n", -1,
+                                      NULL));
+    g_assert_false(agent_policy_load(f, &p, &err));
+    g_assert_nonnull(strstr(err->message, "true or false"));
+    g_clear_error(&err);
+    g_assert_true(g_file_set_contents(f, "[enforce]\nmigrate=1\n", -1,
+                                      NULL));
+    g_assert_false(agent_policy_load(f, &p, &err));
+    g_assert_nonnull(strstr(err->message, "unknown key"));
+    g_clear_error(&err);
+    g_assert_true(g_file_set_contents(f, "[enforcement]\n", -1, NULL));
+    g_assert_false(agent_policy_load(f, &p, &err));
+    g_assert_nonnull(strstr(err->message, "unknown group"));
+    g_clear_error(&err);
+    g_assert_true(g_file_set_contents(f, "not a key file", -1, NULL));
+    g_assert_false(agent_policy_load(f, &p, &err));
+    g_clear_error(&err);
+    g_unlink(f);
+    g_rmdir(dir);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -424,5 +506,7 @@ int main(int argc, char **argv)
     g_test_add_func("/agent/overrides", test_overrides);
     g_test_add_func("/agent/bad-tables", test_bad_tables);
     g_test_add_func("/agent/bad-sysfs", test_bad_sysfs);
+    g_test_add_func("/agent/onlining", test_onlining);
+    g_test_add_func("/agent/policy", test_policy);
     return g_test_run();
 }

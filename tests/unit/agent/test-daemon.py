@@ -64,8 +64,13 @@ def main():
     with tempfile.TemporaryDirectory() as d:
         path = os.path.join(d, 'agent.sock')
         state = os.path.join(d, 'run', 'tiers.json')
+        # The fixture is the repository's: no mechanism may write to it.
+        conf = os.path.join(d, 'agent.conf')
+        with open(conf, 'w', encoding='utf-8') as f:
+            f.write('[enforce]\nonlining = false\n')
         proc = subprocess.Popen([agent, '--socket', path, '--sysfs-root',
-                                 FIXTURE, '--state-file', state],
+                                 FIXTURE, '--state-file', state,
+                                 '--config', conf],
                                 stderr=subprocess.PIPE)
         try:
             s = connect(path)
@@ -150,6 +155,15 @@ def main():
             proc.terminate()
             rc = proc.wait(10)
         tap(rc == 0, f'the agent exits 0 on SIGTERM ({rc})')
+        # A bad policy file: a clear error at start, exit 1
+        with open(conf, 'w', encoding='utf-8') as f:
+            f.write('[enforce]\nonlinning = true\n')
+        r = subprocess.run([agent, '--socket', path, '--sysfs-root',
+                            FIXTURE, '--config', conf],
+                           capture_output=True, text=True, timeout=10,
+                           check=False)
+        tap(r.returncode == 1 and "unknown key 'onlinning'" in r.stderr,
+            f'a misspelt policy key is refused ({r.stderr.strip()})')
     print(f'1..{n}')
     return 1 if failed else 0
 
