@@ -98,6 +98,26 @@ def _collect(console: str) -> tuple:
 MIGRATE_MARKER = 'QCXL-MIGRATE-NOW'
 
 
+class _SerialLoggedMachine(QEMUMachine):
+    """
+    A QEMUMachine whose console chardev also has QEMU write every byte
+    of the guest's serial output to @serial_log (chardev logfile=).
+    qemu.machine drains the console socket in a Python thread a byte at a
+    time and stops at shutdown, which could lose the end of the output of
+    a guest that powers off right after a burst of it.
+    """
+
+    def __init__(self, *args, serial_log: str, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._serial_log = serial_log
+
+    @property
+    def _base_args(self) -> List[str]:
+        return [f'{a},logfile={self._serial_log},logappend=on'
+                if a.startswith('socket,id=console,') else a
+                for a in super()._base_args]
+
+
 def _wait_migration(vm: QEMUMachine, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -172,11 +192,16 @@ def run_guest(script: str, qemu_args: List[str], *,
 
     def launch(suffix: str, extra: List[str]) -> tuple:
         path = os.path.join(log_dir, f'{name}{suffix}.console.log')
-        if os.path.exists(path):
-            os.unlink(path)
-        m = QEMUMachine(binary, args=args + extra, name=name + suffix,
-                        log_dir=log_dir, console_log=path,
-                        base_temp_dir=log_dir)
+        drained = os.path.join(log_dir, f'{name}{suffix}.console.drain')
+        for f in (path, drained):
+            if os.path.exists(f):
+                os.unlink(f)
+        # QEMU writes the console to @path; the drain keeps the socket
+        # flowing (its copy is not what we read).
+        m = _SerialLoggedMachine(binary, args=args + extra,
+                                 name=name + suffix, log_dir=log_dir,
+                                 console_log=drained, base_temp_dir=log_dir,
+                                 serial_log=path)
         m.set_console()
         m.launch()
         # Reading the console socket starts the thread that drains it
@@ -230,17 +255,6 @@ def run_guest(script: str, qemu_args: List[str], *,
         deadline = time.monotonic() + 30
         while vm.is_running() and time.monotonic() < deadline:
             time.sleep(0.2)
-        # qemu.machine's console thread drains the socket a byte at a time
-        # and stops at shutdown: let it catch up with what the guest wrote
-        # before QEMU exited, or the end of the log is lost.
-        last, deadline = -1, time.monotonic() + 15
-        while time.monotonic() < deadline:
-            size = os.path.getsize(console_path) \
-                if os.path.exists(console_path) else 0
-            if size == last:
-                break
-            last = size
-            time.sleep(0.5)
     finally:
         vm.shutdown(hard=True)
     elapsed = time.monotonic() - start

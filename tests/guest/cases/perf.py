@@ -114,7 +114,7 @@ cxl list -M
 check "cxl list shows no qos_class_mismatch for mem0" \
     sh -c '! cxl list -M | grep -q qos_class_mismatch'
 check "mem0 has a RAM qos_class" sh -c 'cxl list -M | grep -q ram_qos_class'
-cxl list -R -vvv
+cxl list -R
 finish
 '''
 
