@@ -89,27 +89,16 @@ guint agent_online_movable(const char *root, const AgentTopology *t,
     *failed = 0;
     while (dir && (e = g_dir_read_name(dir))) {
         g_autofree char *bdir = NULL, *state_path = NULL, *state = NULL;
-        g_autoptr(GDir) block = NULL;
-        guint64 node = G_MAXUINT64;
-        const char *b;
-        int err;
+        int node, err;
 
         if (!g_str_has_prefix(e, "memory") ||
             !g_ascii_isdigit(e[strlen("memory")])) {
             continue;
         }
         bdir = g_build_filename(dirname, e, NULL);
-        block = g_dir_open(bdir, 0, NULL);
-        while (block && (b = g_dir_read_name(block))) {
-            if (g_str_has_prefix(b, "node") &&
-                g_ascii_string_to_unsigned(b + 4, 10, 0, AGENT_MAX_NODES - 1,
-                                           &node, NULL)) {
-                break;
-            }
-        }
+        node = agent_block_node(bdir);
         /* Only memory of nodes that have memory and no CPUs */
-        if (node >= AGENT_MAX_NODES || !t->nodes[node].present ||
-            t->nodes[node].ncpus) {
+        if (node < 0 || !t->nodes[node].present || t->nodes[node].ncpus) {
             continue;
         }
         state_path = g_build_filename(bdir, "state", NULL);
@@ -120,12 +109,12 @@ guint agent_online_movable(const char *root, const AgentTopology *t,
         if (write_attr(state_path, "online_movable", &err)) {
             onlined++;
             g_ptr_array_add(log, g_strdup_printf(
-                "onlining: %s (node %" G_GUINT64_FORMAT ") online movable",
+                "onlining: %s (node %d) online movable",
                 e, node));
         } else {
             (*failed)++;
             g_ptr_array_add(log, g_strdup_printf(
-                "onlining: %s (node %" G_GUINT64_FORMAT ") refused: %s",
+                "onlining: %s (node %d) refused: %s",
                 e, node, g_strerror(err)));
         }
     }

@@ -223,6 +223,22 @@ static void read_tiers(AgentTopology *t, const char *root)
     }
 }
 
+int agent_block_node(const char *block_dir)
+{
+    g_autoptr(GDir) block = g_dir_open(block_dir, 0, NULL);
+    const char *b;
+    guint64 node;
+
+    while (block && (b = g_dir_read_name(block))) {
+        if (g_str_has_prefix(b, "node") &&
+            g_ascii_string_to_unsigned(b + 4, 10, 0, AGENT_MAX_NODES - 1,
+                                       &node, NULL)) {
+            return node;
+        }
+    }
+    return -1;
+}
+
 static void read_memory_blocks(AgentTopology *t, const char *root)
 {
     g_autofree char *dirname = g_build_filename(
@@ -233,25 +249,15 @@ static void read_memory_blocks(AgentTopology *t, const char *root)
     while (dir && (e = g_dir_read_name(dir))) {
         g_autofree char *bp = NULL, *sp = NULL, *zp = NULL;
         g_autofree char *state = NULL, *zones = NULL;
-        g_autoptr(GDir) block = NULL;
-        const char *b;
-        guint64 node = G_MAXUINT64;
+        int node;
 
         if (!g_str_has_prefix(e, "memory") ||
             !g_ascii_isdigit(e[strlen("memory")])) {
             continue;
         }
-        /* The block's node: its "nodeN" link */
         bp = g_build_filename(dirname, e, NULL);
-        block = g_dir_open(bp, 0, NULL);
-        while (block && (b = g_dir_read_name(block))) {
-            if (g_str_has_prefix(b, "node") &&
-                g_ascii_string_to_unsigned(b + 4, 10, 0, AGENT_MAX_NODES - 1,
-                                           &node, NULL)) {
-                break;
-            }
-        }
-        if (node >= AGENT_MAX_NODES || !t->nodes[node].present) {
+        node = agent_block_node(bp);
+        if (node < 0 || !t->nodes[node].present) {
             continue;
         }
         sp = g_strdup_printf("sys/devices/system/memory/%s/state", e);

@@ -49,6 +49,11 @@ AgentTopology *agent_topology_read(const char *root, GError **errp);
 void agent_topology_free(AgentTopology *t);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(AgentTopology, agent_topology_free)
 
+/*
+ * The node of memory block directory BLOCK_DIR (its "nodeN" link), or -1.
+ */
+int agent_block_node(const char *block_dir);
+
 /* Parse a kernel node list ("0-2,5"); false if malformed. */
 bool agent_parse_nodelist(const char *s, bool *nodes, int max);
 
