@@ -6,13 +6,108 @@
  */
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include "enforce.h"
 
 void agent_policy_defaults(AgentPolicy *p)
 {
-    p->onlining = true;
+    g_free(p->migrate.cgroup);
+    *p = (AgentPolicy) {
+        .onlining = true,
+        .placement = true,
+        .migration = true,
+        .migrate = {
+            .cgroup = g_strdup(AGENT_DEFAULT_CGROUP),
+            .bandwidth_mbps = 256,
+            .reserve_percent = 5,
+            .cold_scans = 3,
+        },
+    };
+}
+
+void agent_policy_clear(AgentPolicy *p)
+{
+    g_clear_pointer(&p->migrate.cgroup, g_free);
+}
+
+typedef enum KeyType { KEY_BOOL, KEY_UINT, KEY_PATH } KeyType;
+
+typedef struct PolicyKey {
+    const char *group, *key;
+    KeyType type;
+    size_t offset;
+    guint64 min, max;
+} PolicyKey;
+
+static const PolicyKey policy_keys[] = {
+    { "enforce", "onlining", KEY_BOOL, offsetof(AgentPolicy, onlining),
+      0, 1 },
+    { "enforce", "placement", KEY_BOOL, offsetof(AgentPolicy, placement),
+      0, 1 },
+    { "enforce", "migration", KEY_BOOL, offsetof(AgentPolicy, migration),
+      0, 1 },
+    { "migration", "cgroup", KEY_PATH,
+      offsetof(AgentPolicy, migrate.cgroup), 0, 0 },
+    { "migration", "bandwidth-mbps", KEY_UINT,
+      offsetof(AgentPolicy, migrate.bandwidth_mbps), 1, 100000 },
+    { "migration", "reserve-percent", KEY_UINT,
+      offsetof(AgentPolicy, migrate.reserve_percent), 0, 50 },
+    { "migration", "cold-scans", KEY_UINT,
+      offsetof(AgentPolicy, migrate.cold_scans), 1, 3600 },
+};
+
+static const PolicyKey *policy_key(const char *group, const char *key)
+{
+    size_t i;
+
+    for (i = 0; i < G_N_ELEMENTS(policy_keys); i++) {
+        if (!strcmp(policy_keys[i].group, group) &&
+            (!key || !strcmp(policy_keys[i].key, key))) {
+            return &policy_keys[i];
+        }
+    }
+    return NULL;
+}
+
+static bool policy_set(GKeyFile *kf, const char *path, const PolicyKey *k,
+                       AgentPolicy *p, GError **errp)
+{
+    g_autofree char *v = g_key_file_get_string(kf, k->group, k->key, NULL);
+    char *field = (char *)p + k->offset;
+    guint64 u;
+
+    g_strstrip(v);
+    switch (k->type) {
+    case KEY_BOOL:
+        if (!strcmp(v, "true") || !strcmp(v, "false")) {
+            *(bool *)field = !strcmp(v, "true");
+            return true;
+        }
+        g_set_error(errp, AGENT_ERROR, 0, "%s: [%s] %s: '%s' is not a "
+                    "boolean (use true or false)", path, k->group, k->key, v);
+        return false;
+    case KEY_UINT:
+        if (g_ascii_string_to_unsigned(v, 10, k->min, k->max, &u, NULL)) {
+            *(guint *)field = u;
+            return true;
+        }
+        g_set_error(errp, AGENT_ERROR, 0, "%s: [%s] %s: '%s' is not a "
+                    "number from %" G_GUINT64_FORMAT " to %" G_GUINT64_FORMAT,
+                    path, k->group, k->key, v, k->min, k->max);
+        return false;
+    case KEY_PATH:
+        if (g_path_is_absolute(v) && strlen(v) < 4096) {
+            g_free(*(char **)field);
+            *(char **)field = g_strdup(v);
+            return true;
+        }
+        g_set_error(errp, AGENT_ERROR, 0, "%s: [%s] %s: '%s' is not an "
+                    "absolute path", path, k->group, k->key, v);
+        return false;
+    }
+    g_assert_not_reached();
 }
 
 bool agent_policy_load(const char *path, AgentPolicy *p, GError **errp)
@@ -35,30 +130,39 @@ bool agent_policy_load(const char *path, AgentPolicy *p, GError **errp)
         g_auto(GStrv) keys = g_key_file_get_keys(kf, groups[i], NULL, NULL);
         int k;
 
-        if (strcmp(groups[i], "enforce")) {
+        if (!policy_key(groups[i], NULL)) {
             g_set_error(errp, AGENT_ERROR, 0, "%s: unknown group [%s]",
                         path, groups[i]);
             return false;
         }
         for (k = 0; keys && keys[k]; k++) {
-            if (strcmp(keys[k], "onlining")) {
+            const PolicyKey *pk = policy_key(groups[i], keys[k]);
+
+            if (!pk) {
                 g_set_error(errp, AGENT_ERROR, 0,
-                            "%s: unknown key '%s' in [enforce]", path,
-                            keys[k]);
+                            "%s: unknown key '%s' in [%s]", path, keys[k],
+                            groups[i]);
+                return false;
+            }
+            if (!policy_set(kf, path, pk, p, errp)) {
                 return false;
             }
         }
     }
-    if (g_key_file_has_key(kf, "enforce", "onlining", NULL)) {
-        p->onlining = g_key_file_get_boolean(kf, "enforce", "onlining", &err);
-        if (err) {
-            g_set_error(errp, AGENT_ERROR, 0,
-                        "%s: [enforce] onlining: %s (use true or false)",
-                        path, err->message);
-            return false;
-        }
-    }
     return true;
+}
+
+char *agent_policy_describe(const AgentPolicy *p)
+{
+    return g_strdup_printf("onlining %s, placement %s, migration %s "
+                           "(cgroup %s, %u MB/s, %u%% reserve, cold after "
+                           "%u rounds)",
+                           p->onlining ? "on" : "off",
+                           p->placement ? "on" : "off",
+                           p->migration ? "on" : "off", p->migrate.cgroup,
+                           p->migrate.bandwidth_mbps,
+                           p->migrate.reserve_percent,
+                           p->migrate.cold_scans);
 }
 
 /* Write VALUE to a sysfs attribute (no temporary file: it is sysfs). */
@@ -119,4 +223,95 @@ guint agent_online_movable(const char *root, const AgentTopology *t,
         }
     }
     return onlined;
+}
+
+/* Write VALUE to ROOT/REL unless it already holds it; true if written. */
+static bool set_attr(const char *root, const char *rel, const char *value,
+                     GPtrArray *log, guint *failed)
+{
+    g_autofree char *path = g_build_filename(root, rel, NULL);
+    g_autofree char *cur = NULL;
+    int err;
+
+    if (!g_file_get_contents(path, &cur, NULL, NULL)) {
+        return false;               /* this kernel does not have it */
+    }
+    g_strstrip(cur);
+    /* demotion_enabled reads back as "true"/"false" */
+    if (!strcmp(cur, value) ||
+        (!strcmp(value, "1") && !strcmp(cur, "true")) ||
+        (!strcmp(value, "0") && !strcmp(cur, "false"))) {
+        return false;
+    }
+    if (!write_attr(path, value, &err)) {
+        (*failed)++;
+        g_ptr_array_add(log, g_strdup_printf("placement: /%s: %s -> %s "
+                                             "refused: %s", rel, cur, value,
+                                             g_strerror(err)));
+        return false;
+    }
+    g_ptr_array_add(log, g_strdup_printf("placement: /%s: %s -> %s", rel, cur,
+                                         value));
+    return true;
+}
+
+guint agent_interleave_weight(guint64 bw, guint64 min_bw)
+{
+    guint64 w;
+
+    if (!bw || !min_bw) {
+        return 1;
+    }
+    w = (bw + min_bw / 2) / min_bw;
+    return CLAMP(w, 1, 255);
+}
+
+guint agent_apply_placement(const char *root, const AgentTopology *t,
+                            const AgentTiers *tiers, GPtrArray *log,
+                            guint *failed)
+{
+    guint64 bw[AGENT_MAX_NODES] = { 0 }, min_bw = 0;
+    bool mismatch[AGENT_MAX_NODES];
+    int n, lo = G_MAXINT, hi = -1;
+    guint changed = 0;
+
+    *failed = 0;
+    /* Weighted interleave (6.9+): weights in the ratio of bandwidths */
+    for (n = 0; n < AGENT_MAX_NODES; n++) {
+        const AgentPerf *p = t->nodes[n].ncpus ? &tiers->dram
+                                               : &tiers->perf[n];
+
+        if (tiers->tier[n] < 0) {
+            continue;
+        }
+        lo = MIN(lo, tiers->tier[n]);
+        hi = MAX(hi, tiers->tier[n]);
+        if (agent_perf_complete(p)) {
+            bw[n] = (guint64)p->read_bandwidth + p->write_bandwidth;
+            min_bw = min_bw ? MIN(min_bw, bw[n]) : bw[n];
+        }
+    }
+    for (n = 0; n < AGENT_MAX_NODES && min_bw; n++) {
+        g_autofree char *rel = NULL, *v = NULL;
+
+        if (!bw[n]) {
+            continue;
+        }
+        rel = g_strdup_printf("sys/kernel/mm/mempolicy/weighted_interleave/"
+                              "node%d", n);
+        v = g_strdup_printf("%u", agent_interleave_weight(bw[n], min_bw));
+        changed += set_attr(root, rel, v, log, failed);
+    }
+    /*
+     * The kernel's demotion: on when its tiers are the agent's and there
+     * is somewhere to demote to; off when its tiers are wrong.
+     */
+    if (agent_tier_mismatches(t, tiers, mismatch)) {
+        changed += set_attr(root, "sys/kernel/mm/numa/demotion_enabled", "0",
+                            log, failed);
+    } else if (hi > lo) {
+        changed += set_attr(root, "sys/kernel/mm/numa/demotion_enabled", "1",
+                            log, failed);
+    }
+    return changed;
 }

@@ -269,7 +269,11 @@ int main(int argc, char **argv)
         fprintf(stderr, "qcxl-tier-agent: %s\n", err->message);
         return 1;
     }
-    g_message("policy: onlining %s", a.state->policy.onlining ? "on" : "off");
+    {
+        g_autofree char *d = agent_policy_describe(&a.state->policy);
+
+        g_message("policy: %s", d);
+    }
     a.server = agent_server_new(a.state);
     a.state_file = g_strdup(state_file ? state_file : DEFAULT_STATE);
     if (!*a.state_file) {

@@ -24,14 +24,28 @@ void agent_state_enforce(AgentState *s, GPtrArray *log)
 {
     guint n, failed;
 
-    if (!s->policy.onlining || !s->topo) {
+    if (!s->topo) {
         return;
     }
-    n = agent_online_movable(s->root, s->topo, log, &failed);
-    s->counters.blocks_onlined += n;
-    s->counters.onlining_failures += failed;
-    if (n || failed) {
-        agent_state_refresh(s, NULL);
+    if (s->policy.onlining) {
+        n = agent_online_movable(s->root, s->topo, log, &failed);
+        s->counters.blocks_onlined += n;
+        s->counters.onlining_failures += failed;
+        if (n || failed) {
+            agent_state_refresh(s, NULL);
+        }
+    }
+    if (s->policy.placement) {
+        s->counters.placement_changes +=
+            agent_apply_placement(s->root, s->topo, &s->tiers, log, &failed);
+        s->counters.placement_failures += failed;
+    }
+    if (s->policy.migration) {
+        if (!s->migrator) {
+            s->migrator = agent_migrator_new(s->root);
+        }
+        agent_migrate_round(s->migrator, &s->policy.migrate, s->topo,
+                            &s->tiers, &s->migration, log);
     }
 }
 
@@ -39,6 +53,8 @@ void agent_state_free(AgentState *s)
 {
     if (s) {
         agent_topology_free(s->topo);
+        agent_migrator_free(s->migrator);
+        agent_policy_clear(&s->policy);
         g_free(s->root);
         g_free(s);
     }
@@ -524,6 +540,22 @@ static bool cmd_query_counters(AgentState *s, JsonObject *args,
     json_builder_add_int_value(b, s->counters.blocks_onlined);
     json_builder_set_member_name(b, "onlining-failures");
     json_builder_add_int_value(b, s->counters.onlining_failures);
+    json_builder_set_member_name(b, "placement-changes");
+    json_builder_add_int_value(b, s->counters.placement_changes);
+    json_builder_set_member_name(b, "placement-failures");
+    json_builder_add_int_value(b, s->counters.placement_failures);
+    json_builder_set_member_name(b, "migration-rounds");
+    json_builder_add_int_value(b, s->migration.rounds);
+    json_builder_set_member_name(b, "managed-processes");
+    json_builder_add_int_value(b, s->migration.managed);
+    json_builder_set_member_name(b, "pages-promoted");
+    json_builder_add_int_value(b, s->migration.pages_promoted);
+    json_builder_set_member_name(b, "pages-demoted");
+    json_builder_add_int_value(b, s->migration.pages_demoted);
+    json_builder_set_member_name(b, "move-failures");
+    json_builder_add_int_value(b, s->migration.move_failures);
+    json_builder_set_member_name(b, "scan-failures");
+    json_builder_add_int_value(b, s->migration.scan_failures);
     json_builder_end_object(b);
     return true;
 }

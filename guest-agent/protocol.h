@@ -32,6 +32,8 @@ typedef struct AgentCounters {
     guint64 overrides_set;
     guint64 blocks_onlined;     /* memory blocks onlined movable */
     guint64 onlining_failures;
+    guint64 placement_changes;  /* weights and switches written */
+    guint64 placement_failures;
 } AgentCounters;
 
 /* What the agent knows: the guest's topology and the host's figures */
@@ -42,6 +44,8 @@ typedef struct AgentState {
     AgentTiers tiers;
     AgentCounters counters;
     AgentPolicy policy;
+    AgentMigrator *migrator;    /* created on the first migration round */
+    AgentMigrateStats migration;
 } AgentState;
 
 AgentState *agent_state_new(const char *root);

@@ -169,6 +169,10 @@ static void read_node(AgentTopology *t, const char *root, int n)
     } else if (mi) {
         warn(t, "%s: no MemTotal", meminfo);
     }
+    p = mi ? strstr(mi, "MemFree:") : NULL;
+    if (p) {
+        node->free_kb = g_ascii_strtoull(p + strlen("MemFree:"), NULL, 10);
+    }
     if (d) {
         g_auto(GStrv) v = g_strsplit_set(d, " \t", -1);
         int i, j = 0;

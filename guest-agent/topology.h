@@ -21,6 +21,7 @@ typedef struct AgentNode {
     guint ncpus;
     char *cpulist;              /* as sysfs prints it */
     uint64_t mem_kb;            /* MemTotal */
+    uint64_t free_kb;           /* MemFree (when it was read) */
     AgentPerf access0;          /* sysfs, nearest initiator */
     AgentPerf access1;          /* sysfs, nearest CPU initiator */
     AgentPerf acpi;             /* from SRAT + HMAT, if readable */

@@ -9,7 +9,12 @@
 
 #include <glib.h>
 #include <glib/gstdio.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include "acpi.h"
 #include "enforce.h"
 #include "tiers.h"
@@ -463,10 +468,43 @@ static void test_policy(void)
     g_autofree char *dir = g_dir_make_tmp("qcxl-policy-XXXXXX", NULL);
     g_autofree char *f = g_build_filename(dir, "agent.conf", NULL);
     g_autoptr(GError) err = NULL;
-    AgentPolicy p;
+    AgentPolicy p = { 0 };
 
     g_assert_true(agent_policy_load(f, &p, NULL));      /* missing */
     g_assert_true(p.onlining);
+    g_assert_true(p.placement);
+    g_assert_true(p.migration);
+    g_assert_cmpstr(p.migrate.cgroup, ==, AGENT_DEFAULT_CGROUP);
+    g_assert_cmpuint(p.migrate.bandwidth_mbps, ==, 256);
+    g_assert_true(g_file_set_contents(f, "[enforce]\nmigration=false\n"
+                                      "[migration]\ncgroup=/sys/fs/cgroup/x\n"
+                                      "bandwidth-mbps=100\nreserve-percent=0\n"
+                                      "cold-scans=7\n", -1, NULL));
+    g_assert_true(agent_policy_load(f, &p, NULL));
+    g_assert_false(p.migration);
+    g_assert_true(p.onlining);
+    g_assert_cmpstr(p.migrate.cgroup, ==, "/sys/fs/cgroup/x");
+    g_assert_cmpuint(p.migrate.bandwidth_mbps, ==, 100);
+    g_assert_cmpuint(p.migrate.reserve_percent, ==, 0);
+    g_assert_cmpuint(p.migrate.cold_scans, ==, 7);
+    g_assert_true(g_file_set_contents(f, "[migration]\nbandwidth-mbps=0\n",
+                                      -1, NULL));
+    g_assert_false(agent_policy_load(f, &p, &err));
+    g_assert_nonnull(strstr(err->message, "from 1 to 100000"));
+    g_clear_error(&err);
+    g_assert_true(g_file_set_contents(f, "[migration]\nreserve-percent=-1\n",
+                                      -1, NULL));
+    g_assert_false(agent_policy_load(f, &p, &err));
+    g_clear_error(&err);
+    g_assert_true(g_file_set_contents(f, "[migration]\ncold-scans=3x\n",
+                                      -1, NULL));
+    g_assert_false(agent_policy_load(f, &p, &err));
+    g_clear_error(&err);
+    g_assert_true(g_file_set_contents(f, "[migration]\ncgroup=relative\n",
+                                      -1, NULL));
+    g_assert_false(agent_policy_load(f, &p, &err));
+    g_assert_nonnull(strstr(err->message, "absolute path"));
+    g_clear_error(&err);
     g_assert_true(g_file_set_contents(f, "[enforce]\nonlining=false\n", -1,
                                       NULL));
     g_assert_true(agent_policy_load(f, &p, NULL));
@@ -488,8 +526,217 @@ static void test_policy(void)
     g_assert_true(g_file_set_contents(f, "not a key file", -1, NULL));
     g_assert_false(agent_policy_load(f, &p, &err));
     g_clear_error(&err);
+    agent_policy_clear(&p);
     g_unlink(f);
     g_rmdir(dir);
+}
+
+static void assert_plan(guint64 hot_slow, guint64 cold_fast, guint64 room,
+                        guint64 short_, guint64 slow_room, guint64 cap,
+                        guint64 demote, guint64 promote)
+{
+    AgentMoveBudget b = { hot_slow, cold_fast, room, short_, slow_room, cap };
+    AgentMovePlan p = agent_plan_moves(&b);
+
+    g_assert_cmpuint(p.demote, ==, demote);
+    g_assert_cmpuint(p.promote, ==, promote);
+    g_assert_cmpuint(p.demote + p.promote, <=, cap);
+    g_assert_cmpuint(p.promote, <=, room + p.demote);
+}
+
+static void test_plan(void)
+{
+    /* Room for all: promote only */
+    assert_plan(100, 500, 1000, 0, 1000, 10000, 0, 100);
+    /* Capped */
+    assert_plan(100, 500, 1000, 0, 1000, 40, 0, 40);
+    /* No room: one cold page down for every hot page up */
+    assert_plan(100, 500, 0, 0, 1000, 10000, 100, 100);
+    /* Some room, then pairs, within the cap */
+    assert_plan(100, 500, 30, 0, 1000, 90, 30, 60);
+    /* Not enough cold pages to swap */
+    assert_plan(100, 20, 0, 0, 1000, 10000, 20, 20);
+    /* The slow node is full too */
+    assert_plan(100, 500, 0, 0, 5, 10000, 5, 5);
+    /* Nothing hot, but the fast node is below its reserve */
+    assert_plan(0, 500, 0, 64, 1000, 10000, 64, 0);
+    assert_plan(0, 500, 0, 64, 1000, 10, 10, 0);
+    /* Nothing to do */
+    assert_plan(0, 500, 100, 0, 1000, 10000, 0, 0);
+    assert_plan(100, 500, 0, 0, 1000, 1, 0, 0);
+}
+
+static void test_interleave_weight(void)
+{
+    g_assert_cmpuint(agent_interleave_weight(409600, 76800), ==, 5);
+    g_assert_cmpuint(agent_interleave_weight(76800, 76800), ==, 1);
+    g_assert_cmpuint(agent_interleave_weight(115200, 76800), ==, 2);
+    g_assert_cmpuint(agent_interleave_weight(1000000, 1), ==, 255);
+    g_assert_cmpuint(agent_interleave_weight(0, 76800), ==, 1);
+}
+
+static char *get(const char *root, const char *path)
+{
+    g_autofree char *f = g_build_filename(root, path, NULL);
+    char *v = NULL;
+
+    g_assert_true(g_file_get_contents(f, &v, NULL, NULL));
+    return g_strstrip(v);
+}
+
+static void test_placement(void)
+{
+    char *root = copy_fixture("cxl-region-6.12");
+    g_autoptr(GPtrArray) log = g_ptr_array_new_with_free_func(g_free);
+    g_autoptr(AgentTopology) t = NULL;
+    g_autofree char *w0 = NULL, *w1 = NULL, *de = NULL;
+    g_autofree char *wdir = g_build_filename(root, "sys/kernel/mm/mempolicy/"
+                                             "weighted_interleave", NULL);
+    g_autofree char *ndir = g_build_filename(root, "sys/kernel/mm/numa",
+                                             NULL);
+    AgentTiers tiers;
+    guint failed;
+
+    /* Without the kernel's files nothing is written */
+    g_free(de);
+    de = g_build_filename(ndir, "demotion_enabled", NULL);
+    g_assert_cmpint(g_unlink(de), ==, 0);
+    t = agent_topology_read(root, NULL);
+    agent_compute_tiers(t, NULL, &tiers);
+    g_assert_cmpuint(agent_apply_placement(root, t, &tiers, log, &failed),
+                     ==, 0);
+    g_assert_cmpuint(log->len, ==, 0);
+
+    g_assert_cmpint(g_mkdir_with_parents(wdir, 0755), ==, 0);
+    g_assert_cmpint(g_mkdir_with_parents(ndir, 0755), ==, 0);
+    put(root, "sys/kernel/mm/mempolicy/weighted_interleave/node0", "1\n", -1);
+    put(root, "sys/kernel/mm/mempolicy/weighted_interleave/node1", "1\n", -1);
+    put(root, "sys/kernel/mm/numa/demotion_enabled", "false\n", -1);
+    /* DRAM 204800 + 204800 MB/s, the region 38400 + 38400: 5 to 1 */
+    g_assert_cmpuint(agent_apply_placement(root, t, &tiers, log, &failed),
+                     ==, 2);
+    g_assert_cmpuint(failed, ==, 0);
+    w0 = get(root, "sys/kernel/mm/mempolicy/weighted_interleave/node0");
+    w1 = get(root, "sys/kernel/mm/mempolicy/weighted_interleave/node1");
+    de = get(root, "sys/kernel/mm/numa/demotion_enabled");
+    g_assert_cmpstr(w0, ==, "5");
+    g_assert_cmpstr(w1, ==, "1");
+    g_assert_cmpstr(de, ==, "1");
+    g_assert_cmpuint(log->len, ==, 2);
+    /* Applied again: no change, nothing logged */
+    g_assert_cmpuint(agent_apply_placement(root, t, &tiers, log, &failed),
+                     ==, 0);
+    g_assert_cmpuint(log->len, ==, 2);
+    /* The kernel's tiers are wrong: its demotion goes off */
+    t->nodes[1].kernel_tier = 4;
+    g_assert_cmpuint(agent_apply_placement(root, t, &tiers, log, &failed),
+                     ==, 1);
+    g_free(de);
+    de = get(root, "sys/kernel/mm/numa/demotion_enabled");
+    g_assert_cmpstr(de, ==, "0");
+    remove_tree(root);
+}
+
+/*
+ * A real process's pages: a child writes what it is told; the agent's
+ * scan sees the writes (soft-dirty) and, rounds later, the cold pages.
+ */
+static void child_loop(int cmd, int ack, char *buf)
+{
+    char c;
+
+    while (read(cmd, &c, 1) == 1) {
+        int i;
+
+        for (i = 0; i < c; i++) {
+            buf[i * 4096] = c;
+        }
+        if (write(ack, &c, 1) != 1) {
+            break;
+        }
+    }
+    _exit(0);
+}
+
+static void child_write(int cmd, int ack, char pages)
+{
+    char c;
+
+    g_assert_cmpint(write(cmd, &pages, 1), ==, 1);
+    g_assert_cmpint(read(ack, &c, 1), ==, 1);
+}
+
+static void test_scan(void)
+{
+    g_autoptr(GError) err = NULL;
+    AgentMigrator *m = agent_migrator_new("/");
+    char *buf = mmap(NULL, 64 * 4096, PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    int to_child[2], from_child[2], n, status;
+    guint64 on = 0;
+    AgentPageScan s;
+    pid_t pid;
+
+    if (sysconf(_SC_PAGESIZE) != 4096 || !agent_soft_dirty_works()) {
+        /* The guest tests run this on Debian's kernels, which have it */
+        g_test_skip("this kernel does not track soft-dirty pages "
+                    "(CONFIG_MEM_SOFT_DIRTY)");
+        agent_migrator_free(m);
+        return;
+    }
+    g_assert_true(buf != MAP_FAILED);
+    memset(buf, 1, 64 * 4096);
+    g_assert_cmpint(pipe(to_child), ==, 0);
+    g_assert_cmpint(pipe(from_child), ==, 0);
+    pid = fork();
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        close(to_child[1]);
+        close(from_child[0]);
+        child_loop(to_child[0], from_child[1], buf);
+    }
+    close(to_child[0]);
+    close(from_child[1]);
+    /* The child's copy of the 64 pages, made its own */
+    child_write(to_child[1], from_child[0], 64);
+
+    /* The first round only starts the history */
+    g_assert_true(agent_migrator_scan(m, pid, 2, &s, &err));
+    g_assert_no_error(err);
+    g_assert_cmpuint(s.pages, >=, 64);
+    g_assert_cmpuint(s.hot, ==, 0);
+    g_assert_cmpuint(s.cold, ==, 0);
+    for (n = 0; n < AGENT_MAX_NODES; n++) {
+        on += s.on[n];
+    }
+    g_assert_cmpuint(on + s.unknown_node, ==, s.pages);
+    if (geteuid() == 0) {
+        g_assert_cmpuint(s.unknown_node, ==, 0);
+    }
+
+    /* 8 pages written: hot (the child's stack may be too) */
+    child_write(to_child[1], from_child[0], 8);
+    g_assert_true(agent_migrator_scan(m, pid, 2, &s, &err));
+    g_assert_cmpuint(s.hot, >=, 8);
+    g_assert_cmpuint(s.hot, <=, 8 + 16);
+    g_assert_cmpuint(s.cold, ==, 0);
+    /* Nothing written for two rounds: the other 56 are cold */
+    g_assert_true(agent_migrator_scan(m, pid, 2, &s, &err));
+    g_assert_cmpuint(s.hot, <=, 16);
+    g_assert_cmpuint(s.cold, >=, 56);
+    g_assert_cmpuint(s.cold, <=, s.pages - 8);
+    g_assert_true(agent_migrator_scan(m, pid, 2, &s, &err));
+    g_assert_cmpuint(s.cold, >=, 64);
+
+    /* A process that went away is an error, not a crash */
+    kill(pid, SIGKILL);
+    g_assert_cmpint(waitpid(pid, &status, 0), ==, pid);
+    g_assert_false(agent_migrator_scan(m, pid, 2, &s, &err));
+    g_assert_nonnull(err);
+    close(to_child[1]);
+    close(from_child[0]);
+    agent_migrator_free(m);
+    munmap(buf, 64 * 4096);
 }
 
 int main(int argc, char **argv)
@@ -508,5 +755,9 @@ int main(int argc, char **argv)
     g_test_add_func("/agent/bad-sysfs", test_bad_sysfs);
     g_test_add_func("/agent/onlining", test_onlining);
     g_test_add_func("/agent/policy", test_policy);
+    g_test_add_func("/agent/plan", test_plan);
+    g_test_add_func("/agent/interleave-weight", test_interleave_weight);
+    g_test_add_func("/agent/placement", test_placement);
+    g_test_add_func("/agent/scan", test_scan);
     return g_test_run();
 }

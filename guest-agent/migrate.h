@@ -1,0 +1,96 @@
+/*
+ * qcxl tier agent: promotion and demotion of the managed processes' pages
+ *
+ * Copyright (c) 2026 qcxl authors
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ *
+ * The managed processes are those in one cgroup (v2).  Once a second the
+ * agent reads each one's /proc/PID/pagemap: a page written since the
+ * last round (its soft-dirty bit, which every Debian kernel has) is hot;
+ * a page not written for cold_scans rounds is cold.  Where a page lives
+ * comes from its frame number and the memory blocks' nodes.  Then, under
+ * a cap on the pages moved per second, hot pages on slower tiers move to
+ * the fast tier, and cold pages of the fast tier move down to the next
+ * tier when the fast tier needs the room: for those hot pages, or to
+ * keep reserve_percent of it free.  Pages move with move_pages(2).
+ */
+
+#ifndef QCXL_AGENT_MIGRATE_H
+#define QCXL_AGENT_MIGRATE_H
+
+#include <sys/types.h>
+#include "tiers.h"
+
+typedef struct AgentMigratePolicy {
+    char *cgroup;               /* the managed processes' cgroup directory */
+    guint bandwidth_mbps;       /* MB moved per second, at most */
+    guint reserve_percent;      /* of the fast node, kept free */
+    guint cold_scans;           /* rounds without a write: cold */
+} AgentMigratePolicy;
+
+/* What one round may do, in pages */
+typedef struct AgentMoveBudget {
+    guint64 hot_slow;           /* hot pages on slower tiers */
+    guint64 cold_fast;          /* cold pages on the fast node */
+    guint64 fast_room;          /* free on the fast node above its reserve */
+    guint64 fast_short;         /* how far the fast node is below it */
+    guint64 slow_room;          /* free on the demotion target above its */
+    guint64 cap;                /* moves allowed this round */
+} AgentMoveBudget;
+
+typedef struct AgentMovePlan {
+    guint64 demote, promote;
+} AgentMovePlan;
+
+/*
+ * How many pages to demote and then promote: as many hot pages as the
+ * cap allows, demoting cold pages to make room for them (each such
+ * promotion costs two moves), then cold pages until the fast node has
+ * its reserve back.
+ */
+AgentMovePlan agent_plan_moves(const AgentMoveBudget *b);
+
+/* One process's pages, as one round found them */
+typedef struct AgentPageScan {
+    guint64 pages;              /* present, exclusively mapped, anonymous */
+    guint64 hot;                /* written since the last round */
+    guint64 cold;               /* not written for cold_scans rounds */
+    guint64 hot_on[AGENT_MAX_NODES], cold_on[AGENT_MAX_NODES];
+    guint64 on[AGENT_MAX_NODES];
+    guint64 unknown_node;       /* no frame number (not root?) */
+} AgentPageScan;
+
+typedef struct AgentMigrateStats {
+    guint64 rounds;
+    guint64 pages_promoted;
+    guint64 pages_demoted;
+    guint64 move_failures;      /* pages the kernel did not move */
+    guint64 scan_failures;      /* processes that could not be read */
+    guint managed;              /* processes in the last round */
+} AgentMigrateStats;
+
+/* Whether this kernel tracks soft-dirty pages (tried on a page of our own) */
+bool agent_soft_dirty_works(void);
+
+typedef struct AgentMigrator AgentMigrator;
+
+AgentMigrator *agent_migrator_new(const char *root);
+void agent_migrator_free(AgentMigrator *m);
+
+/*
+ * Read process PID's pages (one round: the soft-dirty bits are cleared
+ * afterwards) into SCAN.  The first round of a process only starts its
+ * history: everything it wrote since it started looks hot.
+ */
+bool agent_migrator_scan(AgentMigrator *m, pid_t pid, guint cold_scans,
+                         AgentPageScan *scan, GError **errp);
+
+/*
+ * One round over every process of the policy's cgroup: scan, plan,
+ * move.  Decisions go to LOG, totals to STATS.
+ */
+void agent_migrate_round(AgentMigrator *m, const AgentMigratePolicy *p,
+                         const AgentTopology *t, const AgentTiers *tiers,
+                         AgentMigrateStats *stats, GPtrArray *log);
+
+#endif
