@@ -8,6 +8,8 @@
 #   make check         unit tests, qtests, guest tests
 #   make demo          boot a CXL demo VM and show what the guest sees
 #   make bench         side-by-side guest benchmark, qcxl vs pristine
+#   make bench-agent   the tier agent: a hot set on the slow node, with
+#                      and without the agent
 #   make install PREFIX=/usr/local
 
 SHELL := /bin/bash
@@ -18,7 +20,7 @@ CONFIGURE_ARGS ?=
 .DEFAULT_GOAL := all
 .PHONY: all setup qemu pristine qcxl-tools guest-images qtests check \
         check-unit check-qtest check-guest demo bench install install-agent \
-        clean distclean
+        bench-agent clean distclean
 
 # Re-run configure the way it was last run (or with defaults).
 setup:
@@ -74,6 +76,9 @@ demo: all guest-images
 
 bench: all pristine guest-images
 	$(PYTHON) bench/run.py
+
+bench-agent: all guest-images
+	$(PYTHON) bench/tier_agent.py
 
 install: all
 	install -D -m 0755 build/qemu-system-x86_64 $(DESTDIR)$(PREFIX)/bin/qcxl-qemu-system-x86_64

@@ -23,6 +23,7 @@
 #define MPOL_MF_MOVE    (1 << 1)
 #define PAGEMAP_CHUNK   4096
 #define MOVE_CHUNK      1024
+#define STATUS_UNTRIED  G_MININT
 
 typedef enum PageClass { PAGE_WARM, PAGE_HOT, PAGE_COLD } PageClass;
 
@@ -36,6 +37,7 @@ typedef struct Proc {
     guint64 first_round;
     GHashTable *last_write;     /* page number -> round + 1 */
     GArray *pages;              /* of Page: the last scan */
+    GHashTable *moved;          /* page numbers the agent moved last round */
     bool seen;                  /* in this round's cgroup */
 } Proc;
 
@@ -53,6 +55,7 @@ static void proc_free(gpointer p)
     Proc *proc = p;
 
     g_hash_table_unref(proc->last_write);
+    g_hash_table_unref(proc->moved);
     g_array_unref(proc->pages);
     g_free(proc);
 }
@@ -215,6 +218,7 @@ static Proc *proc_get(AgentMigrator *m, pid_t pid)
         proc->first_round = m->round;
         proc->last_write = g_hash_table_new(g_direct_hash, g_direct_equal);
         proc->pages = g_array_new(false, false, sizeof(Page));
+        proc->moved = g_hash_table_new(g_direct_hash, g_direct_equal);
         g_hash_table_insert(m->procs, GINT_TO_POINTER(pid), proc);
     }
     return proc;
@@ -289,23 +293,27 @@ static bool scan_pid(AgentMigrator *m, const BlockMap *bm, pid_t pid,
                     !(ent[k] & PM_EXCLUSIVE)) {
                     continue;
                 }
-                if (ent[k] & PM_SOFT_DIRTY) {
+                /*
+                 * Migration keeps the hardware dirty bit, and on x86
+                 * that sets the soft-dirty bit too: a page the agent
+                 * just moved tells nothing this round.
+                 */
+                if ((ent[k] & PM_SOFT_DIRTY) && proc->first_round != m->round &&
+                    !g_hash_table_contains(proc->moved, vpn)) {
                     g_hash_table_insert(proc->last_write, vpn,
                                         GSIZE_TO_POINTER(m->round + 1));
                 }
                 last = GPOINTER_TO_SIZE(g_hash_table_lookup(proc->last_write,
                                                             vpn));
-                last = last ? last - 1 : proc->first_round;
                 pg.addr = addr;
                 pg.node = block_map_node(bm, ent[k] & PM_PFN_MASK);
-                /* A first round only starts the history */
-                if (proc->first_round == m->round) {
-                    pg.cls = PAGE_WARM;
-                } else if (last == m->round) {
+                if (last && last - 1 + cold_scans > m->round) {
+                    /* Written in the last cold_scans rounds */
                     pg.cls = PAGE_HOT;
-                } else if (m->round - last >= cold_scans) {
+                } else if (m->round - proc->first_round >= cold_scans) {
                     pg.cls = PAGE_COLD;
                 } else {
+                    /* The first round only starts the history */
                     pg.cls = PAGE_WARM;
                 }
                 g_array_append_val(proc->pages, pg);
@@ -330,6 +338,7 @@ static bool scan_pid(AgentMigrator *m, const BlockMap *bm, pid_t pid,
         }
     }
     close(fd);
+    g_hash_table_remove_all(proc->moved);
     /* Pages not written for cold_scans rounds need no entry to be cold */
     cold_before = m->round >= cold_scans ? m->round - cold_scans + 1 : 0;
     if (cold_before > proc->first_round) {
@@ -378,7 +387,7 @@ static guint64 move_class(AgentMigrator *m, pid_t pid, Proc *proc,
 
     *err = 0;
     while (moved < max && i < proc->pages->len) {
-        guint n = 0, k;
+        guint n = 0, k, todo, tries;
 
         for (; i < proc->pages->len && n < MOVE_CHUNK &&
                moved + n < max; i++) {
@@ -387,7 +396,7 @@ static guint64 move_class(AgentMigrator *m, pid_t pid, Proc *proc,
             if (pg->cls == cls && pg->node >= 0 && from[pg->node]) {
                 pages[n] = GSIZE_TO_POINTER(pg->addr);
                 nodes[n] = to;
-                status[n] = -1;
+                status[n] = STATUS_UNTRIED;
                 n++;
                 pg->node = to;
             }
@@ -395,15 +404,43 @@ static guint64 move_class(AgentMigrator *m, pid_t pid, Proc *proc,
         if (!n) {
             break;
         }
-        if (syscall(SYS_move_pages, pid, n, pages, nodes, status,
-                    MPOL_MF_MOVE) < 0) {
-            /* Gone, not allowed, or out of memory: stop here */
-            *err = errno;
-            max = moved;
+        /*
+         * move_pages stops at the first page it could not migrate and
+         * returns how many were left: try the rest again, twice at most.
+         */
+        for (todo = n, tries = 0; todo && tries < 3; tries++) {
+            g_autofree void **p2 = g_new(void *, todo);
+            g_autofree int *n2 = g_new(int, todo);
+            g_autofree int *s2 = g_new(int, todo);
+            g_autofree guint *idx = g_new(guint, todo);
+            guint j = 0;
+
+            for (k = 0; k < n; k++) {
+                if (status[k] == STATUS_UNTRIED) {
+                    idx[j] = k;
+                    p2[j] = pages[k];
+                    n2[j] = to;
+                    s2[j] = STATUS_UNTRIED;
+                    j++;
+                }
+            }
+            if (syscall(SYS_move_pages, pid, j, p2, n2, s2,
+                        MPOL_MF_MOVE) < 0) {
+                /* Gone, not allowed, or out of memory: stop here */
+                *err = errno;
+                max = moved;
+                break;
+            }
+            for (todo = 0, k = 0; k < j; k++) {
+                status[idx[k]] = s2[k];
+                todo += s2[k] == STATUS_UNTRIED;
+            }
         }
         for (k = 0; k < n; k++) {
             if (status[k] == to) {
                 moved++;
+                g_hash_table_add(proc->moved, GSIZE_TO_POINTER(
+                    (guintptr)pages[k] / m->page_size));
             } else {
                 (*failed)++;
             }

@@ -5,14 +5,15 @@
  * SPDX-License-Identifier: GPL-2.0-or-later
  *
  * The managed processes are those in one cgroup (v2).  Once a second the
- * agent reads each one's /proc/PID/pagemap: a page written since the
- * last round (its soft-dirty bit, which every Debian kernel has) is hot;
- * a page not written for cold_scans rounds is cold.  Where a page lives
- * comes from its frame number and the memory blocks' nodes.  Then, under
- * a cap on the pages moved per second, hot pages on slower tiers move to
- * the fast tier, and cold pages of the fast tier move down to the next
- * tier when the fast tier needs the room: for those hot pages, or to
- * keep reserve_percent of it free.  Pages move with move_pages(2).
+ * agent reads each one's /proc/PID/pagemap: a page written in the last
+ * cold_scans rounds (its soft-dirty bit, which every Debian kernel has,
+ * is cleared after each read) is hot; any other page is cold.  Where a
+ * page lives comes from its frame number and the memory blocks' nodes.
+ * Then, under a cap on the pages moved per second, hot pages on slower
+ * tiers move to the fast tier, and cold pages of the fast tier move down
+ * to the next tier when the fast tier needs the room: for those hot
+ * pages, or to keep reserve_percent of it free.  Pages move with
+ * move_pages(2).
  */
 
 #ifndef QCXL_AGENT_MIGRATE_H
@@ -53,7 +54,7 @@ AgentMovePlan agent_plan_moves(const AgentMoveBudget *b);
 /* One process's pages, as one round found them */
 typedef struct AgentPageScan {
     guint64 pages;              /* present, exclusively mapped, anonymous */
-    guint64 hot;                /* written since the last round */
+    guint64 hot;                /* written in the last cold_scans rounds */
     guint64 cold;               /* not written for cold_scans rounds */
     guint64 hot_on[AGENT_MAX_NODES], cold_on[AGENT_MAX_NODES];
     guint64 on[AGENT_MAX_NODES];

@@ -12,8 +12,15 @@ virtio-serial port with tools/qcxl-tier.
 
 - Kernel 6.12, hot-added CXL memory left offline by the kernel: the
   agent onlines it movable (enforcement, [enforce] onlining).
-
-(Placement, promotion and demotion are not built yet.)
+- Kernel 6.1, seed 001's machine again, with a workload whose hot set
+  starts on node 1 because node 0 is full of cold pages: the agent
+  demotes cold pages to node 1 and promotes the hot ones to node 0
+  ([enforce] migration); its counters show the moves.  The agent's scan
+  unit test also runs here, because the host's kernel may lack
+  soft-dirty tracking.
+- Kernel 6.12 with a CXL region: placement writes weighted-interleave
+  weights in the ratio of the bandwidths and turns the kernel's demotion
+  on, since the kernel's tiers are right.
 """
 
 import json
@@ -83,6 +90,15 @@ data kernel_tier "${k#memory_tier}"
 check "the agent's tier for the CXL node ($t) is the kernel's (${k})" \
     [ "memory_tier$t" = "$k" ]
 check "no mismatch" grep -q '"mismatches" : 0' /run/qcxl-tier-agent/tiers.json
+# Placement: DRAM 204800+204800 MB/s against the region's 38400+38400
+wi=/sys/kernel/mm/mempolicy/weighted_interleave
+sleep 2
+grep -H . $wi/node* /sys/kernel/mm/numa/demotion_enabled
+check "weighted interleave: DRAM node 0 weighs 5" [ "$(cat $wi/node0)" = 5 ]
+check "weighted interleave: CXL node $node weighs 1" \
+    [ "$(cat $wi/node$node)" = 1 ]
+check "the kernel's tiers are right: its demotion is on" \
+    [ "$(cat /sys/kernel/mm/numa/demotion_enabled)" = true ]
 echo QCXL-AGENT-READY
 # The host's last step: the same figures as an override (no new tier).
 for i in $(seq 1 60); do
@@ -125,6 +141,55 @@ check "all $total of node $node's blocks are online and movable" \
 cat /tmp/agent.log
 check "the agent logged each decision" \
     [ "$(grep -c 'online movable' /tmp/agent.log)" -eq "$total" ]
+echo QCXL-AGENT-READY
+for i in $(seq 1 60); do
+    grep -q '"source" : "override"' /run/qcxl-tier-agent/tiers.json && break
+    sleep 1
+done
+check "the host's last command reached the agent" \
+    grep -q '"source" : "override"' /run/qcxl-tier-agent/tiers.json
+finish
+'''
+
+
+# The workload: 64 MiB hot on node 1, node 0 filled with cold pages
+# but 16 MiB, 40 s.  It joins the agent's cgroup (created by the agent).
+MIGRATION_SCRIPT = r'''
+mount -t cgroup2 cgroup2 /sys/fs/cgroup
+check "the scan's unit test on a Debian kernel (soft-dirty bits)" \
+    sh -c 'test-agent -p /agent/scan > /tmp/scan.tap 2>&1 &&
+           grep -q "^ok 1 /agent/scan$" /tmp/scan.tap'
+cat /tmp/scan.tap
+''' + START_AGENT + r'''
+for i in $(seq 1 20); do
+    [ -d /sys/fs/cgroup/qcxl-tier ] && break
+    sleep 1
+done
+check "the agent created its cgroup" [ -d /sys/fs/cgroup/qcxl-tier ]
+grep -E "numa_pages_migrated|pgmigrate_success" /proc/vmstat > /tmp/vm0
+sh -c 'echo $$ > /sys/fs/cgroup/qcxl-tier/cgroup.procs &&
+       exec qcxl-hotset 0 1 64 16 40' > /tmp/hotset.out 2>&1
+rc=$?
+grep -v '^tick' /tmp/hotset.out
+grep '^tick' /tmp/hotset.out | awk 'NR % 5 == 1'
+v() { sed -n "s/^$1 //p" /tmp/hotset.out; }
+check "the workload ran and its data is intact" [ $rc -eq 0 ] && [ "$(v verified)" = 1 ]
+check "the hot set started on node 1 ($(v placed_hot_slow) of $(v hot_pages))" \
+    [ "$(v placed_hot_slow)" = "$(v hot_pages)" ]
+data hot_pages "$(v hot_pages)"
+data hot_fast_end "$(v hot_fast)"
+data cold_slow_end "$(v cold_slow)"
+check "the hot set ended on node 0 ($(v hot_fast) of $(v hot_pages))" \
+    [ "$(v hot_fast)" -ge $(( $(v hot_pages) * 95 / 100 )) ]
+# When the tier agent's moves were done
+first=$(awk -v h="$(v hot_pages)" '$1 == "tick" && $4 * 100 >= h * 95 {
+    print $2; exit }' /tmp/hotset.out)
+data seconds_to_promote "${first:-none}"
+cat /tmp/agent.log | grep -E "migration|placement" | head -20
+check "the agent logged its demotions" grep -q "demoted .* cold pages, node 0 -> 1" /tmp/agent.log
+check "the agent logged its promotions" grep -q "promoted .* hot pages to node 0" /tmp/agent.log
+grep -E "numa_pages_migrated|pgmigrate_success" /proc/vmstat > /tmp/vm1
+paste /tmp/vm0 /tmp/vm1
 echo QCXL-AGENT-READY
 for i in $(seq 1 60); do
     grep -q '"source" : "override"' /run/qcxl-tier-agent/tiers.json && break
@@ -207,6 +272,25 @@ def onlining_host(sock):
     return out + cxl_host(sock)
 
 
+def migration_host(sock):
+    """The counters show the moves; the last command lets the guest end."""
+    rc, c, err = cli(sock, 'counters')
+    hot = 64 * 256
+    out = [(rc == 0 and c['pages-promoted'] >= hot * 9 // 10 and
+            c['pages-demoted'] >= 1 and c['scan-failures'] == 0 and
+            c['migration-rounds'] >= 10,
+            f'qcxl-tier counters: the agent promoted most of the {hot} hot '
+            f'pages and demoted cold ones ({c or err})')]
+    rc, topo, err = cli(sock, 'topology')
+    a = topo['nodes'][1]['access0'] if rc == 0 else {}
+    rc, _, err = cli(sock, 'set-node-perf', 1, a.get('read-latency', 0),
+                     a.get('write-latency', 0), a.get('read-bandwidth', 0),
+                     a.get('write-bandwidth', 0))
+    out.append((rc == 0, f'the same figures for node 1 as an override '
+                         f'({rc} {err})'))
+    return out
+
+
 CASES = [
     GuestCase('agent-seed001-6.1', '6.1', SEED001_HMAT, SEED001_SCRIPT,
               host_agent=seed001_host),
@@ -214,4 +298,6 @@ CASES = [
               host_agent=cxl_host),
     GuestCase('agent-onlining-6.12', '6.12', CXL_1WAY, ONLINING_SCRIPT,
               host_agent=onlining_host),
+    GuestCase('agent-migration-seed001-6.1', '6.1', SEED001_HMAT,
+              MIGRATION_SCRIPT, host_agent=migration_host),
 ]

@@ -67,7 +67,8 @@ def main():
         # The fixture is the repository's: no mechanism may write to it.
         conf = os.path.join(d, 'agent.conf')
         with open(conf, 'w', encoding='utf-8') as f:
-            f.write('[enforce]\nonlining = false\n')
+            f.write('[enforce]\nonlining = false\nplacement = false\n'
+                    'migration = false\n')
         proc = subprocess.Popen([agent, '--socket', path, '--sysfs-root',
                                  FIXTURE, '--state-file', state,
                                  '--config', conf],
