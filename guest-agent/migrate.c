@@ -276,9 +276,10 @@ static bool scan_pid(AgentMigrator *m, const BlockMap *bm, pid_t pid,
             continue;
         }
         for (addr = start; addr < end;) {
-            guint64 n = MIN((end - addr) / m->page_size, PAGEMAP_CHUNK), k;
-            ssize_t got = pread(fd, ent, n * sizeof(guint64),
+            guint64 want = MIN((end - addr) / m->page_size, PAGEMAP_CHUNK);
+            ssize_t got = pread(fd, ent, want * sizeof(guint64),
                                 addr / m->page_size * sizeof(guint64));
+            guint64 n, k;
 
             if (got <= 0) {
                 break;          /* unmapped since maps was read */
@@ -331,9 +332,8 @@ static bool scan_pid(AgentMigrator *m, const BlockMap *bm, pid_t pid,
                     scan->cold_on[pg.node]++;
                 }
             }
-            if (n < MIN((end - start) / m->page_size, PAGEMAP_CHUNK) &&
-                addr < end) {
-                break;
+            if (n < want) {
+                break;          /* a short read: the mapping changed */
             }
         }
     }
