@@ -91,6 +91,7 @@ install: all
 # take these): binary, systemd unit, man page.
 install-agent: qcxl-tools
 	install -D -m 0755 build/qcxl/qcxl-tier-agent $(DESTDIR)/usr/sbin/qcxl-tier-agent
+	install -D -m 0755 build/qcxl/qcxl-tier-run $(DESTDIR)/usr/bin/qcxl-tier-run
 	install -D -m 0644 guest-agent/qcxl-tier-agent.service \
 	    $(DESTDIR)/lib/systemd/system/qcxl-tier-agent.service
 	install -D -m 0644 guest-agent/qcxl-tier-agent.8 \

@@ -153,7 +153,8 @@ finish
 
 
 # The workload: 64 MiB hot on node 1, node 0 filled with cold pages
-# but 16 MiB, 40 s.  It joins the agent's cgroup (created by the agent).
+# but 16 MiB, 40 s.  qcxl-tier-run starts it in the agent's cgroup
+# (created by the agent).
 MIGRATION_SCRIPT = r'''
 mount -t cgroup2 cgroup2 /sys/fs/cgroup
 check "the scan's unit test on a Debian kernel (soft-dirty bits)" \
@@ -166,9 +167,22 @@ for i in $(seq 1 20); do
     sleep 1
 done
 check "the agent created its cgroup" [ -d /sys/fs/cgroup/qcxl-tier ]
+# Placement at start: qcxl-tier-run prefers the lowest tier (node 0 by
+# the agent's tiers) and joins the agent's cgroup
+qcxl-tier-run -- sh -c 'grep -m1 -E "heap|stack" /proc/self/numa_maps;
+    cat /proc/self/cgroup' > /tmp/run.out 2>&1
+cat /tmp/run.out
+check "qcxl-tier-run: MPOL_PREFERRED_MANY on node 0" \
+    grep -q "prefer (many):0 " /tmp/run.out
+check "qcxl-tier-run: in the agent's cgroup" grep -q "^0::/qcxl-tier$" /tmp/run.out
+qcxl-tier-run --state-file /nonexistent -- true 2> /tmp/run.err
+check "qcxl-tier-run without the agent's state: a clear error" \
+    [ $? -eq 1 ] && grep -q "is qcxl-tier-agent running" /tmp/run.err
+qcxl-tier-run --interleave -- true 2> /tmp/run.err
+check "qcxl-tier-run --interleave on 6.1: refused, naming Linux 6.9" \
+    [ $? -eq 1 ] && grep -q "Linux 6.9" /tmp/run.err
 grep -E "numa_pages_migrated|pgmigrate_success" /proc/vmstat > /tmp/vm0
-sh -c 'echo $$ > /sys/fs/cgroup/qcxl-tier/cgroup.procs &&
-       exec qcxl-hotset 0 1 64 16 40' > /tmp/hotset.out 2>&1
+qcxl-tier-run -- qcxl-hotset 0 1 64 16 40 > /tmp/hotset.out 2>&1
 rc=$?
 grep -v '^tick' /tmp/hotset.out
 grep '^tick' /tmp/hotset.out | awk 'NR % 5 == 1'

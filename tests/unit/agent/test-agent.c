@@ -17,6 +17,7 @@
 #include <unistd.h>
 #include "acpi.h"
 #include "enforce.h"
+#include "statefile.h"
 #include "tiers.h"
 #include "topology.h"
 
@@ -637,6 +638,38 @@ static void test_placement(void)
     remove_tree(root);
 }
 
+static void test_state_file(void)
+{
+    g_autoptr(GError) err = NULL;
+    guint64 top, all;
+    static const char *bad[] = {
+        "", "[]", "{}", "{\"nodes\": 1}", "{\"nodes\": []}",
+        "{\"nodes\": [1]}", "{\"nodes\": [{\"node\": 0}]}",
+        "{\"nodes\": [{\"node\": \"0\", \"tier\": 4}]}",
+        "{\"nodes\": [{\"node\": 64, \"tier\": 4}]}",
+        "{\"nodes\": [{\"node\": -1, \"tier\": 4}]}",
+        "{\"nodes\": [{\"node\": 0, \"tier\": -4}]}",
+        "{\"nodes\": [{\"node\": 0, \"tier\": 4.5}]}",
+        "{\"nodes\": [{\"node\": 0, \"tier\": 4}",
+    };
+    guint i;
+
+    g_assert_true(agent_parse_tiers_state(
+        "{\"nodes\": [{\"node\": 0, \"tier\": 4}, {\"node\": 1, "
+        "\"tier\": 18}, {\"node\": 2, \"tier\": 4}, {\"node\": 63, "
+        "\"tier\": 3757}]}", -1, &top, &all, &err));
+    g_assert_no_error(err);
+    g_assert_cmphex(top, ==, 0x5);
+    g_assert_cmphex(all, ==, 0x8000000000000007ULL);
+    for (i = 0; i < G_N_ELEMENTS(bad); i++) {
+        g_assert_false(agent_parse_tiers_state(bad[i], -1, &top, &all,
+                                               &err));
+        g_assert_nonnull(err);
+        g_assert_cmphex(top | all, ==, 0);
+        g_clear_error(&err);
+    }
+}
+
 /*
  * A real process's pages: a child writes what it is told; the agent's
  * scan sees the writes (soft-dirty) and, rounds later, the cold pages.
@@ -763,5 +796,6 @@ int main(int argc, char **argv)
     g_test_add_func("/agent/interleave-weight", test_interleave_weight);
     g_test_add_func("/agent/placement", test_placement);
     g_test_add_func("/agent/scan", test_scan);
+    g_test_add_func("/agent/state-file", test_state_file);
     return g_test_run();
 }
