@@ -114,10 +114,17 @@ int main(int argc, char **argv)
             fprintf(stderr, "qcxl-tier-run: warning: %s does not exist: "
                     "the agent will not promote or demote this program's "
                     "pages\n", cgroup);
-        } else if (!g_file_set_contents(procs, pid, -1, &err)) {
-            fprintf(stderr, "qcxl-tier-run: joining %s: %s\n", cgroup,
-                    err->message);
-            return 1;
+        } else {
+            /* cgroupfs: write in place, no temporary file */
+            FILE *f = fopen(procs, "w");
+            bool ok = f && fputs(pid, f) >= 0;
+
+            ok = (f && fclose(f) == 0) && ok;
+            if (!ok) {
+                fprintf(stderr, "qcxl-tier-run: joining %s: %s\n", cgroup,
+                        g_strerror(errno));
+                return 1;
+            }
         }
     }
 

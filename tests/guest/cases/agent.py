@@ -137,7 +137,7 @@ done
 data blocks "$total"
 data blocks_movable "$movable"
 check "all $total of node $node's blocks are online and movable" \
-    [ "$total" -gt 0 ] && [ "$movable" -eq "$total" ]
+    [ "$total" -gt 0 -a "$movable" -eq "$total" ]
 cat /tmp/agent.log
 check "the agent logged each decision" \
     [ "$(grep -c 'online movable' /tmp/agent.log)" -eq "$total" ]
@@ -175,26 +175,32 @@ cat /tmp/run.out
 check "qcxl-tier-run: MPOL_PREFERRED_MANY on node 0" \
     grep -q "prefer (many):0 " /tmp/run.out
 check "qcxl-tier-run: in the agent's cgroup" grep -q "^0::/qcxl-tier$" /tmp/run.out
+# exit status 1 and MESSAGE in /tmp/run.err
+failed_with() {
+    [ "$1" -eq 1 ] && grep -q "$2" /tmp/run.err
+}
 qcxl-tier-run --state-file /nonexistent -- true 2> /tmp/run.err
 check "qcxl-tier-run without the agent's state: a clear error" \
-    [ $? -eq 1 ] && grep -q "is qcxl-tier-agent running" /tmp/run.err
+    failed_with $? "is qcxl-tier-agent running"
 qcxl-tier-run --interleave -- true 2> /tmp/run.err
 check "qcxl-tier-run --interleave on 6.1: refused, naming Linux 6.9" \
-    [ $? -eq 1 ] && grep -q "Linux 6.9" /tmp/run.err
+    failed_with $? "Linux 6.9"
 grep -E "numa_pages_migrated|pgmigrate_success" /proc/vmstat > /tmp/vm0
 qcxl-tier-run -- qcxl-hotset 0 1 64 16 40 > /tmp/hotset.out 2>&1
 rc=$?
 grep -v '^tick' /tmp/hotset.out
 grep '^tick' /tmp/hotset.out | awk 'NR % 5 == 1'
 v() { sed -n "s/^$1 //p" /tmp/hotset.out; }
-check "the workload ran and its data is intact" [ $rc -eq 0 ] && [ "$(v verified)" = 1 ]
+check "the workload ran and its data is intact" \
+    [ $rc -eq 0 -a "$(v verified)" = 1 ]
 check "the hot set started on node 1 ($(v placed_hot_slow) of $(v hot_pages))" \
-    [ "$(v placed_hot_slow)" = "$(v hot_pages)" ]
+    [ -n "$(v hot_pages)" -a "$(v placed_hot_slow)" = "$(v hot_pages)" ]
 data hot_pages "$(v hot_pages)"
 data hot_fast_end "$(v hot_fast)"
 data cold_slow_end "$(v cold_slow)"
-check "the hot set ended on node 0 ($(v hot_fast) of $(v hot_pages))" \
-    [ "$(v hot_fast)" -ge $(( $(v hot_pages) * 95 / 100 )) ]
+hot=$(v hot_pages)
+check "the hot set ended on node 0 ($(v hot_fast) of $hot)" \
+    [ -n "$hot" -a "$(v hot_fast)" -ge "$(( ${hot:-1} * 95 / 100 ))" ]
 # When the tier agent's moves were done
 first=$(awk -v h="$(v hot_pages)" '$1 == "tick" && $4 * 100 >= h * 95 {
     print $2; exit }' /tmp/hotset.out)
