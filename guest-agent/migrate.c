@@ -387,7 +387,7 @@ static guint64 move_class(AgentMigrator *m, pid_t pid, Proc *proc,
 
     *err = 0;
     while (moved < max && i < proc->pages->len) {
-        guint n = 0, k, todo, tries;
+        guint n = 0, k;
 
         for (; i < proc->pages->len && n < MOVE_CHUNK &&
                moved + n < max; i++) {
@@ -405,36 +405,23 @@ static guint64 move_class(AgentMigrator *m, pid_t pid, Proc *proc,
             break;
         }
         /*
-         * move_pages stops at the first page it could not migrate and
-         * returns how many were left: try the rest again, twice at most.
+         * When some page of a batch fails to migrate, move_pages returns
+         * the number not migrated and stores no status for that batch
+         * nor for anything after it: ask where those pages are now.
          */
-        for (todo = n, tries = 0; todo && tries < 3; tries++) {
-            g_autofree void **p2 = g_new(void *, todo);
-            g_autofree int *n2 = g_new(int, todo);
-            g_autofree int *s2 = g_new(int, todo);
-            g_autofree guint *idx = g_new(guint, todo);
-            guint j = 0;
-
-            for (k = 0; k < n; k++) {
-                if (status[k] == STATUS_UNTRIED) {
-                    idx[j] = k;
-                    p2[j] = pages[k];
-                    n2[j] = to;
-                    s2[j] = STATUS_UNTRIED;
-                    j++;
-                }
-            }
-            if (syscall(SYS_move_pages, pid, j, p2, n2, s2,
-                        MPOL_MF_MOVE) < 0) {
-                /* Gone, not allowed, or out of memory: stop here */
-                *err = errno;
-                max = moved;
-                break;
-            }
-            for (todo = 0, k = 0; k < j; k++) {
-                status[idx[k]] = s2[k];
-                todo += s2[k] == STATUS_UNTRIED;
-            }
+        if (syscall(SYS_move_pages, pid, n, pages, nodes, status,
+                    MPOL_MF_MOVE) < 0) {
+            /* Gone, not allowed, or out of memory: stop here */
+            *err = errno;
+            max = moved;
+        }
+        k = 0;
+        while (k < n && status[k] != STATUS_UNTRIED) {
+            k++;
+        }
+        if (k < n) {
+            syscall(SYS_move_pages, pid, n - k, pages + k, NULL, status + k,
+                    0);
         }
         for (k = 0; k < n; k++) {
             if (status[k] == to) {
