@@ -24,6 +24,7 @@
 #define PAGEMAP_CHUNK   4096
 #define MOVE_CHUNK      1024
 #define STATUS_UNTRIED  G_MININT
+#define SKIP_ROUNDS     30      /* rounds before retrying an unmovable page */
 
 typedef enum PageClass { PAGE_WARM, PAGE_HOT, PAGE_COLD } PageClass;
 
@@ -38,6 +39,7 @@ typedef struct Proc {
     GHashTable *last_write;     /* page number -> round + 1 */
     GArray *pages;              /* of Page: the last scan */
     GHashTable *moved;          /* page numbers the agent moved last round */
+    GHashTable *skip;           /* page number -> round to try it again */
     bool seen;                  /* in this round's cgroup */
 } Proc;
 
@@ -56,6 +58,7 @@ static void proc_free(gpointer p)
 
     g_hash_table_unref(proc->last_write);
     g_hash_table_unref(proc->moved);
+    g_hash_table_unref(proc->skip);
     g_array_unref(proc->pages);
     g_free(proc);
 }
@@ -219,9 +222,15 @@ static Proc *proc_get(AgentMigrator *m, pid_t pid)
         proc->last_write = g_hash_table_new(g_direct_hash, g_direct_equal);
         proc->pages = g_array_new(false, false, sizeof(Page));
         proc->moved = g_hash_table_new(g_direct_hash, g_direct_equal);
+        proc->skip = g_hash_table_new(g_direct_hash, g_direct_equal);
         g_hash_table_insert(m->procs, GINT_TO_POINTER(pid), proc);
     }
     return proc;
+}
+
+static gboolean skip_expired(gpointer key, gpointer value, gpointer opaque)
+{
+    return GPOINTER_TO_SIZE(value) <= *(guint64 *)opaque;
 }
 
 static gboolean written_before(gpointer key, gpointer value, gpointer opaque)
@@ -339,6 +348,7 @@ static bool scan_pid(AgentMigrator *m, const BlockMap *bm, pid_t pid,
     }
     close(fd);
     g_hash_table_remove_all(proc->moved);
+    g_hash_table_foreach_remove(proc->skip, skip_expired, &m->round);
     /* Pages not written for cold_scans rounds need no entry to be cold */
     cold_before = m->round >= cold_scans ? m->round - cold_scans + 1 : 0;
     if (cold_before > proc->first_round) {
@@ -378,7 +388,8 @@ bool agent_migrator_scan(AgentMigrator *m, pid_t pid, guint cold_scans,
  */
 static guint64 move_class(AgentMigrator *m, pid_t pid, Proc *proc,
                           PageClass cls, const bool *from, int to,
-                          guint64 max, guint64 *failed, int *err)
+                          guint64 max, guint64 *failed, int *err,
+                          int *why)
 {
     g_autofree void **pages = g_new(void *, MOVE_CHUNK);
     g_autofree int *nodes = g_new(int, MOVE_CHUNK);
@@ -386,6 +397,7 @@ static guint64 move_class(AgentMigrator *m, pid_t pid, Proc *proc,
     guint64 moved = 0, i = 0;
 
     *err = 0;
+    *why = 0;
     while (moved < max && i < proc->pages->len) {
         guint n = 0, k;
 
@@ -393,6 +405,12 @@ static guint64 move_class(AgentMigrator *m, pid_t pid, Proc *proc,
                moved + n < max; i++) {
             Page *pg = &g_array_index(proc->pages, Page, i);
 
+            gpointer vpn = GSIZE_TO_POINTER(pg->addr / m->page_size);
+            gpointer again = g_hash_table_lookup(proc->skip, vpn);
+
+            if (again && GPOINTER_TO_SIZE(again) > m->round) {
+                continue;       /* failed for good recently */
+            }
             if (pg->cls == cls && pg->node >= 0 && from[pg->node]) {
                 pages[n] = GSIZE_TO_POINTER(pg->addr);
                 nodes[n] = to;
@@ -430,10 +448,42 @@ static guint64 move_class(AgentMigrator *m, pid_t pid, Proc *proc,
                     (guintptr)pages[k] / m->page_size));
             } else {
                 (*failed)++;
+                /* The first reason: -errno, or the node it stayed on */
+                if (!*why) {
+                    *why = status[k] < 0 ? status[k] : status[k] + 1;
+                }
+                /*
+                 * Not there (Linux 6.1 cannot see a page NUMA balancing
+                 * has unmapped for a hinting fault) or not movable: not
+                 * again for a while.  Busy or out of memory: next round.
+                 */
+                if (status[k] == -ENOENT || status[k] == -EFAULT ||
+                    status[k] == -EACCES || status[k] == -EINVAL) {
+                    g_hash_table_insert(proc->skip, GSIZE_TO_POINTER(
+                        (guintptr)pages[k] / m->page_size),
+                        GSIZE_TO_POINTER(m->round + SKIP_ROUNDS));
+                }
             }
         }
     }
     return moved;
+}
+
+/* What a move's log line says about the pages that did not move */
+static char *move_note(int err, guint64 failed, int why)
+{
+    if (err) {
+        return g_strdup_printf(": %s", g_strerror(err));
+    }
+    if (!failed) {
+        return g_strdup("");
+    }
+    if (why < 0) {
+        return g_strdup_printf("; %" G_GUINT64_FORMAT " not moved (%s)",
+                               failed, g_strerror(-why));
+    }
+    return g_strdup_printf("; %" G_GUINT64_FORMAT " not moved (still on "
+                           "node %d)", failed, why - 1);
 }
 
 static char *proc_comm(pid_t pid)
@@ -585,7 +635,7 @@ void agent_migrate_round(AgentMigrator *m, const AgentMigratePolicy *p,
         AgentMovePlan plan;
         guint64 done, failed = 0;
         Proc *proc;
-        int e;
+        int e, why;
 
         if (!scan_pid(m, &bm, pid, p->cold_scans, &scan, &err)) {
             stats->scan_failures++;
@@ -605,34 +655,44 @@ void agent_migrate_round(AgentMigrator *m, const AgentMigratePolicy *p,
         b.cap = cap;
         plan = agent_plan_moves(&b);
         if (plan.demote) {
+            g_autofree char *note = NULL;
+
+            failed = 0;
             done = move_class(m, pid, proc, PAGE_COLD, fastset, down,
-                              plan.demote, &failed, &e);
+                              plan.demote, &failed, &e, &why);
             stats->pages_demoted += done;
+            stats->move_failures += failed;
             cap -= MIN(cap, done);
             fast_free += done;
             down_free -= done;
-            g_ptr_array_add(log, g_strdup_printf(
+            note = move_note(e, failed, why);
+            if (done || failed || e) {
+                g_ptr_array_add(log, g_strdup_printf(
                 "migration: %d (%s): demoted %" G_GUINT64_FORMAT " of %"
-                G_GUINT64_FORMAT " cold pages, node %d -> %d%s%s", pid, comm,
-                done, b.cold_fast, fast, down, e ? ": " : "",
-                e ? g_strerror(e) : ""));
+                G_GUINT64_FORMAT " cold pages, node %d -> %d%s", pid, comm,
+                done, b.cold_fast, fast, down, note));
+            }
             /* What did not go down leaves no room for going up */
-            plan.promote = MIN(plan.promote,
-                               b.fast_room + done);
+            plan.promote = MIN(plan.promote, b.fast_room + done);
         }
         if (plan.promote) {
+            g_autofree char *note = NULL;
+
+            failed = 0;
             done = move_class(m, pid, proc, PAGE_HOT, slow, fast,
-                              plan.promote, &failed, &e);
+                              plan.promote, &failed, &e, &why);
             stats->pages_promoted += done;
+            stats->move_failures += failed;
             cap -= MIN(cap, done);
             fast_free -= done;
-            g_ptr_array_add(log, g_strdup_printf(
+            note = move_note(e, failed, why);
+            if (done || failed || e) {
+                g_ptr_array_add(log, g_strdup_printf(
                 "migration: %d (%s): promoted %" G_GUINT64_FORMAT " of %"
-                G_GUINT64_FORMAT " hot pages to node %d%s%s", pid, comm,
-                done, b.hot_slow, fast, e ? ": " : "",
-                e ? g_strerror(e) : ""));
+                G_GUINT64_FORMAT " hot pages to node %d%s", pid, comm,
+                done, b.hot_slow, fast, note));
+            }
         }
-        stats->move_failures += failed;
     }
     g_hash_table_foreach_remove(m->procs, not_seen, NULL);
     g_array_unref(bm.node);
