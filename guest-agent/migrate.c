@@ -486,6 +486,39 @@ static char *move_note(int err, guint64 failed, int why)
                            "node %d)", failed, why - 1);
 }
 
+/*
+ * move_class, counting the pages that did not move and logging the
+ * decision (FROM_NODE: the node demoted from, for the log)
+ */
+static guint64 move_logged(AgentMigrator *m, pid_t pid, const char *comm,
+                           Proc *proc, PageClass cls, const bool *from,
+                           int from_node, int to, guint64 max, guint64 of,
+                           AgentMigrateStats *stats, GPtrArray *log)
+{
+    g_autofree char *note = NULL;
+    guint64 done, failed = 0;
+    int e, why;
+
+    done = move_class(m, pid, proc, cls, from, to, max, &failed, &e, &why);
+    stats->move_failures += failed;
+    if (!done && !failed && !e) {
+        return 0;               /* every candidate is being skipped */
+    }
+    note = move_note(e, failed, why);
+    if (cls == PAGE_COLD) {
+        g_ptr_array_add(log, g_strdup_printf(
+            "migration: %d (%s): demoted %" G_GUINT64_FORMAT " of %"
+            G_GUINT64_FORMAT " cold pages, node %d -> %d%s", pid, comm, done,
+            of, from_node, to, note));
+    } else {
+        g_ptr_array_add(log, g_strdup_printf(
+            "migration: %d (%s): promoted %" G_GUINT64_FORMAT " of %"
+            G_GUINT64_FORMAT " hot pages to node %d%s", pid, comm, done, of,
+            to, note));
+    }
+    return done;
+}
+
 static char *proc_comm(pid_t pid)
 {
     g_autofree char *path = g_strdup_printf("/proc/%d/comm", pid);
@@ -633,9 +666,8 @@ void agent_migrate_round(AgentMigrator *m, const AgentMigratePolicy *p,
         AgentMoveBudget b = { 0 };
         AgentPageScan scan;
         AgentMovePlan plan;
-        guint64 done, failed = 0;
+        guint64 done;
         Proc *proc;
-        int e, why;
 
         if (!scan_pid(m, &bm, pid, p->cold_scans, &scan, &err)) {
             stats->scan_failures++;
@@ -655,43 +687,21 @@ void agent_migrate_round(AgentMigrator *m, const AgentMigratePolicy *p,
         b.cap = cap;
         plan = agent_plan_moves(&b);
         if (plan.demote) {
-            g_autofree char *note = NULL;
-
-            failed = 0;
-            done = move_class(m, pid, proc, PAGE_COLD, fastset, down,
-                              plan.demote, &failed, &e, &why);
+            done = move_logged(m, pid, comm, proc, PAGE_COLD, fastset, fast,
+                               down, plan.demote, b.cold_fast, stats, log);
             stats->pages_demoted += done;
-            stats->move_failures += failed;
             cap -= MIN(cap, done);
             fast_free += done;
             down_free -= done;
-            note = move_note(e, failed, why);
-            if (done || failed || e) {
-                g_ptr_array_add(log, g_strdup_printf(
-                "migration: %d (%s): demoted %" G_GUINT64_FORMAT " of %"
-                G_GUINT64_FORMAT " cold pages, node %d -> %d%s", pid, comm,
-                done, b.cold_fast, fast, down, note));
-            }
             /* What did not go down leaves no room for going up */
             plan.promote = MIN(plan.promote, b.fast_room + done);
         }
         if (plan.promote) {
-            g_autofree char *note = NULL;
-
-            failed = 0;
-            done = move_class(m, pid, proc, PAGE_HOT, slow, fast,
-                              plan.promote, &failed, &e, &why);
+            done = move_logged(m, pid, comm, proc, PAGE_HOT, slow, -1, fast,
+                               plan.promote, b.hot_slow, stats, log);
             stats->pages_promoted += done;
-            stats->move_failures += failed;
             cap -= MIN(cap, done);
             fast_free -= done;
-            note = move_note(e, failed, why);
-            if (done || failed || e) {
-                g_ptr_array_add(log, g_strdup_printf(
-                "migration: %d (%s): promoted %" G_GUINT64_FORMAT " of %"
-                G_GUINT64_FORMAT " hot pages to node %d%s", pid, comm,
-                done, b.hot_slow, fast, note));
-            }
         }
     }
     g_hash_table_foreach_remove(m->procs, not_seen, NULL);

@@ -48,8 +48,18 @@ cat /run/qcxl-tier-agent/tiers.json
 check "the agent publishes its tiers" [ -s /run/qcxl-tier-agent/tiers.json ]
 '''
 
-# Node N's "tier" in the agent's published state (busybox sh + sed).
+# Node N's "tier" in the agent's published state (busybox sh + sed), and
+# waiting (up to 60 s) for the host's override, its last command.
 TIER_OF = r'''
+has_override() {
+    grep -q '"source" : "override"' /run/qcxl-tier-agent/tiers.json
+}
+wait_override() {
+    for i in $(seq 1 60); do
+        has_override && break
+        sleep 1
+    done
+}
 agent_tier() {
     tr -d ' \n' < /run/qcxl-tier-agent/tiers.json |
         sed -n "s/.*{\"node\":$1,\"tier\":\([0-9]*\),.*/\1/p"
@@ -101,12 +111,9 @@ check "the kernel's tiers are right: its demotion is on" \
     [ "$(cat /sys/kernel/mm/numa/demotion_enabled)" = true ]
 echo QCXL-AGENT-READY
 # The host's last step: the same figures as an override (no new tier).
-for i in $(seq 1 60); do
-    grep -q '"source" : "override"' /run/qcxl-tier-agent/tiers.json && break
-    sleep 1
-done
+wait_override
 check "the host's override reached the agent" \
-    grep -q '"source" : "override"' /run/qcxl-tier-agent/tiers.json
+    has_override
 check "the same figures keep the node in tier $t" [ "$(agent_tier "$node")" = "$t" ]
 finish
 '''
@@ -142,12 +149,9 @@ cat /tmp/agent.log
 check "the agent logged each decision" \
     [ "$(grep -c 'online movable' /tmp/agent.log)" -eq "$total" ]
 echo QCXL-AGENT-READY
-for i in $(seq 1 60); do
-    grep -q '"source" : "override"' /run/qcxl-tier-agent/tiers.json && break
-    sleep 1
-done
+wait_override
 check "the host's last command reached the agent" \
-    grep -q '"source" : "override"' /run/qcxl-tier-agent/tiers.json
+    has_override
 finish
 '''
 
@@ -161,7 +165,7 @@ check "the scan's unit test on a Debian kernel (soft-dirty bits)" \
     sh -c 'test-agent -p /agent/scan > /tmp/scan.tap 2>&1 &&
            grep -q "^ok 1 /agent/scan$" /tmp/scan.tap'
 cat /tmp/scan.tap
-''' + START_AGENT + r'''
+''' + START_AGENT + TIER_OF + r'''
 for i in $(seq 1 20); do
     [ -d /sys/fs/cgroup/qcxl-tier ] && break
     sleep 1
@@ -211,12 +215,9 @@ check "the agent logged its promotions" grep -q "promoted .* hot pages to node 0
 grep -E "numa_pages_migrated|pgmigrate_success" /proc/vmstat > /tmp/vm1
 paste /tmp/vm0 /tmp/vm1
 echo QCXL-AGENT-READY
-for i in $(seq 1 60); do
-    grep -q '"source" : "override"' /run/qcxl-tier-agent/tiers.json && break
-    sleep 1
-done
+wait_override
 check "the host's last command reached the agent" \
-    grep -q '"source" : "override"' /run/qcxl-tier-agent/tiers.json
+    has_override
 finish
 '''
 
