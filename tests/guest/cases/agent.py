@@ -133,21 +133,33 @@ done
 check "the agent onlined the CXL memory: node ${node:-none} has memory" \
     [ -n "$node" ]
 [ -n "$node" ] || node=1
-total=0
-movable=0
-for m in /sys/devices/system/memory/memory*; do
-    [ -e "$m/node$node" ] || continue
-    total=$((total + 1))
-    [ "$(cat $m/state)" = online ] && [ "$(cat $m/valid_zones)" = Movable ] &&
-        movable=$((movable + 1))
+# The node has memory as soon as the first block is going online: wait
+# (up to 30 s) until the agent has onlined and logged every block.
+count_blocks() {
+    total=0
+    movable=0
+    for m in /sys/devices/system/memory/memory*; do
+        [ -e "$m/node$node" ] || continue
+        total=$((total + 1))
+        [ "$(cat $m/state)" = online ] &&
+            [ "$(cat $m/valid_zones)" = Movable ] &&
+            movable=$((movable + 1))
+    done
+    logged=$(grep -c 'online movable' /tmp/agent.log)
+}
+for i in $(seq 1 30); do
+    count_blocks
+    [ "$total" -gt 0 -a "$movable" -eq "$total" -a "$logged" -eq "$total" ] &&
+        break
+    sleep 1
 done
 data blocks "$total"
 data blocks_movable "$movable"
 check "all $total of node $node's blocks are online and movable" \
     [ "$total" -gt 0 -a "$movable" -eq "$total" ]
 cat /tmp/agent.log
-check "the agent logged each decision" \
-    [ "$(grep -c 'online movable' /tmp/agent.log)" -eq "$total" ]
+check "the agent logged each decision ($logged lines)" \
+    [ "$logged" -eq "$total" ]
 echo QCXL-AGENT-READY
 wait_override
 check "the host's last command reached the agent" \
