@@ -1,0 +1,595 @@
+/*
+ * Unit tests of the shared pool's metadata layer (hw/mem/qcxl-pool.c)
+ *
+ * Copyright (c) 2026 qcxl authors
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ *
+ * Pools are files in /dev/shm, as in the one-machine setup.  Damaged and
+ * hostile metadata is written at the offsets docs/pool.rst documents,
+ * which also checks that the documentation matches the code.
+ */
+
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include "hw/mem/qcxl_pool.h"
+
+#define MiB (1ULL << 20)
+#define E (2 * MiB)
+
+static char *pool_path;
+
+static void remove_pool(void)
+{
+    unlink(pool_path);
+}
+
+static QcxlPool *fresh_pool(uint64_t size, uint32_t lease_ms)
+{
+    g_autoptr(GError) err = NULL;
+    QcxlPool *pool;
+
+    remove_pool();
+    g_assert_true(qcxl_pool_format(pool_path, size, E, lease_ms, false,
+                                   &err));
+    g_assert_no_error(err);
+    pool = qcxl_pool_open(pool_path, &err);
+    g_assert_no_error(err);
+    return pool;
+}
+
+static void assert_clean(QcxlPool *pool)
+{
+    g_autoptr(GError) err = NULL;
+    g_autoptr(QcxlPoolMeta) meta = qcxl_pool_read(pool, &err);
+    g_autoptr(GPtrArray) problems = g_ptr_array_new_with_free_func(g_free);
+
+    g_assert_no_error(err);
+    if (!qcxl_pool_check(qcxl_pool_super(pool), meta, problems)) {
+        g_error("not clean: %s", (char *)problems->pdata[0]);
+    }
+}
+
+static void test_format(void)
+{
+    g_autoptr(GError) err = NULL;
+    g_autoptr(QcxlPool) pool = NULL;
+    const QcxlPoolSuper *sb;
+
+    remove_pool();
+    /* bad geometry and lease */
+    g_assert_false(qcxl_pool_format(pool_path, 64 * MiB, 3 * MiB, 1000,
+                                    false, &err));
+    g_assert_error(err, QCXL_POOL_ERROR, QCXL_POOL_ERR_INVALID);
+    g_assert_nonnull(strstr(err->message, "power of two"));
+    g_clear_error(&err);
+    g_assert_false(qcxl_pool_format(pool_path, 64 * MiB, 1 * MiB, 1000,
+                                    false, &err));
+    g_assert_error(err, QCXL_POOL_ERROR, QCXL_POOL_ERR_INVALID);
+    g_clear_error(&err);
+    g_assert_false(qcxl_pool_format(pool_path, 64 * MiB, E, 10, false, &err));
+    g_assert_nonnull(strstr(err->message, "lease period"));
+    g_clear_error(&err);
+    g_assert_false(qcxl_pool_format(pool_path, 3 * MiB, E, 1000, false,
+                                    &err));
+    g_assert_nonnull(strstr(err->message, "hold no extent"));
+    g_clear_error(&err);
+    g_assert_false(qcxl_pool_format(pool_path, 0, E, 1000, false, &err));
+    g_assert_nonnull(strstr(err->message, "needs a size"));
+    g_clear_error(&err);
+
+    /* a good one: geometry as documented */
+    g_assert_true(qcxl_pool_format(pool_path, 64 * MiB, E, 1000, false,
+                                   &err));
+    g_assert_no_error(err);
+    pool = qcxl_pool_open(pool_path, &err);
+    g_assert_no_error(err);
+    sb = qcxl_pool_super(pool);
+    g_assert_cmpuint(sb->extent_size, ==, E);
+    g_assert_cmpuint(sb->data_offset % E, ==, 0);
+    g_assert_cmpuint(sb->data_offset, >=, 0x2000 + 2 * sb->meta_size + 4096);
+    g_assert_cmpuint(sb->data_offset + sb->extents * E, <=, 64 * MiB);
+    g_assert_cmpuint(sb->extents, ==, 31);
+    g_assert_cmpuint(sb->lease_ms, ==, 1000);
+    assert_clean(pool);
+
+    /* never over an existing pool, or other data, without force */
+    g_assert_false(qcxl_pool_format(pool_path, 64 * MiB, E, 1000, false,
+                                    &err));
+    g_assert_error(err, QCXL_POOL_ERROR, QCXL_POOL_ERR_EXISTS);
+    g_assert_nonnull(strstr(err->message, "a qcxl pool"));
+    g_assert_nonnull(strstr(err->message, "--force"));
+    g_clear_error(&err);
+    g_assert_true(g_file_set_contents(pool_path, "precious", -1, NULL));
+    g_assert_false(qcxl_pool_format(pool_path, 64 * MiB, E, 1000, false,
+                                    &err));
+    g_assert_nonnull(strstr(err->message, "holds data"));
+    g_clear_error(&err);
+    g_assert_true(qcxl_pool_format(pool_path, 64 * MiB, E, 1000, true,
+                                   &err));
+    g_assert_no_error(err);
+}
+
+static void write_at(uint64_t off, const void *buf, size_t len)
+{
+    FILE *f = fopen(pool_path, "r+");
+
+    g_assert_nonnull(f);
+    g_assert_cmpint(fseek(f, off, SEEK_SET), ==, 0);
+    g_assert_cmpuint(fwrite(buf, 1, len, f), ==, len);
+    fclose(f);
+}
+
+static void test_open_bad(void)
+{
+    g_autoptr(GError) err = NULL;
+    g_autoptr(QcxlPool) pool = NULL;
+    QcxlPoolSuper sb;
+    uint64_t backup;
+    bool used_backup = false;
+    uint8_t junk[64];
+
+    /* not a pool */
+    remove_pool();
+    g_assert_null(qcxl_pool_open(pool_path, &err));
+    g_assert_error(err, QCXL_POOL_ERROR, QCXL_POOL_ERR_IO);
+    g_clear_error(&err);
+    g_assert_true(g_file_set_contents(pool_path, "x", 1, NULL));
+    g_assert_null(qcxl_pool_open(pool_path, &err));
+    g_assert_error(err, QCXL_POOL_ERROR, QCXL_POOL_ERR_FORMAT);
+    g_clear_error(&err);
+
+    pool = fresh_pool(64 * MiB, 1000);
+    sb = *qcxl_pool_super(pool);
+    g_clear_pointer(&pool, qcxl_pool_close);
+    backup = sb.data_offset - 4096;
+
+    /* truncated: the superblock says more than the file has */
+    g_assert_cmpint(truncate(pool_path, 32 * MiB), ==, 0);
+    g_assert_null(qcxl_pool_open(pool_path, &err));
+    g_assert_nonnull(strstr(err->message, "truncated"));
+    g_clear_error(&err);
+    g_assert_cmpint(truncate(pool_path, 64 * MiB), ==, 0);
+
+    /* a flipped byte in a field: the checksum catches it */
+    write_at(40, "\x01", 1);
+    g_assert_null(qcxl_pool_open(pool_path, &err));
+    g_assert_error(err, QCXL_POOL_ERROR, QCXL_POOL_ERR_FORMAT);
+    g_assert_nonnull(strstr(err->message, "checksum"));
+    g_assert_nonnull(strstr(err->message, "fsck"));
+    g_clear_error(&err);
+
+    /* fsck's open finds the backup and restores the primary */
+    pool = qcxl_pool_open_any(pool_path, &used_backup, &err);
+    g_assert_no_error(err);
+    g_assert_true(used_backup);
+    g_assert_cmpuint(qcxl_pool_super(pool)->extents, ==, sb.extents);
+    g_assert_true(qcxl_pool_restore_super(pool, NULL));
+    g_clear_pointer(&pool, qcxl_pool_close);
+    pool = qcxl_pool_open(pool_path, &err);
+    g_assert_no_error(err);
+    g_clear_pointer(&pool, qcxl_pool_close);
+
+    /* both superblocks gone: nothing to recover, and no reformat */
+    memset(junk, 0xa5, sizeof(junk));
+    write_at(0, junk, sizeof(junk));
+    write_at(backup, junk, sizeof(junk));
+    g_assert_null(qcxl_pool_open_any(pool_path, &used_backup, &err));
+    g_assert_nonnull(strstr(err->message, "no intact backup"));
+    g_clear_error(&err);
+}
+
+/* Rewrite copy @copy's CRC after a field was changed (layout in docs) */
+static void fix_crc(QcxlPool *pool, int copy)
+{
+    const QcxlPoolSuper *sb = qcxl_pool_super(pool);
+    uint8_t *b = qcxl_pool_base(pool) + 0x2000 + copy * sb->meta_size;
+    uint32_t len, crc;
+
+    memcpy(&len, b + 8, 4);
+    crc = qcxl_crc32c(qcxl_crc32c(0, b, 12), b + 16, len - 16);
+    memcpy(b + 12, &crc, 4);
+}
+
+static int current_copy(QcxlPool *pool)
+{
+    uint64_t s0, s1;
+    bool v0 = qcxl_pool_copy_state(pool, 0, &s0);
+    bool v1 = qcxl_pool_copy_state(pool, 1, &s1);
+
+    g_assert_true(v0 || v1);
+    return v1 && (!v0 || s1 > s0);
+}
+
+static void test_copies(void)
+{
+    g_autoptr(QcxlPool) pool = fresh_pool(64 * MiB, 1000);
+    g_autoptr(GError) err = NULL;
+    g_autoptr(QcxlPoolMeta) meta = NULL;
+    const QcxlPoolSuper *sb = qcxl_pool_super(pool);
+    uint8_t *base = qcxl_pool_base(pool);
+    int cur;
+
+    g_assert_true(qcxl_pool_host_add(pool, "a", &err));
+    g_assert_true(qcxl_pool_host_add(pool, "b", &err));
+    g_assert_no_error(err);
+    cur = current_copy(pool);
+
+    /* a torn current copy: the previous one (without host b) is used */
+    base[0x2000 + cur * sb->meta_size + 100] ^= 0xff;
+    meta = qcxl_pool_read(pool, &err);
+    g_assert_no_error(err);
+    g_assert_cmpint(qcxl_pool_find_host(meta, "a"), >=, 0);
+    g_assert_cmpint(qcxl_pool_find_host(meta, "b"), <, 0);
+    /* and the next transaction overwrites the torn copy */
+    g_assert_true(qcxl_pool_host_add(pool, "c", &err));
+    g_assert_no_error(err);
+    g_clear_pointer(&meta, qcxl_pool_meta_free);
+    meta = qcxl_pool_read(pool, &err);
+    g_assert_cmpint(qcxl_pool_find_host(meta, "c"), >=, 0);
+    assert_clean(pool);
+
+    /* both damaged: reads and transactions refuse, with both reasons */
+    base[0x2000 + 100] ^= 0xff;
+    base[0x2000 + sb->meta_size + 100] ^= 0xff;
+    g_clear_pointer(&meta, qcxl_pool_meta_free);
+    g_assert_null(qcxl_pool_read(pool, &err));
+    g_assert_nonnull(strstr(err->message, "both metadata copies"));
+    g_clear_error(&err);
+    g_assert_false(qcxl_pool_host_add(pool, "d", &err));
+    g_assert_error(err, QCXL_POOL_ERROR, QCXL_POOL_ERR_FORMAT);
+    g_clear_error(&err);
+    g_assert_false(qcxl_pool_repair(pool, NULL, &err));
+    g_clear_error(&err);
+}
+
+/* Hostile but checksummed metadata: check reports, repair fixes. */
+static void test_hostile(void)
+{
+    g_autoptr(QcxlPool) pool = fresh_pool(64 * MiB, 1000);
+    g_autoptr(GError) err = NULL;
+    g_autoptr(GPtrArray) problems = g_ptr_array_new_with_free_func(g_free);
+    g_autoptr(GPtrArray) fixed = g_ptr_array_new_with_free_func(g_free);
+    g_autoptr(QcxlPoolMeta) meta = NULL;
+    const QcxlPoolSuper *sb = qcxl_pool_super(pool);
+    uint8_t *copy, *region, *ext5;
+    int cur;
+
+    g_assert_true(qcxl_pool_host_add(pool, "a", &err));
+    g_assert_true(qcxl_pool_region_create(pool, "r", 2 * E, "a", false,
+                                          &err));
+    g_assert_no_error(err);
+    cur = current_copy(pool);
+    copy = qcxl_pool_base(pool) + 0x2000 + cur * sb->meta_size;
+    region = copy + 64 + 64 * 64;               /* region slot 0 */
+
+    /* mapped by slot 5 (no host), owner slot 63 (no host), a bad mode */
+    region[16] = 1 << 5;
+    region[2] = 63;
+    region[1] = 7;
+    /* extent 20 claims region slot 9, which is free; data in it */
+    copy[64 + 64 * 64 + 256 * 128 + 2 * 20] = 10;
+    ext5 = qcxl_pool_base(pool) + qcxl_pool_extent_offset(pool, 20);
+    memset(ext5, 0x5a, 4096);
+    /* and a free extent (25) holds data */
+    memset(qcxl_pool_base(pool) + qcxl_pool_extent_offset(pool, 25), 1, 8);
+    fix_crc(pool, cur);
+
+    meta = qcxl_pool_read(pool, &err);
+    g_assert_no_error(err);
+    g_assert_false(qcxl_pool_check(sb, meta, problems));
+    g_assert_cmpuint(problems->len, >=, 4);
+    /* a transaction on top of it refuses to commit */
+    g_assert_false(qcxl_pool_host_add(pool, "b", &err));
+    g_assert_nonnull(strstr(err->message, "refusing to commit"));
+    g_clear_error(&err);
+
+    /* repair: the invalid region entry goes, the leak is zeroed and freed */
+    g_assert_true(qcxl_pool_repair(pool, fixed, &err));
+    g_assert_no_error(err);
+    g_assert_cmpuint(fixed->len, >=, 3);
+    assert_clean(pool);
+    g_clear_pointer(&meta, qcxl_pool_meta_free);
+    meta = qcxl_pool_read(pool, &err);
+    g_assert_cmpuint(meta->map[20], ==, 0);
+    g_assert_true(qcxl_pool_extent_is_zero(pool, 20));
+    g_assert_true(qcxl_pool_extent_is_zero(pool, 25));
+    g_assert_cmpuint(qcxl_pool_free_extents(meta), ==, sb->extents);
+
+    /* a region with an unknown owner keeps its data, without owner */
+    g_assert_true(qcxl_pool_region_create(pool, "keep", E, "a", false,
+                                          &err));
+    g_assert_no_error(err);
+    cur = current_copy(pool);
+    copy = qcxl_pool_base(pool) + 0x2000 + cur * sb->meta_size;
+    g_clear_pointer(&meta, qcxl_pool_meta_free);
+    meta = qcxl_pool_read(pool, &err);
+    region = copy + 64 + 64 * 64 + 128 * qcxl_pool_find_region(meta, "keep");
+    region[2] = 40;
+    fix_crc(pool, cur);
+    g_ptr_array_set_size(fixed, 0);
+    g_assert_true(qcxl_pool_repair(pool, fixed, &err));
+    g_clear_pointer(&meta, qcxl_pool_meta_free);
+    meta = qcxl_pool_read(pool, &err);
+    g_assert_cmpint(qcxl_pool_find_region(meta, "keep"), >=, 0);
+    g_assert_cmpuint(meta->regions[qcxl_pool_find_region(meta, "keep")].owner,
+                     ==, QCXL_POOL_NO_HOST);
+    assert_clean(pool);
+}
+
+static void test_ops(void)
+{
+    g_autoptr(QcxlPool) pool = fresh_pool(64 * MiB, 1000);
+    g_autoptr(GError) err = NULL;
+    g_autoptr(QcxlPoolMeta) meta = NULL;
+    g_autofree uint32_t *ext = NULL;
+    uint64_t inc_a, inc_b, inc_a2, size;
+    uint32_t n;
+    int a, b;
+
+    /* names */
+    g_assert_false(qcxl_pool_host_add(pool, "", &err));
+    g_assert_error(err, QCXL_POOL_ERROR, QCXL_POOL_ERR_INVALID);
+    g_clear_error(&err);
+    g_assert_false(qcxl_pool_host_add(pool, "a/b", &err));
+    g_clear_error(&err);
+    g_assert_false(qcxl_pool_host_add(pool,
+                                      "0123456789012345678901234567890123",
+                                      &err));
+    g_clear_error(&err);
+    g_assert_false(qcxl_pool_region_create(pool, "bad name", E, "x", false,
+                                           &err));
+    g_assert_error(err, QCXL_POOL_ERROR, QCXL_POOL_ERR_INVALID);
+    g_clear_error(&err);
+
+    a = qcxl_pool_join(pool, "a", true, &inc_a, &err);
+    g_assert_no_error(err);
+    b = qcxl_pool_join(pool, "b", true, &inc_b, &err);
+    g_assert_no_error(err);
+    g_assert_cmpint(a, !=, b);
+    /* a second QEMU for an active host is refused */
+    g_assert_cmpint(qcxl_pool_join(pool, "a", true, &inc_a2, &err), <, 0);
+    g_assert_error(err, QCXL_POOL_ERROR, QCXL_POOL_ERR_BUSY);
+    g_assert_nonnull(strstr(err->message, "evict"));
+    g_clear_error(&err);
+    g_assert_cmpint(qcxl_pool_join(pool, "nobody", false, &inc_a2, &err),
+                    <, 0);
+    g_assert_error(err, QCXL_POOL_ERROR, QCXL_POOL_ERR_NOT_FOUND);
+    g_clear_error(&err);
+
+    g_assert_true(qcxl_pool_region_create(pool, "excl", 2 * E, "a", false,
+                                          &err));
+    g_assert_true(qcxl_pool_region_create(pool, "sh", E, "a", true, &err));
+    g_assert_no_error(err);
+    g_assert_false(qcxl_pool_region_create(pool, "excl", E, "a", false,
+                                           &err));
+    g_assert_error(err, QCXL_POOL_ERROR, QCXL_POOL_ERR_EXISTS);
+    g_clear_error(&err);
+    g_assert_false(qcxl_pool_region_create(pool, "x", E, "ghost", false,
+                                           &err));
+    g_assert_error(err, QCXL_POOL_ERROR, QCXL_POOL_ERR_NOT_FOUND);
+    g_clear_error(&err);
+    g_assert_false(qcxl_pool_region_create(pool, "x", 64 * E, "a", false,
+                                           &err));
+    g_assert_error(err, QCXL_POOL_ERROR, QCXL_POOL_ERR_NO_SPACE);
+    g_clear_error(&err);
+
+    /* access: exclusive is the owner's, shared needs share */
+    ext = qcxl_pool_attach(pool, "excl", b, inc_b, &size, &n, &err);
+    g_assert_null(ext);
+    g_assert_error(err, QCXL_POOL_ERROR, QCXL_POOL_ERR_PERM);
+    g_assert_nonnull(strstr(err->message, "exclusive"));
+    g_clear_error(&err);
+    g_assert_null(qcxl_pool_attach(pool, "sh", b, inc_b, &size, &n, &err));
+    g_assert_error(err, QCXL_POOL_ERROR, QCXL_POOL_ERR_PERM);
+    g_clear_error(&err);
+    g_assert_true(qcxl_pool_region_share(pool, "sh", "b", true, &err));
+    g_assert_false(qcxl_pool_region_share(pool, "sh", "a", true, &err));
+    g_assert_nonnull(strstr(err->message, "owns"));
+    g_clear_error(&err);
+    ext = qcxl_pool_attach(pool, "sh", b, inc_b, &size, &n, &err);
+    g_assert_no_error(err);
+    g_assert_cmpuint(n, ==, 1);
+    g_assert_cmpuint(size, ==, E);
+    g_clear_pointer(&ext, g_free);
+    ext = qcxl_pool_attach(pool, "excl", a, inc_a, &size, &n, &err);
+    g_assert_no_error(err);
+    g_assert_cmpuint(n, ==, 2);
+    g_assert_cmpuint(ext[1], ==, ext[0] + 1);      /* contiguous */
+    g_clear_pointer(&ext, g_free);
+
+    /* mapped regions cannot be deleted, resized, unshared or moved */
+    g_assert_false(qcxl_pool_region_delete(pool, "excl", &err));
+    g_assert_error(err, QCXL_POOL_ERROR, QCXL_POOL_ERR_BUSY);
+    g_assert_nonnull(strstr(err->message, "mapped by a"));
+    g_clear_error(&err);
+    g_assert_false(qcxl_pool_region_resize(pool, "excl", 3 * E, false,
+                                           &err));
+    g_assert_error(err, QCXL_POOL_ERROR, QCXL_POOL_ERR_BUSY);
+    g_clear_error(&err);
+    g_assert_false(qcxl_pool_region_share(pool, "sh", "b", false, &err));
+    g_assert_error(err, QCXL_POOL_ERROR, QCXL_POOL_ERR_BUSY);
+    g_clear_error(&err);
+    g_assert_false(qcxl_pool_region_chown(pool, "excl", "b", &err));
+    g_assert_error(err, QCXL_POOL_ERROR, QCXL_POOL_ERR_BUSY);
+    g_clear_error(&err);
+    g_assert_false(qcxl_pool_host_remove(pool, "a", &err));
+    g_assert_error(err, QCXL_POOL_ERROR, QCXL_POOL_ERR_BUSY);
+    g_clear_error(&err);
+
+    /* eviction fences the old incarnation, and unmaps it */
+    g_assert_true(qcxl_pool_evict(pool, "a", &err));
+    g_assert_no_error(err);
+    g_assert_null(qcxl_pool_attach(pool, "excl", a, inc_a, &size, &n,
+                                   &err));
+    g_assert_error(err, QCXL_POOL_ERROR, QCXL_POOL_ERR_FENCED);
+    g_clear_error(&err);
+    g_assert_false(qcxl_pool_leave(pool, a, inc_a, &err));
+    g_assert_error(err, QCXL_POOL_ERROR, QCXL_POOL_ERR_FENCED);
+    g_clear_error(&err);
+    g_assert_false(qcxl_pool_evict(pool, "a", &err));
+    g_clear_error(&err);
+    meta = qcxl_pool_read(pool, &err);
+    g_assert_cmpuint(meta->regions[qcxl_pool_find_region(meta, "excl")].mapped,
+                     ==, 0);
+    g_assert_cmpuint(meta->hosts[a].state, ==, QCXL_HOST_FENCED);
+    /* a fenced host joins again with a new incarnation */
+    g_assert_cmpint(qcxl_pool_join(pool, "a", false, &inc_a2, &err), ==, a);
+    g_assert_cmpuint(inc_a2, >, inc_a);
+
+    /* grow stays contiguous when it can; shrink needs the flag */
+    g_assert_true(qcxl_pool_region_resize(pool, "excl", 4 * E, false, &err));
+    g_assert_no_error(err);
+    g_assert_false(qcxl_pool_region_resize(pool, "excl", E, false, &err));
+    g_assert_nonnull(strstr(err->message, "--force"));
+    g_clear_error(&err);
+
+    /* chown moves the region; the old owner may not map it */
+    g_assert_true(qcxl_pool_region_chown(pool, "excl", "b", &err));
+    g_assert_no_error(err);
+    g_assert_null(qcxl_pool_attach(pool, "excl", a, inc_a2, &size, &n,
+                                   &err));
+    g_assert_error(err, QCXL_POOL_ERROR, QCXL_POOL_ERR_PERM);
+    g_clear_error(&err);
+    ext = qcxl_pool_attach(pool, "excl", b, inc_b, &size, &n, &err);
+    g_assert_no_error(err);
+    g_assert_cmpuint(n, ==, 4);
+    g_clear_pointer(&ext, g_free);
+
+    /* leaving unmaps; then an inactive host can be removed once unused */
+    g_assert_true(qcxl_pool_leave(pool, b, inc_b, &err));
+    g_assert_true(qcxl_pool_region_delete(pool, "excl", &err));
+    g_assert_true(qcxl_pool_region_share(pool, "sh", "b", false, &err));
+    g_assert_true(qcxl_pool_host_remove(pool, "b", &err));
+    g_assert_no_error(err);
+    g_assert_false(qcxl_pool_host_remove(pool, "b", &err));
+    g_assert_error(err, QCXL_POOL_ERROR, QCXL_POOL_ERR_NOT_FOUND);
+    g_clear_error(&err);
+    assert_clean(pool);
+
+    /* host slots run out with a clear error */
+    for (int i = 0; i < QCXL_POOL_HOSTS; i++) {
+        g_autofree char *name = g_strdup_printf("h%d", i);
+        if (!qcxl_pool_host_add(pool, name, &err)) {
+            break;
+        }
+    }
+    g_assert_error(err, QCXL_POOL_ERROR, QCXL_POOL_ERR_NO_SPACE);
+    g_clear_error(&err);
+}
+
+/* Free extents are zero: deleted and shrunk data is never handed out. */
+static void test_zeroing(void)
+{
+    g_autoptr(QcxlPool) pool = fresh_pool(64 * MiB, 1000);
+    g_autoptr(GError) err = NULL;
+    g_autofree uint32_t *ext = NULL;
+    g_autoptr(QcxlPoolMeta) meta = NULL;
+    uint64_t inc, size;
+    uint32_t n;
+    int a = qcxl_pool_join(pool, "a", true, &inc, &err);
+
+    g_assert_true(qcxl_pool_region_create(pool, "r", 3 * E, "a", false,
+                                          &err));
+    ext = qcxl_pool_attach(pool, "r", a, inc, &size, &n, &err);
+    g_assert_no_error(err);
+    for (uint32_t i = 0; i < n; i++) {
+        memset(qcxl_pool_base(pool) + qcxl_pool_extent_offset(pool, ext[i]),
+               0xee, E);
+    }
+    g_assert_true(qcxl_pool_detach(pool, "r", a, inc, &err));
+    g_assert_true(qcxl_pool_region_resize(pool, "r", E, true, &err));
+    g_assert_no_error(err);
+    g_assert_true(qcxl_pool_extent_is_zero(pool, ext[1]));
+    g_assert_true(qcxl_pool_extent_is_zero(pool, ext[2]));
+    g_assert_false(qcxl_pool_extent_is_zero(pool, ext[0]));
+    g_assert_true(qcxl_pool_region_delete(pool, "r", &err));
+    g_assert_true(qcxl_pool_extent_is_zero(pool, ext[0]));
+    meta = qcxl_pool_read(pool, &err);
+    g_assert_cmpuint(qcxl_pool_free_extents(meta), ==,
+                     qcxl_pool_super(pool)->extents);
+}
+
+static gint holder_released;
+
+static gpointer fake_holder(gpointer opaque)
+{
+    QcxlPool *pool = opaque;
+    uint64_t *lock = (uint64_t *)(qcxl_pool_base(pool) + 0x1000);
+
+    /* hold the lock for 10 x 50 ms, showing progress, then release */
+    for (int i = 0; i < 10; i++) {
+        __atomic_fetch_add(&lock[1], 1, __ATOMIC_RELEASE);
+        g_usleep(50000);
+    }
+    g_atomic_int_set(&holder_released, 1);
+    __atomic_store_n(&lock[0], 0, __ATOMIC_RELEASE);
+    return NULL;
+}
+
+static void test_lock(void)
+{
+    g_autoptr(QcxlPool) pool = fresh_pool(64 * MiB, 200);
+    g_autoptr(GError) err = NULL;
+    uint64_t *lock = (uint64_t *)(qcxl_pool_base(pool) + 0x1000);
+    GThread *t;
+
+    /* a dead holder (no progress): taken over */
+    __atomic_store_n(&lock[0], 0xdead0001ULL, __ATOMIC_RELEASE);
+    g_assert_true(qcxl_pool_host_add(pool, "a", &err));
+    g_assert_no_error(err);
+    g_assert_cmpuint(qcxl_pool_lock_word(pool), ==, 0);
+
+    /* a live holder (progress, for 2.5x the timeout): waited for */
+    __atomic_store_n(&lock[0], 0xbeef0001ULL, __ATOMIC_RELEASE);
+    t = g_thread_new("holder", fake_holder, pool);
+    g_assert_true(qcxl_pool_host_add(pool, "b", &err));
+    g_assert_no_error(err);
+    /* the add ran only after the holder let go: the word was not stolen */
+    g_assert_cmpint(g_atomic_int_get(&holder_released), ==, 1);
+    g_thread_join(t);
+    g_assert_cmpuint(qcxl_pool_lock_word(pool), ==, 0);
+    assert_clean(pool);
+}
+
+static gpointer beater(gpointer opaque)
+{
+    QcxlPool *pool = opaque;
+
+    for (int i = 0; i < 20; i++) {
+        qcxl_pool_beat(pool, 3);
+        g_usleep(20000);
+    }
+    return NULL;
+}
+
+static void test_heartbeat(void)
+{
+    g_autoptr(QcxlPool) pool = fresh_pool(64 * MiB, 200);
+    GThread *t = g_thread_new("beat", beater, pool);
+
+    g_assert_false(qcxl_pool_watch_stale(pool, 3, 200));
+    g_thread_join(t);
+    g_assert_true(qcxl_pool_watch_stale(pool, 3, 100));
+    g_assert_cmpuint(qcxl_pool_heartbeat(pool, 3), ==, 20);
+}
+
+int main(int argc, char **argv)
+{
+    int rc;
+
+    g_test_init(&argc, &argv, NULL);
+    pool_path = g_strdup_printf("/dev/shm/qcxl-test-pool-%d", getpid());
+    g_test_add_func("/pool/format", test_format);
+    g_test_add_func("/pool/open-bad", test_open_bad);
+    g_test_add_func("/pool/copies", test_copies);
+    g_test_add_func("/pool/hostile", test_hostile);
+    g_test_add_func("/pool/ops", test_ops);
+    g_test_add_func("/pool/zeroing", test_zeroing);
+    g_test_add_func("/pool/lock", test_lock);
+    g_test_add_func("/pool/heartbeat", test_heartbeat);
+    rc = g_test_run();
+    remove_pool();
+    g_free(pool_path);
+    return rc;
+}
