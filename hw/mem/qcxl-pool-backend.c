@@ -5,13 +5,18 @@
  * SPDX-License-Identifier: GPL-2.0-or-later
  *
  *   -object memory-backend-qcxl-pool,id=m0,pool=/dev/shm/pool,
- *           host=hostA,region=shared0
+ *           host=hostA,region=excl0:shared0
  *
  * The QEMU process joins the pool as host @host (one join per pool and
  * host in a process, shared by its backends), heartbeats for it from a
- * thread of its own, and maps the region's extents MAP_SHARED, in order,
- * into one reserved range: the guest sees one contiguous RAM block that
- * the flat view holds as RAM (so KVM gets a memslot, TCG direct access).
+ * thread of its own, and maps the extents of the named regions (one, or
+ * several separated by ':') MAP_SHARED, region after region, into one
+ * reserved range: the guest sees one contiguous RAM block that the flat
+ * view holds as RAM (so KVM gets a memslot, TCG direct access).  As the
+ * memdev of a cxl-type3 device it makes that device one head of the
+ * pool's multi-headed device: the head's capacity is what the host was
+ * given, and its serial number (property device-serial) is the pool's,
+ * the same in every QEMU.
  * If the host is evicted (its lease lapsed), the guest is stopped: it
  * must not keep using memory the pool may have handed on.
  */
@@ -21,15 +26,28 @@
 #include "system/runstate.h"
 #include "system/system.h"
 #include "qapi/error.h"
+#include "qapi/visitor.h"
+#include "qapi/qapi-commands-qcxl.h"
+#include "qapi/qapi-events-qcxl.h"
 #include "qemu/error-report.h"
 #include "qemu/module.h"
 #include "qemu/notify.h"
 #include "qemu/thread.h"
+#include "qemu/uuid.h"
 #include "qom/object_interfaces.h"
 #include "hw/mem/qcxl_pool.h"
 
 #define TYPE_MEMORY_BACKEND_QCXL_POOL "memory-backend-qcxl-pool"
 OBJECT_DECLARE_SIMPLE_TYPE(QcxlPoolBackend, MEMORY_BACKEND_QCXL_POOL)
+
+/* How this process sees another host's lease */
+typedef struct HostWatch {
+    bool valid;
+    bool expired;
+    uint64_t incarnation;
+    uint64_t beat;
+    int64_t since_ms;           /* local monotonic clock */
+} HostWatch;
 
 /* One pool membership of this process: (pool, host) */
 typedef struct QcxlPoolHostCtx {
@@ -42,6 +60,8 @@ typedef struct QcxlPoolHostCtx {
     QemuThread thread;
     QemuSemaphore stop;
     bool fenced;
+    QemuMutex lock;             /* for watch */
+    HostWatch watch[QCXL_POOL_HOSTS];
 } QcxlPoolHostCtx;
 
 struct QcxlPoolBackend {
@@ -52,6 +72,8 @@ struct QcxlPoolBackend {
     char *region;
     bool create_host;
 
+    char **regions;     /* @region split at ':' */
+    int attached;       /* how many of them are attached */
     QcxlPoolHostCtx *ctx;
     void *reserved;
     uint64_t reserved_size;
@@ -59,6 +81,49 @@ struct QcxlPoolBackend {
 
 static GList *contexts;     /* of QcxlPoolHostCtx, under the BQL */
 static Notifier exit_notifier;
+
+/*
+ * Watch the other active hosts' heartbeat counters: one that has not
+ * moved for a whole lease (on this machine's monotonic clock) is
+ * reported, once per incarnation.  Nobody is evicted here: that is the
+ * management layer's decision (qcxl-pool-evict).
+ */
+static void watch_leases(QcxlPoolHostCtx *ctx, const QcxlPoolMeta *meta)
+{
+    int64_t now = g_get_monotonic_time() / 1000;
+    uint32_t lease = qcxl_pool_super(ctx->pool)->lease_ms;
+
+    for (int i = 0; i < QCXL_POOL_HOSTS; i++) {
+        const QcxlPoolHost *h = &meta->hosts[i];
+        HostWatch *w = &ctx->watch[i];
+        uint64_t beat;
+        bool report = false;
+
+        qemu_mutex_lock(&ctx->lock);
+        if (i == ctx->slot || h->state != QCXL_HOST_ACTIVE) {
+            w->valid = false;
+        } else {
+            beat = qcxl_pool_heartbeat(ctx->pool, i);
+            if (!w->valid || w->incarnation != h->incarnation ||
+                w->beat != beat) {
+                *w = (HostWatch) { .valid = true,
+                                   .incarnation = h->incarnation,
+                                   .beat = beat, .since_ms = now };
+            } else if (!w->expired && now - w->since_ms >= lease) {
+                w->expired = true;
+                report = true;
+            }
+        }
+        qemu_mutex_unlock(&ctx->lock);
+        if (report) {
+            warn_report("qcxl pool %s: host '%s' (incarnation %" PRIu64
+                        ") has not heartbeat for %u ms: its lease expired",
+                        ctx->path, h->name, h->incarnation, lease);
+            qapi_event_send_qcxl_pool_lease_expired(ctx->path, h->name,
+                                                    h->incarnation);
+        }
+    }
+}
 
 static void *heartbeat_thread(void *opaque)
 {
@@ -79,6 +144,9 @@ static void *heartbeat_thread(void *opaque)
                          ctx->path, ctx->host);
             qemu_system_vmstop_request_prepare();
             qemu_system_vmstop_request(RUN_STATE_IO_ERROR);
+        }
+        if (meta && !ctx->fenced) {
+            watch_leases(ctx, meta);
         }
         if (qemu_sem_timedwait(&ctx->stop, period) == 0) {
             break;
@@ -144,6 +212,8 @@ static QcxlPoolHostCtx *ctx_get(const char *path, const char *host,
     ctx->slot = slot;
     ctx->incarnation = inc;
     ctx->refs = 1;
+    qcxl_pool_act_as(ctx->pool, slot, inc);
+    qemu_mutex_init(&ctx->lock);
     qemu_sem_init(&ctx->stop, 0);
     qemu_thread_create(&ctx->thread, "qcxl-pool-hb", heartbeat_thread, ctx,
                        QEMU_THREAD_JOINABLE);
@@ -170,6 +240,7 @@ static void ctx_put(QcxlPoolHostCtx *ctx)
                     ctx->host, err->message);
     }
     qcxl_pool_close(ctx->pool);
+    qemu_mutex_destroy(&ctx->lock);
     g_free(ctx->path);
     g_free(ctx->host);
     g_free(ctx);
@@ -223,14 +294,24 @@ static void *map_extents(QcxlPoolBackend *pb, const uint32_t *ext,
     return base;
 }
 
+static void detach_all(QcxlPoolBackend *pb)
+{
+    if (!pb->ctx->fenced) {
+        for (int i = 0; i < pb->attached; i++) {
+            qcxl_pool_detach(pb->ctx->pool, pb->regions[i], pb->ctx->slot,
+                             pb->ctx->incarnation, NULL);
+        }
+    }
+    pb->attached = 0;
+}
+
 static bool qcxl_pool_backend_alloc(HostMemoryBackend *backend, Error **errp)
 {
     QcxlPoolBackend *pb = MEMORY_BACKEND_QCXL_POOL(backend);
     g_autoptr(GError) err = NULL;
-    g_autofree uint32_t *ext = NULL;
+    g_autoptr(GArray) ext = g_array_new(false, false, sizeof(uint32_t));
     g_autofree char *name = NULL;
-    uint64_t size;
-    uint32_t count;
+    uint64_t total = 0;
     void *ptr;
 
     if (!pb->pool_path || !pb->host || !pb->region) {
@@ -238,43 +319,72 @@ static bool qcxl_pool_backend_alloc(HostMemoryBackend *backend, Error **errp)
                    "region");
         return false;
     }
-    if (!qcxl_pool_valid_name(pb->host, QCXL_POOL_HOST_NAME_LEN, &err) ||
-        !qcxl_pool_valid_name(pb->region, QCXL_POOL_REGION_NAME_LEN, &err)) {
-        error_setg(errp, "qcxl pool: %s", err->message);
+    if (!qcxl_pool_valid_name(pb->host, QCXL_POOL_HOST_NAME_LEN, &err)) {
+        error_setg(errp, "qcxl pool: host: %s", err->message);
+        return false;
+    }
+    g_strfreev(pb->regions);
+    pb->regions = g_strsplit(pb->region, ":", -1);
+    for (int i = 0; pb->regions[i]; i++) {
+        if (!qcxl_pool_valid_name(pb->regions[i], QCXL_POOL_REGION_NAME_LEN,
+                                  &err)) {
+            error_setg(errp, "qcxl pool: region: %s", err->message);
+            return false;
+        }
+        for (int j = 0; j < i; j++) {
+            if (!strcmp(pb->regions[i], pb->regions[j])) {
+                error_setg(errp, "qcxl pool: region '%s' is named twice",
+                           pb->regions[i]);
+                return false;
+            }
+        }
+    }
+    if (g_strv_length(pb->regions) > QCXL_POOL_REGIONS) {
+        error_setg(errp, "qcxl pool: more than %d regions", QCXL_POOL_REGIONS);
         return false;
     }
     pb->ctx = ctx_get(pb->pool_path, pb->host, pb->create_host, errp);
     if (!pb->ctx) {
         return false;
     }
-    ext = qcxl_pool_attach(pb->ctx->pool, pb->region, pb->ctx->slot,
-                           pb->ctx->incarnation, &size, &count, &err);
-    if (!ext) {
-        error_setg(errp, "qcxl pool %s: region '%s': %s", pb->pool_path,
-                   pb->region, err->message);
+    for (int i = 0; pb->regions[i]; i++) {
+        g_autofree uint32_t *e = NULL;
+        uint64_t size;
+        uint32_t count;
+
+        e = qcxl_pool_attach(pb->ctx->pool, pb->regions[i], pb->ctx->slot,
+                             pb->ctx->incarnation, &size, &count, &err);
+        if (!e) {
+            error_setg(errp, "qcxl pool %s: region '%s': %s", pb->pool_path,
+                       pb->regions[i], err->message);
+            goto fail;
+        }
+        pb->attached++;
+        g_array_append_vals(ext, e, count);
+        total += size;
+    }
+    if (backend->size != total) {
+        error_setg(errp, "qcxl pool %s: region%s '%s' %s %" PRIu64 " bytes, "
+                   "not the %" PRIu64 " given by size= (size must be what "
+                   "the regions hold)",
+                   pb->pool_path, pb->regions[1] ? "s" : "", pb->region,
+                   pb->regions[1] ? "are together" : "is", total,
+                   backend->size);
         goto fail;
     }
-    if (backend->size && backend->size != size) {
-        error_setg(errp, "qcxl pool %s: region '%s' is %" PRIu64 " bytes, "
-                   "not the %" PRIu64 " given by size= (leave size out)",
-                   pb->pool_path, pb->region, size, backend->size);
-        goto fail_detach;
-    }
-    ptr = map_extents(pb, ext, count, errp);
+    ptr = map_extents(pb, (uint32_t *)ext->data, ext->len, errp);
     if (!ptr) {
-        goto fail_detach;
+        goto fail;
     }
-    backend->size = size;
+    backend->size = total;
     backend->share = true;
     name = host_memory_backend_get_name(backend);
-    memory_region_init_ram_ptr(&backend->mr, OBJECT(backend), name, size,
+    memory_region_init_ram_ptr(&backend->mr, OBJECT(backend), name, total,
                                ptr);
     return true;
 
-fail_detach:
-    qcxl_pool_detach(pb->ctx->pool, pb->region, pb->ctx->slot,
-                     pb->ctx->incarnation, NULL);
 fail:
+    detach_all(pb);
     ctx_put(pb->ctx);
     pb->ctx = NULL;
     return false;
@@ -285,15 +395,13 @@ static void qcxl_pool_backend_finalize(Object *obj)
     QcxlPoolBackend *pb = MEMORY_BACKEND_QCXL_POOL(obj);
 
     if (pb->ctx) {
-        if (!pb->ctx->fenced) {
-            qcxl_pool_detach(pb->ctx->pool, pb->region, pb->ctx->slot,
-                             pb->ctx->incarnation, NULL);
-        }
+        detach_all(pb);
         ctx_put(pb->ctx);
     }
     if (pb->reserved) {
         munmap(pb->reserved, pb->reserved_size);
     }
+    g_strfreev(pb->regions);
     g_free(pb->pool_path);
     g_free(pb->host);
     g_free(pb->region);
@@ -338,6 +446,24 @@ static void set_create_host(Object *obj, bool v, Error **errp)
     }
 }
 
+/*
+ * The serial number of the pool's multi-headed device: the same for
+ * every head in every QEMU, derived from the pool's UUID
+ */
+static void get_device_serial(Object *obj, Visitor *v, const char *name,
+                              void *opaque, Error **errp)
+{
+    QcxlPoolBackend *pb = MEMORY_BACKEND_QCXL_POOL(obj);
+    uint64_t sn;
+
+    if (!pb->ctx) {
+        error_setg(errp, "%s has no pool yet", TYPE_MEMORY_BACKEND_QCXL_POOL);
+        return;
+    }
+    sn = qcxl_pool_device_serial(pb->ctx->pool);
+    visit_type_uint64(v, name, &sn, errp);
+}
+
 static void qcxl_pool_backend_init(Object *obj)
 {
     MEMORY_BACKEND_QCXL_POOL(obj)->create_host = true;
@@ -356,11 +482,17 @@ static void qcxl_pool_backend_class_init(ObjectClass *oc, void *data)
         "the pool host this QEMU is (its name in the pool)");
     object_class_property_add_str(oc, "region", get_region, set_region);
     object_class_property_set_description(oc, "region",
-        "the named region to map (owned by or shared with the host)");
+        "the named regions to map, in order, separated by ':' (each "
+        "owned by or shared with the host)");
     object_class_property_add_bool(oc, "create-host", get_create_host,
                                    set_create_host);
     object_class_property_set_description(oc, "create-host",
         "register the host in the pool if it is not (default on)");
+    object_class_property_add(oc, "device-serial", "uint64",
+                              get_device_serial, NULL, NULL, NULL);
+    object_class_property_set_description(oc, "device-serial",
+        "serial number of the pool's multi-headed device (read-only; a "
+        "cxl-type3 device on this memdev reports it unless sn= is given)");
 }
 
 static const TypeInfo qcxl_pool_backend_info = {
@@ -378,3 +510,219 @@ static void register_types(void)
 }
 
 type_init(register_types);
+
+/* QMP */
+
+static QcxlPoolHostCtx *ctx_find(const char *pool, const char *host,
+                                 Error **errp)
+{
+    QcxlPoolHostCtx *found = NULL;
+    int n = 0;
+
+    for (GList *l = contexts; l; l = l->next) {
+        QcxlPoolHostCtx *ctx = l->data;
+
+        if ((!pool || !strcmp(ctx->path, pool)) &&
+            (!host || !strcmp(ctx->host, host))) {
+            found = ctx;
+            n++;
+        }
+    }
+    if (!n) {
+        error_setg(errp, "this QEMU has joined no qcxl pool%s%s%s%s%s "
+                   "(a memory-backend-qcxl-pool object joins one)",
+                   pool ? " " : "", pool ? pool : "",
+                   host ? " as host '" : "", host ? host : "",
+                   host ? "'" : "");
+        return NULL;
+    }
+    if (n > 1) {
+        error_setg(errp, "this QEMU is %d hosts of qcxl pools: say which "
+                   "with 'pool' and 'host'", n);
+        return NULL;
+    }
+    if (found->fenced) {
+        error_setg(errp, "qcxl pool %s: host '%s' was evicted; this QEMU "
+                   "no longer acts for it", found->path, found->host);
+        return NULL;
+    }
+    return found;
+}
+
+static bool pool_error(QcxlPoolHostCtx *ctx, GError *err, Error **errp)
+{
+    error_setg(errp, "qcxl pool %s: %s", ctx->path, err->message);
+    return false;
+}
+
+static strList *host_names(const QcxlPoolMeta *meta, uint64_t mask)
+{
+    strList *list = NULL;
+
+    for (int i = QCXL_POOL_HOSTS - 1; i >= 0; i--) {
+        if ((mask >> i & 1) && meta->hosts[i].state != QCXL_HOST_FREE) {
+            QAPI_LIST_PREPEND(list, g_strdup(meta->hosts[i].name));
+        }
+    }
+    return list;
+}
+
+static QcxlPoolInfo *pool_info(QcxlPoolHostCtx *ctx, Error **errp)
+{
+    const QcxlPoolSuper *sb = qcxl_pool_super(ctx->pool);
+    g_autoptr(GError) err = NULL;
+    g_autoptr(QcxlPoolMeta) meta = qcxl_pool_read(ctx->pool, &err);
+    QcxlPoolInfo *info;
+    QemuUUID uuid;
+
+    if (!meta) {
+        pool_error(ctx, err, errp);
+        return NULL;
+    }
+    memcpy(uuid.data, sb->uuid, sizeof(uuid.data));
+    info = g_new0(QcxlPoolInfo, 1);
+    info->pool = g_strdup(ctx->path);
+    info->host = g_strdup(ctx->host);
+    info->fenced = ctx->fenced;
+    info->uuid = qemu_uuid_unparse_strdup(&uuid);
+    info->device_serial = qcxl_pool_device_serial(ctx->pool);
+    info->size = sb->size;
+    info->extent_size = sb->extent_size;
+    info->free = (uint64_t)qcxl_pool_free_extents(meta) * sb->extent_size;
+    info->lease_ms = sb->lease_ms;
+
+    for (int i = QCXL_POOL_REGIONS - 1; i >= 0; i--) {
+        const QcxlPoolRegion *r = &meta->regions[i];
+        QcxlPoolRegionInfo *ri;
+
+        if (r->state != QCXL_REGION_ACTIVE) {
+            continue;
+        }
+        ri = g_new0(QcxlPoolRegionInfo, 1);
+        ri->name = g_strdup(r->name);
+        ri->size = r->size;
+        ri->shared = r->mode == QCXL_REGION_SHARED;
+        if (r->owner < QCXL_POOL_HOSTS &&
+            meta->hosts[r->owner].state != QCXL_HOST_FREE) {
+            ri->owner = g_strdup(meta->hosts[r->owner].name);
+        }
+        ri->sharers = host_names(meta, r->sharers);
+        ri->mapped_by = host_names(meta, r->mapped);
+        ri->generation = r->generation;
+        QAPI_LIST_PREPEND(info->regions, ri);
+    }
+    for (int i = QCXL_POOL_HOSTS - 1; i >= 0; i--) {
+        const QcxlPoolHost *h = &meta->hosts[i];
+        QcxlPoolHostInfo *hi;
+
+        if (h->state == QCXL_HOST_FREE) {
+            continue;
+        }
+        hi = g_new0(QcxlPoolHostInfo, 1);
+        hi->name = g_strdup(h->name);
+        hi->state = h->state == QCXL_HOST_ACTIVE ? QCXL_POOL_HOST_STATE_ACTIVE
+                  : h->state == QCXL_HOST_FENCED ? QCXL_POOL_HOST_STATE_FENCED
+                  : QCXL_POOL_HOST_STATE_INACTIVE;
+        hi->incarnation = h->incarnation;
+        qemu_mutex_lock(&ctx->lock);
+        hi->lease_expired = ctx->watch[i].valid && ctx->watch[i].expired &&
+                            ctx->watch[i].incarnation == h->incarnation;
+        qemu_mutex_unlock(&ctx->lock);
+        QAPI_LIST_PREPEND(info->hosts, hi);
+    }
+    return info;
+}
+
+QcxlPoolInfoList *qmp_query_qcxl_pool(Error **errp)
+{
+    QcxlPoolInfoList *list = NULL, **tail = &list;
+
+    for (GList *l = g_list_last(contexts); l; l = l->prev) {
+        QcxlPoolInfo *info = pool_info(l->data, errp);
+
+        if (!info) {
+            qapi_free_QcxlPoolInfoList(list);
+            return NULL;
+        }
+        QAPI_LIST_APPEND(tail, info);
+    }
+    return list;
+}
+
+void qmp_qcxl_pool_region_create(const char *pool, const char *host,
+                                 const char *name, uint64_t size,
+                                 bool has_shared, bool shared, Error **errp)
+{
+    QcxlPoolHostCtx *ctx = ctx_find(pool, host, errp);
+    g_autoptr(GError) err = NULL;
+
+    if (ctx && !qcxl_pool_region_create(ctx->pool, name, size, ctx->host,
+                                        has_shared && shared, &err)) {
+        pool_error(ctx, err, errp);
+    }
+}
+
+void qmp_qcxl_pool_region_share(const char *pool, const char *host,
+                                const char *name, const char *sharer,
+                                bool has_share, bool share, Error **errp)
+{
+    QcxlPoolHostCtx *ctx = ctx_find(pool, host, errp);
+    g_autoptr(GError) err = NULL;
+
+    if (ctx && !qcxl_pool_region_share(ctx->pool, name, sharer,
+                                       !has_share || share, &err)) {
+        pool_error(ctx, err, errp);
+    }
+}
+
+void qmp_qcxl_pool_region_release(const char *pool, const char *host,
+                                  const char *name, Error **errp)
+{
+    QcxlPoolHostCtx *ctx = ctx_find(pool, host, errp);
+    g_autoptr(GError) err = NULL;
+
+    if (ctx && !qcxl_pool_region_delete(ctx->pool, name, &err)) {
+        pool_error(ctx, err, errp);
+    }
+}
+
+void qmp_qcxl_pool_evict(const char *pool, const char *host,
+                         const char *target, bool has_force, bool force,
+                         Error **errp)
+{
+    QcxlPoolHostCtx *ctx = ctx_find(pool, host, errp);
+    g_autoptr(GError) err = NULL;
+    g_autoptr(QcxlPoolMeta) meta = NULL;
+    bool expired;
+    int h;
+
+    if (!ctx) {
+        return;
+    }
+    if (!(has_force && force)) {
+        meta = qcxl_pool_read(ctx->pool, &err);
+        if (!meta) {
+            pool_error(ctx, err, errp);
+            return;
+        }
+        h = qcxl_pool_find_host(meta, target);
+        if (h >= 0 && h != ctx->slot &&
+            meta->hosts[h].state == QCXL_HOST_ACTIVE) {
+            qemu_mutex_lock(&ctx->lock);
+            expired = ctx->watch[h].valid && ctx->watch[h].expired &&
+                      ctx->watch[h].incarnation == meta->hosts[h].incarnation;
+            qemu_mutex_unlock(&ctx->lock);
+            if (!expired) {
+                error_setg(errp, "qcxl pool %s: host '%s' is alive as this "
+                           "QEMU sees it (its heartbeat moved within the "
+                           "last lease); 'force' evicts it anyway",
+                           ctx->path, target);
+                return;
+            }
+        }
+        /* other cases: the transaction gives the precise error */
+    }
+    if (!qcxl_pool_evict(ctx->pool, target, &err)) {
+        pool_error(ctx, err, errp);
+    }
+}

@@ -48,6 +48,8 @@ struct QcxlPool {
     QcxlPoolSuper sb;
     uint32_t lock_timeout_ms;
     uint64_t token;             /* while this process holds the lock */
+    int actor;                  /* host slot changes are made by, or -1 */
+    uint64_t actor_incarnation;
 };
 
 G_DEFINE_QUARK(qcxl-pool-error-quark, qcxl_pool_error)
@@ -492,6 +494,7 @@ static QcxlPool *pool_open(const char *path, bool allow_backup,
         return NULL;
     }
     pool->lock_timeout_ms = pool->sb.lease_ms;
+    pool->actor = -1;
     return g_steal_pointer(&pool);
 }
 
@@ -536,6 +539,14 @@ void qcxl_pool_close(QcxlPool *pool)
 const QcxlPoolSuper *qcxl_pool_super(QcxlPool *pool)
 {
     return &pool->sb;
+}
+
+uint64_t qcxl_pool_device_serial(QcxlPool *pool)
+{
+    uint64_t sn = ld64(pool->sb.uuid) ^ ld64(pool->sb.uuid + 8);
+
+    /* all ones means "no serial number" to cxl-type3 */
+    return sn == UINT64_MAX ? sn - 1 : sn;
 }
 
 const char *qcxl_pool_path(QcxlPool *pool)
@@ -1169,6 +1180,40 @@ static bool need_active(const QcxlPoolMeta *meta, int slot,
     return true;
 }
 
+void qcxl_pool_act_as(QcxlPool *pool, int slot, uint64_t incarnation)
+{
+    pool->actor = slot;
+    pool->actor_incarnation = incarnation;
+}
+
+/*
+ * May this handle's actor change region @r?  An operator (no actor) may
+ * change any region; a host only those it owns, and only while it
+ * holds its lease.
+ */
+static bool actor_may(QcxlPool *pool, const QcxlPoolMeta *meta, int r,
+                      GError **errp)
+{
+    if (pool->actor < 0) {
+        return true;
+    }
+    if (!need_active(meta, pool->actor, pool->actor_incarnation, errp)) {
+        return false;
+    }
+    if (meta->regions[r].owner != pool->actor) {
+        g_set_error(errp, QCXL_POOL_ERROR, QCXL_POOL_ERR_PERM,
+                    "region '%s' belongs to %s%s%s, not to host '%s'",
+                    meta->regions[r].name,
+                    meta->regions[r].owner < QCXL_POOL_HOSTS ? "host '" : "",
+                    meta->regions[r].owner < QCXL_POOL_HOSTS ?
+                    meta->hosts[meta->regions[r].owner].name : "no host",
+                    meta->regions[r].owner < QCXL_POOL_HOSTS ? "'" : "",
+                    meta->hosts[pool->actor].name);
+        return false;
+    }
+    return true;
+}
+
 static int add_host(QcxlPoolMeta *meta, const char *name, GError **errp)
 {
     if (!qcxl_pool_valid_name(name, QCXL_POOL_HOST_NAME_LEN, errp)) {
@@ -1332,6 +1377,16 @@ static bool tx_evict(QcxlPool *pool, QcxlPoolMeta *meta, void *opaque,
     if (h < 0) {
         return false;
     }
+    if (pool->actor >= 0) {
+        if (!need_active(meta, pool->actor, pool->actor_incarnation, errp)) {
+            return false;
+        }
+        if (h == pool->actor) {
+            g_set_error(errp, QCXL_POOL_ERROR, QCXL_POOL_ERR_PERM,
+                        "host '%s' cannot evict itself", a->name);
+            return false;
+        }
+    }
     if (meta->hosts[h].state != QCXL_HOST_ACTIVE) {
         g_set_error(errp, QCXL_POOL_ERROR, QCXL_POOL_ERR_INVALID,
                     "host '%s' is %s, not active: nothing to evict", a->name,
@@ -1435,6 +1490,17 @@ static bool tx_region_create(QcxlPool *pool, QcxlPoolMeta *meta,
     if (owner < 0) {
         return false;
     }
+    if (pool->actor >= 0) {
+        if (!need_active(meta, pool->actor, pool->actor_incarnation, errp)) {
+            return false;
+        }
+        if (owner != pool->actor) {
+            g_set_error(errp, QCXL_POOL_ERROR, QCXL_POOL_ERR_PERM,
+                        "host '%s' may create regions for itself only, not "
+                        "for '%s'", meta->hosts[pool->actor].name, a->host);
+            return false;
+        }
+    }
     if (qcxl_pool_find_region(meta, a->name) >= 0) {
         g_set_error(errp, QCXL_POOL_ERROR, QCXL_POOL_ERR_EXISTS,
                     "region '%s' exists", a->name);
@@ -1502,7 +1568,8 @@ static bool tx_region_resize(QcxlPool *pool, QcxlPoolMeta *meta,
     g_autofree uint32_t *ext = NULL;
     uint32_t n, want = a->size / e;
 
-    if (r < 0 || !not_mapped(meta, r, errp)) {
+    if (r < 0 || !actor_may(pool, meta, r, errp) ||
+        !not_mapped(meta, r, errp)) {
         return false;
     }
     ext = qcxl_pool_region_extents(meta, r, &n);
@@ -1547,7 +1614,8 @@ static bool tx_region_delete(QcxlPool *pool, QcxlPoolMeta *meta,
     g_autofree uint32_t *ext = NULL;
     uint32_t n;
 
-    if (r < 0 || !not_mapped(meta, r, errp)) {
+    if (r < 0 || !actor_may(pool, meta, r, errp) ||
+        !not_mapped(meta, r, errp)) {
         return false;
     }
     /* Free extents are zero: no host ever sees another's old data */
@@ -1580,7 +1648,7 @@ static bool tx_region_share(QcxlPool *pool, QcxlPoolMeta *meta, void *opaque,
     int h = r < 0 ? -1 : need_host(meta, a->host, errp);
     QcxlPoolRegion *reg;
 
-    if (h < 0) {
+    if (h < 0 || !actor_may(pool, meta, r, errp)) {
         return false;
     }
     reg = &meta->regions[r];
@@ -1628,7 +1696,7 @@ static bool tx_region_chown(QcxlPool *pool, QcxlPoolMeta *meta, void *opaque,
     int h = r < 0 ? -1 : need_host(meta, a->host, errp);
     QcxlPoolRegion *reg;
 
-    if (h < 0) {
+    if (h < 0 || !actor_may(pool, meta, r, errp)) {
         return false;
     }
     reg = &meta->regions[r];

@@ -10,15 +10,23 @@
  *   a cxl-type3 head on it in each reports the region's size;
  * - bad arguments and damaged pools are refused at start with a clear
  *   error, and the pool is never reformatted;
- * - an evicted host's guest is stopped; a clean exit leaves the pool.
+ * - an evicted host's guest is stopped; a clean exit leaves the pool;
+ * - a head maps several regions in order and reports the pool's serial
+ *   number, the same in every QEMU;
+ * - the QMP commands query, allocate, share, release and evict, refuse
+ *   what the host may not do, and a stuck host's expired lease is an
+ *   event.
  */
 
 #include "qemu/osdep.h"
 #include "libqtest.h"
 #include "qobject/qdict.h"
+#include "qobject/qlist.h"
+#include "qobject/qnum.h"
+#include "qobject/qstring.h"
 #include "hw/mem/qcxl_pool.h"
 
-#define MiB (1ULL << 20)
+#define MiB ((uint64_t)1 << 20)
 
 typedef struct Fixture {
     char *path;
@@ -290,6 +298,332 @@ static void test_fenced(void)
     teardown(&f);
 }
 
+/* The pool's host slot of @name */
+static int host_slot(Fixture *f, const char *name)
+{
+    g_autoptr(QcxlPoolMeta) meta = qcxl_pool_read(f->pool, NULL);
+
+    return qcxl_pool_find_host(meta, name);
+}
+
+static uint64_t dict_u64(QDict *d, const char *key)
+{
+    uint64_t v;
+
+    g_assert_true(qnum_get_try_uint(qobject_to(QNum, qdict_get(d, key)),
+                                    &v));
+    return v;
+}
+
+static uint64_t qom_get_uint(QTestState *qts, const char *path,
+                             const char *prop)
+{
+    QDict *rsp = qtest_qmp(qts, "{'execute': 'qom-get', 'arguments': "
+                           "{'path': %s, 'property': %s}}", path, prop);
+    uint64_t v = dict_u64(rsp, "return");
+
+    qobject_unref(rsp);
+    return v;
+}
+
+static void test_head(void)
+{
+    Fixture f;
+    QTestState *qa, *qb;
+    g_autoptr(QcxlPoolMeta) meta = NULL;
+    const char *cxl =
+        "-machine cxl=on,cxl-fmw.0.targets.0=cxl.1,cxl-fmw.0.size=4G "
+        "-device pxb-cxl,bus_nr=12,bus=pcie.0,id=cxl.1 "
+        "-device cxl-rp,port=0,bus=cxl.1,id=rp0,chassis=0,slot=2 "
+        "-object memory-backend-qcxl-pool,id=head,size=%dM,pool=%s,"
+        "host=%s,region=%s "
+        "-device cxl-type3,bus=rp0,volatile-memdev=head,id=cxl-vmem0";
+    g_autofree char *xa = NULL, *xb = NULL;
+    uint64_t v, sn;
+    int a;
+
+    setup(&f, 1000);
+    sn = qcxl_pool_device_serial(f.pool);
+    /* hostA's head: its exclusive region, then the shared one */
+    xa = g_strdup_printf(cxl, 48, f.path, "hostA", "privA:shared0");
+    xb = g_strdup_printf(cxl, 32, f.path, "hostB", "shared0");
+    qa = qtest_initf("-machine q35 -m 16M %s", xa);
+    qb = qtest_initf("-machine q35 -m 16M %s", xb);
+
+    /* each head holds exactly what its host was given */
+    g_assert_cmpuint(qom_get_uint(qa, "/objects/head", "size"), ==,
+                     48 * MiB);
+    g_assert_cmpuint(qom_get_uint(qb, "/objects/head", "size"), ==,
+                     32 * MiB);
+    /* and both are the same device: the pool's serial number */
+    g_assert_cmpuint(sn, !=, UINT64_MAX);
+    g_assert_cmpuint(qom_get_uint(qa, "/objects/head", "device-serial"), ==,
+                     sn);
+    g_assert_cmpuint(qom_get_uint(qa, "/machine/peripheral/cxl-vmem0", "sn"),
+                     ==, sn);
+    g_assert_cmpuint(qom_get_uint(qb, "/machine/peripheral/cxl-vmem0", "sn"),
+                     ==, sn);
+    qtest_quit(qb);
+    qtest_quit(qa);
+
+    /* the regions are laid out in the order given */
+    qa = start(&f, "hostA", "privA:shared0", 48 * MiB, "");
+    meta = qcxl_pool_read(f.pool, NULL);
+    a = qcxl_pool_find_host(meta, "hostA");
+    g_assert_cmpuint(region_of(meta, "privA")->mapped, ==, 1ULL << a);
+    g_assert_cmpuint(region_of(meta, "shared0")->mapped, ==, 1ULL << a);
+    qtest_writeq(qa, 0x100000, 0x1111);
+    qtest_writeq(qa, 16 * MiB + 0x100000, 0x2222);
+    memcpy(&v, region_byte(&f, "privA", 0x100000), 8);
+    g_assert_cmphex(v, ==, 0x1111);
+    memcpy(&v, region_byte(&f, "shared0", 0x100000), 8);
+    g_assert_cmphex(v, ==, 0x2222);
+    qtest_quit(qa);
+
+    /* bad lists are refused, and nothing stays mapped */
+    refused(g_strdup_printf("-object memory-backend-qcxl-pool,id=m0,"
+                            "size=48M,pool=%s,host=hostA,region=privA:privA", f.path),
+            "region 'privA' is named twice");
+    refused(g_strdup_printf("-object memory-backend-qcxl-pool,id=m0,"
+                            "size=48M,pool=%s,host=hostA,region=privA::shared0", f.path),
+            "bad name");
+    refused(g_strdup_printf("-object memory-backend-qcxl-pool,id=m0,"
+                            "size=48M,pool=%s,host=hostA,region=privA:nope", f.path),
+            "no region 'nope' in the pool");
+    g_clear_pointer(&meta, qcxl_pool_meta_free);
+    meta = qcxl_pool_read(f.pool, NULL);
+    g_assert_cmpuint(region_of(meta, "privA")->mapped, ==, 0);
+    g_assert_cmpuint(meta->hosts[a].state, ==, QCXL_HOST_INACTIVE);
+    teardown(&f);
+}
+
+/* Run a QMP command that must fail with @msg in its description */
+static void G_GNUC_PRINTF(3, 4) qmp_fails(QTestState *qts, const char *msg,
+                                          const char *fmt, ...)
+{
+    va_list ap;
+    QDict *rsp, *err;
+    const char *desc;
+
+    va_start(ap, fmt);
+    rsp = qtest_vqmp(qts, fmt, ap);
+    va_end(ap);
+    err = qdict_get_qdict(rsp, "error");
+    g_assert_nonnull(err);
+    desc = qdict_get_str(err, "desc");
+    if (!strstr(desc, msg)) {
+        g_test_message("expected '%s' in: %s", msg, desc);
+    }
+    g_assert_nonnull(strstr(desc, msg));
+    qobject_unref(rsp);
+}
+
+/* query-qcxl-pool's entry for region @name (a new reference), or NULL */
+static QDict *query_region(QTestState *qts, const char *name, QDict **pool)
+{
+    QDict *rsp = qtest_qmp(qts, "{'execute': 'query-qcxl-pool'}");
+    QList *pools = qdict_get_qlist(rsp, "return");
+    QDict *found = NULL;
+    QListEntry *e;
+
+    g_assert_cmpint(qlist_size(pools), ==, 1);
+    *pool = qobject_to(QDict, qlist_peek(pools));
+    qobject_ref(*pool);
+    QLIST_FOREACH_ENTRY(qdict_get_qlist(*pool, "regions"), e) {
+        QDict *r = qobject_to(QDict, qlist_entry_obj(e));
+        if (!strcmp(qdict_get_str(r, "name"), name)) {
+            found = r;
+            qobject_ref(found);
+        }
+    }
+    qobject_unref(rsp);
+    return found;
+}
+
+/* The names in QList @l, joined with ',' */
+static char *names(QList *l)
+{
+    GString *s = g_string_new("");
+    QListEntry *e;
+
+    QLIST_FOREACH_ENTRY(l, e) {
+        g_string_append_printf(s, "%s%s", s->len ? "," : "",
+                               qstring_get_str(qobject_to(QString,
+                                                          qlist_entry_obj(e))));
+    }
+    return g_string_free(s, false);
+}
+
+static void test_qmp(void)
+{
+    Fixture f;
+    QTestState *qa, *qb;
+    g_autoptr(QcxlPoolMeta) meta = NULL;
+    g_autofree char *sharers = NULL, *mapped = NULL;
+    QDict *pool, *reg, *rsp, *data;
+    uint32_t n;
+    g_autofree uint32_t *ext = NULL;
+
+    setup(&f, 300);
+    qa = start(&f, "hostA", "privA", 16 * MiB, "");
+    qb = start(&f, "hostB", "shared0", 32 * MiB, "");
+
+    /* query: the pool as hostA sees it */
+    reg = query_region(qa, "shared0", &pool);
+    meta = qcxl_pool_read(f.pool, NULL);
+    g_assert_cmpstr(qdict_get_str(pool, "pool"), ==, f.path);
+    g_assert_cmpstr(qdict_get_str(pool, "host"), ==, "hostA");
+    g_assert_false(qdict_get_bool(pool, "fenced"));
+    g_assert_cmpuint(dict_u64(pool, "free"), ==,
+                     qcxl_pool_free_extents(meta) * 2 * MiB);
+    g_assert_cmpuint(dict_u64(pool, "device-serial"), ==,
+                     qcxl_pool_device_serial(f.pool));
+    g_assert_cmpint(qlist_size(qdict_get_qlist(pool, "hosts")), ==, 2);
+    g_assert_nonnull(reg);
+    g_assert_true(qdict_get_bool(reg, "shared"));
+    g_assert_cmpstr(qdict_get_str(reg, "owner"), ==, "hostA");
+    sharers = names(qdict_get_qlist(reg, "sharers"));
+    mapped = names(qdict_get_qlist(reg, "mapped-by"));
+    g_assert_cmpstr(sharers, ==, "hostB");
+    g_assert_cmpstr(mapped, ==, "hostB");
+    g_assert_cmpuint(dict_u64(reg, "size"), ==, 32 * MiB);
+    qobject_unref(reg);
+    qobject_unref(pool);
+
+    /* allocate, with bad arguments first */
+    qmp_fails(qa, "bad name", "{'execute': 'qcxl-pool-region-create', "
+              "'arguments': {'name': 'a/b', 'size': 8388608}}");
+    qmp_fails(qa, "exists", "{'execute': 'qcxl-pool-region-create', "
+              "'arguments': {'name': 'privA', 'size': 8388608}}");
+    qmp_fails(qa, "multiple", "{'execute': 'qcxl-pool-region-create', "
+              "'arguments': {'name': 'newA', 'size': 3145728}}");
+    qmp_fails(qa, "exceeds the pool", "{'execute': "
+              "'qcxl-pool-region-create', 'arguments': {'name': 'newA', "
+              "'size': %" PRIu64 "}}", (uint64_t)1 << 40);
+    qmp_fails(qa, "free", "{'execute': 'qcxl-pool-region-create', "
+              "'arguments': {'name': 'newA', 'size': %" PRIu64 "}}",
+              220 * MiB);
+    qmp_fails(qa, "joined no qcxl pool", "{'execute': "
+              "'qcxl-pool-region-create', 'arguments': {'pool': '/nope', "
+              "'name': 'newA', 'size': 8388608}}");
+    qmp_fails(qa, "Parameter 'name' is missing", "{'execute': "
+              "'qcxl-pool-region-create', 'arguments': {'size': 8388608}}");
+    qtest_qmp_assert_success(qa, "{'execute': 'qcxl-pool-region-create', "
+                             "'arguments': {'name': 'newA', "
+                             "'size': 8388608}}");
+    reg = query_region(qa, "newA", &pool);
+    g_assert_nonnull(reg);
+    g_assert_false(qdict_get_bool(reg, "shared"));
+    g_assert_cmpstr(qdict_get_str(reg, "owner"), ==, "hostA");
+    qobject_unref(reg);
+    qobject_unref(pool);
+
+    /* hostB may not touch hostA's regions */
+    qmp_fails(qb, "belongs to host 'hostA'", "{'execute': "
+              "'qcxl-pool-region-release', 'arguments': {'name': 'newA'}}");
+    qmp_fails(qb, "belongs to host 'hostA'", "{'execute': "
+              "'qcxl-pool-region-share', 'arguments': {'name': 'newA', "
+              "'sharer': 'hostB'}}");
+    qmp_fails(qb, "no region", "{'execute': 'qcxl-pool-region-release', "
+              "'arguments': {'name': 'nope'}}");
+
+    /* share it: hostB maps it with object-add; then it cannot go */
+    qmp_fails(qa, "no host 'hostZ'", "{'execute': "
+              "'qcxl-pool-region-share', 'arguments': {'name': 'newA', "
+              "'sharer': 'hostZ'}}");
+    qtest_qmp_assert_success(qa, "{'execute': 'qcxl-pool-region-share', "
+                             "'arguments': {'name': 'newA', "
+                             "'sharer': 'hostB'}}");
+    qtest_qmp_assert_success(qb, "{'execute': 'object-add', 'arguments': "
+                             "{'qom-type': 'memory-backend-qcxl-pool', "
+                             "'id': 'n', 'size': 8388608, 'pool': %s, "
+                             "'host': 'hostB', 'region': 'newA'}}", f.path);
+    qmp_fails(qa, "mapped", "{'execute': 'qcxl-pool-region-release', "
+              "'arguments': {'name': 'newA'}}");
+    qmp_fails(qa, "mapped", "{'execute': 'qcxl-pool-region-share', "
+              "'arguments': {'name': 'newA', 'sharer': 'hostB', "
+              "'share': false}}");
+    qtest_qmp_assert_success(qb, "{'execute': 'object-del', 'arguments': "
+                             "{'id': 'n'}}");
+    qtest_qmp_assert_success(qa, "{'execute': 'qcxl-pool-region-share', "
+                             "'arguments': {'name': 'newA', "
+                             "'sharer': 'hostB', 'share': false}}");
+    /* released: its extents are zero and free again */
+    g_clear_pointer(&meta, qcxl_pool_meta_free);
+    meta = qcxl_pool_read(f.pool, NULL);
+    ext = qcxl_pool_region_extents(meta, qcxl_pool_find_region(meta, "newA"),
+                                   &n);
+    g_assert_cmpuint(n, ==, 4);
+    memset(qcxl_pool_base(f.pool) + qcxl_pool_extent_offset(f.pool, ext[0]),
+           0x5a, 4096);
+    qtest_qmp_assert_success(qa, "{'execute': 'qcxl-pool-region-release', "
+                             "'arguments': {'name': 'newA'}}");
+    g_assert_true(qcxl_pool_extent_is_zero(f.pool, ext[0]));
+    g_clear_pointer(&meta, qcxl_pool_meta_free);
+    meta = qcxl_pool_read(f.pool, NULL);
+    g_assert_cmpint(qcxl_pool_find_region(meta, "newA"), <, 0);
+
+    /* eviction: never of oneself, never of a live host unless forced */
+    qmp_fails(qa, "cannot evict itself", "{'execute': 'qcxl-pool-evict', "
+              "'arguments': {'target': 'hostA', 'force': true}}");
+    qmp_fails(qa, "is alive", "{'execute': 'qcxl-pool-evict', "
+              "'arguments': {'target': 'hostB'}}");
+    qmp_fails(qa, "no host", "{'execute': 'qcxl-pool-evict', "
+              "'arguments': {'target': 'hostQ'}}");
+
+    /* hostB's QEMU gets stuck: hostA reports its lease expired */
+    kill(qtest_pid(qb), SIGSTOP);
+    data = qdict_get_qdict(qtest_qmp_eventwait_ref(qa,
+                                                   "QCXL_POOL_LEASE_EXPIRED"),
+                           "data");
+    g_assert_cmpstr(qdict_get_str(data, "host"), ==, "hostB");
+    g_assert_cmpstr(qdict_get_str(data, "pool"), ==, f.path);
+    g_assert_cmpuint(dict_u64(data, "incarnation"), ==,
+                     meta->hosts[host_slot(&f, "hostB")].incarnation);
+    rsp = qtest_qmp(qa, "{'execute': 'query-qcxl-pool'}");
+    {
+        QDict *p = qobject_to(QDict, qlist_peek(qdict_get_qlist(rsp,
+                                                                "return")));
+        QListEntry *e;
+        int seen = 0;
+
+        QLIST_FOREACH_ENTRY(qdict_get_qlist(p, "hosts"), e) {
+            QDict *h = qobject_to(QDict, qlist_entry_obj(e));
+            bool b = !strcmp(qdict_get_str(h, "name"), "hostB");
+
+            g_assert_cmpint(qdict_get_bool(h, "lease-expired"), ==, b);
+            seen += b;
+        }
+        g_assert_cmpint(seen, ==, 1);
+    }
+    qobject_unref(rsp);
+    /* now hostA may evict it; hostB, when it wakes, stops its guest */
+    qtest_qmp_assert_success(qa, "{'execute': 'qcxl-pool-evict', "
+                             "'arguments': {'target': 'hostB'}}");
+    g_clear_pointer(&meta, qcxl_pool_meta_free);
+    meta = qcxl_pool_read(f.pool, NULL);
+    g_assert_cmpuint(meta->hosts[host_slot(&f, "hostB")].state, ==,
+                     QCXL_HOST_FENCED);
+    g_assert_cmpuint(region_of(meta, "shared0")->mapped, ==, 0);
+    kill(qtest_pid(qb), SIGCONT);
+    for (int i = 0; i < 200; i++) {
+        rsp = qtest_qmp(qb, "{'execute': 'query-status'}");
+        n = !strcmp(qdict_get_str(qdict_get_qdict(rsp, "return"), "status"),
+                    "io-error");
+        qobject_unref(rsp);
+        if (n) {
+            break;
+        }
+        g_usleep(50000);
+    }
+    g_assert_cmpuint(n, ==, 1);
+    qmp_fails(qb, "was evicted", "{'execute': 'qcxl-pool-region-create', "
+              "'arguments': {'name': 'late', 'size': 2097152}}");
+    qtest_quit(qb);
+    qtest_quit(qa);
+    teardown(&f);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -297,5 +631,7 @@ int main(int argc, char **argv)
     qtest_add_func("/qcxl/pool/two-hosts", test_two_hosts);
     qtest_add_func("/qcxl/pool/bad-args", test_bad_args);
     qtest_add_func("/qcxl/pool/fenced", test_fenced);
+    qtest_add_func("/qcxl/pool/head", test_head);
+    qtest_add_func("/qcxl/pool/qmp", test_qmp);
     return g_test_run();
 }

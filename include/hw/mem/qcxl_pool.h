@@ -136,6 +136,8 @@ void qcxl_pool_close(QcxlPool *pool);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(QcxlPool, qcxl_pool_close)
 const QcxlPoolSuper *qcxl_pool_super(QcxlPool *pool);
 const char *qcxl_pool_path(QcxlPool *pool);
+/* The serial number every head of the pool reports (from its UUID) */
+uint64_t qcxl_pool_device_serial(QcxlPool *pool);
 int qcxl_pool_fd(QcxlPool *pool);
 uint8_t *qcxl_pool_base(QcxlPool *pool);
 uint64_t qcxl_pool_extent_offset(QcxlPool *pool, uint32_t extent);
@@ -175,6 +177,14 @@ bool qcxl_pool_transact(QcxlPool *pool, QcxlPoolTxFn fn, void *opaque,
 uint64_t qcxl_pool_lock_word(QcxlPool *pool);
 /* How long a waiter watches a held lock before taking it over. */
 void qcxl_pool_set_lock_timeout(QcxlPool *pool, uint32_t ms);
+
+/*
+ * From now on, changes made through @pool are made by host (@slot,
+ * @incarnation), a QEMU: it must hold its lease, may create regions for
+ * itself only, change or delete only regions it owns, and not evict
+ * itself.  A handle without an actor (the CLI) acts as the operator.
+ */
+void qcxl_pool_act_as(QcxlPool *pool, int slot, uint64_t incarnation);
 
 /* Operations, each one transaction */
 bool qcxl_pool_host_add(QcxlPool *pool, const char *name, GError **errp);

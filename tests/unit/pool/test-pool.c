@@ -574,6 +574,61 @@ static void test_heartbeat(void)
     g_assert_cmpuint(qcxl_pool_heartbeat(pool, 3), ==, 20);
 }
 
+/* A handle acting as a host may change only what that host owns */
+static void test_actor(void)
+{
+    g_autoptr(QcxlPool) op = fresh_pool(64 * MiB, 1000);
+    g_autoptr(QcxlPool) b = qcxl_pool_open(pool_path, NULL);
+    g_autoptr(GError) err = NULL;
+    uint64_t inc;
+    int slot;
+
+    g_assert_true(qcxl_pool_host_add(op, "hostA", NULL));
+    g_assert_true(qcxl_pool_region_create(op, "privA", 4 * MiB, "hostA",
+                                          false, NULL));
+    slot = qcxl_pool_join(b, "hostB", true, &inc, &err);
+    g_assert_no_error(err);
+    qcxl_pool_act_as(b, slot, inc);
+
+#define REFUSED(call, code) \
+    do { \
+        g_assert_false(call); \
+        g_assert_error(err, QCXL_POOL_ERROR, code); \
+        g_clear_error(&err); \
+    } while (0)
+    REFUSED(qcxl_pool_region_create(b, "forA", 2 * MiB, "hostA", false,
+                                    &err), QCXL_POOL_ERR_PERM);
+    REFUSED(qcxl_pool_region_delete(b, "privA", &err), QCXL_POOL_ERR_PERM);
+    REFUSED(qcxl_pool_region_resize(b, "privA", 8 * MiB, false, &err),
+            QCXL_POOL_ERR_PERM);
+    REFUSED(qcxl_pool_region_share(b, "privA", "hostB", true, &err),
+            QCXL_POOL_ERR_PERM);
+    REFUSED(qcxl_pool_region_chown(b, "privA", "hostB", &err),
+            QCXL_POOL_ERR_PERM);
+    REFUSED(qcxl_pool_evict(b, "hostB", &err), QCXL_POOL_ERR_PERM);
+
+    /* its own region: everything */
+    g_assert_true(qcxl_pool_region_create(b, "privB", 2 * MiB, "hostB",
+                                          false, &err));
+    g_assert_true(qcxl_pool_region_resize(b, "privB", 4 * MiB, false, &err));
+    g_assert_true(qcxl_pool_region_share(b, "privB", "hostA", true, &err));
+    g_assert_true(qcxl_pool_region_delete(b, "privB", &err));
+    g_assert_no_error(err);
+
+    /* once evicted, nothing */
+    g_assert_true(qcxl_pool_region_create(b, "privB", 2 * MiB, "hostB",
+                                          false, &err));
+    g_assert_true(qcxl_pool_evict(op, "hostB", &err));
+    REFUSED(qcxl_pool_region_delete(b, "privB", &err), QCXL_POOL_ERR_FENCED);
+    REFUSED(qcxl_pool_region_create(b, "late", 2 * MiB, "hostB", false,
+                                    &err), QCXL_POOL_ERR_FENCED);
+#undef REFUSED
+    /* the operator still can */
+    g_assert_true(qcxl_pool_region_delete(op, "privB", &err));
+    g_assert_no_error(err);
+    assert_clean(op);
+}
+
 int main(int argc, char **argv)
 {
     int rc;
@@ -588,6 +643,7 @@ int main(int argc, char **argv)
     g_test_add_func("/pool/zeroing", test_zeroing);
     g_test_add_func("/pool/lock", test_lock);
     g_test_add_func("/pool/heartbeat", test_heartbeat);
+    g_test_add_func("/pool/actor", test_actor);
     rc = g_test_run();
     remove_pool();
     g_free(pool_path);
