@@ -8,6 +8,8 @@
 #   make check         unit tests, qtests, guest tests
 #   make demo          boot a CXL demo VM and show what the guest sees
 #   make bench         side-by-side guest benchmark, qcxl vs pristine
+#   make bench-pool    a shared pool region's bandwidth in two guests at
+#                      once vs their DRAM, qcxl and pristine side by side
 #   make bench-agent   the tier agent: a hot set on the slow node, with
 #                      and without the agent
 #   make install PREFIX=/usr/local
@@ -20,7 +22,7 @@ CONFIGURE_ARGS ?=
 .DEFAULT_GOAL := all
 .PHONY: all setup qemu pristine qcxl-tools guest-images qtests check \
         check-unit check-qtest check-guest demo bench install install-agent \
-        bench-agent clean distclean
+        bench-agent bench-pool clean distclean
 
 # Re-run configure the way it was last run (or with defaults).
 setup:
@@ -79,6 +81,9 @@ bench: all pristine guest-images
 
 bench-agent: all guest-images
 	$(PYTHON) bench/tier_agent.py
+
+bench-pool: all pristine guest-images
+	$(PYTHON) bench/pool_bw.py
 
 install: all
 	install -D -m 0755 build/qemu-system-x86_64 $(DESTDIR)$(PREFIX)/bin/qcxl-qemu-system-x86_64

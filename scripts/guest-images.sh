@@ -30,7 +30,7 @@ modules="cxl_acpi cxl_pci cxl_port cxl_mem cxl_pmem dax_cxl device_dax kmem
          dax_hmem nd_pmem nfit qemu_fw_cfg virtio_pci virtio_console"
 # libjson-glib and GLib: the tier agent's (built on the host, dynamic).
 userland="cxl daxctl ndctl numactl kmod libjson-glib-1.0-0 libglib2.0-0t64"
-guest_bins="qcxl-memtest qcxl-hotset qcxl-tier-agent qcxl-tier-run test-agent"
+guest_bins="qcxl-memtest qcxl-hotset qcxl-share qcxl-tier-agent qcxl-tier-run test-agent"
 
 # The trixie userland closure, resolved by apt with an empty status file.
 userland_debs() {

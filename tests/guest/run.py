@@ -10,6 +10,7 @@ the guest reaching its end and exiting 0.
 """
 
 import argparse
+import concurrent.futures
 import fnmatch
 import os
 import sys
@@ -55,31 +56,7 @@ def main() -> int:
         failed += 0 if ok else 1
         print(f'{"ok" if ok else "not ok"} {n} - {desc}', flush=True)
 
-    for c in cases:
-        print(f'# {c.name}: booting kernel {c.flavour} on {c.binary or binary}',
-              flush=True)
-        try:
-            b = {'qcxl': harness.QCXL_QEMU,
-                 'pristine': harness.PRISTINE_QEMU}.get(c.binary, binary)
-            extra, on_vm_line, host_results = [], None, []
-            if c.host_agent:
-                os.makedirs(args.log_dir, exist_ok=True)
-                sock = os.path.join(args.log_dir, f'{c.name}.tier.sock')
-                extra = harness.agent_channel_args(sock)
-
-                def on_vm_line(vm, line, c=c, sock=sock):
-                    # pylint: disable=unused-argument
-                    if line == 'QCXL-AGENT-READY' and not host_results:
-                        host_results.extend(c.host_agent(sock))
-            r = harness.run_guest(prelude + c.script, c.qemu_args + extra,
-                                  binary=b,
-                                  flavour=c.flavour, memory=c.memory,
-                                  timeout=c.timeout, log_dir=args.log_dir,
-                                  name=c.name, on_vm_line=on_vm_line,
-                                  migrate_through_file=c.migrate_through_file)
-        except Exception as e:  # pylint: disable=broad-except
-            tap(False, f'{c.name}: could not run: {e}')
-            continue
+    def report(c, r, host_results=()) -> None:
         for line in r.output:
             if not line.startswith(('ok ', 'not ok ')):
                 print(f'#   {line}')
@@ -94,7 +71,7 @@ def main() -> int:
             for ok, desc in c.host_checks(r):
                 tap(ok, f'{c.name}: {desc}')
         if c.expect_crash:
-            continue
+            return
         what = ('timed out' if r.timed_out else
                 'never reached its end' if r.exit_code is None else
                 f'exited {r.exit_code}')
@@ -106,6 +83,51 @@ def main() -> int:
                 print(f'#   console: {line}')
             if r.qemu_log:
                 print(f'#   qemu: {r.qemu_log.strip()[-500:]}')
+
+    def boot(c, extra=(), on_vm_line=None):
+        b = {'qcxl': harness.QCXL_QEMU,
+             'pristine': harness.PRISTINE_QEMU}.get(c.binary, binary)
+        return harness.run_guest(prelude + c.script, c.qemu_args + list(extra),
+                                 binary=b, flavour=c.flavour,
+                                 memory=c.memory, smp=c.smp,
+                                 timeout=c.timeout, log_dir=args.log_dir,
+                                 name=c.name, on_vm_line=on_vm_line,
+                                 migrate_through_file=c.migrate_through_file)
+
+    for c in cases:
+        print(f'# {c.name}: booting kernel {c.flavour} on {c.binary or binary}'
+              + (f', with {c.companion.name} beside it' if c.companion else ''),
+              flush=True)
+        host_results = []
+        try:
+            if c.setup:
+                c.setup()
+            extra, on_vm_line = [], None
+            if c.host_agent:
+                os.makedirs(args.log_dir, exist_ok=True)
+                sock = os.path.join(args.log_dir, f'{c.name}.tier.sock')
+                extra = harness.agent_channel_args(sock)
+
+                def on_vm_line(vm, line, c=c, sock=sock):
+                    # pylint: disable=unused-argument
+                    if line == 'QCXL-AGENT-READY' and not host_results:
+                        host_results.extend(c.host_agent(sock))
+            if c.companion:
+                with concurrent.futures.ThreadPoolExecutor(2) as ex:
+                    fa = ex.submit(boot, c, extra, on_vm_line)
+                    fb = ex.submit(boot, c.companion)
+                    r, rb = fa.result(), fb.result()
+            else:
+                r = boot(c, extra, on_vm_line)
+        except Exception as e:  # pylint: disable=broad-except
+            tap(False, f'{c.name}: could not run: {e}')
+            continue
+        report(c, r, host_results)
+        if c.companion:
+            report(c.companion, rb)
+            if c.pair_checks:
+                for ok, desc in c.pair_checks(r, rb):
+                    tap(ok, f'{c.name}: host: {desc}')
     print(f'1..{n}')
     print(f'# guest tests: {n - failed} passed, {failed} failed')
     return 1 if failed else 0

@@ -30,6 +30,14 @@ class GuestCase:
     # this is called with the socket's path and returns (ok, description)
     # checks made from the host.
     host_agent: Optional[Callable] = None
+    smp: int = 2
+    # Runs on the host before the guests boot (e.g. to make a pool).
+    setup: Optional[Callable[[], None]] = None
+    # A second guest (another QEMU process) booted at the same time; its
+    # checks are reported under its own name.  pair_checks(result,
+    # companion_result) then returns host-side (ok, description) checks.
+    companion: Optional['GuestCase'] = None
+    pair_checks: Optional[Callable] = None
 
 
 def all_cases() -> List[GuestCase]:
