@@ -38,7 +38,7 @@ from cases.pool import DEVDAX_LIB, head_args, make_pool, POOL  # noqa: E402
 
 SHARED_FILE = f'/dev/shm/qcxl-bench-shared-{os.getpid()}'
 
-SCRIPT = DEVDAX_LIB + r'''
+BODY = r'''
 pool_head 268435456
 devdax_region 268435456
 [ -c /dev/$DAX ] || {{ finish; exit 1; }}
@@ -62,7 +62,8 @@ def qemu_args(build: str, host: str) -> list:
 def run_pair(build: str, args, log_dir: str) -> dict:
     with open(os.path.join(TOP, 'tests', 'guest', 'guest-lib.sh'),
               encoding='utf-8') as f:
-        script = f.read() + SCRIPT.format(size=args.size_mib, reps=args.reps)
+        script = f.read() + DEVDAX_LIB + BODY.format(size=args.size_mib,
+                                                          reps=args.reps)
     binary = {'qcxl': harness.QCXL_QEMU, 'pristine': harness.PRISTINE_QEMU}[build]
     if build == 'qcxl':
         make_pool()
@@ -172,11 +173,12 @@ def main() -> int:
         f.write('\n')
     ppath = os.path.join(args.out, f'{args.name}.png')
     plot(result, ppath)
-    print(f'\n{"build":9} {"host":6} ' + ' '.join(f'{m:>16}' for m in METRICS))
+    print(f'\n{"build":9} {"host":6} ' +
+          ' '.join(f'{m.split("_")[0] + " dax/dram MB/s":>26}' for m in METRICS))
     for b in builds:
         for h, f in result['builds'][b].items():
             print(f'{b:9} {h:6} ' + ' '.join(
-                f'{f["dax"][m]:7.0f}/{f["dram"][m]:6.0f}={f["ratio"][m]:.2f}'[:16].rjust(16)
+                f'{f["dax"][m]:8.1f} /{f["dram"][m]:7.1f} = {f["ratio"][m]:5.3f}'
                 for m in METRICS))
     print(f'wrote {jpath}\nwrote {ppath}')
     return 0
