@@ -125,6 +125,19 @@ static void watch_leases(QcxlPoolHostCtx *ctx, const QcxlPoolMeta *meta)
     }
 }
 
+/* Has this QEMU seen (slot, incarnation)'s lease expire? */
+static bool lease_expired(QcxlPoolHostCtx *ctx, int slot,
+                          uint64_t incarnation)
+{
+    HostWatch *w = &ctx->watch[slot];
+    bool expired;
+
+    qemu_mutex_lock(&ctx->lock);
+    expired = w->valid && w->expired && w->incarnation == incarnation;
+    qemu_mutex_unlock(&ctx->lock);
+    return expired;
+}
+
 static void *heartbeat_thread(void *opaque)
 {
     QcxlPoolHostCtx *ctx = opaque;
@@ -624,10 +637,7 @@ static QcxlPoolInfo *pool_info(QcxlPoolHostCtx *ctx, Error **errp)
                   : h->state == QCXL_HOST_FENCED ? QCXL_POOL_HOST_STATE_FENCED
                   : QCXL_POOL_HOST_STATE_INACTIVE;
         hi->incarnation = h->incarnation;
-        qemu_mutex_lock(&ctx->lock);
-        hi->lease_expired = ctx->watch[i].valid && ctx->watch[i].expired &&
-                            ctx->watch[i].incarnation == h->incarnation;
-        qemu_mutex_unlock(&ctx->lock);
+        hi->lease_expired = lease_expired(ctx, i, h->incarnation);
         QAPI_LIST_PREPEND(info->hosts, hi);
     }
     return info;
@@ -693,7 +703,6 @@ void qmp_qcxl_pool_evict(const char *pool, const char *host,
     QcxlPoolHostCtx *ctx = ctx_find(pool, host, errp);
     g_autoptr(GError) err = NULL;
     g_autoptr(QcxlPoolMeta) meta = NULL;
-    bool expired;
     int h;
 
     if (!ctx) {
@@ -707,18 +716,12 @@ void qmp_qcxl_pool_evict(const char *pool, const char *host,
         }
         h = qcxl_pool_find_host(meta, target);
         if (h >= 0 && h != ctx->slot &&
-            meta->hosts[h].state == QCXL_HOST_ACTIVE) {
-            qemu_mutex_lock(&ctx->lock);
-            expired = ctx->watch[h].valid && ctx->watch[h].expired &&
-                      ctx->watch[h].incarnation == meta->hosts[h].incarnation;
-            qemu_mutex_unlock(&ctx->lock);
-            if (!expired) {
-                error_setg(errp, "qcxl pool %s: host '%s' is alive as this "
-                           "QEMU sees it (its heartbeat moved within the "
-                           "last lease); 'force' evicts it anyway",
-                           ctx->path, target);
-                return;
-            }
+            meta->hosts[h].state == QCXL_HOST_ACTIVE &&
+            !lease_expired(ctx, h, meta->hosts[h].incarnation)) {
+            error_setg(errp, "qcxl pool %s: host '%s' is alive as this "
+                       "QEMU sees it (its heartbeat moved within the last "
+                       "lease); 'force' evicts it anyway", ctx->path, target);
+            return;
         }
         /* other cases: the transaction gives the precise error */
     }

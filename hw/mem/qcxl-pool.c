@@ -1186,6 +1186,14 @@ void qcxl_pool_act_as(QcxlPool *pool, int slot, uint64_t incarnation)
     pool->actor_incarnation = incarnation;
 }
 
+/* Does this handle's actor, if it has one, still hold its lease? */
+static bool actor_active(QcxlPool *pool, const QcxlPoolMeta *meta,
+                         GError **errp)
+{
+    return pool->actor < 0 ||
+           need_active(meta, pool->actor, pool->actor_incarnation, errp);
+}
+
 /*
  * May this handle's actor change region @r?  An operator (no actor) may
  * change any region; a host only those it owns, and only while it
@@ -1194,20 +1202,22 @@ void qcxl_pool_act_as(QcxlPool *pool, int slot, uint64_t incarnation)
 static bool actor_may(QcxlPool *pool, const QcxlPoolMeta *meta, int r,
                       GError **errp)
 {
+    uint16_t owner = meta->regions[r].owner;
+
     if (pool->actor < 0) {
         return true;
     }
-    if (!need_active(meta, pool->actor, pool->actor_incarnation, errp)) {
+    if (!actor_active(pool, meta, errp)) {
         return false;
     }
-    if (meta->regions[r].owner != pool->actor) {
+    if (owner != pool->actor) {
+        g_autofree char *who = owner < QCXL_POOL_HOSTS ?
+            g_strdup_printf("host '%s'", meta->hosts[owner].name) :
+            g_strdup("no host");
+
         g_set_error(errp, QCXL_POOL_ERROR, QCXL_POOL_ERR_PERM,
-                    "region '%s' belongs to %s%s%s, not to host '%s'",
-                    meta->regions[r].name,
-                    meta->regions[r].owner < QCXL_POOL_HOSTS ? "host '" : "",
-                    meta->regions[r].owner < QCXL_POOL_HOSTS ?
-                    meta->hosts[meta->regions[r].owner].name : "no host",
-                    meta->regions[r].owner < QCXL_POOL_HOSTS ? "'" : "",
+                    "region '%s' belongs to %s, not to host '%s'",
+                    meta->regions[r].name, who,
                     meta->hosts[pool->actor].name);
         return false;
     }
@@ -1377,15 +1387,13 @@ static bool tx_evict(QcxlPool *pool, QcxlPoolMeta *meta, void *opaque,
     if (h < 0) {
         return false;
     }
-    if (pool->actor >= 0) {
-        if (!need_active(meta, pool->actor, pool->actor_incarnation, errp)) {
-            return false;
-        }
-        if (h == pool->actor) {
-            g_set_error(errp, QCXL_POOL_ERROR, QCXL_POOL_ERR_PERM,
-                        "host '%s' cannot evict itself", a->name);
-            return false;
-        }
+    if (!actor_active(pool, meta, errp)) {
+        return false;
+    }
+    if (h == pool->actor) {
+        g_set_error(errp, QCXL_POOL_ERROR, QCXL_POOL_ERR_PERM,
+                    "host '%s' cannot evict itself", a->name);
+        return false;
     }
     if (meta->hosts[h].state != QCXL_HOST_ACTIVE) {
         g_set_error(errp, QCXL_POOL_ERROR, QCXL_POOL_ERR_INVALID,
@@ -1490,16 +1498,14 @@ static bool tx_region_create(QcxlPool *pool, QcxlPoolMeta *meta,
     if (owner < 0) {
         return false;
     }
-    if (pool->actor >= 0) {
-        if (!need_active(meta, pool->actor, pool->actor_incarnation, errp)) {
-            return false;
-        }
-        if (owner != pool->actor) {
-            g_set_error(errp, QCXL_POOL_ERROR, QCXL_POOL_ERR_PERM,
-                        "host '%s' may create regions for itself only, not "
-                        "for '%s'", meta->hosts[pool->actor].name, a->host);
-            return false;
-        }
+    if (!actor_active(pool, meta, errp)) {
+        return false;
+    }
+    if (pool->actor >= 0 && owner != pool->actor) {
+        g_set_error(errp, QCXL_POOL_ERROR, QCXL_POOL_ERR_PERM,
+                    "host '%s' may create regions for itself only, not "
+                    "for '%s'", meta->hosts[pool->actor].name, a->host);
+        return false;
     }
     if (qcxl_pool_find_region(meta, a->name) >= 0) {
         g_set_error(errp, QCXL_POOL_ERROR, QCXL_POOL_ERR_EXISTS,

@@ -72,6 +72,15 @@ static QTestState *start(Fixture *f, const char *host, const char *region,
                        f->path, host, region, extra);
 }
 
+/* A CXL machine whose type-3 device is a head: size (MiB), pool, host, regions */
+#define CXL_HEAD \
+    "-machine cxl=on,cxl-fmw.0.targets.0=cxl.1,cxl-fmw.0.size=4G " \
+    "-device pxb-cxl,bus_nr=12,bus=pcie.0,id=cxl.1 " \
+    "-device cxl-rp,port=0,bus=cxl.1,id=rp0,chassis=0,slot=2 " \
+    "-object memory-backend-qcxl-pool,id=head,size=%dM,pool=%s," \
+    "host=%s,region=%s " \
+    "-device cxl-type3,bus=rp0,volatile-memdev=head,id=cxl-vmem0"
+
 static const QcxlPoolRegion *region_of(QcxlPoolMeta *meta, const char *name)
 {
     int r = qcxl_pool_find_region(meta, name);
@@ -140,19 +149,12 @@ static void test_two_hosts(void)
     Fixture f;
     QTestState *qa, *qb;
     g_autoptr(QcxlPoolMeta) meta = NULL;
-    const char *cxl =
-        "-machine cxl=on,cxl-fmw.0.targets.0=cxl.1,cxl-fmw.0.size=4G "
-        "-device pxb-cxl,bus_nr=12,bus=pcie.0,id=cxl.1 "
-        "-device cxl-rp,port=0,bus=cxl.1,id=rp0,chassis=0,slot=2 "
-        "-object memory-backend-qcxl-pool,id=head,size=32M,pool=%s,"
-        "host=%s,region=shared0 "
-        "-device cxl-type3,bus=rp0,volatile-memdev=head,id=cxl-vmem0";
     g_autofree char *xa = NULL, *xb = NULL;
     QDict *rsp;
 
     setup(&f, 1000);
-    xa = g_strdup_printf(cxl, f.path, "hostA");
-    xb = g_strdup_printf(cxl, f.path, "hostB");
+    xa = g_strdup_printf(CXL_HEAD, 32, f.path, "hostA", "shared0");
+    xb = g_strdup_printf(CXL_HEAD, 32, f.path, "hostB", "shared0");
     /* guest RAM is the shared region too, to read it from the guests */
     qa = start(&f, "hostA", "shared0", 32 * MiB, xa);
     qb = start(&f, "hostB", "shared0", 32 * MiB, xb);
@@ -331,13 +333,6 @@ static void test_head(void)
     Fixture f;
     QTestState *qa, *qb;
     g_autoptr(QcxlPoolMeta) meta = NULL;
-    const char *cxl =
-        "-machine cxl=on,cxl-fmw.0.targets.0=cxl.1,cxl-fmw.0.size=4G "
-        "-device pxb-cxl,bus_nr=12,bus=pcie.0,id=cxl.1 "
-        "-device cxl-rp,port=0,bus=cxl.1,id=rp0,chassis=0,slot=2 "
-        "-object memory-backend-qcxl-pool,id=head,size=%dM,pool=%s,"
-        "host=%s,region=%s "
-        "-device cxl-type3,bus=rp0,volatile-memdev=head,id=cxl-vmem0";
     g_autofree char *xa = NULL, *xb = NULL;
     uint64_t v, sn;
     int a;
@@ -345,8 +340,8 @@ static void test_head(void)
     setup(&f, 1000);
     sn = qcxl_pool_device_serial(f.pool);
     /* hostA's head: its exclusive region, then the shared one */
-    xa = g_strdup_printf(cxl, 48, f.path, "hostA", "privA:shared0");
-    xb = g_strdup_printf(cxl, 32, f.path, "hostB", "shared0");
+    xa = g_strdup_printf(CXL_HEAD, 48, f.path, "hostA", "privA:shared0");
+    xb = g_strdup_printf(CXL_HEAD, 32, f.path, "hostB", "shared0");
     qa = qtest_initf("-machine q35 -m 16M %s", xa);
     qb = qtest_initf("-machine q35 -m 16M %s", xb);
 
