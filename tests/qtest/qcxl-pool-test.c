@@ -14,8 +14,8 @@
  * - a head maps several regions in order and reports the pool's serial
  *   number, the same in every QEMU;
  * - the QMP commands query, allocate, share, release and evict, refuse
- *   what the host may not do, and a stuck host's expired lease is an
- *   event.
+ *   what the host may not do, report damaged metadata as an error, and
+ *   a stuck host's expired lease is an event.
  */
 
 #include "qemu/osdep.h"
@@ -615,6 +615,24 @@ static void test_qmp(void)
     qmp_fails(qb, "was evicted", "{'execute': 'qcxl-pool-region-create', "
               "'arguments': {'name': 'late', 'size': 2097152}}");
     qtest_quit(qb);
+
+    /* metadata damaged under a running QEMU: clear errors, no crash */
+    {
+        const QcxlPoolSuper *sb = qcxl_pool_super(f.pool);
+        uint8_t *base = qcxl_pool_base(f.pool);
+
+        base[QCXL_POOL_META_OFFSET + 100] ^= 0xff;
+        base[QCXL_POOL_META_OFFSET + sb->meta_size + 100] ^= 0xff;
+        qmp_fails(qa, "both metadata copies are damaged",
+                  "{'execute': 'query-qcxl-pool'}");
+        qmp_fails(qa, "damaged", "{'execute': 'qcxl-pool-region-create', "
+                  "'arguments': {'name': 'late', 'size': 2097152}}");
+        base[QCXL_POOL_META_OFFSET + 100] ^= 0xff;
+        base[QCXL_POOL_META_OFFSET + sb->meta_size + 100] ^= 0xff;
+        rsp = qtest_qmp(qa, "{'execute': 'query-qcxl-pool'}");
+        g_assert_true(qdict_haskey(rsp, "return"));
+        qobject_unref(rsp);
+    }
     qtest_quit(qa);
     teardown(&f);
 }
