@@ -1729,6 +1729,114 @@ bool qcxl_pool_region_chown(QcxlPool *pool, const char *name,
     return qcxl_pool_transact(pool, tx_region_chown, &a, errp);
 }
 
+/*
+ * Migration handoff.  At switchover the source host sends, with the
+ * guest's state, the name and generation of each region it owns; the
+ * destination (this handle's actor) claims them all in one transaction,
+ * which succeeds only if each is still owned by @from at that
+ * generation.  A source that runs again first reclaims its regions,
+ * which bumps their generations: of the two, exactly one wins.  The old
+ * owner stays a sharer, so its mapping stays legal until it leaves, and
+ * a migration back needs no new sharing.
+ */
+typedef struct HandoffArgs {
+    const char *from;
+    guint n;
+    const char *const *names;
+    const uint64_t *generations;
+} HandoffArgs;
+
+static bool tx_handoff(QcxlPool *pool, QcxlPoolMeta *meta, void *opaque,
+                       GError **errp)
+{
+    HandoffArgs *a = opaque;
+    int from;
+
+    if (pool->actor < 0) {
+        g_set_error(errp, QCXL_POOL_ERROR, QCXL_POOL_ERR_INVALID,
+                    "only a host can take regions over");
+        return false;
+    }
+    if (!actor_active(pool, meta, errp)) {
+        return false;
+    }
+    from = need_host(meta, a->from, errp);
+    if (from < 0) {
+        return false;
+    }
+    for (guint i = 0; i < a->n; i++) {
+        int r = need_region(meta, a->names[i], errp);
+        QcxlPoolRegion *reg;
+
+        if (r < 0) {
+            return false;
+        }
+        reg = &meta->regions[r];
+        if (reg->owner != from) {
+            g_set_error(errp, QCXL_POOL_ERROR, QCXL_POOL_ERR_PERM,
+                        "region '%s' no longer belongs to host '%s'",
+                        reg->name, a->from);
+            return false;
+        }
+        if (reg->generation != a->generations[i]) {
+            g_set_error(errp, QCXL_POOL_ERROR, QCXL_POOL_ERR_BUSY,
+                        "region '%s' changed since host '%s' handed it "
+                        "over (generation %" G_GUINT64_FORMAT ", offered %"
+                        G_GUINT64_FORMAT ")", reg->name, a->from,
+                        reg->generation, a->generations[i]);
+            return false;
+        }
+        if (reg->owner != pool->actor &&
+            !(reg->mode == QCXL_REGION_SHARED &&
+              (reg->sharers >> pool->actor & 1))) {
+            g_set_error(errp, QCXL_POOL_ERROR, QCXL_POOL_ERR_PERM,
+                        "region '%s' is not shared with host '%s'",
+                        reg->name, meta->hosts[pool->actor].name);
+            return false;
+        }
+        reg->owner = pool->actor;
+        reg->sharers &= ~(1ULL << pool->actor);
+        reg->sharers |= 1ULL << from;
+        reg->mode = QCXL_REGION_SHARED;
+        reg->generation++;
+    }
+    return true;
+}
+
+bool qcxl_pool_handoff(QcxlPool *pool, const char *from, guint n,
+                       const char *const *names, const uint64_t *generations,
+                       GError **errp)
+{
+    HandoffArgs a = { .from = from, .n = n, .names = names,
+                      .generations = generations };
+
+    return qcxl_pool_transact(pool, tx_handoff, &a, errp);
+}
+
+static bool tx_reclaim(QcxlPool *pool, QcxlPoolMeta *meta, void *opaque,
+                       GError **errp)
+{
+    HandoffArgs *a = opaque;
+
+    for (guint i = 0; i < a->n; i++) {
+        int r = need_region(meta, a->names[i], errp);
+
+        if (r < 0 || !actor_may(pool, meta, r, errp)) {
+            return false;
+        }
+        meta->regions[r].generation++;
+    }
+    return true;
+}
+
+bool qcxl_pool_reclaim(QcxlPool *pool, guint n, const char *const *names,
+                       GError **errp)
+{
+    HandoffArgs a = { .n = n, .names = names };
+
+    return qcxl_pool_transact(pool, tx_reclaim, &a, errp);
+}
+
 static bool tx_attach(QcxlPool *pool, QcxlPoolMeta *meta, void *opaque,
                       GError **errp)
 {

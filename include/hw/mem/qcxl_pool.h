@@ -208,6 +208,18 @@ bool qcxl_pool_region_share(QcxlPool *pool, const char *name,
 bool qcxl_pool_region_chown(QcxlPool *pool, const char *name,
                             const char *host, GError **errp);
 /*
+ * Migration handoff: the destination (an actor) takes over regions
+ * @names from host @from, each only if still at the generation the
+ * source sent; all or none.  The source, before it runs again,
+ * reclaims them instead (their generations move on): whichever comes
+ * first wins, and the loser gets QCXL_POOL_ERR_PERM or _BUSY.
+ */
+bool qcxl_pool_handoff(QcxlPool *pool, const char *from, guint n,
+                       const char *const *names, const uint64_t *generations,
+                       GError **errp);
+bool qcxl_pool_reclaim(QcxlPool *pool, guint n, const char *const *names,
+                       GError **errp);
+/*
  * Map bookkeeping for host (slot, incarnation): attach checks that the
  * host may map the region and returns its extents (g_free them).
  */

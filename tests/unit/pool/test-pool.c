@@ -629,6 +629,107 @@ static void test_actor(void)
     assert_clean(op);
 }
 
+static uint64_t region_gen(QcxlPool *pool, const char *name, int *owner,
+                           uint64_t *sharers)
+{
+    g_autoptr(QcxlPoolMeta) meta = qcxl_pool_read(pool, NULL);
+    int r = qcxl_pool_find_region(meta, name);
+
+    g_assert_cmpint(r, >=, 0);
+    *owner = meta->regions[r].owner;
+    *sharers = meta->regions[r].sharers;
+    return meta->regions[r].generation;
+}
+
+/* Migration handoff: the destination claims, the source reclaims */
+static void test_handoff(void)
+{
+    g_autoptr(QcxlPool) op = fresh_pool(64 * MiB, 1000);
+    g_autoptr(QcxlPool) a = qcxl_pool_open(pool_path, NULL);
+    g_autoptr(QcxlPool) b = qcxl_pool_open(pool_path, NULL);
+    g_autoptr(GError) err = NULL;
+    const char *both[] = { "ram", "dev" };
+    uint64_t gens[2], sharers;
+    uint64_t inc_a, inc_b;
+    int sa, sb, owner;
+
+    sa = qcxl_pool_join(a, "hostA", true, &inc_a, &err);
+    sb = qcxl_pool_join(b, "hostB", true, &inc_b, &err);
+    g_assert_no_error(err);
+    g_assert_true(qcxl_pool_host_add(op, "hostC", NULL));
+    qcxl_pool_act_as(a, sa, inc_a);
+    qcxl_pool_act_as(b, sb, inc_b);
+    g_assert_true(qcxl_pool_region_create(a, "ram", 4 * MiB, "hostA", false,
+                                          &err));
+    g_assert_true(qcxl_pool_region_create(a, "dev", 2 * MiB, "hostA", false,
+                                          &err));
+    g_assert_true(qcxl_pool_region_share(a, "ram", "hostB", true, &err));
+    g_assert_no_error(err);
+
+#define REFUSED(call, code) \
+    do { \
+        g_assert_false(call); \
+        g_assert_error(err, QCXL_POOL_ERROR, code); \
+        g_clear_error(&err); \
+    } while (0)
+    gens[0] = region_gen(op, "ram", &owner, &sharers);
+    gens[1] = region_gen(op, "dev", &owner, &sharers);
+    /* the operator is no host; a stale generation; not shared with B */
+    REFUSED(qcxl_pool_handoff(op, "hostA", 1, both, gens, &err),
+            QCXL_POOL_ERR_INVALID);
+    gens[0]--;
+    REFUSED(qcxl_pool_handoff(b, "hostA", 1, both, gens, &err),
+            QCXL_POOL_ERR_BUSY);
+    gens[0]++;
+    REFUSED(qcxl_pool_handoff(b, "hostA", 2, both, gens, &err),
+            QCXL_POOL_ERR_PERM);
+    REFUSED(qcxl_pool_handoff(b, "hostC", 1, both, gens, &err),
+            QCXL_POOL_ERR_PERM);
+    REFUSED(qcxl_pool_handoff(b, "nobody", 1, both, gens, &err),
+            QCXL_POOL_ERR_NOT_FOUND);
+    /* all or none: "ram" was not claimed by the refused pair */
+    g_assert_cmpuint(region_gen(op, "ram", &owner, &sharers), ==, gens[0]);
+    g_assert_cmpint(owner, ==, sa);
+
+    /* the source reclaims first: the offer is void */
+    g_assert_true(qcxl_pool_reclaim(a, 1, both, &err));
+    g_assert_no_error(err);
+    REFUSED(qcxl_pool_handoff(b, "hostA", 1, both, gens, &err),
+            QCXL_POOL_ERR_BUSY);
+
+    /* a fresh offer is claimed; the old owner becomes a sharer */
+    gens[0] = region_gen(op, "ram", &owner, &sharers);
+    g_assert_true(qcxl_pool_handoff(b, "hostA", 1, both, gens, &err));
+    g_assert_no_error(err);
+    g_assert_cmpuint(region_gen(op, "ram", &owner, &sharers), ==,
+                     gens[0] + 1);
+    g_assert_cmpint(owner, ==, sb);
+    g_assert_cmpuint(sharers, ==, 1ULL << sa);
+    /* now the source may not reclaim, and the offer cannot be used twice */
+    REFUSED(qcxl_pool_reclaim(a, 1, both, &err), QCXL_POOL_ERR_PERM);
+    REFUSED(qcxl_pool_handoff(b, "hostA", 1, both, gens, &err),
+            QCXL_POOL_ERR_PERM);
+    /* and back: B hands it to A, which is a sharer already */
+    gens[0]++;
+    g_assert_true(qcxl_pool_handoff(a, "hostB", 1, both, gens, &err));
+    g_assert_no_error(err);
+    region_gen(op, "ram", &owner, &sharers);
+    g_assert_cmpint(owner, ==, sa);
+    g_assert_cmpuint(sharers, ==, 1ULL << sb);
+    /* an evicted host claims nothing */
+    gens[0] = region_gen(op, "ram", &owner, &sharers);
+    g_assert_true(qcxl_pool_evict(op, "hostB", &err));
+    REFUSED(qcxl_pool_handoff(b, "hostA", 1, both, gens, &err),
+            QCXL_POOL_ERR_FENCED);
+#undef REFUSED
+    g_assert_true(qcxl_pool_leave(a, sa, inc_a, &err));
+    g_assert_no_error(err);
+    g_assert_true(qcxl_pool_region_delete(op, "ram", &err));
+    g_assert_true(qcxl_pool_region_delete(op, "dev", &err));
+    g_assert_no_error(err);
+    assert_clean(op);
+}
+
 int main(int argc, char **argv)
 {
     int rc;
@@ -644,6 +745,7 @@ int main(int argc, char **argv)
     g_test_add_func("/pool/lock", test_lock);
     g_test_add_func("/pool/heartbeat", test_heartbeat);
     g_test_add_func("/pool/actor", test_actor);
+    g_test_add_func("/pool/handoff", test_handoff);
     rc = g_test_run();
     remove_pool();
     g_free(pool_path);
