@@ -23,6 +23,7 @@
 
 #include "qemu/osdep.h"
 #include "system/hostmem.h"
+#include "exec/ramblock.h"
 #include "system/runstate.h"
 #include "system/system.h"
 #include "qapi/error.h"
@@ -30,56 +31,17 @@
 #include "qapi/qapi-commands-qcxl.h"
 #include "qapi/qapi-events-qcxl.h"
 #include "qemu/error-report.h"
+#include "qemu/main-loop.h"
 #include "qemu/module.h"
 #include "qemu/notify.h"
 #include "qemu/thread.h"
 #include "qemu/uuid.h"
 #include "qom/object_interfaces.h"
 #include "hw/mem/qcxl_pool.h"
-
-#define TYPE_MEMORY_BACKEND_QCXL_POOL "memory-backend-qcxl-pool"
-OBJECT_DECLARE_SIMPLE_TYPE(QcxlPoolBackend, MEMORY_BACKEND_QCXL_POOL)
-
-/* How this process sees another host's lease */
-typedef struct HostWatch {
-    bool valid;
-    bool expired;
-    uint64_t incarnation;
-    uint64_t beat;
-    int64_t since_ms;           /* local monotonic clock */
-} HostWatch;
-
-/* One pool membership of this process: (pool, host) */
-typedef struct QcxlPoolHostCtx {
-    char *path;
-    char *host;
-    QcxlPool *pool;
-    int slot;
-    uint64_t incarnation;
-    int refs;
-    QemuThread thread;
-    QemuSemaphore stop;
-    bool fenced;
-    QemuMutex lock;             /* for watch */
-    HostWatch watch[QCXL_POOL_HOSTS];
-} QcxlPoolHostCtx;
-
-struct QcxlPoolBackend {
-    HostMemoryBackend parent_obj;
-
-    char *pool_path;
-    char *host;
-    char *region;
-    bool create_host;
-
-    char **regions;     /* @region split at ':' */
-    int attached;       /* how many of them are attached */
-    QcxlPoolHostCtx *ctx;
-    void *reserved;
-    uint64_t reserved_size;
-};
+#include "hw/mem/qcxl_pool_backend.h"
 
 static GList *contexts;     /* of QcxlPoolHostCtx, under the BQL */
+static GSList *backends;    /* mapped QcxlPoolBackends, under the BQL */
 static Notifier exit_notifier;
 
 /*
@@ -260,14 +222,14 @@ static void ctx_put(QcxlPoolHostCtx *ctx)
 }
 
 /*
- * Map @count extents, in order, into a reserved range aligned to the
- * extent size (huge-page and DAX alignment); runs of consecutive
- * extents become one mapping.
+ * Map @count extents of @ctx's pool, in order, into a reserved range
+ * aligned to the extent size (huge-page and DAX alignment); runs of
+ * consecutive extents become one mapping.
  */
-static void *map_extents(QcxlPoolBackend *pb, const uint32_t *ext,
+static void *map_extents(QcxlPoolHostCtx *ctx, const uint32_t *ext,
                          uint32_t count, Error **errp)
 {
-    QcxlPool *pool = pb->ctx->pool;
+    QcxlPool *pool = ctx->pool;
     uint64_t e = qcxl_pool_super(pool)->extent_size;
     uint64_t size = count * e;
     uint8_t *raw, *base;
@@ -284,8 +246,6 @@ static void *map_extents(QcxlPoolBackend *pb, const uint32_t *ext,
         munmap(raw, base - raw);
     }
     munmap(base + size, raw + e - base);
-    pb->reserved = base;
-    pb->reserved_size = size;
 
     for (uint32_t i = 0; i < count;) {
         uint32_t run = 1;
@@ -296,10 +256,8 @@ static void *map_extents(QcxlPoolBackend *pb, const uint32_t *ext,
                  MAP_SHARED | MAP_FIXED, qcxl_pool_fd(pool),
                  qcxl_pool_extent_offset(pool, ext[i])) == MAP_FAILED) {
             error_setg_errno(errp, errno, "qcxl pool %s: mapping extents "
-                             "%u..%u", pb->pool_path, ext[i],
-                             ext[i] + run - 1);
+                             "%u..%u", ctx->path, ext[i], ext[i] + run - 1);
             munmap(base, size);
-            pb->reserved = NULL;
             return NULL;
         }
         i += run;
@@ -385,15 +343,25 @@ static bool qcxl_pool_backend_alloc(HostMemoryBackend *backend, Error **errp)
                    backend->size);
         goto fail;
     }
-    ptr = map_extents(pb, (uint32_t *)ext->data, ext->len, errp);
+    ptr = map_extents(pb->ctx, (uint32_t *)ext->data, ext->len, errp);
     if (!ptr) {
         goto fail;
     }
+    pb->reserved = ptr;
+    pb->reserved_size = total;
     backend->size = total;
     backend->share = true;
     name = host_memory_backend_get_name(backend);
     memory_region_init_ram_ptr(&backend->mr, OBJECT(backend), name, total,
                                ptr);
+    /*
+     * The block is memory other QEMUs map too, by name: shared, from a
+     * named file.  That is what x-ignore-shared looks for, so a
+     * migration to a QEMU that maps the same regions copies none of it.
+     */
+    backend->mr.ram_block->flags |= RAM_SHARED | RAM_NAMED_FILE;
+    backends = g_slist_append(backends, pb);
+    qcxl_pool_migration_init();
     return true;
 
 fail:
@@ -407,6 +375,7 @@ static void qcxl_pool_backend_finalize(Object *obj)
 {
     QcxlPoolBackend *pb = MEMORY_BACKEND_QCXL_POOL(obj);
 
+    backends = g_slist_remove(backends, pb);
     if (pb->ctx) {
         detach_all(pb);
         ctx_put(pb->ctx);
@@ -418,6 +387,94 @@ static void qcxl_pool_backend_finalize(Object *obj)
     g_free(pb->pool_path);
     g_free(pb->host);
     g_free(pb->region);
+}
+
+GSList *qcxl_pool_backends(void)
+{
+    return backends;
+}
+
+void qcxl_pool_backend_fence(QcxlPoolBackend *pb)
+{
+    if (pb->reserved &&
+        mmap(pb->reserved, pb->reserved_size, PROT_READ | PROT_WRITE,
+             MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE,
+             -1, 0) == MAP_FAILED) {
+        /* keep the pool out of reach even without memory behind it */
+        mprotect(pb->reserved, pb->reserved_size, PROT_NONE);
+    }
+    detach_all(pb);
+}
+
+struct QcxlPoolMapping {
+    QcxlPoolHostCtx *ctx;
+    char *region;
+    void *ptr;
+    uint64_t size;
+};
+
+QcxlPoolMapping *qcxl_pool_mapping_new(const char *pool, const char *host,
+                                       const char *region, Error **errp)
+{
+    QcxlPoolHostCtx *ctx = qcxl_pool_ctx_find(pool, host, errp);
+    g_autoptr(GError) err = NULL;
+    g_autofree uint32_t *ext = NULL;
+    QcxlPoolMapping *m;
+    uint64_t size;
+    uint32_t count;
+    void *ptr;
+
+    if (!ctx) {
+        return NULL;
+    }
+    if (!qcxl_pool_valid_name(region, QCXL_POOL_REGION_NAME_LEN, &err)) {
+        error_setg(errp, "qcxl pool: region: %s", err->message);
+        return NULL;
+    }
+    ext = qcxl_pool_attach(ctx->pool, region, ctx->slot, ctx->incarnation,
+                           &size, &count, &err);
+    if (!ext) {
+        error_setg(errp, "qcxl pool %s: region '%s': %s", ctx->path, region,
+                   err->message);
+        return NULL;
+    }
+    ptr = map_extents(ctx, ext, count, errp);
+    if (!ptr) {
+        qcxl_pool_detach(ctx->pool, region, ctx->slot, ctx->incarnation,
+                         NULL);
+        return NULL;
+    }
+    ctx->refs++;
+    m = g_new0(QcxlPoolMapping, 1);
+    m->ctx = ctx;
+    m->region = g_strdup(region);
+    m->ptr = ptr;
+    m->size = size;
+    return m;
+}
+
+void *qcxl_pool_mapping_ptr(QcxlPoolMapping *m)
+{
+    return m->ptr;
+}
+
+uint64_t qcxl_pool_mapping_size(QcxlPoolMapping *m)
+{
+    return m->size;
+}
+
+void qcxl_pool_mapping_free(QcxlPoolMapping *m)
+{
+    BQL_LOCK_GUARD();
+
+    munmap(m->ptr, m->size);
+    if (!m->ctx->fenced) {
+        qcxl_pool_detach(m->ctx->pool, m->region, m->ctx->slot,
+                         m->ctx->incarnation, NULL);
+    }
+    ctx_put(m->ctx);
+    g_free(m->region);
+    g_free(m);
 }
 
 static bool not_yet(Object *obj, Error **errp)
@@ -526,8 +583,8 @@ type_init(register_types);
 
 /* QMP */
 
-static QcxlPoolHostCtx *ctx_find(const char *pool, const char *host,
-                                 Error **errp)
+QcxlPoolHostCtx *qcxl_pool_ctx_find(const char *pool, const char *host,
+                                    Error **errp)
 {
     QcxlPoolHostCtx *found = NULL;
     int n = 0;
@@ -663,7 +720,7 @@ void qmp_qcxl_pool_region_create(const char *pool, const char *host,
                                  const char *name, uint64_t size,
                                  bool has_shared, bool shared, Error **errp)
 {
-    QcxlPoolHostCtx *ctx = ctx_find(pool, host, errp);
+    QcxlPoolHostCtx *ctx = qcxl_pool_ctx_find(pool, host, errp);
     g_autoptr(GError) err = NULL;
 
     if (ctx && !qcxl_pool_region_create(ctx->pool, name, size, ctx->host,
@@ -676,7 +733,7 @@ void qmp_qcxl_pool_region_share(const char *pool, const char *host,
                                 const char *name, const char *sharer,
                                 bool has_share, bool share, Error **errp)
 {
-    QcxlPoolHostCtx *ctx = ctx_find(pool, host, errp);
+    QcxlPoolHostCtx *ctx = qcxl_pool_ctx_find(pool, host, errp);
     g_autoptr(GError) err = NULL;
 
     if (ctx && !qcxl_pool_region_share(ctx->pool, name, sharer,
@@ -688,7 +745,7 @@ void qmp_qcxl_pool_region_share(const char *pool, const char *host,
 void qmp_qcxl_pool_region_release(const char *pool, const char *host,
                                   const char *name, Error **errp)
 {
-    QcxlPoolHostCtx *ctx = ctx_find(pool, host, errp);
+    QcxlPoolHostCtx *ctx = qcxl_pool_ctx_find(pool, host, errp);
     g_autoptr(GError) err = NULL;
 
     if (ctx && !qcxl_pool_region_delete(ctx->pool, name, &err)) {
@@ -700,7 +757,7 @@ void qmp_qcxl_pool_evict(const char *pool, const char *host,
                          const char *target, bool has_force, bool force,
                          Error **errp)
 {
-    QcxlPoolHostCtx *ctx = ctx_find(pool, host, errp);
+    QcxlPoolHostCtx *ctx = qcxl_pool_ctx_find(pool, host, errp);
     g_autoptr(GError) err = NULL;
     g_autoptr(QcxlPoolMeta) meta = NULL;
     int h;

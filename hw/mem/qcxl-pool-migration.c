@@ -1,0 +1,380 @@
+/*
+ * qcxl: migrating a guest whose memory lives in pool regions
+ *
+ * Copyright (c) 2026 qcxl authors
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ *
+ * The destination QEMU maps the same regions as the source (they are
+ * shared with its host), and x-ignore-shared keeps RAM migration away
+ * from them: no page is copied.  What moves is ownership:
+ *
+ *  - at switchover the source, stopped, sends the name and generation
+ *    of every region its backends map (section "qcxl-pool-handoff",
+ *    the last of the stream);
+ *  - the destination checks that it maps exactly those regions of the
+ *    same pools and claims the ones the source owned, in one pool
+ *    transaction per pool, before it may run (qcxl_pool_handoff());
+ *  - a source that runs again (a failed or cancelled migration, or
+ *    'cont' after one) first reclaims its regions; that voids the
+ *    offer.  If the destination was first, the source is fenced: its
+ *    ranges become private anonymous memory and it stays stopped.
+ *
+ * So the guest never runs on both sides: the pool's lock orders the two
+ * transactions, and each side runs only after winning.
+ */
+
+#include "qemu/osdep.h"
+#include "exec/ramblock.h"
+#include "migration/misc.h"
+#include "migration/vmstate.h"
+#include "qapi/error.h"
+#include "qemu/error-report.h"
+#include "qemu/main-loop.h"
+#include "system/runstate.h"
+#include "hw/mem/qcxl_pool_backend.h"
+
+#define HANDOFF_MAX QCXL_POOL_REGIONS
+
+typedef struct HandoffEntry {
+    uint8_t uuid[16];
+    /* NUL-terminated names (uint8_t for VMSTATE_BUFFER) */
+    uint8_t region[QCXL_POOL_REGION_NAME_LEN];
+    uint8_t from[QCXL_POOL_HOST_NAME_LEN];  /* the source's host name */
+    uint64_t generation;
+    uint8_t owned;                          /* by @from, so handed over */
+} HandoffEntry;
+
+typedef struct Handoff {
+    int32_t n;
+    HandoffEntry *e;
+    /* source side: regions offered at switchover and not yet reclaimed */
+    bool offered;
+} Handoff;
+
+static Handoff handoff;
+static bool initialised;
+static NotifierWithReturn migration_notifier;
+
+static const VMStateDescription vmstate_handoff_entry = {
+    .name = "qcxl-pool-handoff/region",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .fields = (const VMStateField[]) {
+        VMSTATE_BUFFER(uuid, HandoffEntry),
+        VMSTATE_BUFFER(region, HandoffEntry),
+        VMSTATE_BUFFER(from, HandoffEntry),
+        VMSTATE_UINT64(generation, HandoffEntry),
+        VMSTATE_UINT8(owned, HandoffEntry),
+        VMSTATE_END_OF_LIST()
+    },
+};
+
+static bool entries_fit(void *opaque, int version_id)
+{
+    Handoff *h = opaque;
+
+    if (h->n < 0 || h->n > HANDOFF_MAX) {
+        error_report("qcxl pool migration: the source handed over %d "
+                     "regions; at most %d can be", h->n, HANDOFF_MAX);
+        return false;
+    }
+    return true;
+}
+
+static bool same_uuid(QcxlPoolHostCtx *ctx, const uint8_t *uuid)
+{
+    return !memcmp(qcxl_pool_super(ctx->pool)->uuid, uuid, 16);
+}
+
+/* Source, at switchover (the guest is stopped): describe our regions */
+static int handoff_pre_save(void *opaque)
+{
+    Handoff *h = opaque;
+    GArray *a = g_array_new(false, true, sizeof(HandoffEntry));
+
+    for (GSList *l = qcxl_pool_backends(); l; l = l->next) {
+        QcxlPoolBackend *pb = l->data;
+        QcxlPoolHostCtx *ctx = pb->ctx;
+        g_autoptr(GError) err = NULL;
+        g_autoptr(QcxlPoolMeta) meta = qcxl_pool_read(ctx->pool, &err);
+
+        if (!meta) {
+            error_report("qcxl pool %s: handing over: %s", ctx->path,
+                         err->message);
+            g_array_free(a, true);
+            return -EIO;
+        }
+        for (int i = 0; pb->regions[i]; i++) {
+            int r = qcxl_pool_find_region(meta, pb->regions[i]);
+            HandoffEntry e = { 0 };
+
+            if (r < 0) {
+                error_report("qcxl pool %s: region '%s' is gone", ctx->path,
+                             pb->regions[i]);
+                g_array_free(a, true);
+                return -ENOENT;
+            }
+            memcpy(e.uuid, qcxl_pool_super(ctx->pool)->uuid, 16);
+            g_strlcpy((char *)e.region, pb->regions[i], sizeof(e.region));
+            g_strlcpy((char *)e.from, ctx->host, sizeof(e.from));
+            e.generation = meta->regions[r].generation;
+            e.owned = meta->regions[r].owner == ctx->slot;
+            g_array_append_val(a, e);
+        }
+    }
+    g_free(h->e);
+    h->n = a->len;
+    h->e = (HandoffEntry *)g_array_free(a, false);
+    h->offered = true;
+    return 0;
+}
+
+static int handoff_pre_load(void *opaque)
+{
+    Handoff *h = opaque;
+
+    g_free(h->e);
+    h->e = NULL;
+    h->n = 0;
+    return 0;
+}
+
+static const HandoffEntry *find_entry(Handoff *h, QcxlPoolHostCtx *ctx,
+                                      const char *region)
+{
+    for (int i = 0; i < h->n; i++) {
+        if (same_uuid(ctx, h->e[i].uuid) && !strcmp((char *)h->e[i].region, region)) {
+            return &h->e[i];
+        }
+    }
+    return NULL;
+}
+
+/*
+ * Destination, after the whole state has arrived: the source must have
+ * mapped exactly what we map, and what it owned becomes ours.
+ */
+static int handoff_post_load(void *opaque, int version_id)
+{
+    Handoff *h = opaque;
+    GSList *l;
+    int mapped = 0;
+
+    for (int i = 0; i < h->n; i++) {
+        HandoffEntry *e = &h->e[i];
+
+        /* hostile until checked: names must end within their fields */
+        if (!memchr(e->region, 0, sizeof(e->region)) ||
+            !memchr(e->from, 0, sizeof(e->from)) || e->owned > 1) {
+            error_report("qcxl pool migration: the source sent a malformed "
+                         "region entry");
+            return -EINVAL;
+        }
+    }
+    for (l = qcxl_pool_backends(); l; l = l->next) {
+        QcxlPoolBackend *pb = l->data;
+
+        for (int i = 0; pb->regions[i]; i++, mapped++) {
+            if (!find_entry(h, pb->ctx, pb->regions[i])) {
+                error_report("qcxl pool %s: this QEMU maps region '%s', but "
+                             "the source did not (its memory would not be "
+                             "the guest's)", pb->ctx->path, pb->regions[i]);
+                return -EINVAL;
+            }
+        }
+    }
+    if (mapped != h->n) {
+        for (int i = 0; i < h->n; i++) {
+            bool found = false;
+
+            for (l = qcxl_pool_backends(); l && !found; l = l->next) {
+                QcxlPoolBackend *pb = l->data;
+
+                for (int j = 0; pb->regions[j] && !found; j++) {
+                    found = same_uuid(pb->ctx, h->e[i].uuid) &&
+                            !strcmp(pb->regions[j], (char *)h->e[i].region);
+                }
+            }
+            if (!found) {
+                error_report("qcxl pool migration: the source's memory "
+                             "includes region '%s', which this QEMU does "
+                             "not map", (char *)h->e[i].region);
+                return -EINVAL;
+            }
+        }
+        error_report("qcxl pool migration: the source maps %d regions, "
+                     "this QEMU %d", h->n, mapped);
+        return -EINVAL;
+    }
+
+    /* one transaction per pool membership: all its regions or none */
+    for (l = qcxl_pool_backends(); l; l = l->next) {
+        QcxlPoolHostCtx *ctx = ((QcxlPoolBackend *)l->data)->ctx;
+        g_autoptr(GPtrArray) names = g_ptr_array_new();
+        g_autoptr(GArray) gens = g_array_new(false, false, sizeof(uint64_t));
+        g_autoptr(GError) err = NULL;
+        const char *from = NULL, *ef;
+        bool seen = false;
+
+        for (GSList *k = qcxl_pool_backends(); k != l; k = k->next) {
+            seen |= ((QcxlPoolBackend *)k->data)->ctx == ctx;
+        }
+        if (seen) {
+            continue;
+        }
+        for (int i = 0; i < h->n; i++) {
+            if (!h->e[i].owned || !same_uuid(ctx, h->e[i].uuid)) {
+                continue;
+            }
+            ef = (const char *)h->e[i].from;
+            if (from && strcmp(from, ef)) {
+                error_report("qcxl pool %s: the source was two hosts of "
+                             "one pool ('%s' and '%s')", ctx->path, from, ef);
+                return -EINVAL;
+            }
+            from = ef;
+            g_ptr_array_add(names, h->e[i].region);
+            g_array_append_val(gens, h->e[i].generation);
+        }
+        if (!names->len) {
+            continue;
+        }
+        if (!qcxl_pool_handoff(ctx->pool, from, names->len,
+                               (const char *const *)names->pdata,
+                               (uint64_t *)gens->data, &err)) {
+            error_report("qcxl pool %s: taking the guest's regions over from "
+                         "host '%s' failed: %s", ctx->path, from,
+                         err->message);
+            return -EPERM;
+        }
+        info_report("qcxl pool %s: host '%s' took %u region%s over from "
+                    "host '%s'", ctx->path, ctx->host, names->len,
+                    names->len == 1 ? "" : "s", from);
+    }
+    return 0;
+}
+
+static const VMStateDescription vmstate_handoff = {
+    .name = "qcxl-pool-handoff",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .pre_save = handoff_pre_save,
+    .pre_load = handoff_pre_load,
+    .post_load = handoff_post_load,
+    .fields = (const VMStateField[]) {
+        VMSTATE_INT32(n, Handoff),
+        VMSTATE_VALIDATE("region count", entries_fit),
+        VMSTATE_STRUCT_VARRAY_ALLOC(e, Handoff, n, 1, vmstate_handoff_entry,
+                                    HandoffEntry),
+        VMSTATE_END_OF_LIST()
+    },
+};
+
+/*
+ * Source, before the guest runs again: take back what was offered.
+ * False if another host took it first; the source is then fenced.
+ */
+static bool reclaim(Error **errp)
+{
+    bool ok = true;
+
+    if (!handoff.offered) {
+        return true;
+    }
+    for (GSList *l = qcxl_pool_backends(); l; l = l->next) {
+        QcxlPoolBackend *pb = l->data;
+        g_autoptr(GPtrArray) names = g_ptr_array_new();
+        g_autoptr(GError) err = NULL;
+
+        for (int i = 0; i < handoff.n; i++) {
+            if (handoff.e[i].owned && same_uuid(pb->ctx, handoff.e[i].uuid) &&
+                g_strv_contains((const char *const *)pb->regions,
+                                (char *)handoff.e[i].region)) {
+                g_ptr_array_add(names, handoff.e[i].region);
+            }
+        }
+        if (names->len &&
+            !qcxl_pool_reclaim(pb->ctx->pool, names->len,
+                               (const char *const *)names->pdata, &err)) {
+            if (ok) {
+                error_setg(errp, "qcxl pool %s: the guest's memory was "
+                           "handed over (%s); it runs on the destination, "
+                           "not here", pb->ctx->path, err->message);
+            }
+            ok = false;
+        }
+    }
+    if (!ok) {
+        for (GSList *l = qcxl_pool_backends(); l; l = l->next) {
+            qcxl_pool_backend_fence(l->data);
+        }
+    }
+    handoff.offered = false;
+    return ok;
+}
+
+bool qcxl_pool_migration_check(Error **errp)
+{
+    for (GSList *l = qcxl_pool_backends(); l; l = l->next) {
+        QcxlPoolBackend *pb = l->data;
+        RAMBlock *rb = MEMORY_BACKEND(pb)->mr.ram_block;
+
+        if (pb->ctx->fenced) {
+            error_setg(errp, "qcxl pool %s: host '%s' was evicted; the "
+                       "guest's memory is no longer its to hand over",
+                       pb->ctx->path, pb->ctx->host);
+            return false;
+        }
+        if (!migrate_ram_is_ignored(rb)) {
+            error_setg(errp, "qcxl pool %s: '%s' is memory in regions "
+                       "'%s': migrating it needs the capability "
+                       "x-ignore-shared, else the destination would "
+                       "write into memory this guest still runs on",
+                       pb->ctx->path, rb->idstr, pb->region);
+            return false;
+        }
+    }
+    return true;
+}
+
+static int migration_event(NotifierWithReturn *n, MigrationEvent *e,
+                           Error **errp)
+{
+    switch (e->type) {
+    case MIG_EVENT_PRECOPY_SETUP:
+        if (!qcxl_pool_migration_check(errp)) {
+            return -EINVAL;
+        }
+        /* be the last section, so a destination claims after all else */
+        vmstate_unregister(NULL, &vmstate_handoff, &handoff);
+        vmstate_register(NULL, 0, &vmstate_handoff, &handoff);
+        return 0;
+    case MIG_EVENT_PRECOPY_RESUME:
+        return reclaim(errp) ? 0 : -EPERM;
+    default:
+        return 0;
+    }
+}
+
+/* Any other way back to running ('cont' after a migration) */
+static void vm_state_change(void *opaque, bool running, RunState state)
+{
+    Error *err = NULL;
+
+    if (running && !reclaim(&err)) {
+        error_report_err(err);
+        qemu_system_vmstop_request_prepare();
+        qemu_system_vmstop_request(RUN_STATE_IO_ERROR);
+    }
+}
+
+void qcxl_pool_migration_init(void)
+{
+    if (initialised) {
+        return;
+    }
+    initialised = true;
+    vmstate_register(NULL, 0, &vmstate_handoff, &handoff);
+    migration_add_notifier(&migration_notifier, migration_event);
+    qemu_add_vm_change_state_handler(vm_state_change, NULL);
+}

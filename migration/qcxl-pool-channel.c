@@ -1,0 +1,726 @@
+/*
+ * qcxl: the migration channel through a shared CXL pool region
+ *
+ * Copyright (c) 2026 qcxl authors
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ *
+ *   destination:  migrate-incoming qcxl-pool:mig0
+ *   source:       migrate qcxl-pool:mig0
+ *
+ * Both QEMUs map region mig0 of a pool they have joined (it is shared
+ * between their hosts).  The region holds two single-producer,
+ * single-consumer byte rings, source to destination (the stream) and
+ * back (the return path), behind a header page:
+ *
+ *   0x000  magic "QCXLRING", version, state, session, ring sizes
+ *   0x040  per side (listener, connector): heartbeat, closed
+ *   0x0c0  per ring: head (bytes produced), on its own cache line
+ *   0x140  per ring: tail (bytes consumed)
+ *   4 KiB  ring 0 (connector to listener), then ring 1
+ *
+ * The destination listens (it writes a fresh header with a random
+ * session); the source connects by moving the state from LISTENING to
+ * CONNECTED with a compare-and-swap.  Producers publish data with a
+ * release store of head, consumers free it with a release store of
+ * tail.  Every field the other side writes is checked before use.
+ *
+ * Nothing signals across hosts but memory, so each channel has a thread
+ * that beats its side's heartbeat, watches the peer's (a peer silent for
+ * QCXL_RING_PEER_TIMEOUT_MS is gone, as a dead TCP peer would be) and
+ * turns "data arrived" or "space freed" into an eventfd the main loop or
+ * a coroutine can wait on.  Blocking reads and writes (the migration
+ * thread, the return-path thread) poll with backoff instead.
+ */
+
+#include "qemu/osdep.h"
+#include "qemu/atomic.h"
+#include "qemu/error-report.h"
+#include "qemu/event_notifier.h"
+#include "qemu/main-loop.h"
+#include "qemu/thread.h"
+#include "qapi/error.h"
+#include "io/channel.h"
+#include "io/channel-watch.h"
+#include "block/aio.h"
+#include "channel.h"
+#include "migration.h"
+#include "qcxl-pool-channel.h"
+#include "hw/mem/qcxl_pool_backend.h"
+
+#define TYPE_QIO_CHANNEL_QCXL_POOL "qio-channel-qcxl-pool"
+OBJECT_DECLARE_SIMPLE_TYPE(QIOChannelQcxlPool, QIO_CHANNEL_QCXL_POOL)
+
+#define QCXL_RING_MAGIC             0x474e49524c584351ULL  /* "QCXLRING" */
+#define QCXL_RING_VERSION           1
+#define QCXL_RING_DATA_OFFSET       4096
+#define QCXL_RING_MIN_REGION        (QCXL_RING_DATA_OFFSET + 2 * 65536)
+#define QCXL_RING_PEER_TIMEOUT_MS   2000
+#define QCXL_RING_BEAT_US           2000
+
+enum { RING_IDLE = 0, RING_LISTENING = 1, RING_CONNECTED = 2 };
+enum { SIDE_LISTENER = 0, SIDE_CONNECTOR = 1 };
+enum { SIDE_OPEN = 0, SIDE_CLOSED = 1, SIDE_ABORTED = 2 };
+
+typedef struct RingSide {
+    uint64_t heartbeat;
+    uint64_t closed;
+    uint8_t pad[48];
+} RingSide;
+
+typedef struct RingPos {
+    uint64_t pos;
+    uint8_t pad[56];
+} RingPos;
+
+typedef struct RingHeader {
+    uint64_t magic;
+    uint32_t version;
+    uint32_t state;
+    uint64_t session;
+    uint64_t ring_size[2];
+    uint8_t pad[24];
+    RingSide side[2];
+    RingPos head[2];
+    RingPos tail[2];
+} RingHeader;
+
+QEMU_BUILD_BUG_ON(sizeof(RingHeader) > QCXL_RING_DATA_OFFSET);
+QEMU_BUILD_BUG_ON(offsetof(RingHeader, side) != 0x40);
+QEMU_BUILD_BUG_ON(offsetof(RingHeader, head) != 0xc0);
+QEMU_BUILD_BUG_ON(offsetof(RingHeader, tail) != 0x140);
+
+struct QIOChannelQcxlPool {
+    QIOChannel parent;
+
+    QcxlPoolMapping *map;
+    char *region;
+    RingHeader *hdr;
+    uint8_t *data[2];
+    uint64_t size[2];
+    int side;               /* SIDE_LISTENER or SIDE_CONNECTOR */
+    int in, out;            /* the rings this side reads and writes */
+    uint64_t session;
+    bool connected;         /* this side is part of the session */
+    uint64_t rpos, wpos;    /* owned by the reader and the writer */
+    bool blocking;
+
+    EventNotifier rd_ev, wr_ev;
+    int want_read, want_write;  /* atomic: a waiter wants a kick */
+    bool shut_rd, shut_wr;      /* atomic */
+    int failure;                /* atomic: why the channel is broken */
+
+    QemuThread thread;
+    QemuSemaphore stop;
+    bool thread_running;
+    uint64_t peer_beat;
+    int64_t peer_seen_ms;
+};
+
+enum {
+    FAIL_NONE,
+    FAIL_PEER_GONE,         /* no heartbeat for the timeout */
+    FAIL_SESSION,           /* someone else took the ring over */
+    FAIL_CORRUPT,           /* the other side's positions make no sense */
+};
+
+static uint64_t ld(const uint64_t *p)
+{
+    return qatomic_load_acquire(p);
+}
+
+static void st(uint64_t *p, uint64_t v)
+{
+    qatomic_store_release(p, v);
+}
+
+static int peer(QIOChannelQcxlPool *c)
+{
+    return 1 - c->side;
+}
+
+static void fail(QIOChannelQcxlPool *c, int why)
+{
+    qatomic_cmpxchg(&c->failure, FAIL_NONE, why);
+}
+
+static bool fail_error(QIOChannelQcxlPool *c, Error **errp)
+{
+    switch (qatomic_read(&c->failure)) {
+    case FAIL_PEER_GONE:
+        error_setg(errp, "qcxl-pool:%s: the other QEMU stopped responding "
+                   "(no heartbeat for %d ms)", c->region,
+                   QCXL_RING_PEER_TIMEOUT_MS);
+        return true;
+    case FAIL_SESSION:
+        error_setg(errp, "qcxl-pool:%s: another migration took the ring "
+                   "over", c->region);
+        return true;
+    case FAIL_CORRUPT:
+        error_setg(errp, "qcxl-pool:%s: the ring's positions are "
+                   "inconsistent (damaged or hostile)", c->region);
+        return true;
+    }
+    return false;
+}
+
+/* Bytes readable from ring @r given its consumer position, or -1 */
+static int64_t ring_used(QIOChannelQcxlPool *c, int r, uint64_t tail)
+{
+    uint64_t used = ld(&c->hdr->head[r].pos) - tail;
+
+    return used > c->size[r] ? -1 : (int64_t)used;
+}
+
+static bool readable(QIOChannelQcxlPool *c)
+{
+    int64_t used = ring_used(c, c->in, ld(&c->hdr->tail[c->in].pos));
+
+    return used != 0 || qatomic_read(&c->failure) ||
+           qatomic_read(&c->shut_rd) ||
+           ld(&c->hdr->side[peer(c)].closed) != SIDE_OPEN;
+}
+
+static bool writable(QIOChannelQcxlPool *c)
+{
+    uint64_t used = ld(&c->hdr->head[c->out].pos) -
+                    ld(&c->hdr->tail[c->out].pos);
+
+    return used < c->size[c->out] || qatomic_read(&c->failure) ||
+           qatomic_read(&c->shut_wr) ||
+           ld(&c->hdr->side[peer(c)].closed) != SIDE_OPEN;
+}
+
+static void kick(QIOChannelQcxlPool *c)
+{
+    if (qatomic_read(&c->want_read) && readable(c) &&
+        qatomic_xchg(&c->want_read, 0)) {
+        event_notifier_set(&c->rd_ev);
+    }
+    if (qatomic_read(&c->want_write) && writable(c) &&
+        qatomic_xchg(&c->want_write, 0)) {
+        event_notifier_set(&c->wr_ev);
+    }
+}
+
+static void *ring_thread(void *opaque)
+{
+    QIOChannelQcxlPool *c = opaque;
+    int64_t last_beat = 0;
+    int wait_us = 50;
+
+    for (;;) {
+        int64_t now_us = g_get_monotonic_time();
+
+        if (now_us - last_beat >= QCXL_RING_BEAT_US) {
+            uint64_t beat;
+
+            last_beat = now_us;
+            qatomic_inc(&c->hdr->side[c->side].heartbeat);
+            if (ld(&c->hdr->session) != c->session) {
+                fail(c, FAIL_SESSION);
+            }
+            if (qatomic_load_acquire(&c->hdr->state) == RING_CONNECTED) {
+                beat = ld(&c->hdr->side[peer(c)].heartbeat);
+                if (beat != c->peer_beat || !c->peer_seen_ms) {
+                    c->peer_beat = beat;
+                    c->peer_seen_ms = now_us / 1000;
+                } else if (ld(&c->hdr->side[peer(c)].closed) == SIDE_OPEN &&
+                           now_us / 1000 - c->peer_seen_ms >
+                           QCXL_RING_PEER_TIMEOUT_MS) {
+                    fail(c, FAIL_PEER_GONE);
+                }
+            }
+        }
+        kick(c);
+        /* poll fast while someone waits, slowly otherwise */
+        if (qatomic_read(&c->want_read) || qatomic_read(&c->want_write)) {
+            wait_us = MIN(wait_us * 2, 1000);
+        } else {
+            wait_us = QCXL_RING_BEAT_US;
+        }
+        if (qemu_sem_timedwait(&c->stop, 0) == 0) {
+            break;
+        }
+        g_usleep(wait_us);
+    }
+    return NULL;
+}
+
+/* A waiter was just registered: start polling fast */
+static void want(QIOChannelQcxlPool *c, int *flag, EventNotifier *ev)
+{
+    event_notifier_test_and_clear(ev);
+    qatomic_set(flag, 1);
+    kick(c);
+}
+
+/* Blocking callers wait here, polling with backoff */
+static void backoff(int *us)
+{
+    g_usleep(*us);
+    *us = MIN(*us * 2, 500);
+}
+
+static ssize_t qcxl_ring_readv(QIOChannel *ioc, const struct iovec *iov,
+                               size_t niov, int **fds, size_t *nfds,
+                               int flags, Error **errp)
+{
+    QIOChannelQcxlPool *c = QIO_CHANNEL_QCXL_POOL(ioc);
+    int r = c->in;
+    int us = 5;
+
+    for (;;) {
+        int64_t used = ring_used(c, r, c->rpos);
+        uint64_t closed;
+        size_t done = 0;
+
+        if (used < 0) {
+            fail(c, FAIL_CORRUPT);
+        }
+        if (fail_error(c, errp)) {
+            return -1;
+        }
+        if (qatomic_read(&c->shut_rd)) {
+            return 0;
+        }
+        for (size_t i = 0; i < niov && used > 0; i++) {
+            uint8_t *dst = iov[i].iov_base;
+            size_t want_n = MIN(iov[i].iov_len, used);
+
+            while (want_n) {
+                uint64_t off = c->rpos % c->size[r];
+                size_t n = MIN(want_n, c->size[r] - off);
+
+                memcpy(dst, c->data[r] + off, n);
+                dst += n;
+                want_n -= n;
+                used -= n;
+                done += n;
+                c->rpos += n;
+            }
+        }
+        if (done) {
+            st(&c->hdr->tail[r].pos, c->rpos);
+            return done;
+        }
+        closed = ld(&c->hdr->side[peer(c)].closed);
+        if (closed != SIDE_OPEN) {
+            if (ring_used(c, r, c->rpos) != 0) {
+                continue;           /* written just before it closed */
+            }
+            if (closed == SIDE_ABORTED) {
+                error_setg(errp, "qcxl-pool:%s: the other QEMU abandoned "
+                           "the migration", c->region);
+                return -1;
+            }
+            return 0;
+        }
+        if (!c->blocking) {
+            return QIO_CHANNEL_ERR_BLOCK;
+        }
+        backoff(&us);
+    }
+}
+
+static ssize_t qcxl_ring_writev(QIOChannel *ioc, const struct iovec *iov,
+                                size_t niov, int *fds, size_t nfds,
+                                int flags, Error **errp)
+{
+    QIOChannelQcxlPool *c = QIO_CHANNEL_QCXL_POOL(ioc);
+    int r = c->out;
+    int us = 5;
+
+    if (nfds) {
+        error_setg(errp, "qcxl-pool:%s: cannot pass file descriptors",
+                   c->region);
+        return -1;
+    }
+    for (;;) {
+        uint64_t used = c->wpos - ld(&c->hdr->tail[r].pos);
+        uint64_t space;
+        size_t done = 0;
+
+        if (used > c->size[r]) {
+            fail(c, FAIL_CORRUPT);
+        }
+        if (fail_error(c, errp)) {
+            return -1;
+        }
+        if (qatomic_read(&c->shut_wr)) {
+            error_setg(errp, "qcxl-pool:%s: the channel was shut down",
+                       c->region);
+            return -1;
+        }
+        if (ld(&c->hdr->side[peer(c)].closed) != SIDE_OPEN) {
+            error_setg(errp, "qcxl-pool:%s: the other QEMU closed the "
+                       "channel", c->region);
+            return -1;
+        }
+        space = c->size[r] - used;
+        for (size_t i = 0; i < niov && space; i++) {
+            const uint8_t *src = iov[i].iov_base;
+            size_t len = MIN(iov[i].iov_len, space);
+
+            while (len) {
+                uint64_t off = c->wpos % c->size[r];
+                size_t n = MIN(len, c->size[r] - off);
+
+                memcpy(c->data[r] + off, src, n);
+                src += n;
+                len -= n;
+                space -= n;
+                done += n;
+                c->wpos += n;
+            }
+        }
+        if (done) {
+            st(&c->hdr->head[r].pos, c->wpos);
+            return done;
+        }
+        if (!c->blocking) {
+            return QIO_CHANNEL_ERR_BLOCK;
+        }
+        backoff(&us);
+    }
+}
+
+static int qcxl_ring_set_blocking(QIOChannel *ioc, bool enabled,
+                                  Error **errp)
+{
+    QIO_CHANNEL_QCXL_POOL(ioc)->blocking = enabled;
+    return 0;
+}
+
+static int qcxl_ring_shutdown(QIOChannel *ioc, QIOChannelShutdown how,
+                              Error **errp)
+{
+    QIOChannelQcxlPool *c = QIO_CHANNEL_QCXL_POOL(ioc);
+
+    if (how & QIO_CHANNEL_SHUTDOWN_READ) {
+        qatomic_set(&c->shut_rd, true);
+    }
+    if (how & QIO_CHANNEL_SHUTDOWN_WRITE) {
+        qatomic_set(&c->shut_wr, true);
+        /* the other side must not wait for more: it is abandoned */
+        if (c->connected && c->hdr) {
+            st(&c->hdr->side[c->side].closed, SIDE_ABORTED);
+        }
+    }
+    event_notifier_set(&c->rd_ev);
+    event_notifier_set(&c->wr_ev);
+    return 0;
+}
+
+static void stop_thread(QIOChannelQcxlPool *c)
+{
+    if (c->thread_running) {
+        qemu_sem_post(&c->stop);
+        qemu_thread_join(&c->thread);
+        c->thread_running = false;
+    }
+}
+
+static int qcxl_ring_close(QIOChannel *ioc, Error **errp)
+{
+    QIOChannelQcxlPool *c = QIO_CHANNEL_QCXL_POOL(ioc);
+
+    if (!c->map) {
+        return 0;
+    }
+    stop_thread(c);
+    if (c->connected && ld(&c->hdr->session) == c->session) {
+        qatomic_cmpxchg(&c->hdr->side[c->side].closed, SIDE_OPEN,
+                        SIDE_CLOSED);
+    }
+    qcxl_pool_mapping_free(c->map);
+    c->map = NULL;
+    c->hdr = NULL;
+    return 0;
+}
+
+static GSource *qcxl_ring_create_watch(QIOChannel *ioc,
+                                       GIOCondition condition)
+{
+    QIOChannelQcxlPool *c = QIO_CHANNEL_QCXL_POOL(ioc);
+    bool out = condition & G_IO_OUT;
+    EventNotifier *ev = out ? &c->wr_ev : &c->rd_ev;
+
+    want(c, out ? &c->want_write : &c->want_read, ev);
+    /* the notifier is readable when the ring is, whichever way */
+    return qio_channel_create_fd_watch(ioc, event_notifier_get_fd(ev),
+                                       G_IO_IN);
+}
+
+static void qcxl_ring_set_aio_fd_handler(QIOChannel *ioc,
+                                         AioContext *read_ctx,
+                                         IOHandler *io_read,
+                                         AioContext *write_ctx,
+                                         IOHandler *io_write,
+                                         void *opaque)
+{
+    QIOChannelQcxlPool *c = QIO_CHANNEL_QCXL_POOL(ioc);
+
+    if (read_ctx) {
+        aio_set_fd_handler(read_ctx, event_notifier_get_fd(&c->rd_ev),
+                           io_read, NULL, NULL, NULL, opaque);
+        if (io_read) {
+            want(c, &c->want_read, &c->rd_ev);
+        } else {
+            qatomic_set(&c->want_read, 0);
+        }
+    }
+    if (write_ctx) {
+        /* the write notifier too signals by becoming readable */
+        aio_set_fd_handler(write_ctx, event_notifier_get_fd(&c->wr_ev),
+                           io_write, NULL, NULL, NULL, opaque);
+        if (io_write) {
+            want(c, &c->want_write, &c->wr_ev);
+        } else {
+            qatomic_set(&c->want_write, 0);
+        }
+    }
+}
+
+static void qcxl_ring_finalize(Object *obj)
+{
+    QIOChannelQcxlPool *c = QIO_CHANNEL_QCXL_POOL(obj);
+
+    qcxl_ring_close(QIO_CHANNEL(obj), NULL);
+    event_notifier_cleanup(&c->rd_ev);
+    event_notifier_cleanup(&c->wr_ev);
+    qemu_sem_destroy(&c->stop);
+    g_free(c->region);
+}
+
+static void qcxl_ring_class_init(ObjectClass *klass, void *data)
+{
+    QIOChannelClass *k = QIO_CHANNEL_CLASS(klass);
+
+    k->io_writev = qcxl_ring_writev;
+    k->io_readv = qcxl_ring_readv;
+    k->io_set_blocking = qcxl_ring_set_blocking;
+    k->io_close = qcxl_ring_close;
+    k->io_shutdown = qcxl_ring_shutdown;
+    k->io_create_watch = qcxl_ring_create_watch;
+    k->io_set_aio_fd_handler = qcxl_ring_set_aio_fd_handler;
+}
+
+static const TypeInfo qcxl_ring_info = {
+    .parent = TYPE_QIO_CHANNEL,
+    .name = TYPE_QIO_CHANNEL_QCXL_POOL,
+    .instance_size = sizeof(QIOChannelQcxlPool),
+    .instance_finalize = qcxl_ring_finalize,
+    .class_init = qcxl_ring_class_init,
+};
+
+static void qcxl_ring_register_types(void)
+{
+    type_register_static(&qcxl_ring_info);
+}
+
+type_init(qcxl_ring_register_types);
+
+/* Map the region and split it into header and rings */
+static QIOChannelQcxlPool *ring_open(QcxlPoolMigrationArgs *args, int side,
+                                     Error **errp)
+{
+    QIOChannelQcxlPool *c;
+    QcxlPoolMapping *map;
+    uint64_t size, avail, back;
+
+    map = qcxl_pool_mapping_new(args->pool, args->host, args->region, errp);
+    if (!map) {
+        return NULL;
+    }
+    size = qcxl_pool_mapping_size(map);
+    if (size < QCXL_RING_MIN_REGION) {
+        error_setg(errp, "qcxl-pool:%s: the region has %" PRIu64 " bytes; a "
+                   "ring needs at least %d", args->region, size,
+                   QCXL_RING_MIN_REGION);
+        qcxl_pool_mapping_free(map);
+        return NULL;
+    }
+    c = QIO_CHANNEL_QCXL_POOL(object_new(TYPE_QIO_CHANNEL_QCXL_POOL));
+    c->map = map;
+    c->region = g_strdup(args->region);
+    c->hdr = qcxl_pool_mapping_ptr(map);
+    c->side = side;
+    c->out = side == SIDE_CONNECTOR ? 0 : 1;
+    c->in = 1 - c->out;
+    c->blocking = true;
+    /* the return path gets a sixteenth, the stream the rest */
+    avail = size - QCXL_RING_DATA_OFFSET;
+    back = MAX(QEMU_ALIGN_DOWN(avail / 16, 4096), 65536);
+    c->size[0] = avail - back;
+    c->size[1] = back;
+    c->data[0] = (uint8_t *)c->hdr + QCXL_RING_DATA_OFFSET;
+    c->data[1] = c->data[0] + c->size[0];
+    event_notifier_init(&c->rd_ev, false);
+    event_notifier_init(&c->wr_ev, false);
+    qemu_sem_init(&c->stop, 0);
+    return c;
+}
+
+static void ring_start_thread(QIOChannelQcxlPool *c)
+{
+    qemu_thread_create(&c->thread, "qcxl-ring", ring_thread, c,
+                       QEMU_THREAD_JOINABLE);
+    c->thread_running = true;
+}
+
+/* Is the side's heartbeat moving?  Watch it for a few beats. */
+static bool side_alive(RingHeader *hdr, int side)
+{
+    uint64_t beat = ld(&hdr->side[side].heartbeat);
+
+    for (int i = 0; i < 10; i++) {
+        g_usleep(QCXL_RING_BEAT_US * 2);
+        if (ld(&hdr->side[side].heartbeat) != beat) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static gboolean incoming_connected(QIOChannel *ioc, GIOCondition condition,
+                                   gpointer opaque)
+{
+    migration_channel_process_incoming(ioc);
+    return G_SOURCE_REMOVE;
+}
+
+void qcxl_pool_start_incoming_migration(QcxlPoolMigrationArgs *args,
+                                        Error **errp)
+{
+    QIOChannelQcxlPool *c = ring_open(args, SIDE_LISTENER, errp);
+    RingHeader *h;
+
+    if (!c) {
+        return;
+    }
+    h = c->hdr;
+    if (ld(&h->magic) == QCXL_RING_MAGIC &&
+        qatomic_read(&h->state) != RING_IDLE &&
+        side_alive(h, SIDE_LISTENER)) {
+        error_setg(errp, "qcxl-pool:%s: another QEMU is listening on this "
+                   "ring", args->region);
+        object_unref(OBJECT(c));
+        return;
+    }
+    /* a fresh ring: positions first, then the session, state last */
+    c->session = (uint64_t)g_random_int() << 32 | g_random_int();
+    c->connected = true;
+    qatomic_set(&h->state, RING_IDLE);
+    for (int r = 0; r < 2; r++) {
+        st(&h->head[r].pos, 0);
+        st(&h->tail[r].pos, 0);
+        st(&h->ring_size[r], c->size[r]);
+    }
+    for (int s = 0; s < 2; s++) {
+        st(&h->side[s].closed, SIDE_OPEN);
+    }
+    h->version = QCXL_RING_VERSION;
+    st(&h->session, c->session);
+    st(&h->magic, QCXL_RING_MAGIC);
+    qatomic_store_release(&h->state, RING_LISTENING);
+    ring_start_thread(c);
+
+    qio_channel_set_name(QIO_CHANNEL(c), "migration-qcxl-pool-incoming");
+    qio_channel_set_blocking(QIO_CHANNEL(c), false, NULL);
+    /* like a listening socket: the stream starts when data arrives */
+    qio_channel_add_watch_full(QIO_CHANNEL(c), G_IO_IN, incoming_connected,
+                               NULL, NULL,
+                               g_main_context_get_thread_default());
+    object_unref(OBJECT(c));
+}
+
+void qcxl_pool_start_outgoing_migration(MigrationState *s,
+                                        QcxlPoolMigrationArgs *args,
+                                        Error **errp)
+{
+    QIOChannelQcxlPool *c;
+    RingHeader *h;
+    uint64_t session;
+
+    /* refuse before connecting, so the destination keeps listening */
+    if (!qcxl_pool_migration_check(errp)) {
+        return;
+    }
+    c = ring_open(args, SIDE_CONNECTOR, errp);
+    if (!c) {
+        return;
+    }
+    h = c->hdr;
+    session = ld(&h->session);
+    if (ld(&h->magic) != QCXL_RING_MAGIC || h->version != QCXL_RING_VERSION ||
+        qatomic_read(&h->state) != RING_LISTENING) {
+        error_setg(errp, "qcxl-pool:%s: no QEMU listens on this ring "
+                   "(migrate-incoming qcxl-pool:%s on the destination)",
+                   args->region, args->region);
+        goto fail;
+    }
+    if (ld(&h->ring_size[0]) != c->size[0] ||
+        ld(&h->ring_size[1]) != c->size[1]) {
+        error_setg(errp, "qcxl-pool:%s: the destination sized the rings "
+                   "differently (%" PRIu64 "+%" PRIu64 ", here %" PRIu64
+                   "+%" PRIu64 ")", args->region, ld(&h->ring_size[0]),
+                   ld(&h->ring_size[1]), c->size[0], c->size[1]);
+        goto fail;
+    }
+    if (!side_alive(h, SIDE_LISTENER)) {
+        error_setg(errp, "qcxl-pool:%s: the QEMU that listened on this ring "
+                   "is gone", args->region);
+        goto fail;
+    }
+    c->session = session;
+    ring_start_thread(c);
+    if (qatomic_cmpxchg(&h->state, RING_LISTENING, RING_CONNECTED) !=
+        RING_LISTENING || ld(&h->session) != session) {
+        error_setg(errp, "qcxl-pool:%s: another source connected first",
+                   args->region);
+        goto fail;
+    }
+    c->connected = true;
+    qio_channel_set_name(QIO_CHANNEL(c), "migration-qcxl-pool-outgoing");
+    migration_channel_connect(s, QIO_CHANNEL(c), NULL, NULL);
+    object_unref(OBJECT(c));
+    return;
+
+fail:
+    object_unref(OBJECT(c));
+}
+
+bool qcxl_pool_migration_parse(const char *spec, QcxlPoolMigrationArgs *args,
+                               Error **errp)
+{
+    g_auto(GStrv) parts = g_strsplit(spec, ",", -1);
+
+    if (!parts[0] || !*parts[0]) {
+        error_setg(errp, "qcxl-pool: needs a region: "
+                   "qcxl-pool:REGION[,pool=PATH][,host=NAME]");
+        return false;
+    }
+    args->region = g_strdup(parts[0]);
+    for (int i = 1; parts[i]; i++) {
+        char **field;
+        const char *v;
+
+        if (g_str_has_prefix(parts[i], "pool=")) {
+            field = &args->pool;
+        } else if (g_str_has_prefix(parts[i], "host=")) {
+            field = &args->host;
+        } else {
+            error_setg(errp, "qcxl-pool: unknown option '%s' (pool= and "
+                       "host= are known)", parts[i]);
+            return false;
+        }
+        v = strchr(parts[i], '=') + 1;
+        if (*field || !*v) {
+            error_setg(errp, "qcxl-pool: '%s' is empty or given twice",
+                       parts[i]);
+            return false;
+        }
+        *field = g_strdup(v);
+    }
+    return true;
+}
