@@ -589,6 +589,15 @@ static gboolean incoming_connected(QIOChannel *ioc, GIOCondition condition,
     return G_SOURCE_REMOVE;
 }
 
+/* A refused migrate-incoming may be retried, as before it */
+static void incoming_refused(void)
+{
+    MigrationIncomingState *mis = migration_incoming_get_current();
+
+    migrate_set_state(&mis->state, MIGRATION_STATUS_SETUP,
+                      MIGRATION_STATUS_NONE);
+}
+
 void qcxl_pool_start_incoming_migration(QcxlPoolMigrationArgs *args,
                                         Error **errp)
 {
@@ -596,6 +605,7 @@ void qcxl_pool_start_incoming_migration(QcxlPoolMigrationArgs *args,
     RingHeader *h;
 
     if (!c) {
+        incoming_refused();
         return;
     }
     h = c->hdr;
@@ -605,6 +615,7 @@ void qcxl_pool_start_incoming_migration(QcxlPoolMigrationArgs *args,
         error_setg(errp, "qcxl-pool:%s: another QEMU is listening on this "
                    "ring", args->region);
         object_unref(OBJECT(c));
+        incoming_refused();
         return;
     }
     /* a fresh ring: positions first, then the session, state last */

@@ -1,0 +1,391 @@
+/*
+ * qtest: migrating through a shared qcxl pool
+ *
+ * Copyright (c) 2026 qcxl authors
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ *
+ * Two QEMU processes, hosts A and B of one pool:
+ * - the stream runs through a ring in region mig0 (qcxl-pool:mig0);
+ *   guest RAM in pool region "ram" is not copied (x-ignore-shared), its
+ *   ownership passes to B at switchover, and A, told to run again, is
+ *   fenced: it stops, and its range no longer reaches the pool;
+ * - without x-ignore-shared the migration is refused before it
+ *   connects, and the destination keeps listening;
+ * - bad URIs, unknown or unshared regions, no listener: clear errors;
+ * - a destination that maps other regions refuses the handoff, and the
+ *   source keeps its memory and runs again;
+ * - cancelled midway, or with the destination stopped dead: the source
+ *   runs on and still owns its memory.
+ */
+
+#include "qemu/osdep.h"
+#include "libqtest.h"
+#include "qobject/qdict.h"
+#include "qobject/qlist.h"
+#include "hw/mem/qcxl_pool.h"
+
+#define MiB ((uint64_t)1 << 20)
+#define PATTERN 0x4d49475241544544ULL
+
+typedef struct Fixture {
+    char *path;
+    QcxlPool *pool;
+} Fixture;
+
+static void setup(Fixture *f)
+{
+    g_autoptr(GError) err = NULL;
+
+    f->path = g_strdup_printf("/dev/shm/qcxl-mig-qtest-%d.pool", getpid());
+    unlink(f->path);
+    g_assert_true(qcxl_pool_format(f->path, 256 * MiB, 2 * MiB, 1000, false,
+                                   &err));
+    f->pool = qcxl_pool_open(f->path, &err);
+    g_assert_no_error(err);
+    g_assert_true(qcxl_pool_host_add(f->pool, "hostA", &err));
+    g_assert_true(qcxl_pool_host_add(f->pool, "hostB", &err));
+    g_assert_true(qcxl_pool_region_create(f->pool, "ram", 64 * MiB, "hostA",
+                                          false, &err));
+    g_assert_true(qcxl_pool_region_share(f->pool, "ram", "hostB", true,
+                                         &err));
+    g_assert_true(qcxl_pool_region_create(f->pool, "ram2", 64 * MiB,
+                                          "hostB", false, &err));
+    g_assert_true(qcxl_pool_region_create(f->pool, "mig0", 8 * MiB, "hostA",
+                                          true, &err));
+    g_assert_true(qcxl_pool_region_share(f->pool, "mig0", "hostB", true,
+                                         &err));
+    g_assert_true(qcxl_pool_region_create(f->pool, "privA", 4 * MiB,
+                                          "hostA", false, &err));
+    g_assert_no_error(err);
+}
+
+static void teardown(Fixture *f)
+{
+    qcxl_pool_close(f->pool);
+    unlink(f->path);
+    g_free(f->path);
+}
+
+/*
+ * Guest RAM: node 0 from pool region @region (64 MiB, at 0), and with
+ * @dram, node 1 of 256 MiB ordinary memory (at 64 MiB) to make the
+ * stream long.
+ */
+static QTestState *start(Fixture *f, const char *host, const char *region,
+                         bool dram, bool incoming)
+{
+    return qtest_initf("-machine q35 -m %dM "
+                       "-object memory-backend-qcxl-pool,id=m0,size=64M,"
+                       "pool=%s,host=%s,region=%s -numa node,memdev=m0 "
+                       "%s %s", dram ? 320 : 64, f->path, host, region,
+                       dram ? "-object memory-backend-ram,id=m1,size=256M "
+                              "-numa node,memdev=m1" : "",
+                       incoming ? "-incoming defer" : "");
+}
+
+static void ignore_shared(QTestState *qts)
+{
+    qtest_qmp_assert_success(qts, "{'execute': 'migrate-set-capabilities', "
+                             "'arguments': {'capabilities': [{'capability': "
+                             "'x-ignore-shared', 'state': true}]}}");
+}
+
+static void G_GNUC_PRINTF(3, 4) qmp_fails(QTestState *qts, const char *msg,
+                                          const char *fmt, ...)
+{
+    va_list ap;
+    QDict *rsp;
+    const char *desc;
+
+    va_start(ap, fmt);
+    rsp = qtest_vqmp(qts, fmt, ap);
+    va_end(ap);
+    g_assert_true(qdict_haskey(rsp, "error"));
+    desc = qdict_get_str(qdict_get_qdict(rsp, "error"), "desc");
+    if (!strstr(desc, msg)) {
+        g_test_message("expected '%s' in: %s", msg, desc);
+    }
+    g_assert_nonnull(strstr(desc, msg));
+    qobject_unref(rsp);
+}
+
+/* query-migrate's status, once it is one of @ends ("a|b|c") */
+static char *wait_migration(QTestState *qts, const char *ends, QDict **info)
+{
+    g_auto(GStrv) want = g_strsplit(ends, "|", -1);
+
+    for (int i = 0; i < 600; i++) {
+        QDict *rsp = qtest_qmp(qts, "{'execute': 'query-migrate'}");
+        QDict *ret = qdict_get_qdict(rsp, "return");
+        const char *st = qdict_haskey(ret, "status") ?
+                         qdict_get_str(ret, "status") : "none";
+
+        if (g_strv_contains((const char *const *)want, st)) {
+            char *s = g_strdup(st);
+            if (info) {
+                *info = qdict_clone_shallow(ret);
+            }
+            qobject_unref(rsp);
+            return s;
+        }
+        qobject_unref(rsp);
+        g_usleep(50 * 1000);
+    }
+    g_assert_not_reached();
+}
+
+static char *run_state(QTestState *qts)
+{
+    QDict *rsp = qtest_qmp(qts, "{'execute': 'query-status'}");
+    char *st = g_strdup(qdict_get_str(qdict_get_qdict(rsp, "return"),
+                                      "status"));
+
+    qobject_unref(rsp);
+    return st;
+}
+
+static void wait_run_state(QTestState *qts, const char *want)
+{
+    for (int i = 0; i < 200; i++) {
+        g_autofree char *st = run_state(qts);
+
+        if (!strcmp(st, want)) {
+            return;
+        }
+        g_usleep(50 * 1000);
+    }
+    g_assert_cmpstr(run_state(qts), ==, want);
+}
+
+static const QcxlPoolRegion *region(QcxlPoolMeta *meta, const char *name)
+{
+    int r = qcxl_pool_find_region(meta, name);
+
+    g_assert_cmpint(r, >=, 0);
+    return &meta->regions[r];
+}
+
+static void assert_owner(Fixture *f, const char *name, const char *host)
+{
+    g_autoptr(QcxlPoolMeta) meta = qcxl_pool_read(f->pool, NULL);
+
+    g_assert_cmpint(region(meta, name)->owner, ==,
+                    qcxl_pool_find_host(meta, host));
+}
+
+static void test_pool_ram(void)
+{
+    Fixture f;
+    QTestState *qa, *qb;
+    g_autoptr(QcxlPoolMeta) before = NULL, after = NULL;
+    g_autofree char *st = NULL;
+    QDict *info = NULL;
+    int a, b;
+
+    setup(&f);
+    qa = start(&f, "hostA", "ram", false, false);
+    qb = start(&f, "hostB", "ram", false, true);
+    qtest_qmp_assert_success(qa, "{'execute': 'cont'}");
+    qtest_writeq(qa, 0x400000, PATTERN);
+    qtest_writeq(qa, 64 * MiB - 8, ~PATTERN);
+    qtest_qmp_assert_success(qb, "{'execute': 'migrate-incoming', "
+                             "'arguments': {'uri': 'qcxl-pool:mig0'}}");
+
+    /* refused before it connects; the destination keeps listening */
+    qmp_fails(qa, "needs the capability x-ignore-shared",
+              "{'execute': 'migrate', 'arguments': "
+              "{'uri': 'qcxl-pool:mig0'}}");
+    g_assert_cmpstr((st = run_state(qa)), ==, "running");
+    g_clear_pointer(&st, g_free);
+
+    ignore_shared(qa);
+    ignore_shared(qb);
+    before = qcxl_pool_read(f.pool, NULL);
+    /* the channels form of the same */
+    qtest_qmp_assert_success(qa, "{'execute': 'migrate', 'arguments': "
+                             "{'channels': [{'channel-type': 'main', "
+                             "'addr': {'transport': 'qcxl-pool', "
+                             "'region': 'mig0'}}]}}");
+    st = wait_migration(qa, "completed|failed", &info);
+    g_assert_cmpstr(st, ==, "completed");
+    /* 64 MiB of guest RAM, and not a page of it in the stream */
+    g_assert_cmpuint(qdict_get_int(qdict_get_qdict(info, "ram"),
+                                   "transferred"), <, 4 * MiB);
+    qobject_unref(info);
+    g_clear_pointer(&st, g_free);
+    st = wait_migration(qb, "completed|failed", NULL);
+    g_assert_cmpstr(st, ==, "completed");
+
+    /* B owns the region now; A stays a sharer */
+    after = qcxl_pool_read(f.pool, NULL);
+    a = qcxl_pool_find_host(after, "hostA");
+    b = qcxl_pool_find_host(after, "hostB");
+    g_assert_cmpint(region(after, "ram")->owner, ==, b);
+    g_assert_cmphex(region(after, "ram")->sharers, ==, 1ULL << a);
+    g_assert_cmpuint(region(after, "ram")->generation, ==,
+                     region(before, "ram")->generation + 1);
+    g_assert_cmpint(region(after, "mig0")->owner, ==, a);
+
+    /* the guest's memory is on B, untouched */
+    g_assert_cmphex(qtest_readq(qb, 0x400000), ==, PATTERN);
+    g_assert_cmphex(qtest_readq(qb, 64 * MiB - 8), ==, ~PATTERN);
+
+    /* A, told to run again, is fenced and reaches the pool no more */
+    g_clear_pointer(&st, g_free);
+    g_assert_cmpstr((st = run_state(qa)), ==, "postmigrate");
+    qtest_qmp_assert_success(qa, "{'execute': 'cont'}");
+    wait_run_state(qa, "io-error");
+    g_assert_cmphex(qtest_readq(qa, 0x400000), ==, 0);
+    qtest_writeq(qa, 0x400000, 0xdead);
+    g_assert_cmphex(qtest_readq(qb, 0x400000), ==, PATTERN);
+    assert_owner(&f, "ram", "hostB");
+
+    /* the source goes away; the destination runs on its own */
+    qtest_quit(qa);
+    qtest_qmp_assert_success(qb, "{'execute': 'cont'}");
+    wait_run_state(qb, "running");
+    qtest_writeq(qb, 0x400008, 0x600d);
+    g_assert_cmphex(qtest_readq(qb, 0x400000), ==, PATTERN);
+    qtest_quit(qb);
+    teardown(&f);
+}
+
+static void test_refused(void)
+{
+    Fixture f;
+    QTestState *qa, *qb;
+    g_autofree char *st = NULL;
+
+    setup(&f);
+    qa = start(&f, "hostA", "ram", false, false);
+    qb = start(&f, "hostB", "ram2", false, true);
+    ignore_shared(qa);
+    ignore_shared(qb);
+
+#define MIGRATE(uri) \
+    "{'execute': 'migrate', 'arguments': {'uri': '" uri "'}}"
+#define INCOMING(uri) \
+    "{'execute': 'migrate-incoming', 'arguments': {'uri': '" uri "'}}"
+    qmp_fails(qa, "needs a region", MIGRATE("qcxl-pool:"));
+    qmp_fails(qa, "unknown option 'bogus=1'",
+              MIGRATE("qcxl-pool:mig0,bogus=1"));
+    qmp_fails(qa, "given twice", MIGRATE("qcxl-pool:mig0,host=hostA,host=x"));
+    qmp_fails(qa, "joined no qcxl pool /nope",
+              MIGRATE("qcxl-pool:mig0,pool=/nope"));
+    qmp_fails(qa, "no region 'nosuch'", MIGRATE("qcxl-pool:nosuch"));
+    qmp_fails(qa, "may not map exclusive region 'ram2'",
+              MIGRATE("qcxl-pool:ram2"));
+    qmp_fails(qa, "no QEMU listens on this ring", MIGRATE("qcxl-pool:mig0"));
+    qmp_fails(qb, "may not map exclusive region 'privA'",
+              INCOMING("qcxl-pool:privA"));
+    qmp_fails(qa, "addr.region' is missing",
+              "{'execute': 'migrate', 'arguments': {'channels': "
+              "[{'channel-type': 'main', 'addr': "
+              "{'transport': 'qcxl-pool'}}]}}");
+    g_assert_cmpstr((st = run_state(qa)), ==, "running");
+
+    /*
+     * B maps ram2, not the source's ram: it refuses the handoff and
+     * exits; A, whose stream was complete, keeps its memory and runs.
+     */
+    qtest_writeq(qa, 0x1000, PATTERN);
+    qtest_qmp_assert_success(qb, INCOMING("qcxl-pool:mig0"));
+    qmp_fails(qb, "has already been started",
+              INCOMING("qcxl-pool:mig0"));
+    qtest_set_expected_status(qb, 1);
+    qtest_qmp_assert_success(qa, MIGRATE("qcxl-pool:mig0"));
+    g_clear_pointer(&st, g_free);
+    st = wait_migration(qa, "completed|failed", NULL);
+    qtest_wait_qemu(qb);
+    qtest_quit(qb);
+    assert_owner(&f, "ram", "hostA");
+    assert_owner(&f, "ram2", "hostB");
+    qtest_qmp_assert_success(qa, "{'execute': 'cont'}");
+    wait_run_state(qa, "running");
+    g_assert_cmphex(qtest_readq(qa, 0x1000), ==, PATTERN);
+#undef MIGRATE
+#undef INCOMING
+    qtest_quit(qa);
+    teardown(&f);
+}
+
+/*
+ * A long migration (256 MiB of DRAM at 64 MiB/s) that does not finish:
+ * cancelled (@stop_dest false), or its destination stopped dead.
+ */
+static void interrupted(bool stop_dest)
+{
+    Fixture f;
+    QTestState *qa, *qb;
+    g_autoptr(QcxlPoolMeta) before = NULL, after = NULL;
+    g_autofree char *st = NULL;
+
+    setup(&f);
+    qa = start(&f, "hostA", "ram", true, false);
+    qb = start(&f, "hostB", "ram", true, true);
+    ignore_shared(qa);
+    ignore_shared(qb);
+    qtest_qmp_assert_success(qa, "{'execute': 'migrate-set-parameters', "
+                             "'arguments': {'max-bandwidth': %" PRIu64 "}}",
+                             64 * MiB);
+    qtest_memset(qa, 64 * MiB, 0x5a, 256 * MiB);
+    qtest_writeq(qa, 0x2000, PATTERN);
+    qtest_qmp_assert_success(qa, "{'execute': 'cont'}");
+    before = qcxl_pool_read(f.pool, NULL);
+
+    qtest_qmp_assert_success(qb, "{'execute': 'migrate-incoming', "
+                             "'arguments': {'uri': 'qcxl-pool:mig0'}}");
+    qtest_qmp_assert_success(qa, "{'execute': 'migrate', "
+                             "'arguments': {'uri': 'qcxl-pool:mig0'}}");
+    st = wait_migration(qa, "active|failed|completed", NULL);
+    g_assert_cmpstr(st, ==, "active");
+    g_usleep(500 * 1000);
+    qtest_set_expected_status(qb, 1);
+    if (stop_dest) {
+        kill(qtest_pid(qb), SIGSTOP);
+    } else {
+        qtest_qmp_assert_success(qa, "{'execute': 'migrate_cancel'}");
+    }
+    g_clear_pointer(&st, g_free);
+    st = wait_migration(qa, "cancelled|failed|completed", NULL);
+    g_assert_cmpstr(st, ==, stop_dest ? "failed" : "cancelled");
+
+    /* the source runs on, with its memory, and still owns it */
+    wait_run_state(qa, "running");
+    g_assert_cmphex(qtest_readq(qa, 0x2000), ==, PATTERN);
+    after = qcxl_pool_read(f.pool, NULL);
+    g_assert_cmpint(region(after, "ram")->owner, ==,
+                    qcxl_pool_find_host(after, "hostA"));
+    g_assert_cmpuint(region(after, "ram")->generation, ==,
+                     region(before, "ram")->generation);
+
+    /* the destination learns the stream was abandoned, and gives up */
+    if (stop_dest) {
+        kill(qtest_pid(qb), SIGCONT);
+    }
+    qtest_wait_qemu(qb);
+    qtest_quit(qb);
+    assert_owner(&f, "ram", "hostA");
+    qtest_quit(qa);
+    teardown(&f);
+}
+
+static void test_cancel(void)
+{
+    interrupted(false);
+}
+
+static void test_dest_stopped(void)
+{
+    interrupted(true);
+}
+
+int main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+    qtest_add_func("/qcxl/migration/pool-ram", test_pool_ram);
+    qtest_add_func("/qcxl/migration/refused", test_refused);
+    qtest_add_func("/qcxl/migration/cancel", test_cancel);
+    qtest_add_func("/qcxl/migration/dest-stopped", test_dest_stopped);
+    return g_test_run();
+}
