@@ -59,6 +59,9 @@ class GuestResult:
     qemu_exitcode: Optional[int] = None  # negative: killed by that signal
     elapsed: float = 0.0
     data: Dict[str, str] = field(default_factory=dict)
+    # With live_migration: what happened (query-migrate of both sides,
+    # run states, the scenario's own findings)
+    migration: Dict = field(default_factory=dict)
 
     @property
     def tap(self) -> List[tuple]:
@@ -130,6 +133,102 @@ def _wait_migration(vm: QEMUMachine, timeout: float) -> None:
     raise TimeoutError('migration did not complete')
 
 
+def _set_caps(vm: QEMUMachine, caps: List[str]) -> None:
+    if caps:
+        vm.cmd('migrate-set-capabilities',
+               capabilities=[{'capability': c, 'state': True} for c in caps])
+
+
+def _run_state(vm: QEMUMachine) -> str:
+    return vm.cmd('query-status')['status']
+
+
+def _wait_state(vm: QEMUMachine, want: str, timeout: float) -> str:
+    deadline = time.monotonic() + timeout
+    st = _run_state(vm)
+    while st != want and time.monotonic() < deadline:
+        time.sleep(0.1)
+        st = _run_state(vm)
+    return st
+
+
+def _migrate_live(vm, console_path, launch, base, lm, found, logs, timeout):
+    """
+    Live-migrate @vm as @lm says (see run_guest); record what happened in
+    @found.  Returns the QEMU the guest goes on in, its console log path
+    and the console text of the one left behind (or '').
+    """
+    scenario = lm.get('scenario', 'complete')
+    uri = lm['uri']
+    dest, dest_console = launch('-dest', ['-incoming', 'defer'], base)
+    _set_caps(vm, lm.get('caps', []))
+    _set_caps(dest, lm.get('caps', []))
+    if lm.get('params'):
+        vm.cmd('migrate-set-parameters', **lm['params'])
+    dest.cmd('migrate-incoming', uri=uri)
+    vm.cmd('migrate', uri=uri)
+    if scenario in ('complete', 'kill-source'):
+        deadline = time.monotonic() + timeout
+        while True:
+            info = vm.cmd('query-migrate')
+            if info.get('status') in ('completed', 'failed', 'cancelled'):
+                break
+            if time.monotonic() > deadline:
+                raise TimeoutError('migration did not complete')
+            time.sleep(0.05)
+        found['source'] = info
+        if info['status'] != 'completed':
+            raise RuntimeError(f'migration {info["status"]}: {info}')
+        _wait_migration(dest, timeout)
+        found['dest'] = dest.cmd('query-migrate')
+        found['dest_state'] = _wait_state(dest, 'running', 30)
+        found['source_state'] = _run_state(vm)
+        if scenario == 'complete':
+            # told to run again, the source must refuse: it is fenced
+            vm.cmd('cont')
+            found['source_state_after_cont'] = _wait_state(vm, 'io-error',
+                                                           10)
+            vm.shutdown()
+        else:
+            vm.kill()           # SIGKILL
+            found['source_killed'] = True
+        logs.append(vm.get_log() or '')
+        return dest, dest_console, _read(console_path)
+
+    # cancel / kill-dest: midway, once some of the stream went through
+    deadline = time.monotonic() + timeout
+    while True:
+        info = vm.cmd('query-migrate')
+        ram = info.get('ram', {})
+        if info.get('status') != 'active' or \
+                ram.get('transferred', 0) > lm.get('midway_bytes', 16 << 20):
+            break
+        if time.monotonic() > deadline:
+            raise TimeoutError('migration did not get going')
+        time.sleep(0.05)
+    found['midway'] = info
+    if scenario == 'cancel':
+        vm.cmd('migrate_cancel')
+    else:
+        dest.kill()             # SIGKILL
+        found['dest_killed'] = True
+    deadline = time.monotonic() + timeout
+    while True:
+        info = vm.cmd('query-migrate')
+        if info.get('status') in ('completed', 'failed', 'cancelled'):
+            break
+        if time.monotonic() > deadline:
+            raise TimeoutError('migration did not end')
+        time.sleep(0.1)
+    found['source'] = info
+    found['source_state'] = _wait_state(vm, 'running', 30)
+    if scenario == 'cancel':
+        dest.wait(30)           # it gives up by itself
+        found['dest_exitcode'] = dest.exitcode()
+    logs.append(dest.get_log() or '')
+    return vm, console_path, ''
+
+
 def _read(path: str) -> str:
     try:
         with open(path, encoding='utf-8', errors='replace') as f:
@@ -155,7 +254,8 @@ def run_guest(script: str, qemu_args: List[str], *,
               name: str = 'guest',
               on_line: Optional[Callable[[str], None]] = None,
               on_vm_line: Optional[Callable[[QEMUMachine, str], None]] = None,
-              migrate_through_file: bool = False
+              migrate_through_file: bool = False,
+              live_migration: Optional[Dict] = None
               ) -> GuestResult:
     """
     Boot the guest image @flavour with @qemu_args under TCG and run
@@ -168,6 +268,18 @@ def run_guest(script: str, qemu_args: List[str], *,
     VM is migrated to a file ("migrate file:..."), that QEMU quits, a new
     QEMU with the same command line and "-incoming defer" loads the file,
     and the guest is sent a newline on its console to go on.
+
+    With @live_migration (a dict), the migration is live, to a second QEMU
+    started then with the dict's 'dest_args' in place of @qemu_args:
+    'caps' are set on both, the destination listens on 'uri', and
+    'scenario' says what happens:
+      'complete'     the migration completes; the source is then told to
+                     run again (it must refuse), and quits;
+      'kill-source'  likewise, but the source is killed (SIGKILL);
+      'cancel'       'params' slow it down, it is cancelled midway, the
+                     source must run on and the destination give up;
+      'kill-dest'    likewise, but the destination is killed midway.
+    Either way the surviving guest then gets its newline.
     """
     img = guest_image(flavour)
     if not os.access(binary, os.X_OK):
@@ -190,7 +302,8 @@ def run_guest(script: str, qemu_args: List[str], *,
               encoding='utf-8') as f:
         f.write(shlex.join([binary] + args) + '\n')
 
-    def launch(suffix: str, extra: List[str]) -> tuple:
+    def launch(suffix: str, extra: List[str],
+               base: Optional[List[str]] = None) -> tuple:
         path = os.path.join(log_dir, f'{name}{suffix}.console.log')
         drained = os.path.join(log_dir, f'{name}{suffix}.console.drain')
         for f in (path, drained):
@@ -198,7 +311,7 @@ def run_guest(script: str, qemu_args: List[str], *,
                 os.unlink(f)
         # QEMU writes the console to @path; the drain keeps the socket
         # flowing (its copy is not what we read).
-        m = _SerialLoggedMachine(binary, args=args + extra,
+        m = _SerialLoggedMachine(binary, args=(base or args) + extra,
                                  name=name + suffix, log_dir=log_dir,
                                  console_log=drained, base_temp_dir=log_dir,
                                  serial_log=path)
@@ -215,6 +328,7 @@ def run_guest(script: str, qemu_args: List[str], *,
     earlier = ''           # console text of a QEMU we migrated away from
     logs = []              # QEMU output of each QEMU
     vm, console_path = launch('', [])
+    migration: Dict = {}
     try:
         while True:
             if not vm.is_running():
@@ -250,6 +364,15 @@ def run_guest(script: str, qemu_args: List[str], *,
                 vm.console_socket.sendall(b'\n')
                 os.unlink(state)
                 continue
+            if (live_migration and not migration and
+                    MIGRATE_MARKER + '\n' in text):
+                base = args[:len(args) - len(qemu_args)] + \
+                    list(live_migration['dest_args'])
+                vm, console_path, earlier = _migrate_live(
+                    vm, console_path, launch, base, live_migration,
+                    migration, logs, timeout / 2)
+                vm.console_socket.sendall(b'\n')
+                continue
             time.sleep(0.5)
         # The guest powers off by itself after QCXL-EXIT.
         deadline = time.monotonic() + 30
@@ -267,4 +390,4 @@ def run_guest(script: str, qemu_args: List[str], *,
     return GuestResult(exit_code=rc, output=out, console=console,
                        qemu_log='\n'.join(l for l in logs if l),
                        timed_out=timed_out, qemu_exitcode=vm.exitcode(),
-                       elapsed=elapsed, data=data)
+                       elapsed=elapsed, data=data, migration=migration)

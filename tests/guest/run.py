@@ -92,7 +92,8 @@ def main() -> int:
                                  memory=c.memory, smp=c.smp,
                                  timeout=c.timeout, log_dir=args.log_dir,
                                  name=c.name, on_vm_line=on_vm_line,
-                                 migrate_through_file=c.migrate_through_file)
+                                 migrate_through_file=c.migrate_through_file,
+                                 live_migration=c.live_migration)
 
     for c in cases:
         print(f'# {c.name}: booting kernel {c.flavour} on {c.binary or binary}'

@@ -11,6 +11,12 @@
  *                                      QCXL-MIGRATE-NOW, wait for a line
  *                                      on stdin, then verify the pattern
  *                                      (for save/restore tests)
+ *   qcxl-memtest dirty MIB NODE...    MIB on each NODE: print QCXL-MIGRATE-NOW,
+ *                                      then keep rewriting page after page
+ *                                      (each with a new generation) until
+ *                                      a line arrives on stdin; then verify
+ *                                      every page holds its last write
+ *                                      (for live migration tests)
  *   qcxl-memtest straddle NODE0 NODE1  FXSAVE/FXRSTOR, XSAVE/XRSTOR and signal
  *                                      frames placed across a page of NODE0
  *                                      followed by a page of NODE1
@@ -26,6 +32,7 @@
 #define _GNU_SOURCE
 #include <cpuid.h>
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <inttypes.h>
 #include <stdint.h>
@@ -258,6 +265,76 @@ static int cmd_hold(int node, size_t len)
     printf("hold_bad_words_after %" PRIu64 "\nhold_pages_off_node_after %ld\n",
            bad_after, off);
     return bad_before || bad_after || off ? 1 : 0;
+}
+
+/*
+ * Dirty pages while the VM migrates.  Page p of the buffers holds the
+ * pattern of generation gen[p]; the writer moves page after page to its
+ * next generation.  Whatever the migration did, each page must end as
+ * its last write left it.
+ */
+static int cmd_dirty(size_t len, int nodes, int *node)
+{
+    const uint64_t seed = 0x6d6967726174650aULL;
+    size_t words = page_size / sizeof(uint64_t);
+    size_t pages = len / page_size, total = pages * nodes, p, i;
+    uint64_t **buf = calloc(nodes, sizeof(*buf));
+    uint32_t *gen = calloc(total, sizeof(*gen));
+    uint64_t writes = 0, bad = 0, bad_pages = 0;
+    struct pollfd pfd = { .fd = 0, .events = POLLIN };
+    char line[64];
+    double t0;
+    long off = 0;
+    int k;
+
+    if (!buf || !gen || !pages) {
+        fprintf(stderr, "qcxl-memtest: dirty: nothing to do\n");
+        return 2;
+    }
+    for (k = 0; k < nodes; k++) {
+        buf[k] = node_alloc(node[k], len);
+        for (i = 0; i < pages * words; i++) {
+            buf[k][i] = pattern(i, seed);
+        }
+    }
+    printf("dirty_bytes %zu\ndirty_nodes %d\n", len * nodes, nodes);
+    printf("QCXL-MIGRATE-NOW\n");
+    fflush(stdout);
+    t0 = now();
+    for (p = 0;; p = (p + 1) % total) {
+        uint64_t *w = buf[p % nodes] + (p / nodes) * words;
+        uint64_t g = ++gen[p];
+
+        for (i = 0; i < words; i++) {
+            w[i] = pattern((p / nodes) * words + i, seed + g);
+        }
+        writes++;
+        if (writes % 256 == 0 && poll(&pfd, 1, 0) > 0) {
+            break;
+        }
+    }
+    if (!fgets(line, sizeof(line), stdin)) {
+        fprintf(stderr, "qcxl-memtest: no go-ahead on stdin\n");
+        return 1;
+    }
+    printf("dirty_page_writes %" PRIu64 "\ndirty_seconds %.1f\n", writes,
+           now() - t0);
+    for (p = 0; p < total; p++) {
+        uint64_t *w = buf[p % nodes] + (p / nodes) * words;
+        uint64_t b = 0;
+
+        for (i = 0; i < words; i++) {
+            b += w[i] != pattern((p / nodes) * words + i, seed + gen[p]);
+        }
+        bad += b;
+        bad_pages += b != 0;
+    }
+    for (k = 0; k < nodes; k++) {
+        off += pages_off_node(buf[k], len, node[k]);
+    }
+    printf("dirty_bad_words %" PRIu64 "\ndirty_bad_pages %" PRIu64 "\n"
+           "dirty_pages_off_node %ld\n", bad, bad_pages, off);
+    return bad || off ? 1 : 0;
 }
 
 static int cmd_bw(int node, size_t len, int reps)
@@ -498,6 +575,7 @@ static void usage(void)
             "       qcxl-memtest lat NODE MIB [LOADS]\n"
             "       qcxl-memtest exec NODE\n"
             "       qcxl-memtest hold NODE MIB\n"
+            "       qcxl-memtest dirty MIB NODE...\n"
             "       qcxl-memtest straddle NODE0 NODE1\n");
     exit(2);
 }
@@ -534,6 +612,14 @@ int main(int argc, char **argv)
     }
     if (strcmp(argv[1], "hold") == 0 && argc == 4) {
         return cmd_hold(parse_node(argv[2]), parse_mib(argv[3]));
+    }
+    if (strcmp(argv[1], "dirty") == 0 && argc >= 4 && argc <= 12) {
+        int node[8];
+
+        for (int k = 3; k < argc; k++) {
+            node[k - 3] = parse_node(argv[k]);
+        }
+        return cmd_dirty(parse_mib(argv[2]), argc - 3, node);
     }
     if (strcmp(argv[1], "straddle") == 0 && argc == 4) {
         return cmd_straddle(parse_node(argv[2]), parse_node(argv[3]));

@@ -25,6 +25,8 @@ class GuestCase:
     expect_crash: bool = False
     # Migrate through a file when the script prints QCXL-MIGRATE-NOW.
     migrate_through_file: bool = False
+    # Or live, to a second QEMU: see harness.run_guest's live_migration.
+    live_migration: Optional[dict] = None
     # The guest gets the tier agent's virtio-serial port (org.qcxl.tier.0,
     # a UNIX socket on the host); when the script prints QCXL-AGENT-READY
     # this is called with the socket's path and returns (ok, description)

@@ -1,0 +1,169 @@
+"""
+Live migration through a shared pool (issue #7).
+
+The guest's memory is all in pool regions: its RAM (region "ram", the
+machine's memory backend) and its CXL memory (region "cxlmem", behind a
+cxl-type3 device, onlined by the guest as a NUMA node).  Both regions
+belong to hostA and are shared with hostB; the migration stream runs
+through region "mig0" (qcxl-pool:mig0).  The guest keeps rewriting
+pages of both nodes while it migrates from hostA's QEMU to hostB's, then
+checks that every page holds its last write, that the CXL region is still
+committed, and that new data can be written on the CXL node.
+
+Scenarios (see harness.run_guest): completed (the source, told to run
+again, is fenced), the source killed after switchover, cancelled midway,
+and the destination killed midway.  The midway ones add 256 MiB of
+ordinary (copied) memory the guest dirties too, and cap the bandwidth, so
+that there is a "midway".
+"""
+
+import json
+import os
+
+from cases import GuestCase
+from cases.pool import pool_cli
+
+POOL = f'/dev/shm/qcxl-guest-mig-{os.getpid()}.pool'
+
+
+def make_pool() -> None:
+    if os.path.exists(POOL):
+        os.unlink(POOL)
+    for args in (['format', POOL, '--size', '2G', '--lease-ms', '2000'],
+                 ['host-add', POOL, 'hostA'],
+                 ['host-add', POOL, 'hostB'],
+                 ['create', POOL, 'ram', '1G', '--owner', 'hostA'],
+                 ['share', POOL, 'ram', 'hostB'],
+                 ['create', POOL, 'cxlmem', '256M', '--owner', 'hostA'],
+                 ['share', POOL, 'cxlmem', 'hostB'],
+                 ['create', POOL, 'mig0', '64M', '--owner', 'hostA',
+                  '--shared'],
+                 ['share', POOL, 'mig0', 'hostB']):
+        r = pool_cli(*args)
+        if r.returncode:
+            raise RuntimeError(f'qcxl-pool {" ".join(args)}: {r.stderr}')
+
+
+def vm_args(host: str, dram: bool) -> list:
+    """Guest RAM and a CXL head, all from the pool, as @host"""
+    args = [
+        '-object', f'memory-backend-qcxl-pool,id=ram0,size=1G,pool={POOL},'
+                   f'host={host},region=ram',
+        '-M', 'cxl=on,cxl-fmw.0.targets.0=cxl.1,cxl-fmw.0.size=4G',
+        '-object', f'memory-backend-qcxl-pool,id=cxlmem,size=256M,'
+                   f'pool={POOL},host={host},region=cxlmem',
+        '-device', 'pxb-cxl,bus_nr=12,bus=pcie.0,id=cxl.1',
+        '-device', 'cxl-rp,port=0,bus=cxl.1,id=rp0,chassis=0,slot=2',
+        '-device', 'cxl-type3,bus=rp0,volatile-memdev=cxlmem,id=cxl-vmem0',
+    ]
+    if dram:
+        # node 0: pool RAM (1G), node 1: ordinary DRAM, copied
+        args += ['-object', 'memory-backend-ram,id=dram,size=256M',
+                 '-numa', 'node,memdev=ram0,nodeid=0',
+                 '-numa', 'node,memdev=dram,nodeid=1']
+    else:
+        args += ['-M', 'memory-backend=ram0']
+    return args
+
+
+def script(dram: bool) -> str:
+    nodes = '0 1 "$node"' if dram else '0 "$node"'
+    return r'''
+create_ram_region decoder0.0 1 mem0
+node=$REGION_NODE
+[ -n "$node" ] || node=1
+cxl list -R > /tmp/before.json
+qcxl-memtest dirty 96 ''' + nodes + r'''
+check "every page rewritten during the migration holds its last write" [ $? -eq 0 ]
+check "the CXL region is still committed" \
+    sh -c 'cxl list -R | grep -q "\"decode_state\":\"commit\""'
+qcxl-memtest fill "$node" 64
+check "new data is written and read back on CXL node $node" [ $? -eq 0 ]
+finish
+'''
+
+
+def owners() -> dict:
+    r = pool_cli('list', '--json', POOL)
+    regions = json.loads(r.stdout).get('regions', [])
+    return {x['name']: x.get('owner') for x in regions}
+
+
+def completed_checks(killed: bool):
+    def checks(r):
+        m = r.migration
+        src = m.get('source', {})
+        ram = src.get('ram', {})
+        yield (src.get('status') == 'completed',
+               f'the migration completed (total {src.get("total-time")} ms, '
+               f'downtime {src.get("downtime")} ms)')
+        # 1.25 GiB of guest memory; what crossed is device state and ROMs
+        yield (0 < ram.get('transferred', 1 << 40) < 64 << 20,
+               f'no guest memory was copied: {ram.get("transferred")} bytes '
+               f'streamed for 1.25 GiB')
+        yield (m.get('dest', {}).get('status') == 'completed' and
+               m.get('dest_state') == 'running',
+               'the destination completed the incoming migration and runs')
+        if killed:
+            yield (m.get('source_killed') is True,
+                   'the source was killed (SIGKILL) after switchover')
+        else:
+            yield (m.get('source_state_after_cont') == 'io-error',
+                   'the source, told to run again, is fenced (io-error): '
+                   f'{m.get("source_state_after_cont")}')
+        own = owners()
+        yield (own.get('ram') == 'hostB' and own.get('cxlmem') == 'hostB',
+               f'the guest\'s regions belong to hostB now: {own}')
+        fsck = pool_cli('fsck', POOL)
+        yield (fsck.returncode == 0, 'qcxl-pool fsck is clean')
+    return checks
+
+
+def interrupted_checks(scenario: str):
+    def checks(r):
+        m = r.migration
+        mid = m.get('midway', {})
+        src = m.get('source', {})
+        yield (mid.get('status') == 'active' and
+               mid.get('ram', {}).get('remaining', 0) > 0,
+               f'interrupted midway ({mid.get("ram", {}).get("transferred")}'
+               f' bytes sent, {mid.get("ram", {}).get("remaining")} to go)')
+        want = 'cancelled' if scenario == 'cancel' else 'failed'
+        yield (src.get('status') == want, f'the migration {want}')
+        yield (m.get('source_state') == 'running',
+               'the source runs on')
+        if scenario == 'cancel':
+            yield (m.get('dest_exitcode') not in (None, 0),
+                   f'the destination gave up (exit {m.get("dest_exitcode")})')
+        own = owners()
+        yield (own.get('ram') == 'hostA' and own.get('cxlmem') == 'hostA',
+               f'the source still owns the guest\'s regions: {own}')
+    return checks
+
+
+LIVE = {'uri': 'qcxl-pool:mig0', 'caps': ['x-ignore-shared']}
+SLOW = {'max-bandwidth': 24 << 20}
+
+
+def case(name, flavour, scenario, dram, checks, timeout=900):
+    lm = dict(LIVE, scenario=scenario,
+              dest_args=vm_args('hostB', dram))
+    if dram:
+        lm['params'] = SLOW
+    return GuestCase(name, flavour, vm_args('hostA', dram), script(dram),
+                     memory='1G' if not dram else '1280M', timeout=timeout,
+                     setup=make_pool, live_migration=lm, host_checks=checks)
+
+
+CASES = [
+    case('migrate-pool-6.12', '6.12', 'complete', False,
+         completed_checks(False)),
+    case('migrate-pool-kill-source-6.12', '6.12', 'kill-source', False,
+         completed_checks(True)),
+    case('migrate-pool-cancel-6.12', '6.12', 'cancel', True,
+         interrupted_checks('cancel')),
+    case('migrate-pool-kill-dest-6.12', '6.12', 'kill-dest', True,
+         interrupted_checks('kill-dest')),
+    case('migrate-pool-6.1', '6.1', 'complete', False,
+         completed_checks(False)),
+]
