@@ -200,7 +200,7 @@ def _migrate_live(vm, console_path, launch, base, lm, found, logs, timeout):
     while True:
         info = vm.cmd('query-migrate')
         ram = info.get('ram', {})
-        if info.get('status') != 'active' or \
+        if info.get('status') not in ('setup', 'active') or \
                 ram.get('transferred', 0) > lm.get('midway_bytes', 16 << 20):
             break
         if time.monotonic() > deadline:

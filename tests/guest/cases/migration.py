@@ -66,13 +66,25 @@ def vm_args(host: str, dram: bool) -> list:
     return args
 
 
-def script(dram: bool) -> str:
+def script(dram: bool, cxl_region: bool = True) -> str:
+    """
+    Dirty 96 MiB on each node while migrating, then check.  Without
+    @cxl_region (Debian's 6.1 has no dax_cxl, so no RAM region), the CXL
+    device migrates with its decoders unprogrammed and node 0 is dirtied.
+    """
+    if not cxl_region:
+        return r'''
+qcxl-memtest dirty 96 0
+check "every page rewritten during the migration holds its last write" [ $? -eq 0 ]
+check "the CXL memory device is still there after migration" \
+    sh -c 'cxl list -M | grep -q "\"memdev\":\"mem0\""'
+finish
+'''
     nodes = '0 1 "$node"' if dram else '0 "$node"'
     return r'''
 create_ram_region decoder0.0 1 mem0
 node=$REGION_NODE
 [ -n "$node" ] || node=1
-cxl list -R > /tmp/before.json
 qcxl-memtest dirty 96 ''' + nodes + r'''
 check "every page rewritten during the migration holds its last write" [ $? -eq 0 ]
 check "the CXL region is still committed" \
@@ -150,7 +162,8 @@ def case(name, flavour, scenario, dram, checks, timeout=900):
               dest_args=vm_args('hostB', dram))
     if dram:
         lm['params'] = SLOW
-    return GuestCase(name, flavour, vm_args('hostA', dram), script(dram),
+    return GuestCase(name, flavour, vm_args('hostA', dram),
+                     script(dram, cxl_region=flavour != '6.1'),
                      memory='1G' if not dram else '1280M', timeout=timeout,
                      setup=make_pool, live_migration=lm, host_checks=checks)
 
