@@ -143,7 +143,8 @@ static const HandoffEntry *find_entry(Handoff *h, QcxlPoolHostCtx *ctx,
                                       const char *region)
 {
     for (int i = 0; i < h->n; i++) {
-        if (same_uuid(ctx, h->e[i].uuid) && !strcmp((char *)h->e[i].region, region)) {
+        if (same_uuid(ctx, h->e[i].uuid) &&
+            !strcmp((char *)h->e[i].region, region)) {
             return &h->e[i];
         }
     }
