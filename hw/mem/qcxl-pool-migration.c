@@ -294,6 +294,12 @@ static bool reclaim(Error **errp)
                 g_ptr_array_add(names, handoff.e[i].region);
             }
         }
+        if (names->len) {
+            info_report("qcxl pool %s: the guest runs here again; host "
+                        "'%s' takes back the %u region%s it offered",
+                        pb->ctx->path, pb->ctx->host, names->len,
+                        names->len == 1 ? "" : "s");
+        }
         if (names->len &&
             !qcxl_pool_reclaim(pb->ctx->pool, names->len,
                                (const char *const *)names->pdata, &err)) {

@@ -1304,13 +1304,11 @@ bool qcxl_pool_host_remove(QcxlPool *pool, const char *name, GError **errp)
     return qcxl_pool_transact(pool, tx_host_remove, &a, errp);
 }
 
+/* Mapping bookkeeping, like detach: the region itself does not change */
 static void unmap_host(QcxlPoolMeta *meta, int slot)
 {
     for (int i = 0; i < QCXL_POOL_REGIONS; i++) {
-        if (meta->regions[i].mapped >> slot & 1) {
-            meta->regions[i].mapped &= ~(1ULL << slot);
-            meta->regions[i].generation++;
-        }
+        meta->regions[i].mapped &= ~(1ULL << slot);
     }
 }
 

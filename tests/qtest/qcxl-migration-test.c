@@ -310,7 +310,7 @@ static void test_refused(void)
 }
 
 /*
- * A long migration (256 MiB of DRAM at 64 MiB/s) that does not finish:
+ * A long migration (256 MiB of DRAM at 32 MiB/s) that does not finish:
  * cancelled (@stop_dest false), or its destination stopped dead.
  */
 static void interrupted(bool stop_dest)
@@ -327,7 +327,7 @@ static void interrupted(bool stop_dest)
     ignore_shared(qb);
     qtest_qmp_assert_success(qa, "{'execute': 'migrate-set-parameters', "
                              "'arguments': {'max-bandwidth': %" PRIu64 "}}",
-                             64 * MiB);
+                             32 * MiB);
     qtest_memset(qa, 64 * MiB, 0x5a, 256 * MiB);
     qtest_writeq(qa, 0x2000, PATTERN);
     qtest_qmp_assert_success(qa, "{'execute': 'cont'}");
@@ -337,9 +337,25 @@ static void interrupted(bool stop_dest)
                              "'arguments': {'uri': 'qcxl-pool:mig0'}}");
     qtest_qmp_assert_success(qa, "{'execute': 'migrate', "
                              "'arguments': {'uri': 'qcxl-pool:mig0'}}");
-    st = wait_migration(qa, "active|failed|completed", NULL);
-    g_assert_cmpstr(st, ==, "active");
-    g_usleep(500 * 1000);
+    /* midway: some of the copied memory has gone, most has not */
+    for (;;) {
+        QDict *info, *ram;
+
+        g_clear_pointer(&st, g_free);
+        st = wait_migration(qa, "active|failed|completed|cancelled", &info);
+        g_assert_cmpstr(st, ==, "active");
+        ram = qdict_get_qdict(info, "ram");
+        if (ram && qdict_get_int(ram, "transferred") > 8 * MiB) {
+            g_test_message("midway: %" PRId64 " bytes sent, %" PRId64
+                           " to go", qdict_get_int(ram, "transferred"),
+                           qdict_get_int(ram, "remaining"));
+            g_assert_cmpint(qdict_get_int(ram, "remaining"), >, 64 * MiB);
+            qobject_unref(info);
+            break;
+        }
+        qobject_unref(info);
+        g_usleep(20 * 1000);
+    }
     qtest_set_expected_status(qb, 1);
     if (stop_dest) {
         kill(qtest_pid(qb), SIGSTOP);
