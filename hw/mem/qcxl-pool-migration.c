@@ -151,6 +151,20 @@ static const HandoffEntry *find_entry(Handoff *h, QcxlPoolHostCtx *ctx,
     return NULL;
 }
 
+/* Does a backend of this QEMU map region @name of pool @uuid? */
+static bool maps_region(const uint8_t *uuid, const char *name)
+{
+    for (GSList *l = qcxl_pool_backends(); l; l = l->next) {
+        QcxlPoolBackend *pb = l->data;
+
+        if (same_uuid(pb->ctx, uuid) &&
+            g_strv_contains((const char *const *)pb->regions, name)) {
+            return true;
+        }
+    }
+    return false;
+}
+
 /*
  * Destination, after the whole state has arrived: the source must have
  * mapped exactly what we map, and what it owned becomes ours.
@@ -184,25 +198,15 @@ static int handoff_post_load(void *opaque, int version_id)
             }
         }
     }
-    if (mapped != h->n) {
-        for (int i = 0; i < h->n; i++) {
-            bool found = false;
-
-            for (l = qcxl_pool_backends(); l && !found; l = l->next) {
-                QcxlPoolBackend *pb = l->data;
-
-                for (int j = 0; pb->regions[j] && !found; j++) {
-                    found = same_uuid(pb->ctx, h->e[i].uuid) &&
-                            !strcmp(pb->regions[j], (char *)h->e[i].region);
-                }
-            }
-            if (!found) {
-                error_report("qcxl pool migration: the source's memory "
-                             "includes region '%s', which this QEMU does "
-                             "not map", (char *)h->e[i].region);
-                return -EINVAL;
-            }
+    for (int i = 0; i < h->n; i++) {
+        if (!maps_region(h->e[i].uuid, (char *)h->e[i].region)) {
+            error_report("qcxl pool migration: the source's memory "
+                         "includes region '%s', which this QEMU does not "
+                         "map", (char *)h->e[i].region);
+            return -EINVAL;
         }
+    }
+    if (mapped != h->n) {       /* only if the source named one twice */
         error_report("qcxl pool migration: the source maps %d regions, "
                      "this QEMU %d", h->n, mapped);
         return -EINVAL;

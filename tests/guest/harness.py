@@ -121,16 +121,21 @@ class _SerialLoggedMachine(QEMUMachine):
                 for a in super()._base_args]
 
 
-def _wait_migration(vm: QEMUMachine, timeout: float) -> None:
+def _migration_ended(vm: QEMUMachine, timeout: float) -> Dict:
+    """query-migrate once the migration has ended, whichever way"""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        st = vm.cmd('query-migrate').get('status', 'none')
-        if st == 'completed':
-            return
-        if st in ('failed', 'cancelled'):
-            raise RuntimeError(f'migration {st}: {vm.cmd("query-migrate")}')
-        time.sleep(0.2)
-    raise TimeoutError('migration did not complete')
+        info = vm.cmd('query-migrate')
+        if info.get('status') in ('completed', 'failed', 'cancelled'):
+            return info
+        time.sleep(0.05)
+    raise TimeoutError('migration did not end')
+
+
+def _wait_migration(vm: QEMUMachine, timeout: float) -> None:
+    info = _migration_ended(vm, timeout)
+    if info['status'] != 'completed':
+        raise RuntimeError(f'migration {info["status"]}: {info}')
 
 
 def _set_caps(vm: QEMUMachine, caps: List[str]) -> None:
@@ -168,15 +173,7 @@ def _migrate_live(vm, console_path, launch, base, lm, found, logs, timeout):
     dest.cmd('migrate-incoming', uri=uri)
     vm.cmd('migrate', uri=uri)
     if scenario in ('complete', 'kill-source'):
-        deadline = time.monotonic() + timeout
-        while True:
-            info = vm.cmd('query-migrate')
-            if info.get('status') in ('completed', 'failed', 'cancelled'):
-                break
-            if time.monotonic() > deadline:
-                raise TimeoutError('migration did not complete')
-            time.sleep(0.05)
-        found['source'] = info
+        info = found['source'] = _migration_ended(vm, timeout)
         if info['status'] != 'completed':
             raise RuntimeError(f'migration {info["status"]}: {info}')
         _wait_migration(dest, timeout)
@@ -212,15 +209,7 @@ def _migrate_live(vm, console_path, launch, base, lm, found, logs, timeout):
     else:
         dest.kill()             # SIGKILL
         found['dest_killed'] = True
-    deadline = time.monotonic() + timeout
-    while True:
-        info = vm.cmd('query-migrate')
-        if info.get('status') in ('completed', 'failed', 'cancelled'):
-            break
-        if time.monotonic() > deadline:
-            raise TimeoutError('migration did not end')
-        time.sleep(0.1)
-    found['source'] = info
+    found['source'] = _migration_ended(vm, timeout)
     found['source_state'] = _wait_state(vm, 'running', 30)
     if scenario == 'cancel':
         dest.wait(30)           # it gives up by itself

@@ -21,27 +21,22 @@ import json
 import os
 
 from cases import GuestCase
-from cases.pool import pool_cli
+from cases.pool import pool_cli, pool_steps
 
 POOL = f'/dev/shm/qcxl-guest-mig-{os.getpid()}.pool'
 
 
 def make_pool() -> None:
-    if os.path.exists(POOL):
-        os.unlink(POOL)
-    for args in (['format', POOL, '--size', '2G', '--lease-ms', '2000'],
-                 ['host-add', POOL, 'hostA'],
-                 ['host-add', POOL, 'hostB'],
-                 ['create', POOL, 'ram', '1G', '--owner', 'hostA'],
-                 ['share', POOL, 'ram', 'hostB'],
-                 ['create', POOL, 'cxlmem', '256M', '--owner', 'hostA'],
-                 ['share', POOL, 'cxlmem', 'hostB'],
-                 ['create', POOL, 'mig0', '64M', '--owner', 'hostA',
-                  '--shared'],
-                 ['share', POOL, 'mig0', 'hostB']):
-        r = pool_cli(*args)
-        if r.returncode:
-            raise RuntimeError(f'qcxl-pool {" ".join(args)}: {r.stderr}')
+    pool_steps(POOL, [['format', '--size', '2G', '--lease-ms', '2000'],
+                      ['host-add', 'hostA'],
+                      ['host-add', 'hostB'],
+                      ['create', 'ram', '1G', '--owner', 'hostA'],
+                      ['share', 'ram', 'hostB'],
+                      ['create', 'cxlmem', '256M', '--owner', 'hostA'],
+                      ['share', 'cxlmem', 'hostB'],
+                      ['create', 'mig0', '64M', '--owner', 'hostA',
+                       '--shared'],
+                      ['share', 'mig0', 'hostB']])
 
 
 def vm_args(host: str, dram: bool) -> list:

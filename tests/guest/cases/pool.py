@@ -31,20 +31,26 @@ def pool_cli(*args: str) -> subprocess.CompletedProcess:
                           text=True, check=False)
 
 
-def make_pool(path: str = POOL) -> None:
-    """A fresh 1 GiB pool with privA (hostA's) and shared0 (A's, B's)."""
+def pool_steps(path: str, steps: list) -> None:
+    """Make @path afresh with qcxl-pool commands (each without the path)"""
     if os.path.exists(path):
         os.unlink(path)
-    for args in (['format', path, '--size', '1G', '--lease-ms', '2000'],
-                 ['host-add', path, 'hostA'],
-                 ['host-add', path, 'hostB'],
-                 ['create', path, 'privA', '256M', '--owner', 'hostA'],
-                 ['create', path, 'shared0', '256M', '--owner', 'hostA',
-                  '--shared'],
-                 ['share', path, 'shared0', 'hostB']):
+    for step in steps:
+        args = [step[0], path] + step[1:]
         r = pool_cli(*args)
         if r.returncode:
             raise RuntimeError(f'qcxl-pool {" ".join(args)}: {r.stderr}')
+
+
+def make_pool(path: str = POOL) -> None:
+    """A fresh 1 GiB pool with privA (hostA's) and shared0 (A's, B's)."""
+    pool_steps(path, [['format', '--size', '1G', '--lease-ms', '2000'],
+                      ['host-add', 'hostA'],
+                      ['host-add', 'hostB'],
+                      ['create', 'privA', '256M', '--owner', 'hostA'],
+                      ['create', 'shared0', '256M', '--owner', 'hostA',
+                       '--shared'],
+                      ['share', 'shared0', 'hostB']])
 
 
 def pool_serial(path: str = POOL) -> int:
