@@ -41,7 +41,7 @@
 #include "hw/mem/qcxl_pool_backend.h"
 
 static GList *contexts;     /* of QcxlPoolHostCtx, under the BQL */
-static GSList *backends;    /* mapped QcxlPoolBackends, under the BQL */
+static GSList *rams;        /* of QcxlPoolRam in the pool, under the BQL */
 static Notifier exit_notifier;
 
 /*
@@ -153,8 +153,8 @@ static void pool_exit(Notifier *n, void *data)
     }
 }
 
-static QcxlPoolHostCtx *ctx_get(const char *path, const char *host,
-                                bool create, Error **errp)
+QcxlPoolHostCtx *qcxl_pool_ctx_get(const char *path, const char *host,
+                                   bool create, Error **errp)
 {
     g_autoptr(GError) err = NULL;
     QcxlPoolHostCtx *ctx;
@@ -200,7 +200,7 @@ static QcxlPoolHostCtx *ctx_get(const char *path, const char *host,
     return ctx;
 }
 
-static void ctx_put(QcxlPoolHostCtx *ctx)
+void qcxl_pool_ctx_put(QcxlPoolHostCtx *ctx)
 {
     g_autoptr(GError) err = NULL;
 
@@ -222,12 +222,11 @@ static void ctx_put(QcxlPoolHostCtx *ctx)
 }
 
 /*
- * Map @count extents of @ctx's pool, in order, into a reserved range
- * aligned to the extent size (huge-page and DAX alignment); runs of
- * consecutive extents become one mapping.
+ * The range is aligned to the extent size (huge-page and DAX
+ * alignment); runs of consecutive extents become one mapping.
  */
-static void *map_extents(QcxlPoolHostCtx *ctx, const uint32_t *ext,
-                         uint32_t count, Error **errp)
+void *qcxl_pool_map_extents(QcxlPoolHostCtx *ctx, const uint32_t *ext,
+                            uint32_t count, Error **errp)
 {
     QcxlPool *pool = ctx->pool;
     uint64_t e = qcxl_pool_super(pool)->extent_size;
@@ -265,20 +264,21 @@ static void *map_extents(QcxlPoolHostCtx *ctx, const uint32_t *ext,
     return base;
 }
 
-static void detach_all(QcxlPoolBackend *pb)
+void qcxl_pool_ram_detach(QcxlPoolRam *ram)
 {
-    if (!pb->ctx->fenced) {
-        for (int i = 0; i < pb->attached; i++) {
-            qcxl_pool_detach(pb->ctx->pool, pb->regions[i], pb->ctx->slot,
-                             pb->ctx->incarnation, NULL);
+    if (!ram->ctx->fenced) {
+        for (int i = 0; i < ram->attached; i++) {
+            qcxl_pool_detach(ram->ctx->pool, ram->regions[i], ram->ctx->slot,
+                             ram->ctx->incarnation, NULL);
         }
     }
-    pb->attached = 0;
+    ram->attached = 0;
 }
 
 static bool qcxl_pool_backend_alloc(HostMemoryBackend *backend, Error **errp)
 {
     QcxlPoolBackend *pb = MEMORY_BACKEND_QCXL_POOL(backend);
+    QcxlPoolRam *ram = &pb->ram;
     g_autoptr(GError) err = NULL;
     g_autoptr(GArray) ext = g_array_new(false, false, sizeof(uint32_t));
     g_autofree char *name = NULL;
@@ -294,43 +294,44 @@ static bool qcxl_pool_backend_alloc(HostMemoryBackend *backend, Error **errp)
         error_setg(errp, "qcxl pool: host: %s", err->message);
         return false;
     }
-    g_strfreev(pb->regions);
-    pb->regions = g_strsplit(pb->region, ":", -1);
-    for (int i = 0; pb->regions[i]; i++) {
-        if (!qcxl_pool_valid_name(pb->regions[i], QCXL_POOL_REGION_NAME_LEN,
+    g_strfreev(ram->regions);
+    ram->regions = g_strsplit(pb->region, ":", -1);
+    for (int i = 0; ram->regions[i]; i++) {
+        if (!qcxl_pool_valid_name(ram->regions[i], QCXL_POOL_REGION_NAME_LEN,
                                   &err)) {
             error_setg(errp, "qcxl pool: region: %s", err->message);
             return false;
         }
         for (int j = 0; j < i; j++) {
-            if (!strcmp(pb->regions[i], pb->regions[j])) {
+            if (!strcmp(ram->regions[i], ram->regions[j])) {
                 error_setg(errp, "qcxl pool: region '%s' is named twice",
-                           pb->regions[i]);
+                           ram->regions[i]);
                 return false;
             }
         }
     }
-    if (g_strv_length(pb->regions) > QCXL_POOL_REGIONS) {
+    if (g_strv_length(ram->regions) > QCXL_POOL_REGIONS) {
         error_setg(errp, "qcxl pool: more than %d regions", QCXL_POOL_REGIONS);
         return false;
     }
-    pb->ctx = ctx_get(pb->pool_path, pb->host, pb->create_host, errp);
-    if (!pb->ctx) {
+    ram->ctx = qcxl_pool_ctx_get(pb->pool_path, pb->host, pb->create_host,
+                                 errp);
+    if (!ram->ctx) {
         return false;
     }
-    for (int i = 0; pb->regions[i]; i++) {
+    for (int i = 0; ram->regions[i]; i++) {
         g_autofree uint32_t *e = NULL;
         uint64_t size;
         uint32_t count;
 
-        e = qcxl_pool_attach(pb->ctx->pool, pb->regions[i], pb->ctx->slot,
-                             pb->ctx->incarnation, &size, &count, &err);
+        e = qcxl_pool_attach(ram->ctx->pool, ram->regions[i], ram->ctx->slot,
+                             ram->ctx->incarnation, &size, &count, &err);
         if (!e) {
             error_setg(errp, "qcxl pool %s: region '%s': %s", pb->pool_path,
-                       pb->regions[i], err->message);
+                       ram->regions[i], err->message);
             goto fail;
         }
-        pb->attached++;
+        ram->attached++;
         g_array_append_vals(ext, e, count);
         total += size;
     }
@@ -338,12 +339,13 @@ static bool qcxl_pool_backend_alloc(HostMemoryBackend *backend, Error **errp)
         error_setg(errp, "qcxl pool %s: region%s '%s' %s %" PRIu64 " bytes, "
                    "not the %" PRIu64 " given by size= (size must be what "
                    "the regions hold)",
-                   pb->pool_path, pb->regions[1] ? "s" : "", pb->region,
-                   pb->regions[1] ? "are together" : "is", total,
+                   pb->pool_path, ram->regions[1] ? "s" : "", pb->region,
+                   ram->regions[1] ? "are together" : "is", total,
                    backend->size);
         goto fail;
     }
-    ptr = map_extents(pb->ctx, (uint32_t *)ext->data, ext->len, errp);
+    ptr = qcxl_pool_map_extents(ram->ctx, (uint32_t *)ext->data, ext->len,
+                                errp);
     if (!ptr) {
         goto fail;
     }
@@ -354,56 +356,75 @@ static bool qcxl_pool_backend_alloc(HostMemoryBackend *backend, Error **errp)
     name = host_memory_backend_get_name(backend);
     memory_region_init_ram_ptr(&backend->mr, OBJECT(backend), name, total,
                                ptr);
-    /*
-     * The block is memory other QEMUs map too, by name: shared, from a
-     * named file.  That is what x-ignore-shared looks for, so a
-     * migration to a QEMU that maps the same regions copies none of it.
-     */
-    backend->mr.ram_block->flags |= RAM_SHARED | RAM_NAMED_FILE;
-    backends = g_slist_append(backends, pb);
-    qcxl_pool_migration_init();
+    ram->backend = backend;
+    ram->ptr = ptr;
+    ram->size = total;
+    ram->pool_end = total;
+    qcxl_pool_ram_add(ram);
     return true;
 
 fail:
-    detach_all(pb);
-    ctx_put(pb->ctx);
-    pb->ctx = NULL;
+    qcxl_pool_ram_detach(ram);
+    qcxl_pool_ctx_put(ram->ctx);
+    ram->ctx = NULL;
     return false;
 }
 
 static void qcxl_pool_backend_finalize(Object *obj)
 {
     QcxlPoolBackend *pb = MEMORY_BACKEND_QCXL_POOL(obj);
+    QcxlPoolRam *ram = &pb->ram;
 
-    backends = g_slist_remove(backends, pb);
-    if (pb->ctx) {
-        detach_all(pb);
-        ctx_put(pb->ctx);
+    qcxl_pool_ram_remove(ram);
+    if (ram->ctx) {
+        qcxl_pool_ram_detach(ram);
+        qcxl_pool_ctx_put(ram->ctx);
     }
     if (pb->reserved) {
         munmap(pb->reserved, pb->reserved_size);
     }
-    g_strfreev(pb->regions);
+    g_strfreev(ram->regions);
     g_free(pb->pool_path);
     g_free(pb->host);
     g_free(pb->region);
 }
 
-GSList *qcxl_pool_backends(void)
+GSList *qcxl_pool_rams(void)
 {
-    return backends;
+    return rams;
 }
 
-void qcxl_pool_backend_fence(QcxlPoolBackend *pb)
+void qcxl_pool_ram_add(QcxlPoolRam *ram)
 {
-    if (pb->reserved &&
-        mmap(pb->reserved, pb->reserved_size, PROT_READ | PROT_WRITE,
+    RAMBlock *rb = ram->backend->mr.ram_block;
+
+    /*
+     * The block is memory other QEMUs map too, by name: shared, from a
+     * named file.  That is what x-ignore-shared looks for, so a
+     * migration to a QEMU that maps the same regions copies none of it.
+     */
+    rb->flags |= RAM_SHARED | RAM_NAMED_FILE;
+    rams = g_slist_append(rams, ram);
+    qcxl_pool_migration_init();
+}
+
+void qcxl_pool_ram_remove(QcxlPoolRam *ram)
+{
+    if (g_slist_find(rams, ram)) {
+        ram->backend->mr.ram_block->flags &= ~(RAM_SHARED | RAM_NAMED_FILE);
+        rams = g_slist_remove(rams, ram);
+    }
+}
+
+void qcxl_pool_ram_fence(QcxlPoolRam *ram)
+{
+    if (mmap(ram->ptr, ram->size, PROT_READ | PROT_WRITE,
              MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE,
              -1, 0) == MAP_FAILED) {
         /* keep the pool out of reach even without memory behind it */
-        mprotect(pb->reserved, pb->reserved_size, PROT_NONE);
+        mprotect(ram->ptr, ram->size, PROT_NONE);
     }
-    detach_all(pb);
+    qcxl_pool_ram_detach(ram);
 }
 
 struct QcxlPoolMapping {
@@ -438,7 +459,7 @@ QcxlPoolMapping *qcxl_pool_mapping_new(const char *pool, const char *host,
                    err->message);
         return NULL;
     }
-    ptr = map_extents(ctx, ext, count, errp);
+    ptr = qcxl_pool_map_extents(ctx, ext, count, errp);
     if (!ptr) {
         qcxl_pool_detach(ctx->pool, region, ctx->slot, ctx->incarnation,
                          NULL);
@@ -472,7 +493,7 @@ void qcxl_pool_mapping_free(QcxlPoolMapping *m)
         qcxl_pool_detach(m->ctx->pool, m->region, m->ctx->slot,
                          m->ctx->incarnation, NULL);
     }
-    ctx_put(m->ctx);
+    qcxl_pool_ctx_put(m->ctx);
     g_free(m->region);
     g_free(m);
 }
@@ -526,11 +547,11 @@ static void get_device_serial(Object *obj, Visitor *v, const char *name,
     QcxlPoolBackend *pb = MEMORY_BACKEND_QCXL_POOL(obj);
     uint64_t sn;
 
-    if (!pb->ctx) {
+    if (!pb->ram.ctx) {
         error_setg(errp, "%s has no pool yet", TYPE_MEMORY_BACKEND_QCXL_POOL);
         return;
     }
-    sn = qcxl_pool_device_serial(pb->ctx->pool);
+    sn = qcxl_pool_device_serial(pb->ram.ctx->pool);
     visit_type_uint64(v, name, &sn, errp);
 }
 

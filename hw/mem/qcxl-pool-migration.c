@@ -6,7 +6,9 @@
  *
  * The destination QEMU maps the same regions as the source (they are
  * shared with its host), and x-ignore-shared keeps RAM migration away
- * from them: no page is copied.  What moves is ownership:
+ * from them: no page is copied.  That holds for memory-backend-qcxl-pool
+ * and for RAM staged into the pool (qcxl-pool-stage.c) alike.  What
+ * moves is ownership:
  *
  *  - at switchover the source, stopped, sends the name and generation
  *    of every region its backends map (section "qcxl-pool-handoff",
@@ -92,9 +94,9 @@ static int handoff_pre_save(void *opaque)
     Handoff *h = opaque;
     GArray *a = g_array_new(false, true, sizeof(HandoffEntry));
 
-    for (GSList *l = qcxl_pool_backends(); l; l = l->next) {
-        QcxlPoolBackend *pb = l->data;
-        QcxlPoolHostCtx *ctx = pb->ctx;
+    for (GSList *l = qcxl_pool_rams(); l; l = l->next) {
+        QcxlPoolRam *ram = l->data;
+        QcxlPoolHostCtx *ctx = ram->ctx;
         g_autoptr(GError) err = NULL;
         g_autoptr(QcxlPoolMeta) meta = qcxl_pool_read(ctx->pool, &err);
 
@@ -104,18 +106,18 @@ static int handoff_pre_save(void *opaque)
             g_array_free(a, true);
             return -EIO;
         }
-        for (int i = 0; pb->regions[i]; i++) {
-            int r = qcxl_pool_find_region(meta, pb->regions[i]);
+        for (int i = 0; ram->regions[i]; i++) {
+            int r = qcxl_pool_find_region(meta, ram->regions[i]);
             HandoffEntry e = { 0 };
 
             if (r < 0) {
                 error_report("qcxl pool %s: region '%s' is gone", ctx->path,
-                             pb->regions[i]);
+                             ram->regions[i]);
                 g_array_free(a, true);
                 return -ENOENT;
             }
             memcpy(e.uuid, qcxl_pool_super(ctx->pool)->uuid, 16);
-            g_strlcpy((char *)e.region, pb->regions[i], sizeof(e.region));
+            g_strlcpy((char *)e.region, ram->regions[i], sizeof(e.region));
             g_strlcpy((char *)e.from, ctx->host, sizeof(e.from));
             e.generation = meta->regions[r].generation;
             e.owned = meta->regions[r].owner == ctx->slot;
@@ -154,11 +156,11 @@ static const HandoffEntry *find_entry(Handoff *h, QcxlPoolHostCtx *ctx,
 /* Does a backend of this QEMU map region @name of pool @uuid? */
 static bool maps_region(const uint8_t *uuid, const char *name)
 {
-    for (GSList *l = qcxl_pool_backends(); l; l = l->next) {
-        QcxlPoolBackend *pb = l->data;
+    for (GSList *l = qcxl_pool_rams(); l; l = l->next) {
+        QcxlPoolRam *ram = l->data;
 
-        if (same_uuid(pb->ctx, uuid) &&
-            g_strv_contains((const char *const *)pb->regions, name)) {
+        if (same_uuid(ram->ctx, uuid) &&
+            g_strv_contains((const char *const *)ram->regions, name)) {
             return true;
         }
     }
@@ -186,14 +188,14 @@ static int handoff_post_load(void *opaque, int version_id)
             return -EINVAL;
         }
     }
-    for (l = qcxl_pool_backends(); l; l = l->next) {
-        QcxlPoolBackend *pb = l->data;
+    for (l = qcxl_pool_rams(); l; l = l->next) {
+        QcxlPoolRam *ram = l->data;
 
-        for (int i = 0; pb->regions[i]; i++, mapped++) {
-            if (!find_entry(h, pb->ctx, pb->regions[i])) {
+        for (int i = 0; ram->regions[i]; i++, mapped++) {
+            if (!find_entry(h, ram->ctx, ram->regions[i])) {
                 error_report("qcxl pool %s: this QEMU maps region '%s', but "
                              "the source did not (its memory would not be "
-                             "the guest's)", pb->ctx->path, pb->regions[i]);
+                             "the guest's)", ram->ctx->path, ram->regions[i]);
                 return -EINVAL;
             }
         }
@@ -213,16 +215,16 @@ static int handoff_post_load(void *opaque, int version_id)
     }
 
     /* one transaction per pool membership: all its regions or none */
-    for (l = qcxl_pool_backends(); l; l = l->next) {
-        QcxlPoolHostCtx *ctx = ((QcxlPoolBackend *)l->data)->ctx;
+    for (l = qcxl_pool_rams(); l; l = l->next) {
+        QcxlPoolHostCtx *ctx = ((QcxlPoolRam *)l->data)->ctx;
         g_autoptr(GPtrArray) names = g_ptr_array_new();
         g_autoptr(GArray) gens = g_array_new(false, false, sizeof(uint64_t));
         g_autoptr(GError) err = NULL;
         const char *from = NULL, *ef;
         bool seen = false;
 
-        for (GSList *k = qcxl_pool_backends(); k != l; k = k->next) {
-            seen |= ((QcxlPoolBackend *)k->data)->ctx == ctx;
+        for (GSList *k = qcxl_pool_rams(); k != l; k = k->next) {
+            seen |= ((QcxlPoolRam *)k->data)->ctx == ctx;
         }
         if (seen) {
             continue;
@@ -286,14 +288,14 @@ static bool reclaim(Error **errp)
     if (!handoff.offered) {
         return true;
     }
-    for (GSList *l = qcxl_pool_backends(); l; l = l->next) {
-        QcxlPoolBackend *pb = l->data;
+    for (GSList *l = qcxl_pool_rams(); l; l = l->next) {
+        QcxlPoolRam *ram = l->data;
         g_autoptr(GPtrArray) names = g_ptr_array_new();
         g_autoptr(GError) err = NULL;
 
         for (int i = 0; i < handoff.n; i++) {
-            if (handoff.e[i].owned && same_uuid(pb->ctx, handoff.e[i].uuid) &&
-                g_strv_contains((const char *const *)pb->regions,
+            if (handoff.e[i].owned && same_uuid(ram->ctx, handoff.e[i].uuid) &&
+                g_strv_contains((const char *const *)ram->regions,
                                 (char *)handoff.e[i].region)) {
                 g_ptr_array_add(names, handoff.e[i].region);
             }
@@ -301,23 +303,23 @@ static bool reclaim(Error **errp)
         if (names->len) {
             info_report("qcxl pool %s: the guest runs here again; host "
                         "'%s' takes back the %u region%s it offered",
-                        pb->ctx->path, pb->ctx->host, names->len,
+                        ram->ctx->path, ram->ctx->host, names->len,
                         names->len == 1 ? "" : "s");
         }
         if (names->len &&
-            !qcxl_pool_reclaim(pb->ctx->pool, names->len,
+            !qcxl_pool_reclaim(ram->ctx->pool, names->len,
                                (const char *const *)names->pdata, &err)) {
             if (ok) {
                 error_setg(errp, "qcxl pool %s: the guest's memory was "
                            "handed over (%s); it runs on the destination, "
-                           "not here", pb->ctx->path, err->message);
+                           "not here", ram->ctx->path, err->message);
             }
             ok = false;
         }
     }
     if (!ok) {
-        for (GSList *l = qcxl_pool_backends(); l; l = l->next) {
-            qcxl_pool_backend_fence(l->data);
+        for (GSList *l = qcxl_pool_rams(); l; l = l->next) {
+            qcxl_pool_ram_fence(l->data);
         }
     }
     handoff.offered = false;
@@ -326,14 +328,30 @@ static bool reclaim(Error **errp)
 
 bool qcxl_pool_migration_check(Error **errp)
 {
-    for (GSList *l = qcxl_pool_backends(); l; l = l->next) {
-        QcxlPoolBackend *pb = l->data;
-        RAMBlock *rb = MEMORY_BACKEND(pb)->mr.ram_block;
+    const char *job = qcxl_pool_move_running();
 
-        if (pb->ctx->fenced) {
+    if (job) {
+        error_setg(errp, "qcxl pool: job '%s' is moving guest memory "
+                   "between DRAM and the pool; migrate once it has ended "
+                   "(query-jobs)", job);
+        return false;
+    }
+    for (GSList *l = qcxl_pool_rams(); l; l = l->next) {
+        QcxlPoolRam *ram = l->data;
+        RAMBlock *rb = ram->backend->mr.ram_block;
+        g_autofree char *names = g_strjoinv(":", ram->regions);
+
+        if (ram->ctx->fenced) {
             error_setg(errp, "qcxl pool %s: host '%s' was evicted; the "
                        "guest's memory is no longer its to hand over",
-                       pb->ctx->path, pb->ctx->host);
+                       ram->ctx->path, ram->ctx->host);
+            return false;
+        }
+        if (ram->pulled || ram->pool_end != ram->size) {
+            error_setg(errp, "qcxl pool %s: '%s' is partly in DRAM and "
+                       "partly in region '%s'; finish moving it "
+                       "(qcxl-pool-pull) first", ram->ctx->path, rb->idstr,
+                       names);
             return false;
         }
         if (!migrate_ram_is_ignored(rb)) {
@@ -341,7 +359,7 @@ bool qcxl_pool_migration_check(Error **errp)
                        "'%s': migrating it needs the capability "
                        "x-ignore-shared, else the destination would "
                        "write into memory this guest still runs on",
-                       pb->ctx->path, rb->idstr, pb->region);
+                       ram->ctx->path, rb->idstr, names);
             return false;
         }
     }

@@ -15,7 +15,11 @@
  * - a destination that maps other regions refuses the handoff, and the
  *   source keeps its memory and runs again;
  * - cancelled midway, or with the destination stopped dead: the source
- *   runs on and still owns its memory.
+ *   runs on and still owns its memory;
+ * - staged: A's ordinary RAM moves into region "stage" (qcxl-pool-stage)
+ *   while it stays RAM in the flat view, migrates without a page
+ *   copied, and B pulls it into its own memory (qcxl-pool-pull); a
+ *   cancelled stage leaves A's memory intact and private.
  */
 
 #include "qemu/osdep.h"
@@ -56,6 +60,10 @@ static void setup(Fixture *f)
                                          &err));
     g_assert_true(qcxl_pool_region_create(f->pool, "privA", 4 * MiB,
                                           "hostA", false, &err));
+    g_assert_true(qcxl_pool_region_create(f->pool, "stage", 64 * MiB,
+                                          "hostA", false, &err));
+    g_assert_true(qcxl_pool_region_share(f->pool, "stage", "hostB", true,
+                                         &err));
     g_assert_no_error(err);
 }
 
@@ -161,7 +169,10 @@ static const QcxlPoolRegion *region(QcxlPoolMeta *meta, const char *name)
 {
     int r = qcxl_pool_find_region(meta, name);
 
-    g_assert_cmpint(r, >=, 0);
+    if (r < 0) {
+        g_test_message("no region '%s'", name);
+        g_assert_not_reached();
+    }
     return &meta->regions[r];
 }
 
@@ -396,6 +407,237 @@ static void test_dest_stopped(void)
     interrupted(true);
 }
 
+/* Host A with 64 MiB of ordinary RAM (m0), not yet in any pool */
+static QTestState *start_dram(void)
+{
+    return qtest_init("-machine q35 -m 64M "
+                      "-object memory-backend-ram,id=m0,size=64M "
+                      "-numa node,memdev=m0");
+}
+
+/* Job @id's status once it concluded; its error, if any, in @error */
+static void wait_job(QTestState *qts, const char *id, char **error)
+{
+    for (int i = 0; i < 1200; i++) {
+        QDict *rsp = qtest_qmp(qts, "{'execute': 'query-jobs'}");
+        QList *jobs = qdict_get_qlist(rsp, "return");
+        QListEntry *e;
+
+        QLIST_FOREACH_ENTRY(jobs, e) {
+            QDict *job = qobject_to(QDict, qlist_entry_obj(e));
+
+            if (!strcmp(qdict_get_str(job, "id"), id) &&
+                !strcmp(qdict_get_str(job, "status"), "concluded")) {
+                *error = qdict_haskey(job, "error") ?
+                         g_strdup(qdict_get_str(job, "error")) : NULL;
+                qobject_unref(rsp);
+                qtest_qmp_assert_success(qts, "{'execute': 'job-dismiss', "
+                                         "'arguments': {'id': %s}}", id);
+                return;
+            }
+        }
+        qobject_unref(rsp);
+        g_usleep(50 * 1000);
+    }
+    g_assert_not_reached();
+}
+
+/* Job @id's current progress, or -1 once it is not running */
+static int64_t job_progress(QTestState *qts, const char *id)
+{
+    QDict *rsp = qtest_qmp(qts, "{'execute': 'query-jobs'}");
+    QListEntry *e;
+    int64_t cur = -1;
+
+    QLIST_FOREACH_ENTRY(qdict_get_qlist(rsp, "return"), e) {
+        QDict *job = qobject_to(QDict, qlist_entry_obj(e));
+
+        if (!strcmp(qdict_get_str(job, "id"), id) &&
+            !strcmp(qdict_get_str(job, "status"), "running")) {
+            cur = qdict_get_int(job, "current-progress");
+        }
+    }
+    qobject_unref(rsp);
+    return cur;
+}
+
+/* The 8 bytes at @off of region @name, read from the pool itself */
+static uint64_t pool_readq(Fixture *f, const char *name, uint64_t off)
+{
+    g_autoptr(QcxlPoolMeta) meta = qcxl_pool_read(f->pool, NULL);
+    g_autofree uint32_t *ext = NULL;
+    uint64_t e = qcxl_pool_super(f->pool)->extent_size, v;
+    uint32_t count;
+
+    ext = qcxl_pool_region_extents(meta, qcxl_pool_find_region(meta, name),
+                                   &count);
+    g_assert_cmpuint(off / e, <, count);
+    g_assert_cmpint(pread(qcxl_pool_fd(f->pool), &v, 8,
+                          qcxl_pool_extent_offset(f->pool, ext[off / e]) +
+                          off % e), ==, 8);
+    return v;
+}
+
+static bool mapped_by(Fixture *f, const char *name, const char *host)
+{
+    g_autoptr(QcxlPoolMeta) meta = qcxl_pool_read(f->pool, NULL);
+
+    return region(meta, name)->mapped >> qcxl_pool_find_host(meta, host) & 1;
+}
+
+static void write_marks(QTestState *qts, uint64_t salt)
+{
+    for (uint64_t a = 0; a < 64 * MiB; a += MiB) {
+        qtest_writeq(qts, a + 0x100, PATTERN ^ a ^ salt);
+    }
+}
+
+static void check_marks(QTestState *qts, uint64_t salt)
+{
+    for (uint64_t a = 0; a < 64 * MiB; a += MiB) {
+        g_assert_cmphex(qtest_readq(qts, a + 0x100), ==, PATTERN ^ a ^ salt);
+    }
+}
+
+#define STAGE(extra) \
+    "{'execute': 'qcxl-pool-stage', 'arguments': {'job-id': 's0', " \
+    "'memdev': 'm0', 'pool': %s, 'host': 'hostA', " extra "}}"
+
+static void test_staged(void)
+{
+    Fixture f;
+    QTestState *qa, *qb;
+    g_autofree char *err = NULL, *mtree = NULL;
+    g_autofree char *st = NULL;
+    QDict *info = NULL;
+
+    setup(&f);
+    qa = start_dram();
+    qtest_qmp_assert_success(qa, "{'execute': 'cont'}");
+    write_marks(qa, 0);
+
+    /* bad requests, each refused with its reason */
+    qmp_fails(qa, "no memory backend 'nope'",
+              "{'execute': 'qcxl-pool-stage', 'arguments': {'job-id': 's0',"
+              " 'memdev': 'nope', 'region': 'stage', 'pool': %s, "
+              "'host': 'hostA'}}", f.path);
+    qmp_fails(qa, "must be equal", STAGE("'region': 'privA'"), f.path);
+    qmp_fails(qa, "region 'ram2'", STAGE("'region': 'ram2'"), f.path);
+    qmp_fails(qa, "region 'none'", STAGE("'region': 'none'"), f.path);
+    qmp_fails(qa, "region: ", STAGE("'region': 'a/b'"), f.path);
+    qmp_fails(qa, "chunk-size must be",
+              STAGE("'region': 'stage', 'chunk-size': 1000"), f.path);
+    qmp_fails(qa, "chunk-size must be",
+              STAGE("'region': 'stage', 'chunk-size': 4294967296"), f.path);
+    qmp_fails(qa, "is not in a qcxl pool",
+              "{'execute': 'qcxl-pool-pull', 'arguments': {'job-id': 'p0',"
+              " 'memdev': 'm0'}}");
+    g_assert_false(mapped_by(&f, "stage", "hostA"));
+
+    /* A's RAM moves into the region while the guest runs */
+    qtest_qmp_assert_success(qa, STAGE("'region': 'stage', "
+                                       "'chunk-size': 1048576"), f.path);
+    wait_job(qa, "s0", &err);
+    g_assert_null(err);
+    check_marks(qa, 0);
+    /* ... and is the region's memory now, still RAM in the flat view */
+    g_assert_true(mapped_by(&f, "stage", "hostA"));
+    g_assert_cmphex(pool_readq(&f, "stage", 0x100), ==, PATTERN);
+    qtest_writeq(qa, 5 * MiB + 0x200, 0x5747);
+    g_assert_cmphex(pool_readq(&f, "stage", 5 * MiB + 0x200), ==, 0x5747);
+    mtree = qtest_hmp(qa, "info mtree -f");
+    g_assert_nonnull(strstr(mtree, "(prio 0, ram): m0"));
+    qmp_fails(qa, "is pool memory already", STAGE("'region': 'stage'"),
+              f.path);
+
+    /* it migrates through the pool with no page copied */
+    qb = start(&f, "hostB", "stage", false, true);
+    ignore_shared(qa);
+    ignore_shared(qb);
+    qtest_qmp_assert_success(qb, "{'execute': 'migrate-incoming', "
+                             "'arguments': {'uri': 'qcxl-pool:mig0'}}");
+    qtest_qmp_assert_success(qa, "{'execute': 'migrate', "
+                             "'arguments': {'uri': 'qcxl-pool:mig0'}}");
+    st = wait_migration(qa, "completed|failed", &info);
+    g_assert_cmpstr(st, ==, "completed");
+    g_assert_cmpuint(qdict_get_int(qdict_get_qdict(info, "ram"),
+                                   "transferred"), <, 4 * MiB);
+    qobject_unref(info);
+    g_clear_pointer(&st, g_free);
+    st = wait_migration(qb, "completed|failed", NULL);
+    g_assert_cmpstr(st, ==, "completed");
+    assert_owner(&f, "stage", "hostB");
+    qtest_qmp_assert_success(qb, "{'execute': 'cont'}");
+    check_marks(qb, 0);
+
+    /* A may not take back what is B's */
+    qmp_fails(qa, "is not host 'hostA''s",
+              "{'execute': 'qcxl-pool-pull', 'arguments': {'job-id': 'p0',"
+              " 'memdev': 'm0'}}");
+
+    /* B takes the memory into its own DRAM and lets the region go */
+    write_marks(qb, 1);
+    qtest_qmp_assert_success(qb, "{'execute': 'qcxl-pool-pull', "
+                             "'arguments': {'job-id': 'p0', 'memdev': 'm0',"
+                             " 'chunk-size': 2097152}}");
+    wait_job(qb, "p0", &err);
+    g_assert_null(err);
+    check_marks(qb, 1);
+    g_assert_false(mapped_by(&f, "stage", "hostB"));
+    qtest_writeq(qb, 0x100, 0xb0b);
+    g_assert_cmphex(pool_readq(&f, "stage", 0x100), ==, PATTERN ^ 1);
+    g_assert_cmphex(qtest_readq(qb, 0x100), ==, 0xb0b);
+    qmp_fails(qb, "is not in a qcxl pool",
+              "{'execute': 'qcxl-pool-pull', 'arguments': {'job-id': 'p1',"
+              " 'memdev': 'm0'}}");
+    qtest_quit(qa);
+    qtest_quit(qb);
+    teardown(&f);
+}
+
+/* A stage cancelled midway: the memory is whole, private, and A's */
+static void test_stage_cancel(void)
+{
+    Fixture f;
+    QTestState *qa;
+    g_autofree char *err = NULL;
+    int64_t cur;
+
+    setup(&f);
+    qa = start_dram();
+    qtest_qmp_assert_success(qa, "{'execute': 'cont'}");
+    write_marks(qa, 2);
+    qtest_qmp_assert_success(qa, STAGE("'region': 'stage', "
+                                       "'chunk-size': 4096"), f.path);
+    while ((cur = job_progress(qa, "s0")) < 8 * MiB) {
+        g_assert_cmpint(cur, >=, 0);
+        g_usleep(10 * 1000);
+    }
+    g_assert_cmpint(cur, <, 48 * MiB);
+
+    /* nothing else may move or migrate it meanwhile */
+    qmp_fails(qa, "job 's0' is moving memory backend 'm0'",
+              "{'execute': 'qcxl-pool-stage', 'arguments': {'job-id': 's1',"
+              " 'memdev': 'm0', 'region': 'stage'}}");
+    ignore_shared(qa);
+    qmp_fails(qa, "job 's0' is moving guest memory",
+              "{'execute': 'migrate', 'arguments': "
+              "{'uri': 'qcxl-pool:mig0'}}");
+
+    qtest_qmp_assert_success(qa, "{'execute': 'job-cancel', "
+                             "'arguments': {'id': 's0'}}");
+    wait_job(qa, "s0", &err);
+    g_assert_nonnull(err);
+    g_test_message("cancelled at %" PRId64 " bytes: %s", cur, err);
+    check_marks(qa, 2);
+    g_assert_false(mapped_by(&f, "stage", "hostA"));
+    qtest_writeq(qa, 0x100, 0xc0de);
+    g_assert_cmphex(pool_readq(&f, "stage", 0x100), !=, 0xc0de);
+    assert_owner(&f, "stage", "hostA");
+    qtest_quit(qa);
+    teardown(&f);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -403,5 +645,7 @@ int main(int argc, char **argv)
     qtest_add_func("/qcxl/migration/refused", test_refused);
     qtest_add_func("/qcxl/migration/cancel", test_cancel);
     qtest_add_func("/qcxl/migration/dest-stopped", test_dest_stopped);
+    qtest_add_func("/qcxl/migration/staged", test_staged);
+    qtest_add_func("/qcxl/migration/stage-cancel", test_stage_cancel);
     return g_test_run();
 }

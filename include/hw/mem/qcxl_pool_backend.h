@@ -45,6 +45,30 @@ typedef struct QcxlPoolHostCtx {
     HostWatch watch[QCXL_POOL_HOSTS];
 } QcxlPoolHostCtx;
 
+/*
+ * Guest RAM of this QEMU that lives in pool regions: the memory of a
+ * memory-backend-qcxl-pool, or a RAM backend staged into a region
+ * (qcxl-pool-stage).  Its RAMBlock is shared and from a named file, so
+ * x-ignore-shared migrates none of it; the regions are handed over
+ * instead (qcxl-pool-migration.c).
+ */
+typedef struct QcxlPoolRam {
+    QcxlPoolHostCtx *ctx;
+    char **regions;             /* mapped in this order */
+    int attached;               /* how many of them are attached */
+    HostMemoryBackend *backend;
+    uint8_t *ptr;               /* the RAMBlock's memory */
+    uint64_t size;
+    /*
+     * What lies in the pool is [@pulled, @pool_end) of it; the rest is
+     * private memory again (or still).  Normally that is all of it:
+     * @pulled 0 and @pool_end @size.
+     */
+    uint64_t pulled;
+    uint64_t pool_end;
+    bool busy;                  /* a stage or pull job works on it */
+} QcxlPoolRam;
+
 struct QcxlPoolBackend {
     HostMemoryBackend parent_obj;
 
@@ -53,27 +77,44 @@ struct QcxlPoolBackend {
     char *region;
     bool create_host;
 
-    char **regions;     /* @region split at ':' */
-    int attached;       /* how many of them are attached */
-    QcxlPoolHostCtx *ctx;
-    void *reserved;
+    QcxlPoolRam ram;
+    void *reserved;             /* what this object mapped, to unmap */
     uint64_t reserved_size;
 };
 
+/*
+ * The membership of @pool as @host, joining (and registering the host
+ * if @create) when this QEMU has none; a reference to drop with
+ * qcxl_pool_ctx_put().
+ */
+QcxlPoolHostCtx *qcxl_pool_ctx_get(const char *pool, const char *host,
+                                   bool create, Error **errp);
+void qcxl_pool_ctx_put(QcxlPoolHostCtx *ctx);
 /*
  * The membership named by @pool and @host (either may be NULL when
  * this QEMU has only one), or NULL with @errp set.
  */
 QcxlPoolHostCtx *qcxl_pool_ctx_find(const char *pool, const char *host,
                                     Error **errp);
-/* Every memory-backend-qcxl-pool whose memory is mapped */
-GSList *qcxl_pool_backends(void);
+
+/* Every QcxlPoolRam whose memory is (at least partly) in the pool */
+GSList *qcxl_pool_rams(void);
+void qcxl_pool_ram_add(QcxlPoolRam *ram);
+void qcxl_pool_ram_remove(QcxlPoolRam *ram);
+/* Detach what @ram attached (not the ctx reference) */
+void qcxl_pool_ram_detach(QcxlPoolRam *ram);
 /*
- * Fence a backend whose regions now belong to another host: its range
- * is replaced by private anonymous memory, so nothing this QEMU does
+ * Fence RAM whose regions now belong to another host: its range is
+ * replaced by private anonymous memory, so nothing this QEMU does
  * reaches the pool any more, and its regions are detached.
  */
-void qcxl_pool_backend_fence(QcxlPoolBackend *pb);
+void qcxl_pool_ram_fence(QcxlPoolRam *ram);
+/*
+ * Map @count extents of @ctx's pool, in order, into a fresh range
+ * aligned to the extent size; NULL with @errp set on failure.
+ */
+void *qcxl_pool_map_extents(QcxlPoolHostCtx *ctx, const uint32_t *ext,
+                            uint32_t count, Error **errp);
 
 /* A region mapped outside any backend, e.g. for a migration ring */
 typedef struct QcxlPoolMapping QcxlPoolMapping;
@@ -83,7 +124,10 @@ void *qcxl_pool_mapping_ptr(QcxlPoolMapping *m);
 uint64_t qcxl_pool_mapping_size(QcxlPoolMapping *m);
 void qcxl_pool_mapping_free(QcxlPoolMapping *m);
 
-/* hw/mem/qcxl-pool-migration.c: called once a backend is mapped */
+/* hw/mem/qcxl-pool-stage.c: the id of a running stage or pull job */
+const char *qcxl_pool_move_running(void);
+
+/* hw/mem/qcxl-pool-migration.c: called once pool RAM exists */
 void qcxl_pool_migration_init(void);
 /* May this QEMU's pool memory be migrated now?  (x-ignore-shared, ...) */
 bool qcxl_pool_migration_check(Error **errp);
