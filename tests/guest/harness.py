@@ -157,6 +157,33 @@ def _wait_state(vm: QEMUMachine, want: str, timeout: float) -> str:
     return st
 
 
+def _run_job(vm: QEMUMachine, command: str, job_id: str, args: Dict,
+             timeout: float) -> Dict:
+    """
+    Run a job to its end: its last query-jobs entry, with 'ms' (wall
+    time from the command to the job's conclusion) and 'polls' (how
+    often it was seen running, with its progress each time)
+    """
+    start = time.monotonic()
+    vm.cmd(command, **{'job-id': job_id}, **args)
+    seen = []
+    deadline = start + timeout
+    while time.monotonic() < deadline:
+        job = next((j for j in vm.cmd('query-jobs') if j['id'] == job_id),
+                   None)
+        if job is None:
+            raise RuntimeError(f'job {job_id} vanished')
+        if job['status'] == 'concluded':
+            job['ms'] = round((time.monotonic() - start) * 1000, 1)
+            job['polls'] = seen
+            vm.cmd('job-dismiss', id=job_id)
+            return job
+        if job['status'] == 'running':
+            seen.append(job['current-progress'])
+        time.sleep(0.02)
+    raise TimeoutError(f'job {job_id} did not end')
+
+
 def _migrate_live(vm, console_path, launch, base, lm, found, logs, timeout):
     """
     Live-migrate @vm as @lm says (see run_guest); record what happened in
@@ -171,6 +198,11 @@ def _migrate_live(vm, console_path, launch, base, lm, found, logs, timeout):
     if lm.get('params'):
         vm.cmd('migrate-set-parameters', **lm['params'])
     dest.cmd('migrate-incoming', uri=uri)
+    if lm.get('stage'):
+        found['stage'] = _run_job(vm, 'qcxl-pool-stage', 'stage0',
+                                  lm['stage'], timeout)
+        if found['stage'].get('error'):
+            raise RuntimeError(f'staging failed: {found["stage"]}')
     vm.cmd('migrate', uri=uri)
     if scenario in ('complete', 'kill-source'):
         info = found['source'] = _migration_ended(vm, timeout)
@@ -180,6 +212,10 @@ def _migrate_live(vm, console_path, launch, base, lm, found, logs, timeout):
         found['dest'] = dest.cmd('query-migrate')
         found['dest_state'] = _wait_state(dest, 'running', 30)
         found['source_state'] = _run_state(vm)
+        if lm.get('pull'):
+            found['pull'] = _run_job(dest, 'qcxl-pool-pull', 'pull0',
+                                     lm['pull'], timeout)
+            found['pool_after_pull'] = dest.cmd('query-qcxl-pool')
         if scenario == 'complete':
             # told to run again, the source must refuse: it is fenced
             vm.cmd('cont')
@@ -268,6 +304,11 @@ def run_guest(script: str, qemu_args: List[str], *,
       'cancel'       'params' slow it down, it is cancelled midway, the
                      source must run on and the destination give up;
       'kill-dest'    likewise, but the destination is killed midway.
+    With 'stage' (qcxl-pool-stage arguments) the source first moves that
+    memory into the pool, job "stage0"; with 'pull' (qcxl-pool-pull
+    arguments) the destination of a completed migration takes it into its
+    DRAM, job "pull0".  Both run while the guest works; their last
+    query-jobs entries (with 'ms') are in the result's migration record.
     Either way the surviving guest then gets its newline.
     """
     img = guest_image(flavour)

@@ -15,6 +15,12 @@ again, is fenced), the source killed after switchover, cancelled midway,
 and the destination killed midway.  The midway ones add 256 MiB of
 ordinary (copied) memory the guest dirties too, and cap the bandwidth, so
 that there is a "midway".
+
+Staged (migrate-staged-*): the source's RAM is ordinary DRAM
+(memory-backend-ram).  While the guest dirties it, qcxl-pool-stage moves
+it into region "stage"; it then migrates like pool RAM, to a destination
+whose RAM is region "stage", and the destination pulls it into its own
+DRAM (qcxl-pool-pull) while the guest keeps working.
 """
 
 import json
@@ -27,7 +33,7 @@ POOL = f'/dev/shm/qcxl-guest-mig-{os.getpid()}.pool'
 
 
 def make_pool() -> None:
-    pool_steps(POOL, [['format', '--size', '2G', '--lease-ms', '2000'],
+    pool_steps(POOL, [['format', '--size', '3G', '--lease-ms', '2000'],
                       ['host-add', 'hostA'],
                       ['host-add', 'hostB'],
                       ['create', 'ram', '1G', '--owner', 'hostA'],
@@ -36,14 +42,21 @@ def make_pool() -> None:
                       ['share', 'cxlmem', 'hostB'],
                       ['create', 'mig0', '64M', '--owner', 'hostA',
                        '--shared'],
-                      ['share', 'mig0', 'hostB']])
+                      ['share', 'mig0', 'hostB'],
+                      ['create', 'stage', '1G', '--owner', 'hostA'],
+                      ['share', 'stage', 'hostB']])
 
 
-def vm_args(host: str, dram: bool) -> list:
-    """Guest RAM and a CXL head, all from the pool, as @host"""
+def vm_args(host: str, dram: bool, ram: str = 'pool') -> list:
+    """
+    Guest RAM and a CXL head, all from the pool, as @host; with @ram
+    'dram' the RAM is ordinary memory, with 'stage' region "stage"
+    """
+    ram0 = (f'memory-backend-qcxl-pool,id=ram0,size=1G,pool={POOL},'
+            f'host={host},region={"stage" if ram == "stage" else "ram"}'
+            if ram != 'dram' else 'memory-backend-ram,id=ram0,size=1G')
     args = [
-        '-object', f'memory-backend-qcxl-pool,id=ram0,size=1G,pool={POOL},'
-                   f'host={host},region=ram',
+        '-object', ram0,
         '-M', 'cxl=on,cxl-fmw.0.targets.0=cxl.1,cxl-fmw.0.size=4G',
         '-object', f'memory-backend-qcxl-pool,id=cxlmem,size=256M,'
                    f'pool={POOL},host={host},region=cxlmem',
@@ -96,7 +109,7 @@ def owners() -> dict:
     return {x['name']: x.get('owner') for x in regions}
 
 
-def completed_checks(killed: bool):
+def completed_checks(killed: bool, staged: bool = False):
     def checks(r):
         m = r.migration
         src = m.get('source', {})
@@ -119,8 +132,25 @@ def completed_checks(killed: bool):
                    'the source, told to run again, is fenced (io-error): '
                    f'{m.get("source_state_after_cont")}')
         own = owners()
-        yield (own.get('ram') == 'hostB' and own.get('cxlmem') == 'hostB',
+        ram = 'stage' if staged else 'ram'
+        yield (own.get(ram) == 'hostB' and own.get('cxlmem') == 'hostB',
                f'the guest\'s regions belong to hostB now: {own}')
+        if staged:
+            for job, verb in ('stage', 'staged into'), ('pull', 'pulled from'):
+                j = m.get(job, {})
+                yield (j.get('status') == 'concluded' and
+                       'error' not in j and
+                       j.get('current-progress') == 1 << 30,
+                       f'1 GiB of guest RAM {verb} the pool in '
+                       f'{j.get("ms")} ms, the guest running '
+                       f'({len(j.get("polls", []))} progress polls)')
+            pools = m.get('pool_after_pull') or [{}]
+            stage = next((x for x in pools[0].get('regions', [])
+                          if x['name'] == 'stage'), {})
+            yield ('mapped-by' in stage and
+                   'hostB' not in stage['mapped-by'],
+                   'after the pull the destination no longer maps region '
+                   f'"stage" (mapped by {stage.get("mapped-by")})')
         fsck = pool_cli('fsck', POOL)
         yield (fsck.returncode == 0, 'qcxl-pool fsck is clean')
     return checks
@@ -152,12 +182,20 @@ LIVE = {'uri': 'qcxl-pool:mig0', 'caps': ['x-ignore-shared']}
 SLOW = {'max-bandwidth': 24 << 20}
 
 
-def case(name, flavour, scenario, dram, checks, timeout=900):
+STAGE = {'stage': {'memdev': 'ram0', 'region': 'stage', 'pool': POOL,
+                   'host': 'hostA'},
+         'pull': {'memdev': 'ram0'}}
+
+
+def case(name, flavour, scenario, dram, checks, timeout=900, staged=False):
     lm = dict(LIVE, scenario=scenario,
-              dest_args=vm_args('hostB', dram))
+              dest_args=vm_args('hostB', dram, 'stage' if staged else 'pool'))
     if dram:
         lm['params'] = SLOW
-    return GuestCase(name, flavour, vm_args('hostA', dram),
+    if staged:
+        lm.update(STAGE)
+    return GuestCase(name, flavour,
+                     vm_args('hostA', dram, 'dram' if staged else 'pool'),
                      script(dram, cxl_region=flavour != '6.1'),
                      memory='1G' if not dram else '1280M', timeout=timeout,
                      setup=make_pool, live_migration=lm, host_checks=checks)
@@ -174,4 +212,6 @@ CASES = [
          interrupted_checks('kill-dest')),
     case('migrate-pool-6.1', '6.1', 'complete', False,
          completed_checks(False)),
+    case('migrate-staged-6.12', '6.12', 'complete', False,
+         completed_checks(False, staged=True), staged=True),
 ]
