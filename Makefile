@@ -12,6 +12,8 @@
 #                      once vs their DRAM, qcxl and pristine side by side
 #   make bench-agent   the tier agent: a hot set on the slow node, with
 #                      and without the agent
+#   make bench-migration  live migration, 2 and 8 GiB guests: upstream TCP
+#                      vs qcxl through the pool (pool RAM, staged DRAM)
 #   make install PREFIX=/usr/local
 
 SHELL := /bin/bash
@@ -22,7 +24,7 @@ CONFIGURE_ARGS ?=
 .DEFAULT_GOAL := all
 .PHONY: all setup qemu pristine qcxl-tools guest-images qtests check \
         check-unit check-qtest check-guest demo bench install install-agent \
-        bench-agent bench-pool clean distclean
+        bench-agent bench-pool bench-migration clean distclean
 
 # Re-run configure the way it was last run (or with defaults).
 setup:
@@ -84,6 +86,9 @@ bench-agent: all guest-images
 
 bench-pool: all pristine guest-images
 	$(PYTHON) bench/pool_bw.py
+
+bench-migration: all pristine guest-images
+	$(PYTHON) bench/migration.py
 
 install: all
 	install -D -m 0755 build/qemu-system-x86_64 $(DESTDIR)$(PREFIX)/bin/qcxl-qemu-system-x86_64

@@ -25,8 +25,10 @@
  *    and goes on where it stopped; until it has finished the memory
  *    cannot be migrated.
  *
- * Between two pieces the guest runs at least as long as the last piece
- * held it, so it keeps half of its time at worst.  Writers the pause
+ * A piece holds the vCPUs for as long as it takes to copy it
+ * (chunk-size bounds that); between pieces the guest runs while the
+ * next piece's memory is allocated, and as long as the optional speed
+ * limit (bytes per second, as for block jobs) asks.  Writers the pause
  * does not stop (vhost, VFIO) must not be used with these jobs.
  */
 
@@ -40,7 +42,9 @@
 #include "qemu/error-report.h"
 #include "qemu/job.h"
 #include "qemu/madvise.h"
+#include "qemu/cutils.h"
 #include "qemu/main-loop.h"
+#include "qemu/ratelimit.h"
 #include "qemu/timer.h"
 #include "qemu/units.h"
 #include "qom/object.h"
@@ -64,13 +68,66 @@ typedef struct MoveJob {
 
     /* the piece the bottom half moves */
     uint64_t off, len;
-    uint8_t *src;               /* its new memory, already filled in */
+    uint8_t *src;               /* its new memory */
+    bool to_pool;
     int err;                    /* errno of the move, 0 if it worked */
     int64_t held_ns;            /* how long the vCPUs were held */
+    int64_t max_held_ns;
+    RateLimit limit;            /* with a speed given */
+    uint64_t speed;
     Coroutine *co;
 } MoveJob;
 
 static GSList *moves;           /* running MoveJobs, under the BQL */
+
+/* The length of the run of pages at @p, all zero or (*zero false) not */
+static size_t page_run(const uint8_t *p, size_t len, bool *zero)
+{
+    size_t ps = qemu_real_host_page_size(), run = ps;
+
+    *zero = buffer_is_zero(p, ps);
+    while (run < len && buffer_is_zero(p + run, ps) == *zero) {
+        run += ps;
+    }
+    return run;
+}
+
+/*
+ * Into the pool: copy what is not zero; runs of zero pages become holes
+ * in the region (they read as zero and hold no memory), or are cleared
+ * where the pool cannot punch holes (a DAX device).  Like upstream's
+ * zero-page detection, this keeps the cost to the guest's data.
+ */
+static void copy_to_pool(uint8_t *to, const uint8_t *from, size_t len)
+{
+    bool zero;
+
+    for (size_t o = 0, run; o < len; o += run) {
+        run = page_run(from + o, len - o, &zero);
+        if (!zero) {
+            memcpy(to + o, from + o, run);
+        } else if (qemu_madvise(to + o, run, QEMU_MADV_REMOVE)) {
+            memset(to + o, 0, run);
+        }
+    }
+}
+
+/*
+ * Before a piece goes into the pool, allocate the region's pages for
+ * what is data now, while the guest still runs (what it writes later
+ * is allocated during the pause)
+ */
+static void prefault_pool(uint8_t *to, const uint8_t *from, size_t len)
+{
+    bool zero;
+
+    for (size_t o = 0, run; o < len; o += run) {
+        run = page_run(from + o, len - o, &zero);
+        if (!zero) {
+            qemu_madvise(to + o, run, QEMU_MADV_POPULATE_WRITE);
+        }
+    }
+}
 
 /*
  * With the vCPUs paused and no block request in flight, copy the
@@ -85,7 +142,11 @@ static void move_piece_bh(void *opaque)
 
     pause_all_vcpus();
     bdrv_drain_all_begin();
-    memcpy(j->src, dst, j->len);
+    if (j->to_pool) {
+        copy_to_pool(j->src, dst, j->len);
+    } else {
+        memcpy(j->src, dst, j->len);
+    }
     j->err = mremap(j->src, j->len, j->len, MREMAP_MAYMOVE | MREMAP_FIXED,
                     dst) == MAP_FAILED ? errno : 0;
     bdrv_drain_all_end();
@@ -112,10 +173,10 @@ static int coroutine_fn move_range(MoveJob *j, uint64_t from, uint64_t to,
         }
         j->off = off;
         j->len = MIN(j->chunk, to - off);
+        j->to_pool = to_pool;
         if (to_pool) {
             j->src = j->window + off;
-            /* allocate the region's pages while the guest still runs */
-            qemu_madvise(j->src, j->len, QEMU_MADV_POPULATE_WRITE);
+            prefault_pool(j->src, ram->ptr + off, j->len);
         } else {
             j->src = mmap(NULL, j->len, PROT_READ | PROT_WRITE,
                           MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
@@ -143,8 +204,10 @@ static int coroutine_fn move_range(MoveJob *j, uint64_t from, uint64_t to,
         } else {
             ram->pulled = off + j->len;
         }
+        j->max_held_ns = MAX(j->max_held_ns, j->held_ns);
         job_progress_update(&j->common, j->len);
-        job_sleep_ns(&j->common, j->held_ns);
+        job_sleep_ns(&j->common, j->speed ?
+                     ratelimit_calculate_delay(&j->limit, j->len) : 0);
     }
     return 0;
 }
@@ -169,8 +232,9 @@ static int coroutine_fn stage_run(MoveJob *j, Error **errp)
     if (!ret && ram->pool_end == ram->size) {
         qcxl_pool_ram_add(ram);
         info_report("qcxl pool %s: '%s' (%" PRIu64 " bytes) is now in "
-                    "region '%s'", ram->ctx->path, id, ram->size,
-                    ram->regions[0]);
+                    "region '%s' (the longest pause: %" PRId64 " us)",
+                    ram->ctx->path, id, ram->size, ram->regions[0],
+                    j->max_held_ns / 1000);
         return 0;
     }
 
@@ -209,9 +273,10 @@ static int coroutine_fn pull_run(MoveJob *j, Error **errp)
         return ret;
     }
     info_report("qcxl pool %s: '%s' (%" PRIu64 " bytes) is in DRAM; "
-                "region%s '%s' detached", ram->ctx->path,
-                ram->backend->mr.ram_block->idstr, ram->size,
-                ram->regions[1] ? "s" : "", ram->regions[0]);
+                "region%s '%s' detached (the longest pause: %" PRId64 " us)",
+                ram->ctx->path, ram->backend->mr.ram_block->idstr, ram->size,
+                ram->regions[1] ? "s" : "", ram->regions[0],
+                j->max_held_ns / 1000);
     qcxl_pool_ram_remove(ram);
     ram->pulled = 0;
     ram->pool_end = ram->size;
@@ -324,7 +389,8 @@ static QcxlPoolRam *find_ram(HostMemoryBackend *backend)
 }
 
 static MoveJob *move_job_new(const char *job_id, QcxlPoolRam *ram,
-                             bool stage, uint64_t chunk, Error **errp)
+                             bool stage, uint64_t chunk, uint64_t speed,
+                             Error **errp)
 {
     MoveJob *j = job_create(job_id,
                             stage ? &stage_job_driver : &pull_job_driver,
@@ -337,6 +403,11 @@ static MoveJob *move_job_new(const char *job_id, QcxlPoolRam *ram,
         j->ram = ram;
         j->stage = stage;
         j->chunk = chunk;
+        j->speed = speed;
+        if (speed) {
+            ratelimit_init(&j->limit);
+            ratelimit_set_speed(&j->limit, speed, 100 * SCALE_MS);
+        }
         ram->busy = true;
         moves = g_slist_prepend(moves, j);
     }
@@ -346,7 +417,8 @@ static MoveJob *move_job_new(const char *job_id, QcxlPoolRam *ram,
 void qmp_qcxl_pool_stage(const char *job_id, const char *memdev,
                          const char *region, const char *pool,
                          const char *host, bool has_chunk_size,
-                         uint64_t chunk_size, Error **errp)
+                         uint64_t chunk_size, bool has_speed, uint64_t speed,
+                         Error **errp)
 {
     g_autoptr(GError) gerr = NULL;
     HostMemoryBackend *backend;
@@ -435,7 +507,7 @@ void qmp_qcxl_pool_stage(const char *job_id, const char *memdev,
         ram_free(ram);
         return;
     }
-    j = move_job_new(job_id, ram, true, chunk, errp);
+    j = move_job_new(job_id, ram, true, chunk, has_speed ? speed : 0, errp);
     if (!j) {
         munmap(window, size);
         ram_free(ram);
@@ -448,7 +520,7 @@ void qmp_qcxl_pool_stage(const char *job_id, const char *memdev,
 
 void qmp_qcxl_pool_pull(const char *job_id, const char *memdev,
                         bool has_chunk_size, uint64_t chunk_size,
-                        Error **errp)
+                        bool has_speed, uint64_t speed, Error **errp)
 {
     g_autoptr(GError) gerr = NULL;
     g_autoptr(QcxlPoolMeta) meta = NULL;
@@ -494,7 +566,8 @@ void qmp_qcxl_pool_pull(const char *job_id, const char *memdev,
             return;
         }
     }
-    j = move_job_new(job_id, ram, false, chunk, errp);
+    j = move_job_new(job_id, ram, false, chunk, has_speed ? speed : 0,
+                     errp);
     if (j) {
         job_start(&j->common);
     }

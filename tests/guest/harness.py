@@ -216,7 +216,9 @@ def _migrate_live(vm, console_path, launch, base, lm, found, logs, timeout):
             found['pull'] = _run_job(dest, 'qcxl-pool-pull', 'pull0',
                                      lm['pull'], timeout)
             found['pool_after_pull'] = dest.cmd('query-qcxl-pool')
-        if scenario == 'complete':
+        if scenario == 'complete' and lm.get('quit_source'):
+            vm.shutdown()
+        elif scenario == 'complete':
             # told to run again, the source must refuse: it is fenced
             vm.cmd('cont')
             found['source_state_after_cont'] = _wait_state(vm, 'io-error',
@@ -304,6 +306,7 @@ def run_guest(script: str, qemu_args: List[str], *,
       'cancel'       'params' slow it down, it is cancelled midway, the
                      source must run on and the destination give up;
       'kill-dest'    likewise, but the destination is killed midway.
+    With 'quit_source', a completed migration's source just quits.
     With 'stage' (qcxl-pool-stage arguments) the source first moves that
     memory into the pool, job "stage0"; with 'pull' (qcxl-pool-pull
     arguments) the destination of a completed migration takes it into its

@@ -1,0 +1,305 @@
+#!/usr/bin/python3
+"""
+make bench-migration: live migration of a Debian guest between two QEMU
+processes on this machine, upstream over TCP against qcxl through a
+shared pool, side by side in one run.
+
+For each guest size (2 and 8 GiB by default) and workload, four ways:
+  floor     pristine QEMU, RAM in a shared file (/dev/shm, share=on)
+            skipped by x-ignore-shared, over TCP loopback: upstream's own
+            device-state-only migration, the floor for downtime;
+  tcp       (a) pristine QEMU, RAM in DRAM (memory-backend-ram), TCP
+            loopback: upstream's ordinary migration;
+  pool      (b) qcxl, RAM in a pool region, stream through the pool
+            (qcxl-pool:mig0), no page copied, the region handed over;
+  staged    (c) qcxl, RAM in DRAM: qcxl-pool-stage moves it into a
+            region while the guest runs, then as (b), then the
+            destination pulls it into its DRAM (qcxl-pool-pull, in the
+            background: the guest runs on the destination meanwhile).
+Workloads (the guest fills half its RAM with data first, so there is
+memory to copy):
+  idle      the data stays, the guest waits (qcxl-memtest hold);
+  dirty     the guest keeps rewriting 96 MiB (qcxl-memtest dirty).
+Inside the guest the data is verified afterwards; a run whose guest
+finds a bad word fails the benchmark.
+
+Figures: downtime and total time (query-migrate on the source), bytes
+streamed; for staged, the stage and pull times, and total = stage +
+migration (the pull runs after the switchover, with the guest running
+on the destination).  Ratios: pool downtime / floor downtime (goal
+<= 2), pool total time 8 GiB / 2 GiB (goal ~1: independent of RAM
+size), tcp total / staged total (goal > 1).  Single runs under TCG on a
+noisy 2-core machine; compare the ratios.
+
+  bench/migration.py [--sizes 2,8] [--workloads idle,dirty]
+                     [--modes floor,tcp,pool,staged]
+
+Writes bench/results/<name>.json and .png.
+"""
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import socket
+import sys
+
+TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(TOP, 'tests', 'guest'))
+
+# pylint: disable=wrong-import-position
+import harness  # noqa: E402
+from cases.pool import pool_steps  # noqa: E402
+
+POOL = f'/dev/shm/qcxl-bench-mig-{os.getpid()}.pool'
+SHARED = f'/dev/shm/qcxl-bench-mig-{os.getpid()}.ram'
+MODES = ('floor', 'tcp', 'pool', 'staged')
+DIRTY_MIB = 96
+
+BODY = {
+    'idle': r'''
+qcxl-memtest hold 0 {fill}
+check "the {fill} MiB written before the migration read back after it" [ $? -eq 0 ]
+finish
+''',
+    'dirty': r'''
+qcxl-memtest fill 0 {fill} > /dev/null
+check "{fill} MiB of data written before the migration" [ $? -eq 0 ]
+qcxl-memtest dirty {dirty} 0
+check "every page rewritten during the migration holds its last write" [ $? -eq 0 ]
+finish
+''',
+}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+def ram_args(mode: str, host: str, gib: int) -> list:
+    size = f'{gib}G'
+    if mode == 'tcp' or (mode == 'staged' and host == 'hostA'):
+        obj = f'memory-backend-ram,id=ram0,size={size}'
+    elif mode == 'floor':
+        obj = (f'memory-backend-file,id=ram0,size={size},mem-path={SHARED},'
+               'share=on')
+    else:
+        region = 'stage' if mode == 'staged' else 'ram'
+        obj = (f'memory-backend-qcxl-pool,id=ram0,size={size},pool={POOL},'
+               f'host={host},region={region}')
+    return ['-object', obj, '-M', 'memory-backend=ram0']
+
+
+def prepare(mode: str, gib: int) -> None:
+    if mode == 'floor':
+        with open(SHARED, 'wb') as f:
+            f.truncate(gib << 30)
+    elif mode in ('pool', 'staged'):
+        region = 'stage' if mode == 'staged' else 'ram'
+        pool_steps(POOL, [['format', '--size', f'{gib * 1024 + 128}M'],
+                          ['host-add', 'hostA'],
+                          ['host-add', 'hostB'],
+                          ['create', region, f'{gib}G', '--owner', 'hostA'],
+                          ['share', region, 'hostB'],
+                          ['create', 'mig0', '64M', '--owner', 'hostA',
+                           '--shared'],
+                          ['share', 'mig0', 'hostB']])
+
+
+def cleanup() -> None:
+    for p in (POOL, SHARED):
+        if os.path.exists(p):
+            os.unlink(p)
+
+
+def run_one(mode: str, gib: int, workload: str, args, log_dir: str) -> dict:
+    with open(os.path.join(TOP, 'tests', 'guest', 'guest-lib.sh'),
+              encoding='utf-8') as f:
+        script = f.read() + BODY[workload].format(fill=gib * 512,
+                                                   dirty=DIRTY_MIB)
+    qcxl = mode in ('pool', 'staged')
+    lm = {'scenario': 'complete', 'quit_source': True,
+          'dest_args': ram_args(mode, 'hostB', gib),
+          # upstream's default cap (128 MiB/s) would measure the cap
+          'params': {'max-bandwidth': 64 << 30}}
+    if qcxl:
+        lm.update(uri='qcxl-pool:mig0', caps=['x-ignore-shared'])
+    else:
+        lm.update(uri=f'tcp:127.0.0.1:{free_port()}',
+                  caps=['x-ignore-shared'] if mode == 'floor' else [])
+    if mode == 'staged':
+        lm['stage'] = {'memdev': 'ram0', 'region': 'stage', 'pool': POOL,
+                       'host': 'hostA'}
+        lm['pull'] = {'memdev': 'ram0'}
+    name = f'bench-mig-{mode}-{gib}g-{workload}'
+    prepare(mode, gib)
+    try:
+        r = harness.run_guest(
+            script, ram_args(mode, 'hostA', gib),
+            binary=harness.QCXL_QEMU if qcxl else harness.PRISTINE_QEMU,
+            memory=f'{gib}G', timeout=args.timeout, log_dir=log_dir,
+            name=name, live_migration=lm)
+    finally:
+        cleanup()
+    src = r.migration.get('source', {})
+    if r.exit_code != 0 or src.get('status') != 'completed':
+        raise RuntimeError(f'{name}: guest exit {r.exit_code}, migration '
+                           f'{src.get("status")}; see '
+                           f'{log_dir}/{name}.console.log')
+    out = {'total_ms': src['total-time'], 'downtime_ms': src['downtime'],
+           'setup_ms': src.get('setup-time'),
+           'transferred': src.get('ram', {}).get('transferred'),
+           'guest_s': round(r.elapsed, 1)}
+    if mode == 'staged':
+        out['stage_ms'] = r.migration['stage']['ms']
+        out['pull_ms'] = r.migration['pull']['ms']
+        out['migrate_ms'] = out['total_ms']
+        out['total_ms'] = round(out['stage_ms'] + out['migrate_ms'], 1)
+    if workload == 'dirty':
+        out['dirty_page_writes'] = int(r.data.get('dirty_page_writes', 0))
+    return out
+
+
+def ratios(res: dict) -> dict:
+    out = {}
+    for key, by in res.items():
+        m = {k: v for k, v in by.items()}
+        r = {}
+        if 'pool' in m and 'floor' in m:
+            r['pool_downtime_over_floor'] = round(
+                m['pool']['downtime_ms'] / max(m['floor']['downtime_ms'], 1),
+                2)
+        if 'tcp' in m and 'staged' in m:
+            r['tcp_total_over_staged_total'] = round(
+                m['tcp']['total_ms'] / m['staged']['total_ms'], 2)
+        if 'tcp' in m and 'pool' in m:
+            r['tcp_total_over_pool_total'] = round(
+                m['tcp']['total_ms'] / max(m['pool']['total_ms'], 1), 1)
+        out[key] = r
+    for wl in ('idle', 'dirty'):
+        keys = sorted((k for k in res if k.endswith(wl) and 'pool' in res[k]),
+                      key=lambda k: int(k.split('g-')[0]))
+        if len(keys) >= 2:
+            lo, hi = res[keys[0]]['pool'], res[keys[-1]]['pool']
+            out[f'pool_total_{keys[-1]}_over_{keys[0]}'] = round(
+                hi['total_ms'] / max(lo['total_ms'], 1), 2)
+    return out
+
+
+def plot(result: dict, path: str) -> None:
+    import matplotlib  # pylint: disable=import-outside-toplevel
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt  # pylint: disable=import-outside-toplevel
+
+    keys = list(result['runs'])
+    modes = [m for m in MODES if any(m in result['runs'][k] for k in keys)]
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.6))
+    width = 0.8 / len(modes)
+    for ax, metric, label in ((axes[0], 'downtime_ms', 'downtime (ms)'),
+                              (axes[1], 'total_ms', 'total time (ms)')):
+        for i, m in enumerate(modes):
+            xs, vals = [], []
+            for x, k in enumerate(keys):
+                if m in result['runs'][k]:
+                    xs.append(x + i * width)
+                    vals.append(max(result['runs'][k][m][metric], 0.5))
+            ax.bar(xs, vals, width, label=m)
+            for x, v in zip(xs, vals):
+                ax.annotate(f'{v:.0f}', (x, v), ha='center', va='bottom',
+                            fontsize=7)
+        ax.set_yscale('log')
+        ax.set_xticks([x + width * (len(modes) - 1) / 2
+                       for x in range(len(keys))])
+        ax.set_xticklabels([k.replace('g-', ' GiB ') for k in keys])
+        ax.set_ylabel(label)
+        ax.legend(fontsize=8)
+    fig.suptitle(f"Live migration on one machine: upstream TCP vs qcxl "
+                 f"through the pool (QEMU {result['base']}, TCG, kernel "
+                 f"{result['kernel']}; staged total = stage + migration)",
+                 fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument('--name', default='migration')
+    ap.add_argument('--sizes', default='2,8',
+                    help='guest RAM sizes in GiB (1..8)')
+    ap.add_argument('--workloads', default='idle,dirty')
+    ap.add_argument('--modes', default=','.join(MODES))
+    ap.add_argument('--timeout', type=float, default=1200)
+    ap.add_argument('--out', default=os.path.join(TOP, 'bench', 'results'))
+    args = ap.parse_args()
+    try:
+        sizes = [int(x) for x in args.sizes.split(',')]
+    except ValueError:
+        ap.error('--sizes takes GiB counts, e.g. 2,8')
+    workloads = args.workloads.split(',')
+    modes = args.modes.split(',')
+    if any(not 1 <= s <= 8 for s in sizes) or \
+            any(w not in BODY for w in workloads) or \
+            any(m not in MODES for m in modes):
+        ap.error(f'--sizes 1..8, --workloads of {list(BODY)}, '
+                 f'--modes of {list(MODES)}')
+
+    log_dir = os.path.join(harness.BUILD, 'bench-logs')
+    result = {
+        'benchmark': args.name,
+        'date': datetime.datetime.now(datetime.timezone.utc).isoformat(
+            timespec='seconds'),
+        'host': {'machine': platform.machine(), 'cpus': os.cpu_count(),
+                 'kernel': platform.release()},
+        'base': 'unknown', 'accel': 'tcg',
+        'config': {'sizes_gib': sizes, 'workloads': workloads,
+                   'modes': modes, 'fill': 'half the RAM',
+                   'dirty_mib': DIRTY_MIB, 'guest_smp': 2,
+                   'max_bandwidth': 64 << 30, 'downtime_limit_ms': 300},
+        'runs': {},
+    }
+    with open(os.path.join(harness.BUILD, 'guest', '6.12', 'kernel-version'),
+              encoding='utf-8') as f:
+        result['kernel'] = f.read().strip()
+    cfg = os.path.join(harness.BUILD, 'config.mak')
+    if os.path.exists(cfg):
+        for line in open(cfg, encoding='utf-8'):
+            if line.startswith('BASE_VERSION'):
+                result['base'] = line.split(':=')[1].strip()
+    for gib in sizes:
+        for wl in workloads:
+            key = f'{gib}g-{wl}'
+            result['runs'][key] = {}
+            for m in modes:
+                print(f'# {gib} GiB, {wl}, {m}', flush=True)
+                f = run_one(m, gib, wl, args, log_dir)
+                result['runs'][key][m] = f
+                print(f'#   {f}', flush=True)
+    result['ratios'] = ratios(result['runs'])
+
+    os.makedirs(args.out, exist_ok=True)
+    jpath = os.path.join(args.out, f'{args.name}.json')
+    with open(jpath, 'w', encoding='utf-8') as f:
+        json.dump(result, f, indent=2)
+        f.write('\n')
+    ppath = os.path.join(args.out, f'{args.name}.png')
+    plot(result, ppath)
+    print(f'\n{"run":12} {"mode":7} {"downtime ms":>12} {"total ms":>10} '
+          f'{"streamed MB":>12}')
+    for key, by in result['runs'].items():
+        for m, f in by.items():
+            extra = (f'  (stage {f["stage_ms"]} + migrate {f["migrate_ms"]};'
+                     f' pull {f["pull_ms"]})' if m == 'staged' else '')
+            print(f'{key:12} {m:7} {f["downtime_ms"]:12} {f["total_ms"]:10} '
+                  f'{(f["transferred"] or 0) / 1e6:12.1f}{extra}')
+    print(json.dumps(result['ratios'], indent=2))
+    print(f'wrote {jpath}\nwrote {ppath}')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
