@@ -27,9 +27,10 @@ import json
 import os
 
 from cases import GuestCase
-from cases.pool import pool_cli, pool_steps
+from cases.pool import pool_cli, pool_steps, remove_at_exit
 
 POOL = f'/dev/shm/qcxl-guest-mig-{os.getpid()}.pool'
+remove_at_exit(POOL)
 
 
 def make_pool() -> None:

@@ -13,6 +13,7 @@ the other reads back, and hostA's exclusive region is nowhere in hostB's
 reach.
 """
 
+import atexit
 import json
 import os
 import subprocess
@@ -23,6 +24,14 @@ from harness import BUILD
 
 POOL_CLI = os.path.join(BUILD, 'qcxl', 'qcxl-pool')
 POOL = f'/dev/shm/qcxl-guest-{os.getpid()}.pool'
+
+
+def remove_at_exit(path: str) -> None:
+    """The runner's pools live in /dev/shm, that is, in memory: drop them"""
+    atexit.register(lambda: os.path.exists(path) and os.unlink(path))
+
+
+remove_at_exit(POOL)
 MIB = 1 << 20
 
 
