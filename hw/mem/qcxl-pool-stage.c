@@ -305,9 +305,6 @@ static void move_job_clean(Job *job)
 {
     MoveJob *j = container_of(job, MoveJob, common);
 
-    if (j->ram) {
-        j->ram->busy = false;
-    }
     object_unref(OBJECT(j->backend));
     moves = g_slist_remove(moves, j);
 }
@@ -325,6 +322,17 @@ static const JobDriver pull_job_driver = {
     .run = move_job_run,
     .clean = move_job_clean,
 };
+
+/* The running job that moves @backend's memory, if any */
+static MoveJob *moving(HostMemoryBackend *backend)
+{
+    for (GSList *l = moves; l; l = l->next) {
+        if (((MoveJob *)l->data)->backend == backend) {
+            return l->data;
+        }
+    }
+    return NULL;
+}
 
 const char *qcxl_pool_move_running(void)
 {
@@ -408,7 +416,6 @@ static MoveJob *move_job_new(const char *job_id, QcxlPoolRam *ram,
             ratelimit_init(&j->limit);
             ratelimit_set_speed(&j->limit, speed, 100 * SCALE_MS);
         }
-        ram->busy = true;
         moves = g_slist_prepend(moves, j);
     }
     return j;
@@ -443,12 +450,10 @@ void qmp_qcxl_pool_stage(const char *job_id, const char *memdev,
                    memdev);
         return;
     }
-    for (GSList *l = moves; l; l = l->next) {
-        if (((MoveJob *)l->data)->backend == backend) {
-            error_setg(errp, "job '%s' is moving memory backend '%s'",
-                       ((MoveJob *)l->data)->common.id, memdev);
-            return;
-        }
+    if (moving(backend)) {
+        error_setg(errp, "job '%s' is moving memory backend '%s'",
+                   moving(backend)->common.id, memdev);
+        return;
     }
     if (rb->fd >= 0 || qemu_ram_is_shared(rb) || rb->guest_memfd >= 0 ||
         qemu_ram_pagesize(rb) != qemu_real_host_page_size() ||
@@ -540,7 +545,7 @@ void qmp_qcxl_pool_pull(const char *job_id, const char *memdev,
                    "more)", memdev);
         return;
     }
-    if (ram->busy) {
+    if (moving(backend)) {
         error_setg(errp, "a job is moving memory backend '%s' already",
                    memdev);
         return;

@@ -142,6 +142,24 @@ static char *wait_migration(QTestState *qts, const char *ends, QDict **info)
     g_assert_not_reached();
 }
 
+/*
+ * Both sides' migration completes, with less than 4 MiB streamed for
+ * 64 MiB of guest RAM: not a page of it
+ */
+static void assert_completed_zero_copy(QTestState *qa, QTestState *qb)
+{
+    g_autofree char *sa = NULL, *sb = NULL;
+    QDict *info = NULL;
+
+    sa = wait_migration(qa, "completed|failed", &info);
+    g_assert_cmpstr(sa, ==, "completed");
+    g_assert_cmpuint(qdict_get_int(qdict_get_qdict(info, "ram"),
+                                   "transferred"), <, 4 * MiB);
+    qobject_unref(info);
+    sb = wait_migration(qb, "completed|failed", NULL);
+    g_assert_cmpstr(sb, ==, "completed");
+}
+
 static char *run_state(QTestState *qts)
 {
     QDict *rsp = qtest_qmp(qts, "{'execute': 'query-status'}");
@@ -190,7 +208,6 @@ static void test_pool_ram(void)
     QTestState *qa, *qb;
     g_autoptr(QcxlPoolMeta) before = NULL, after = NULL;
     g_autofree char *st = NULL;
-    QDict *info = NULL;
     int a, b;
 
     setup(&f);
@@ -217,15 +234,7 @@ static void test_pool_ram(void)
                              "{'channels': [{'channel-type': 'main', "
                              "'addr': {'transport': 'qcxl-pool', "
                              "'region': 'mig0'}}]}}");
-    st = wait_migration(qa, "completed|failed", &info);
-    g_assert_cmpstr(st, ==, "completed");
-    /* 64 MiB of guest RAM, and not a page of it in the stream */
-    g_assert_cmpuint(qdict_get_int(qdict_get_qdict(info, "ram"),
-                                   "transferred"), <, 4 * MiB);
-    qobject_unref(info);
-    g_clear_pointer(&st, g_free);
-    st = wait_migration(qb, "completed|failed", NULL);
-    g_assert_cmpstr(st, ==, "completed");
+    assert_completed_zero_copy(qa, qb);
 
     /* B owns the region now; A stays a sharer */
     after = qcxl_pool_read(f.pool, NULL);
@@ -508,8 +517,6 @@ static void test_staged(void)
     Fixture f;
     QTestState *qa, *qb;
     g_autofree char *err = NULL, *mtree = NULL;
-    g_autofree char *st = NULL;
-    QDict *info = NULL;
 
     setup(&f);
     qa = start_dram();
@@ -558,14 +565,7 @@ static void test_staged(void)
                              "'arguments': {'uri': 'qcxl-pool:mig0'}}");
     qtest_qmp_assert_success(qa, "{'execute': 'migrate', "
                              "'arguments': {'uri': 'qcxl-pool:mig0'}}");
-    st = wait_migration(qa, "completed|failed", &info);
-    g_assert_cmpstr(st, ==, "completed");
-    g_assert_cmpuint(qdict_get_int(qdict_get_qdict(info, "ram"),
-                                   "transferred"), <, 4 * MiB);
-    qobject_unref(info);
-    g_clear_pointer(&st, g_free);
-    st = wait_migration(qb, "completed|failed", NULL);
-    g_assert_cmpstr(st, ==, "completed");
+    assert_completed_zero_copy(qa, qb);
     assert_owner(&f, "stage", "hostB");
     qtest_qmp_assert_success(qb, "{'execute': 'cont'}");
     check_marks(qb, 0);

@@ -66,7 +66,6 @@ typedef struct QcxlPoolRam {
      */
     uint64_t pulled;
     uint64_t pool_end;
-    bool busy;                  /* a stage or pull job works on it */
 } QcxlPoolRam;
 
 struct QcxlPoolBackend {
