@@ -19,7 +19,10 @@
  * - staged: A's ordinary RAM moves into region "stage" (qcxl-pool-stage)
  *   while it stays RAM in the flat view, migrates without a page
  *   copied, and B pulls it into its own memory (qcxl-pool-pull); a
- *   cancelled stage leaves A's memory intact and private.
+ *   cancelled stage leaves A's memory intact and private;
+ * - the HMP front ends (qcxl_pool_stage, _pull, _job_cancel,
+ *   _job_dismiss, info qcxl-pool) refuse bad option lists and report
+ *   the jobs' progress and outcome.
  */
 
 #include "qemu/osdep.h"
@@ -638,6 +641,137 @@ static void test_stage_cancel(void)
     teardown(&f);
 }
 
+/* The HMP front ends: same jobs, same refusals, progress in the info */
+static char *G_GNUC_PRINTF(2, 3) hmp(QTestState *qts, const char *fmt, ...)
+{
+    va_list ap;
+    char *out;
+
+    va_start(ap, fmt);
+    out = qtest_vhmp(qts, fmt, ap);
+    va_end(ap);
+    g_test_message("%s", out);
+    return out;
+}
+
+static void hmp_has(QTestState *qts, const char *cmd, const char *want)
+{
+    g_autofree char *out = hmp(qts, "%s", cmd);
+
+    g_assert_nonnull(strstr(out, want));
+}
+
+static void hmp_wait_concluded(QTestState *qts, const char *id)
+{
+    g_autofree char *want = g_strdup_printf("job %s (", id);
+
+    for (int i = 0; i < 1200; i++) {
+        g_autofree char *out = hmp(qts, "info qcxl-pool");
+        char *line = strstr(out, want);
+
+        g_assert_nonnull(line);
+        if (g_str_has_prefix(strchr(line, ')'), "): concluded")) {
+            return;
+        }
+        g_usleep(50 * 1000);
+    }
+    g_assert_not_reached();
+}
+
+static void test_hmp(void)
+{
+    Fixture f;
+    QTestState *qa;
+    g_autofree char *cmd = NULL;
+
+    setup(&f);
+    qa = start_dram();
+    qtest_qmp_assert_success(qa, "{'execute': 'cont'}");
+    write_marks(qa, 3);
+    hmp_has(qa, "info qcxl-pool", "this QEMU has joined no qcxl pool");
+
+    /* bad input: the option list, unknown jobs, the QMP refusals */
+    hmp_has(qa, "qcxl_pool_stage s0 m0 stage pool=x,colour=red",
+            "unknown option 'colour'");
+    hmp_has(qa, "qcxl_pool_stage s0 m0 stage speed=fast",
+            "speed: 'fast' is not a size");
+    hmp_has(qa, "qcxl_pool_stage s0 m0 stage chunk-size.a=1",
+            "option 'chunk-size' takes one value");
+    hmp_has(qa, "qcxl_pool_stage s0 m0 stage pool",
+            "Expected '='");
+    hmp_has(qa, "qcxl_pool_pull p0 m0 host=hostA",
+            "unknown option 'host' (this command takes chunk-size");
+    hmp_has(qa, "qcxl_pool_pull p0 m0", "is not in a qcxl pool");
+    hmp_has(qa, "qcxl_pool_job_cancel nope", "no job 'nope'");
+    hmp_has(qa, "qcxl_pool_job_dismiss nope", "no job 'nope'");
+    cmd = g_strdup_printf("qcxl_pool_stage s0 m0 privA pool=%s,host=hostA",
+                          f.path);
+    hmp_has(qa, cmd, "must be equal");
+    g_assert_false(mapped_by(&f, "stage", "hostA"));
+
+    /* a slow stage shows its progress, and is cancelled and dismissed */
+    g_free(cmd);
+    cmd = g_strdup_printf("qcxl_pool_stage s0 m0 stage pool=%s,host=hostA,"
+                          "chunk-size=64k,speed=16M", f.path);
+    hmp_has(qa, cmd, "");
+    while (job_progress(qa, "s0") < 2 * MiB) {
+        g_assert_cmpint(job_progress(qa, "s0"), >=, 0);
+        g_usleep(10 * 1000);
+    }
+    hmp_has(qa, "info qcxl-pool", "job s0 (qcxl-pool-stage): running, ");
+    hmp_has(qa, "info qcxl-pool", "host hostA: active");
+    hmp_has(qa, "qcxl_pool_job_dismiss s0",
+            "Job 's0' in state 'running' cannot accept command verb "
+            "'dismiss'");
+    hmp_has(qa, "qcxl_pool_job_cancel s0", "");
+    hmp_wait_concluded(qa, "s0");
+    hmp_has(qa, "info qcxl-pool", "MiB moved: Operation canceled");
+    hmp_has(qa, "qcxl_pool_job_dismiss s0", "");
+    {
+        g_autofree char *out = hmp(qa, "info qcxl-pool");
+
+        /* the stage had joined the pool; rolled back, it left it */
+        g_assert_null(strstr(out, "job s0"));
+        g_assert_nonnull(strstr(out, "this QEMU has joined no qcxl pool"));
+    }
+    check_marks(qa, 3);
+    g_assert_false(mapped_by(&f, "stage", "hostA"));
+
+    /* a whole stage, then the pull back: the pool joined stays joined */
+    g_free(cmd);
+    cmd = g_strdup_printf("qcxl_pool_stage s1 m0 stage pool=%s,host=hostA",
+                          f.path);
+    hmp_has(qa, cmd, "");
+    hmp_wait_concluded(qa, "s1");
+    hmp_has(qa, "info qcxl-pool", "job s1 (qcxl-pool-stage): concluded, "
+            "64 of 64 MiB moved\r\n");
+    {
+        g_autofree char *out = hmp(qa, "info qcxl-pool");
+        g_auto(GStrv) lines = g_strsplit(out, "\r\n", -1);
+        int n = 0;
+
+        for (int i = 0; lines[i]; i++) {
+            if (g_str_has_prefix(lines[i], "  region stage: 64 MiB shared, "
+                                 "owner hostA, generation ")) {
+                g_assert_true(g_str_has_suffix(lines[i], ", sharers hostB, "
+                                               "mapped by hostA"));
+                n++;
+            }
+        }
+        g_assert_cmpint(n, ==, 1);
+    }
+    g_assert_true(mapped_by(&f, "stage", "hostA"));
+    check_marks(qa, 3);
+    hmp_has(qa, "qcxl_pool_pull p0 m0 chunk-size=1M", "");
+    hmp_wait_concluded(qa, "p0");
+    hmp_has(qa, "info qcxl-pool", "job p0 (qcxl-pool-pull): concluded, "
+            "64 of 64 MiB moved\r\n");
+    g_assert_false(mapped_by(&f, "stage", "hostA"));
+    check_marks(qa, 3);
+    qtest_quit(qa);
+    teardown(&f);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -647,5 +781,6 @@ int main(int argc, char **argv)
     qtest_add_func("/qcxl/migration/dest-stopped", test_dest_stopped);
     qtest_add_func("/qcxl/migration/staged", test_staged);
     qtest_add_func("/qcxl/migration/stage-cancel", test_stage_cancel);
+    qtest_add_func("/qcxl/migration/hmp", test_hmp);
     return g_test_run();
 }
