@@ -23,10 +23,8 @@ Writes bench/results/<name>.json and .png.
 
 import argparse
 import concurrent.futures
-import datetime
 import json
 import os
-import platform
 import sys
 
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -34,6 +32,7 @@ sys.path.insert(0, os.path.join(TOP, 'tests', 'guest'))
 
 # pylint: disable=wrong-import-position
 import harness  # noqa: E402
+from header import result_header  # noqa: E402
 from cases.pool import DEVDAX_LIB, head_args, make_pool, POOL  # noqa: E402
 
 SHARED_FILE = f'/dev/shm/qcxl-bench-shared-{os.getpid()}'
@@ -143,23 +142,11 @@ def main() -> int:
 
     log_dir = os.path.join(harness.BUILD, 'bench-logs')
     result = {
-        'benchmark': args.name,
-        'date': datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds'),
-        'host': {'machine': platform.machine(), 'cpus': os.cpu_count(),
-                 'kernel': platform.release()},
-        'base': 'unknown', 'accel': 'tcg',
+        **result_header(args.name),
         'config': {'size_mib': args.size_mib, 'reps': args.reps,
                    'guests': 2, 'guest_smp': 1},
         'builds': {},
     }
-    with open(os.path.join(harness.BUILD, 'guest', '6.12', 'kernel-version'),
-              encoding='utf-8') as f:
-        result['kernel'] = f.read().strip()
-    cfg = os.path.join(harness.BUILD, 'config.mak')
-    if os.path.exists(cfg):
-        for line in open(cfg, encoding='utf-8'):
-            if line.startswith('BASE_VERSION'):
-                result['base'] = line.split(':=')[1].strip()
     for b in builds:
         print(f'# {b}: two guests on one shared region', flush=True)
         result['builds'][b] = run_pair(b, args, log_dir)

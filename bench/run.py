@@ -18,10 +18,8 @@ Writes bench/results/<name>.json and <name>.png and prints the ratios.
 """
 
 import argparse
-import datetime
 import json
 import os
-import platform
 import statistics
 import sys
 
@@ -30,6 +28,7 @@ sys.path.insert(0, os.path.join(TOP, 'tests', 'guest'))
 
 # pylint: disable=wrong-import-position
 import harness  # noqa: E402
+from header import result_header  # noqa: E402
 from cases.foundation import CXL_1WAY, CXL_2WAY  # noqa: E402
 
 TOPOLOGIES = {
@@ -173,21 +172,8 @@ def main():
                 print(f'#   dram {figs["dram"]}\n#   cxl (node {node}) '
                       f'{figs["cxl"]}\n#   {elapsed:.0f}s', flush=True)
 
-    with open(os.path.join(harness.BUILD, 'guest', '6.12', 'kernel-version'),
-              encoding='utf-8') as f:
-        kernel = f.read().strip()
-    base = 'unknown'
-    cfg = os.path.join(harness.BUILD, 'config.mak')
-    if os.path.exists(cfg):
-        for line in open(cfg, encoding='utf-8'):
-            if line.startswith('BASE_VERSION'):
-                base = line.split(':=')[1].strip()
     result = {
-        'benchmark': args.name,
-        'date': datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds'),
-        'host': {'machine': platform.machine(), 'cpus': os.cpu_count(),
-                 'kernel': platform.release()},
-        'base': base, 'kernel': kernel, 'accel': 'tcg',
+        **result_header(args.name),
         'config': {'size_mib': args.size_mib, 'reps': args.reps,
                    'loads': args.loads, 'repeat': args.repeat},
         'topologies': {t: {'qemu_args': TOPOLOGIES[t]['qemu_args']} for t in topos},

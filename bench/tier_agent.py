@@ -32,10 +32,8 @@ bench/results/<name>.json and <name>.png.
 """
 
 import argparse
-import datetime
 import json
 import os
-import platform
 import sys
 
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -43,6 +41,7 @@ sys.path.insert(0, os.path.join(TOP, 'tests', 'guest'))
 
 # pylint: disable=wrong-import-position
 import harness  # noqa: E402
+from header import result_header  # noqa: E402
 from cases.foundation import CXL_1WAY  # noqa: E402
 
 # CXL_1WAY with a 1 GiB DRAM node, so that filling it takes less time
@@ -172,16 +171,8 @@ def main():
         ap.error('bad --hot-mib (1..128), --seconds (4..600) or --leave-mib')
 
     log_dir = os.path.join(harness.BUILD, 'bench-logs')
-    with open(os.path.join(harness.BUILD, 'guest', '6.12', 'kernel-version'),
-              encoding='utf-8') as f:
-        kernel = f.read().strip()
     result = {
-        'benchmark': args.name,
-        'date': datetime.datetime.now(datetime.timezone.utc).isoformat(
-            timespec='seconds'),
-        'host': {'machine': platform.machine(), 'cpus': os.cpu_count(),
-                 'kernel': platform.release()},
-        'kernel': kernel, 'accel': 'tcg',
+        **result_header(args.name),
         'config': {'hot_mib': args.hot_mib, 'leave_mib': args.leave_mib,
                    'seconds': args.seconds, 'memory': '1G',
                    'qemu_args': {s: TOPOLOGY + SETTINGS[s]

@@ -264,6 +264,46 @@ void *qcxl_pool_map_extents(QcxlPoolHostCtx *ctx, const uint32_t *ext,
     return base;
 }
 
+bool qcxl_pool_ram_data_run(QcxlPoolRam *ram, uint64_t *off, uint64_t end,
+                            uint64_t *len)
+{
+    QcxlPool *pool = ram->ctx->pool;
+    uint64_t e = qcxl_pool_super(pool)->extent_size;
+    struct stat st;
+
+    /* lseek() moves the fd's offset: nothing reads the pool by it */
+    if (fstat(qcxl_pool_fd(pool), &st) < 0 || !S_ISREG(st.st_mode)) {
+        *len = end - *off;
+        return *off < end;
+    }
+    while (*off < end) {
+        uint64_t i = *off / e;
+        off_t base = qcxl_pool_extent_offset(pool, ram->ext[i]);
+        off_t stop = base + MIN(e, end - i * e);
+        off_t data, hole;
+
+        g_assert(i < ram->ext_count);
+        data = lseek(qcxl_pool_fd(pool), base + *off % e, SEEK_DATA);
+        if (data < 0 && errno != ENXIO) {
+            /* cannot tell: take it all as data */
+            *len = stop - (base + *off % e);
+            return true;
+        }
+        if (data >= 0 && data < stop) {
+            hole = lseek(qcxl_pool_fd(pool), data, SEEK_HOLE);
+            if (hole < 0 || hole > stop) {
+                hole = stop;
+            }
+            *off = i * e + (data - base);
+            *len = hole - data;
+            return true;
+        }
+        *off = (i + 1) * e;
+    }
+    *off = end;
+    return false;
+}
+
 void qcxl_pool_ram_detach(QcxlPoolRam *ram)
 {
     if (!ram->ctx->fenced) {
@@ -360,6 +400,8 @@ static bool qcxl_pool_backend_alloc(HostMemoryBackend *backend, Error **errp)
     ram->ptr = ptr;
     ram->size = total;
     ram->pool_end = total;
+    ram->ext_count = ext->len;
+    ram->ext = (uint32_t *)g_array_free(g_steal_pointer(&ext), false);
     qcxl_pool_ram_add(ram);
     return true;
 
@@ -384,6 +426,7 @@ static void qcxl_pool_backend_finalize(Object *obj)
         munmap(pb->reserved, pb->reserved_size);
     }
     g_strfreev(ram->regions);
+    g_free(ram->ext);
     g_free(pb->pool_path);
     g_free(pb->host);
     g_free(pb->region);

@@ -93,38 +93,63 @@ static size_t page_run(const uint8_t *p, size_t len, bool *zero)
 }
 
 /*
- * Into the pool: copy what is not zero; runs of zero pages become holes
- * in the region (they read as zero and hold no memory), or are cleared
- * where the pool cannot punch holes (a DAX device).  Like upstream's
+ * Into the pool: copy what is not zero.  A run of zero pages needs
+ * nothing where the region has holes (they read as zero); what the
+ * region holds there is cleared, not punched, so media that is
+ * allocated stays so (as device memory would).  Like upstream's
  * zero-page detection, this keeps the cost to the guest's data.
  */
-static void copy_to_pool(uint8_t *to, const uint8_t *from, size_t len)
+static void copy_to_pool(MoveJob *j, uint64_t off, uint64_t len)
 {
+    const uint8_t *from = j->ram->ptr + off;
+    uint8_t *to = j->window + off;
     bool zero;
 
-    for (size_t o = 0, run; o < len; o += run) {
+    for (uint64_t o = 0, run; o < len; o += run) {
         run = page_run(from + o, len - o, &zero);
         if (!zero) {
             memcpy(to + o, from + o, run);
-        } else if (qemu_madvise(to + o, run, QEMU_MADV_REMOVE)) {
-            memset(to + o, 0, run);
+            continue;
+        }
+        for (uint64_t d = off + o, n;
+             qcxl_pool_ram_data_run(j->ram, &d, off + o + run, &n); d += n) {
+            memset(j->window + d, 0, n);
         }
     }
 }
 
-/*
- * Before a piece goes into the pool, allocate the region's pages for
- * what is data now, while the guest still runs (what it writes later
- * is allocated during the pause)
- */
-static void prefault_pool(uint8_t *to, const uint8_t *from, size_t len)
+/* Out of the pool: copy what the region holds; its holes stay unbacked */
+static void copy_from_pool(MoveJob *j, uint8_t *to, uint64_t off,
+                           uint64_t len)
 {
+    for (uint64_t d = off, n;
+         qcxl_pool_ram_data_run(j->ram, &d, off + len, &n); d += n) {
+        memcpy(to + (d - off), j->ram->ptr + d, n);
+    }
+}
+
+/*
+ * Before a piece moves, allocate the pages its data will need, while
+ * the guest still runs (what it writes later is allocated during the
+ * pause): the region's pages for the RAM's data (into the pool), or
+ * DRAM for the region's data (out of it).
+ */
+static void prefault(MoveJob *j, uint64_t off, uint64_t len)
+{
+    const uint8_t *from = j->ram->ptr + off;
     bool zero;
 
-    for (size_t o = 0, run; o < len; o += run) {
+    if (!j->to_pool) {
+        for (uint64_t d = off, n;
+             qcxl_pool_ram_data_run(j->ram, &d, off + len, &n); d += n) {
+            qemu_madvise(j->src + (d - off), n, QEMU_MADV_POPULATE_WRITE);
+        }
+        return;
+    }
+    for (uint64_t o = 0, run; o < len; o += run) {
         run = page_run(from + o, len - o, &zero);
         if (!zero) {
-            qemu_madvise(to + o, run, QEMU_MADV_POPULATE_WRITE);
+            qemu_madvise(j->window + off + o, run, QEMU_MADV_POPULATE_WRITE);
         }
     }
 }
@@ -143,9 +168,9 @@ static void move_piece_bh(void *opaque)
     pause_all_vcpus();
     bdrv_drain_all_begin();
     if (j->to_pool) {
-        copy_to_pool(j->src, dst, j->len);
+        copy_to_pool(j, j->off, j->len);
     } else {
-        memcpy(j->src, dst, j->len);
+        copy_from_pool(j, j->src, j->off, j->len);
     }
     j->err = mremap(j->src, j->len, j->len, MREMAP_MAYMOVE | MREMAP_FIXED,
                     dst) == MAP_FAILED ? errno : 0;
@@ -176,10 +201,9 @@ static int coroutine_fn move_range(MoveJob *j, uint64_t from, uint64_t to,
         j->to_pool = to_pool;
         if (to_pool) {
             j->src = j->window + off;
-            prefault_pool(j->src, ram->ptr + off, j->len);
         } else {
             j->src = mmap(NULL, j->len, PROT_READ | PROT_WRITE,
-                          MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+                          MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
             if (j->src == MAP_FAILED) {
                 error_setg_errno(errp, errno, "qcxl pool: allocating %" PRIu64
                                  " bytes of DRAM for '%s'", j->len,
@@ -187,6 +211,7 @@ static int coroutine_fn move_range(MoveJob *j, uint64_t from, uint64_t to,
                 return -ENOMEM;
             }
         }
+        prefault(j, off, j->len);
         j->co = qemu_coroutine_self();
         aio_bh_schedule_oneshot(qemu_get_aio_context(), move_piece_bh, j);
         qemu_coroutine_yield();
@@ -217,6 +242,7 @@ static void ram_free(QcxlPoolRam *ram)
     qcxl_pool_ram_detach(ram);
     qcxl_pool_ctx_put(ram->ctx);
     g_strfreev(ram->regions);
+    g_free(ram->ext);
     object_unref(OBJECT(ram->backend));
     g_free(ram);
 }
@@ -507,7 +533,9 @@ void qmp_qcxl_pool_stage(const char *job_id, const char *memdev,
         ram_free(ram);
         return;
     }
-    window = qcxl_pool_map_extents(ctx, ext, count, errp);
+    ram->ext = g_steal_pointer(&ext);
+    ram->ext_count = count;
+    window = qcxl_pool_map_extents(ctx, ram->ext, count, errp);
     if (!window) {
         ram_free(ram);
         return;

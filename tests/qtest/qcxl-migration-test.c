@@ -29,6 +29,7 @@
 #include "libqtest.h"
 #include "qobject/qdict.h"
 #include "qobject/qlist.h"
+#include "qemu/bswap.h"
 #include "hw/mem/qcxl_pool.h"
 
 #define MiB ((uint64_t)1 << 20)
@@ -473,20 +474,34 @@ static int64_t job_progress(QTestState *qts, const char *id)
     return cur;
 }
 
-/* The 8 bytes at @off of region @name, read from the pool itself */
-static uint64_t pool_readq(Fixture *f, const char *name, uint64_t off)
+/* The file offset of byte @off of region @name */
+static off_t pool_offset(Fixture *f, const char *name, uint64_t off)
 {
     g_autoptr(QcxlPoolMeta) meta = qcxl_pool_read(f->pool, NULL);
     g_autofree uint32_t *ext = NULL;
-    uint64_t e = qcxl_pool_super(f->pool)->extent_size, v;
+    uint64_t e = qcxl_pool_super(f->pool)->extent_size;
     uint32_t count;
 
     ext = qcxl_pool_region_extents(meta, qcxl_pool_find_region(meta, name),
                                    &count);
     g_assert_cmpuint(off / e, <, count);
+    return qcxl_pool_extent_offset(f->pool, ext[off / e]) + off % e;
+}
+
+static void pool_writeq(Fixture *f, const char *name, uint64_t off,
+                        uint64_t v)
+{
+    g_assert_cmpint(pwrite(qcxl_pool_fd(f->pool), &v, 8,
+                           pool_offset(f, name, off)), ==, 8);
+}
+
+/* The 8 bytes at @off of region @name, read from the pool itself */
+static uint64_t pool_readq(Fixture *f, const char *name, uint64_t off)
+{
+    uint64_t v;
+
     g_assert_cmpint(pread(qcxl_pool_fd(f->pool), &v, 8,
-                          qcxl_pool_extent_offset(f->pool, ext[off / e]) +
-                          off % e), ==, 8);
+                          pool_offset(f, name, off)), ==, 8);
     return v;
 }
 
@@ -544,12 +559,20 @@ static void test_staged(void)
               " 'memdev': 'm0'}}");
     g_assert_false(mapped_by(&f, "stage", "hostA"));
 
-    /* A's RAM moves into the region while the guest runs */
+    /*
+     * A's RAM moves into the region while the guest runs.  Stale bytes
+     * in the region where A's memory is zero must not show through.
+     */
+    pool_writeq(&f, "stage", 3 * MiB + 0x8000, 0x57a1e);
+    pool_writeq(&f, "stage", 40 * MiB + 0x10000, 0x57a1e);
     qtest_qmp_assert_success(qa, STAGE("'region': 'stage', "
                                        "'chunk-size': 1048576"), f.path);
     wait_job(qa, "s0", &err);
     g_assert_null(err);
     check_marks(qa, 0);
+    g_assert_cmphex(qtest_readq(qa, 3 * MiB + 0x8000), ==, 0);
+    g_assert_cmphex(pool_readq(&f, "stage", 3 * MiB + 0x8000), ==, 0);
+    g_assert_cmphex(pool_readq(&f, "stage", 40 * MiB + 0x10000), ==, 0);
     /* ... and is the region's memory now, still RAM in the flat view */
     g_assert_true(mapped_by(&f, "stage", "hostA"));
     g_assert_cmphex(pool_readq(&f, "stage", 0x100), ==, PATTERN);
@@ -586,6 +609,7 @@ static void test_staged(void)
     wait_job(qb, "p0", &err);
     g_assert_null(err);
     check_marks(qb, 1);
+    g_assert_cmphex(qtest_readq(qb, 3 * MiB + 0x8000), ==, 0);
     g_assert_false(mapped_by(&f, "stage", "hostB"));
     qtest_writeq(qb, 0x100, 0xb0b);
     g_assert_cmphex(pool_readq(&f, "stage", 0x100), ==, PATTERN ^ 1);
@@ -772,6 +796,183 @@ static void test_hmp(void)
     teardown(&f);
 }
 
+/*
+ * A hostile handoff section: the destination reads a stream the source
+ * saved to a file, with the qcxl-pool-handoff section altered.  Every
+ * alteration must make it refuse (exit 1, with its reason) and leave
+ * the pool as it was: host A still owns "ram", at the same generation.
+ */
+typedef struct HandoffCase {
+    const char *what;
+    const char *err;            /* in the destination's stderr */
+    void (*alter)(GByteArray *s, size_t n_at);
+} HandoffCase;
+
+#define ENTRY_REGION    (4 + 16)
+#define ENTRY_FROM      (ENTRY_REGION + 64)
+#define ENTRY_GEN       (ENTRY_FROM + 32)
+#define ENTRY_OWNED     (ENTRY_GEN + 8)
+
+static void put_be32(GByteArray *s, size_t at, uint32_t v)
+{
+    v = cpu_to_be32(v);
+    memcpy(s->data + at, &v, 4);
+}
+
+static void alter_count_big(GByteArray *s, size_t n)
+{
+    put_be32(s, n, 257);
+}
+
+static void alter_count_negative(GByteArray *s, size_t n)
+{
+    put_be32(s, n, 0xffffffff);
+}
+
+static void alter_name_unterminated(GByteArray *s, size_t n)
+{
+    memset(s->data + n + ENTRY_REGION, 'r', 64);
+}
+
+static void alter_owned(GByteArray *s, size_t n)
+{
+    s->data[n + ENTRY_OWNED] = 7;
+}
+
+static void alter_generation(GByteArray *s, size_t n)
+{
+    s->data[n + ENTRY_GEN + 7] ^= 0x10;
+}
+
+static void alter_from(GByteArray *s, size_t n)
+{
+    memcpy(s->data + n + ENTRY_FROM, "hostZ", 6);
+}
+
+static void alter_region(GByteArray *s, size_t n)
+{
+    memcpy(s->data + n + ENTRY_REGION, "ram2", 5);
+}
+
+static void alter_uuid(GByteArray *s, size_t n)
+{
+    s->data[n + 4] ^= 0xff;
+}
+
+static void alter_truncated(GByteArray *s, size_t n)
+{
+    g_byte_array_set_size(s, n + ENTRY_GEN);
+}
+
+static const HandoffCase handoff_cases[] = {
+    { "257 regions", "handed over 257 regions; at most", alter_count_big },
+    { "-1 regions", "handed over -1 regions", alter_count_negative },
+    { "a name without its NUL", "malformed region entry",
+      alter_name_unterminated },
+    { "owned = 7", "malformed region entry", alter_owned },
+    { "a stale generation", "taking the guest's regions over from host "
+      "'hostA' failed", alter_generation },
+    { "another source host", "taking the guest's regions over from host "
+      "'hostZ' failed", alter_from },
+    { "another region", "this QEMU maps region 'ram', but the source did "
+      "not", alter_region },
+    { "another pool", "this QEMU maps region 'ram', but the source did not",
+      alter_uuid },
+    { "a stream cut short", "Failed to load qcxl-pool-handoff",
+      alter_truncated },
+};
+
+static void test_hostile_handoff(void)
+{
+    Fixture f;
+    QTestState *qa, *qb;
+    g_autofree char *saved = NULL, *uri = NULL, *st = NULL;
+    g_autoptr(GError) gerr = NULL;
+    g_autoptr(QcxlPoolMeta) meta0 = NULL;
+    uint64_t gen0;
+    gchar *data;
+    gsize len;
+    size_t n_at;
+    const char *name = "qcxl-pool-handoff";
+    char *hit;
+
+    setup(&f);
+    saved = g_strdup_printf("/tmp/qcxl-handoff-%d.mig", getpid());
+
+    /* A saves its state, with the offer of "ram", to a file */
+    qa = start(&f, "hostA", "ram", false, false);
+    ignore_shared(qa);
+    qtest_writeq(qa, 0x2000, PATTERN);
+    uri = g_strdup_printf("file:%s", saved);
+    qtest_qmp_assert_success(qa, "{'execute': 'migrate', 'arguments': "
+                             "{'uri': %s}}", uri);
+    st = wait_migration(qa, "completed|failed", NULL);
+    g_assert_cmpstr(st, ==, "completed");
+    qtest_quit(qa);
+    meta0 = qcxl_pool_read(f.pool, NULL);
+    gen0 = region(meta0, "ram")->generation;
+    assert_owner(&f, "ram", "hostA");
+
+    /* the section: type, id, name length, name, instance, version, n */
+    g_assert_true(g_file_get_contents(saved, &data, &len, &gerr));
+    hit = memmem(data, len, name, strlen(name));
+    g_assert_nonnull(hit);
+    g_assert_cmpint((uint8_t)hit[-1], ==, strlen(name));
+    n_at = hit - data + strlen(name) + 8;
+    g_assert_cmpuint(n_at + ENTRY_OWNED + 1, <=, len);
+    g_assert_cmpint(be32_to_cpu(*(uint32_t *)(data + n_at)), ==, 1);
+    g_assert_cmpstr(data + n_at + ENTRY_REGION, ==, "ram");
+    g_assert_cmpstr(data + n_at + ENTRY_FROM, ==, "hostA");
+
+    for (size_t i = 0; i < G_N_ELEMENTS(handoff_cases); i++) {
+        const HandoffCase *c = &handoff_cases[i];
+        g_autoptr(GByteArray) s = g_byte_array_new();
+        g_autofree char *bad = g_strdup_printf("%s.%zu", saved, i);
+        g_autofree char *errf = g_strdup_printf("%s.err", bad);
+        g_autofree char *err = NULL, *bad_uri = NULL;
+        g_autoptr(QcxlPoolMeta) meta = NULL;
+
+        g_byte_array_append(s, (guint8 *)data, len);
+        c->alter(s, n_at);
+        g_assert_true(g_file_set_contents(bad, (char *)s->data, s->len,
+                                          NULL));
+        /* libqtest starts QEMU through the shell: catch its stderr */
+        qb = qtest_initf("-machine q35 -m 64M -object "
+                         "memory-backend-qcxl-pool,id=m0,size=64M,pool=%s,"
+                         "host=hostB,region=ram -numa node,memdev=m0 "
+                         "-incoming defer 2>%s", f.path, errf);
+        ignore_shared(qb);
+        qtest_set_expected_status(qb, 1);
+        bad_uri = g_strdup_printf("file:%s", bad);
+        qtest_qmp_assert_success(qb, "{'execute': 'migrate-incoming', "
+                                 "'arguments': {'uri': %s}}", bad_uri);
+        qtest_wait_qemu(qb);
+        qtest_quit(qb);
+        g_assert_true(g_file_get_contents(errf, &err, NULL, NULL));
+        g_test_message("%s: %s", c->what, err);
+        g_assert_nonnull(strstr(err, c->err));
+        meta = qcxl_pool_read(f.pool, NULL);
+        g_assert_cmpuint(region(meta, "ram")->generation, ==, gen0);
+        assert_owner(&f, "ram", "hostA");
+        g_assert_false(mapped_by(&f, "ram", "hostB"));
+        unlink(bad);
+        unlink(errf);
+    }
+
+    /* the stream as it was: B takes the memory over, data and all */
+    qb = start(&f, "hostB", "ram", false, true);
+    ignore_shared(qb);
+    qtest_qmp_assert_success(qb, "{'execute': 'migrate-incoming', "
+                             "'arguments': {'uri': %s}}", uri);
+    wait_run_state(qb, "running");
+    assert_owner(&f, "ram", "hostB");
+    g_assert_cmphex(qtest_readq(qb, 0x2000), ==, PATTERN);
+    qtest_quit(qb);
+    unlink(saved);
+    g_free(data);
+    teardown(&f);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -782,5 +983,6 @@ int main(int argc, char **argv)
     qtest_add_func("/qcxl/migration/staged", test_staged);
     qtest_add_func("/qcxl/migration/stage-cancel", test_stage_cancel);
     qtest_add_func("/qcxl/migration/hmp", test_hmp);
+    qtest_add_func("/qcxl/migration/hostile-handoff", test_hostile_handoff);
     return g_test_run();
 }

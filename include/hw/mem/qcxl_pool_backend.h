@@ -66,6 +66,9 @@ typedef struct QcxlPoolRam {
      */
     uint64_t pulled;
     uint64_t pool_end;
+    /* the pool extents behind it, in order (to find holes: data_run) */
+    uint32_t *ext;
+    uint32_t ext_count;
 } QcxlPoolRam;
 
 struct QcxlPoolBackend {
@@ -108,6 +111,14 @@ void qcxl_pool_ram_detach(QcxlPoolRam *ram);
  * reaches the pool any more, and its regions are detached.
  */
 void qcxl_pool_ram_fence(QcxlPoolRam *ram);
+/*
+ * The first run of data of @ram's pool memory at or after *@off and
+ * before @end: true with the run in [*@off, *@off + *@len), false if
+ * all of [*@off, @end) is holes (reads as zero, holds no memory).  On
+ * media that cannot tell (a DAX device), everything is data.
+ */
+bool qcxl_pool_ram_data_run(QcxlPoolRam *ram, uint64_t *off, uint64_t end,
+                            uint64_t *len);
 /*
  * Map @count extents of @ctx's pool, in order, into a fresh range
  * aligned to the extent size; NULL with @errp set on failure.
