@@ -138,9 +138,21 @@ static int peer(QIOChannelQcxlPool *c)
     return 1 - c->side;
 }
 
+static bool fail_error(QIOChannelQcxlPool *c, Error **errp);
+
+/*
+ * The channel is broken for good (the first reason sticks).  The
+ * destination says why: its migration code reports only that the
+ * stream failed to load; the source's reason reaches query-migrate.
+ */
 static void fail(QIOChannelQcxlPool *c, int why)
 {
-    qatomic_cmpxchg(&c->failure, FAIL_NONE, why);
+    Error *err = NULL;
+
+    if (qatomic_cmpxchg(&c->failure, FAIL_NONE, why) == FAIL_NONE &&
+        c->side == SIDE_LISTENER && fail_error(c, &err)) {
+        error_report_err(err);
+    }
 }
 
 static bool fail_error(QIOChannelQcxlPool *c, Error **errp)

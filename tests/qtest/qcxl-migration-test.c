@@ -14,8 +14,11 @@
  * - bad URIs, unknown or unshared regions, no listener: clear errors;
  * - a destination that maps other regions refuses the handoff, and the
  *   source keeps its memory and runs again;
- * - cancelled midway, or with the destination stopped dead: the source
- *   runs on and still owns its memory;
+ * - cancelled midway, with the destination stopped dead, or with the
+ *   ring's positions damaged (either side's): the source runs on and
+ *   still owns its memory, and the side that found the damage says so;
+ * - a hostile handoff section (a saved stream, altered nine ways): the
+ *   destination refuses each with its reason and the pool is unchanged;
  * - staged: A's ordinary RAM moves into region "stage" (qcxl-pool-stage)
  *   while it stays RAM in the flat view, migrates without a page
  *   copied, and B pulls it into its own memory (qcxl-pool-pull); a
@@ -335,18 +338,41 @@ static void test_refused(void)
 
 /*
  * A long migration (256 MiB of DRAM at 32 MiB/s) that does not finish:
- * cancelled (@stop_dest false), or its destination stopped dead.
+ * cancelled, its destination stopped dead, or the ring's positions
+ * damaged under it (the reader's tail, which the source checks, or the
+ * writer's head, which the destination checks).
  */
-static void interrupted(bool stop_dest)
+static void pool_writeq(Fixture *f, const char *name, uint64_t off,
+                        uint64_t v);
+
+typedef enum Interruption {
+    CANCEL,
+    STOP_DEST,
+    DAMAGE_TAIL,
+    DAMAGE_HEAD,
+} Interruption;
+
+/* Ring header fields (migration/qcxl-pool-channel.c): ring 0 A -> B */
+#define RING_HEAD0      0xc0
+#define RING_TAIL0      0x140
+
+static void interrupted(Interruption how)
 {
     Fixture f;
     QTestState *qa, *qb;
     g_autoptr(QcxlPoolMeta) before = NULL, after = NULL;
-    g_autofree char *st = NULL;
+    g_autofree char *st = NULL, *errf = NULL, *err = NULL;
+    QDict *info = NULL;
 
     setup(&f);
+    errf = g_strdup_printf("/tmp/qcxl-mig-qtest-%d.err", getpid());
     qa = start(&f, "hostA", "ram", true, false);
-    qb = start(&f, "hostB", "ram", true, true);
+    qb = qtest_initf("-machine q35 -m 320M "
+                     "-object memory-backend-qcxl-pool,id=m0,size=64M,"
+                     "pool=%s,host=hostB,region=ram -numa node,memdev=m0 "
+                     "-object memory-backend-ram,id=m1,size=256M "
+                     "-numa node,memdev=m1 -incoming defer 2>%s",
+                     f.path, errf);
     ignore_shared(qa);
     ignore_shared(qb);
     qtest_qmp_assert_success(qa, "{'execute': 'migrate-set-parameters', "
@@ -363,7 +389,7 @@ static void interrupted(bool stop_dest)
                              "'arguments': {'uri': 'qcxl-pool:mig0'}}");
     /* midway: some of the copied memory has gone, most has not */
     for (;;) {
-        QDict *info, *ram;
+        QDict *ram;
 
         g_clear_pointer(&st, g_free);
         st = wait_migration(qa, "active|failed|completed|cancelled", &info);
@@ -375,20 +401,44 @@ static void interrupted(bool stop_dest)
                            qdict_get_int(ram, "remaining"));
             g_assert_cmpint(qdict_get_int(ram, "remaining"), >, 64 * MiB);
             qobject_unref(info);
+            info = NULL;
             break;
         }
         qobject_unref(info);
+        info = NULL;
         g_usleep(20 * 1000);
     }
     qtest_set_expected_status(qb, 1);
-    if (stop_dest) {
-        kill(qtest_pid(qb), SIGSTOP);
-    } else {
+    switch (how) {
+    case CANCEL:
         qtest_qmp_assert_success(qa, "{'execute': 'migrate_cancel'}");
+        break;
+    case STOP_DEST:
+        kill(qtest_pid(qb), SIGSTOP);
+        break;
+    case DAMAGE_TAIL:
+        /* B, stopped, cannot put it right: A finds it behind its head */
+        kill(qtest_pid(qb), SIGSTOP);
+        pool_writeq(&f, "mig0", RING_TAIL0, UINT64_MAX / 2);
+        break;
+    case DAMAGE_HEAD:
+        /* A, stopped, cannot put it right: B finds it behind its tail */
+        kill(qtest_pid(qa), SIGSTOP);
+        pool_writeq(&f, "mig0", RING_HEAD0, 0);
+        qtest_wait_qemu(qb);
+        kill(qtest_pid(qa), SIGCONT);
+        break;
     }
     g_clear_pointer(&st, g_free);
-    st = wait_migration(qa, "cancelled|failed|completed", NULL);
-    g_assert_cmpstr(st, ==, stop_dest ? "failed" : "cancelled");
+    st = wait_migration(qa, "cancelled|failed|completed", &info);
+    g_assert_cmpstr(st, ==, how == CANCEL ? "cancelled" : "failed");
+    if (how == DAMAGE_TAIL) {
+        g_test_message("source: %s", qdict_get_str(info, "error-desc"));
+        g_assert_nonnull(strstr(qdict_get_str(info, "error-desc"),
+                                "the ring's positions are inconsistent "
+                                "(damaged or hostile)"));
+    }
+    qobject_unref(info);
 
     /* the source runs on, with its memory, and still owns it */
     wait_run_state(qa, "running");
@@ -400,11 +450,18 @@ static void interrupted(bool stop_dest)
                      region(before, "ram")->generation);
 
     /* the destination learns the stream was abandoned, and gives up */
-    if (stop_dest) {
+    if (how == STOP_DEST || how == DAMAGE_TAIL) {
         kill(qtest_pid(qb), SIGCONT);
     }
     qtest_wait_qemu(qb);
     qtest_quit(qb);
+    g_assert_true(g_file_get_contents(errf, &err, NULL, NULL));
+    g_test_message("destination: %s", err);
+    if (how == DAMAGE_HEAD) {
+        g_assert_nonnull(strstr(err, "the ring's positions are "
+                                "inconsistent (damaged or hostile)"));
+    }
+    unlink(errf);
     assert_owner(&f, "ram", "hostA");
     qtest_quit(qa);
     teardown(&f);
@@ -412,12 +469,22 @@ static void interrupted(bool stop_dest)
 
 static void test_cancel(void)
 {
-    interrupted(false);
+    interrupted(CANCEL);
 }
 
 static void test_dest_stopped(void)
 {
-    interrupted(true);
+    interrupted(STOP_DEST);
+}
+
+static void test_ring_tail_damaged(void)
+{
+    interrupted(DAMAGE_TAIL);
+}
+
+static void test_ring_head_damaged(void)
+{
+    interrupted(DAMAGE_HEAD);
 }
 
 /* Host A with 64 MiB of ordinary RAM (m0), not yet in any pool */
@@ -980,6 +1047,10 @@ int main(int argc, char **argv)
     qtest_add_func("/qcxl/migration/refused", test_refused);
     qtest_add_func("/qcxl/migration/cancel", test_cancel);
     qtest_add_func("/qcxl/migration/dest-stopped", test_dest_stopped);
+    qtest_add_func("/qcxl/migration/ring-tail-damaged",
+                   test_ring_tail_damaged);
+    qtest_add_func("/qcxl/migration/ring-head-damaged",
+                   test_ring_head_damaged);
     qtest_add_func("/qcxl/migration/staged", test_staged);
     qtest_add_func("/qcxl/migration/stage-cancel", test_stage_cancel);
     qtest_add_func("/qcxl/migration/hmp", test_hmp);
