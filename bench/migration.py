@@ -15,13 +15,7 @@ For each guest size (2 and 8 GiB by default) and workload, four ways:
   staged    (c) qcxl, RAM in DRAM: qcxl-pool-stage moves it into a
             region while the guest runs, then as (b), then the
             destination pulls it into its DRAM (qcxl-pool-pull, in the
-            background: the guest runs on the destination meanwhile);
-  staged-media
-            (c) again, on a pool whose memory was allocated beforehand
-            (qcxl-pool preallocate, not timed), as device media is: the
-            stage then allocates nothing.  On this machine allocating a
-            page of /dev/shm on first touch costs several microseconds,
-            which plain "staged" pays inside the stage.
+            background: the guest runs on the destination meanwhile).
 Workloads (the guest fills half its RAM with data first, so there is
 memory to copy):
   idle      the data stays, the guest waits (qcxl-memtest hold);
@@ -34,11 +28,11 @@ streamed; for staged, the stage and pull times, and total = stage +
 migration (the pull runs after the switchover, with the guest running
 on the destination).  Ratios: pool downtime / floor downtime (goal
 <= 2), pool total time 8 GiB / 2 GiB (goal ~1: independent of RAM
-size), tcp total / staged total and / staged-media total (goal > 1).  Single runs under TCG on a
+size), tcp total / staged total (goal > 1).  Single runs under TCG on a
 noisy 2-core machine; compare the ratios.
 
   bench/migration.py [--sizes 2,8] [--workloads idle,dirty]
-                     [--modes floor,tcp,pool,staged,staged-media]
+                     [--modes floor,tcp,pool,staged]
 
 Writes bench/results/<name>.json and .png.
 """
@@ -59,7 +53,7 @@ from cases.pool import pool_steps  # noqa: E402
 
 POOL = f'/dev/shm/qcxl-bench-mig-{os.getpid()}.pool'
 SHARED = f'/dev/shm/qcxl-bench-mig-{os.getpid()}.ram'
-MODES = ('floor', 'tcp', 'pool', 'staged', 'staged-media')
+MODES = ('floor', 'tcp', 'pool', 'staged')
 DIRTY_MIB = 96
 
 BODY = {
@@ -86,7 +80,7 @@ def free_port() -> int:
 
 def ram_args(mode: str, host: str, gib: int) -> list:
     size = f'{gib}G'
-    staged = mode.startswith('staged')
+    staged = mode == 'staged'
     if mode == 'tcp' or (staged and host == 'hostA'):
         obj = f'memory-backend-ram,id=ram0,size={size}'
     elif mode == 'floor':
@@ -104,7 +98,7 @@ def prepare(mode: str, gib: int) -> None:
         with open(SHARED, 'wb') as f:
             f.truncate(gib << 30)
     elif mode != 'tcp':
-        region = 'stage' if mode.startswith('staged') else 'ram'
+        region = 'stage' if mode == 'staged' else 'ram'
         pool_steps(POOL, [['format', '--size', f'{gib * 1024 + 128}M'],
                           ['host-add', 'hostA'],
                           ['host-add', 'hostB'],
@@ -112,8 +106,7 @@ def prepare(mode: str, gib: int) -> None:
                           ['share', region, 'hostB'],
                           ['create', 'mig0', '64M', '--owner', 'hostA',
                            '--shared'],
-                          ['share', 'mig0', 'hostB']] +
-                   ([['preallocate']] if mode == 'staged-media' else []))
+                          ['share', 'mig0', 'hostB']])
 
 
 def cleanup() -> None:
@@ -128,7 +121,7 @@ def run_one(mode: str, gib: int, workload: str, args, log_dir: str) -> dict:
         script = f.read() + BODY[workload].format(fill=gib * 512,
                                                    dirty=DIRTY_MIB)
     qcxl = mode not in ('floor', 'tcp')
-    staged = mode.startswith('staged')
+    staged = mode == 'staged'
     lm = {'scenario': 'complete', 'quit_source': True,
           'dest_args': ram_args(mode, 'hostB', gib),
           # upstream's default cap (128 MiB/s) would measure the cap
@@ -180,10 +173,9 @@ def ratios(res: dict) -> dict:
             r['pool_downtime_over_floor'] = round(
                 m['pool']['downtime_ms'] / max(m['floor']['downtime_ms'], 1),
                 2)
-        for st in ('staged', 'staged-media'):
-            if 'tcp' in m and st in m:
-                r[f'tcp_total_over_{st.replace("-", "_")}_total'] = round(
-                    m['tcp']['total_ms'] / m[st]['total_ms'], 2)
+        if 'tcp' in m and 'staged' in m:
+            r['tcp_total_over_staged_total'] = round(
+                m['tcp']['total_ms'] / m['staged']['total_ms'], 2)
         if 'tcp' in m and 'pool' in m:
             r['tcp_total_over_pool_total'] = round(
                 m['tcp']['total_ms'] / max(m['pool']['total_ms'], 1), 1)
@@ -284,13 +276,13 @@ def main() -> int:
         f.write('\n')
     ppath = os.path.join(args.out, f'{args.name}.png')
     plot(result, ppath)
-    print(f'\n{"run":12} {"mode":12} {"downtime ms":>12} {"total ms":>10} '
+    print(f'\n{"run":12} {"mode":7} {"downtime ms":>12} {"total ms":>10} '
           f'{"streamed MB":>12}')
     for key, by in result['runs'].items():
         for m, f in by.items():
             extra = (f'  (stage {f["stage_ms"]} + migrate {f["migrate_ms"]};'
                      f' pull {f["pull_ms"]})' if 'stage_ms' in f else '')
-            print(f'{key:12} {m:12} {f["downtime_ms"]:12} {f["total_ms"]:10} '
+            print(f'{key:12} {m:7} {f["downtime_ms"]:12} {f["total_ms"]:10} '
                   f'{(f["transferred"] or 0) / 1e6:12.1f}{extra}')
     print(json.dumps(result['ratios'], indent=2))
     print(f'wrote {jpath}\nwrote {ppath}')

@@ -51,7 +51,6 @@ static const char summary[] =
     "Commands:\n"
     "  format POOL --size SIZE [--extent-size SIZE] [--lease-ms MS] "
     "[--force]\n"
-    "  preallocate POOL            allocate a file pool's memory now\n"
     "  inspect POOL                superblock, metadata copies, lock\n"
     "  list POOL                   hosts, regions and capacity\n"
     "  host-add POOL HOST          register a host\n"
@@ -564,9 +563,6 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "inspect")) {
         NARGS(0);
         return cmd_inspect(pool);
-    } else if (!strcmp(cmd, "preallocate")) {
-        NARGS(0);
-        ok = qcxl_pool_preallocate(pool, &err);
     } else if (!strcmp(cmd, "list")) {
         NARGS(0);
         return cmd_list(pool);

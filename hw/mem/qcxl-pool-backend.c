@@ -278,24 +278,33 @@ bool qcxl_pool_ram_data_run(QcxlPoolRam *ram, uint64_t *off, uint64_t end,
     }
     while (*off < end) {
         uint64_t i = *off / e;
-        off_t base = qcxl_pool_extent_offset(pool, ram->ext[i]);
-        off_t stop = base + MIN(e, end - i * e);
-        off_t data, hole;
+        off_t base, stop, data, hole;
 
         g_assert(i < ram->ext_count);
-        data = lseek(qcxl_pool_fd(pool), base + *off % e, SEEK_DATA);
-        if (data < 0 && errno != ENXIO) {
-            /* cannot tell: take it all as data */
-            *len = stop - (base + *off % e);
-            return true;
-        }
-        if (data >= 0 && data < stop) {
-            hole = lseek(qcxl_pool_fd(pool), data, SEEK_HOLE);
-            if (hole < 0 || hole > stop) {
+        base = qcxl_pool_extent_offset(pool, ram->ext[i]);
+        stop = base + MIN(e, end - i * e);
+        data = base + *off % e;
+        if (data >= ram->data_lo && data < ram->data_hi) {
+            hole = ram->data_hi;
+        } else {
+            data = lseek(qcxl_pool_fd(pool), data, SEEK_DATA);
+            if (data < 0 && errno != ENXIO) {
+                /* cannot tell: take it all as data */
+                *len = stop - (base + *off % e);
+                return true;
+            }
+            hole = data >= 0 && data < stop ?
+                   lseek(qcxl_pool_fd(pool), data, SEEK_HOLE) : -1;
+            if (hole > data) {
+                ram->data_lo = data;
+                ram->data_hi = hole;
+            } else if (data >= 0 && data < stop) {
                 hole = stop;
             }
+        }
+        if (data >= 0 && data < stop) {
             *off = i * e + (data - base);
-            *len = hole - data;
+            *len = MIN(hole, stop) - data;
             return true;
         }
         *off = (i + 1) * e;

@@ -10,9 +10,6 @@
  * there.  See include/hw/mem/qcxl_pool.h and docs/pool.rst.
  */
 
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE             /* fallocate() */
-#endif
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -570,30 +567,6 @@ uint8_t *qcxl_pool_base(QcxlPool *pool)
 uint64_t qcxl_pool_extent_offset(QcxlPool *pool, uint32_t extent)
 {
     return pool->sb.data_offset + (uint64_t)extent * pool->sb.extent_size;
-}
-
-bool qcxl_pool_preallocate(QcxlPool *pool, GError **errp)
-{
-    uint64_t off = pool->sb.data_offset;
-    int r;
-
-    if (pool->dax) {
-        g_set_error(errp, QCXL_POOL_ERROR, QCXL_POOL_ERR_INVALID,
-                    "%s is a DAX device: its media is there already",
-                    pool->path);
-        return false;
-    }
-    /* Mode 0 only fills holes (with zeroes): no byte changes */
-    do {
-        r = fallocate(pool->fd, 0, off, pool->sb.size - off);
-    } while (r < 0 && errno == EINTR);
-    if (r < 0) {
-        g_set_error(errp, QCXL_POOL_ERROR, QCXL_POOL_ERR_IO,
-                    "%s: allocating %" G_GUINT64_FORMAT " bytes: %s",
-                    pool->path, pool->sb.size - off, g_strerror(errno));
-        return false;
-    }
-    return true;
 }
 
 bool qcxl_pool_extent_is_zero(QcxlPool *pool, uint32_t extent)

@@ -143,12 +143,6 @@ int qcxl_pool_fd(QcxlPool *pool);
 uint8_t *qcxl_pool_base(QcxlPool *pool);
 uint64_t qcxl_pool_extent_offset(QcxlPool *pool, uint32_t extent);
 bool qcxl_pool_extent_is_zero(QcxlPool *pool, uint32_t extent);
-/*
- * Allocate the whole data area of a file pool now, as device media
- * is: writing a region then allocates nothing.  No byte changes; a
- * DAX device is refused (there is nothing to allocate).
- */
-bool qcxl_pool_preallocate(QcxlPool *pool, GError **errp);
 
 /* Metadata snapshots (lock-free) and checking */
 QcxlPoolMeta *qcxl_pool_meta_new(uint32_t extents);

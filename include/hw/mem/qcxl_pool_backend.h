@@ -69,6 +69,12 @@ typedef struct QcxlPoolRam {
     /* the pool extents behind it, in order (to find holes: data_run) */
     uint32_t *ext;
     uint32_t ext_count;
+    /*
+     * A range of the pool file last found to be data.  Data stays data
+     * (nothing punches guest memory), so it saves asking again: each
+     * SEEK_HOLE walks the file's pages up to the answer.
+     */
+    off_t data_lo, data_hi;
 } QcxlPoolRam;
 
 struct QcxlPoolBackend {

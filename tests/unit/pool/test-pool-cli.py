@@ -128,23 +128,6 @@ def main():
     tap(rc == 1 and 'zeroed' in out, f'fsck --repair zeroes it (exit {rc})')
     expect('fsck after repair', ['fsck'], 0)
 
-    # preallocate: the data area gets its memory, no byte changes
-    with open(POOL, 'r+b') as f:
-        f.seek(data_off + 5 * (2 << 20) + 12345)
-        f.write(b'keep me')
-    before = os.stat(POOL).st_blocks * 512
-    expect('preallocate takes no arguments', ['preallocate', 'x'], 2,
-           'wrong number')
-    expect('preallocate', ['preallocate'], 0)
-    after = os.stat(POOL).st_blocks * 512
-    with open(POOL, 'rb') as f:
-        f.seek(data_off + 5 * (2 << 20) + 12345)
-        kept = f.read(7)
-    tap(after > before and after >= 256 * (1 << 20) - data_off,
-        f'preallocate allocates the data area ({before} -> {after} bytes)')
-    tap(kept == b'keep me', f'preallocate keeps the data ({kept!r})')
-    expect('fsck after preallocate', ['fsck'], 0)
-
     cur = max(insp['copies'], key=lambda c: c['seq'] if c['valid'] else -1)
     idx = insp['copies'].index(cur)
     with open(POOL, 'r+b') as f:
