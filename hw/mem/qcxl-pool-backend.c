@@ -264,15 +264,21 @@ void *qcxl_pool_map_extents(QcxlPoolHostCtx *ctx, const uint32_t *ext,
     return base;
 }
 
+static bool is_file_pool(QcxlPool *pool)
+{
+    struct stat st;
+
+    return fstat(qcxl_pool_fd(pool), &st) == 0 && S_ISREG(st.st_mode);
+}
+
 bool qcxl_pool_ram_data_run(QcxlPoolRam *ram, uint64_t *off, uint64_t end,
                             uint64_t *len)
 {
     QcxlPool *pool = ram->ctx->pool;
     uint64_t e = qcxl_pool_super(pool)->extent_size;
-    struct stat st;
 
     /* lseek() moves the fd's offset: nothing reads the pool by it */
-    if (fstat(qcxl_pool_fd(pool), &st) < 0 || !S_ISREG(st.st_mode)) {
+    if (!is_file_pool(pool)) {
         *len = end - *off;
         return *off < end;
     }
@@ -311,6 +317,52 @@ bool qcxl_pool_ram_data_run(QcxlPoolRam *ram, uint64_t *off, uint64_t end,
     }
     *off = end;
     return false;
+}
+
+/* fallocate() or pwrite() [@off, @off + @len) of @ram, extent by extent */
+static int file_range(QcxlPoolRam *ram, uint64_t off, uint64_t len,
+                      const uint8_t *buf)
+{
+    QcxlPool *pool = ram->ctx->pool;
+    uint64_t e = qcxl_pool_super(pool)->extent_size;
+
+    if (!is_file_pool(pool)) {
+        return -ENOTSUP;
+    }
+    while (len) {
+        uint64_t i = off / e, n = MIN(len, e - off % e);
+        off_t pos;
+        ssize_t r;
+
+        g_assert(i < ram->ext_count);
+        pos = qcxl_pool_extent_offset(pool, ram->ext[i]) + off % e;
+        if (buf) {
+            r = pwrite(qcxl_pool_fd(pool), buf, n, pos);
+        } else {
+            r = fallocate(qcxl_pool_fd(pool), 0, pos, n) ? -1 : n;
+        }
+        if (r < 0 && errno == EINTR) {
+            continue;
+        }
+        if (r <= 0) {
+            return r < 0 ? -errno : -EIO;
+        }
+        off += r;
+        len -= r;
+        buf = buf ? buf + r : NULL;
+    }
+    return 0;
+}
+
+int qcxl_pool_ram_allocate(QcxlPoolRam *ram, uint64_t off, uint64_t len)
+{
+    return file_range(ram, off, len, NULL);
+}
+
+int qcxl_pool_ram_write(QcxlPoolRam *ram, uint64_t off, const void *buf,
+                        uint64_t len)
+{
+    return file_range(ram, off, len, buf);
 }
 
 void qcxl_pool_ram_detach(QcxlPoolRam *ram)

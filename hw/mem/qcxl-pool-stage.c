@@ -93,22 +93,36 @@ static size_t page_run(const uint8_t *p, size_t len, bool *zero)
 }
 
 /*
- * Into the pool: copy what is not zero.  A run of zero pages needs
- * nothing where the region has holes (they read as zero); what the
- * region holds there is cleared, not punched, so media that is
- * allocated stays so (as device memory would).  Like upstream's
- * zero-page detection, this keeps the cost to the guest's data.
+ * Into the pool: copy what is not zero, through the file where the
+ * pool is one (no page of the region gets mapped; the guest maps what
+ * it touches later), else through the region's mapping.  Then the runs
+ * of zero pages: they need nothing where the region has holes (they
+ * read as zero); what the region holds there is cleared, not punched,
+ * so media that is allocated stays so.  Like upstream's zero-page
+ * detection, this keeps the cost to the guest's data.  0 or a negative
+ * errno (a full file system): nothing was moved then.
  */
-static void copy_to_pool(MoveJob *j, uint64_t off, uint64_t len)
+static int copy_to_pool(MoveJob *j, uint64_t off, uint64_t len)
 {
     const uint8_t *from = j->ram->ptr + off;
-    uint8_t *to = j->window + off;
     bool zero;
+    int r;
 
     for (uint64_t o = 0, run; o < len; o += run) {
         run = page_run(from + o, len - o, &zero);
+        if (zero) {
+            continue;
+        }
+        r = qcxl_pool_ram_write(j->ram, off + o, from + o, run);
+        if (r == -ENOTSUP) {
+            memcpy(j->window + off + o, from + o, run);
+        } else if (r < 0) {
+            return r;
+        }
+    }
+    for (uint64_t o = 0, run; o < len; o += run) {
+        run = page_run(from + o, len - o, &zero);
         if (!zero) {
-            memcpy(to + o, from + o, run);
             continue;
         }
         for (uint64_t d = off + o, n;
@@ -116,6 +130,7 @@ static void copy_to_pool(MoveJob *j, uint64_t off, uint64_t len)
             memset(j->window + d, 0, n);
         }
     }
+    return 0;
 }
 
 /* Out of the pool: copy what the region holds; its holes stay unbacked */
@@ -132,9 +147,9 @@ static void copy_from_pool(MoveJob *j, uint8_t *to, uint64_t off,
  * Before a piece moves, allocate the pages its data will need, while
  * the guest still runs (what it writes later is allocated during the
  * pause): the region's pages for the RAM's data (into the pool), or
- * DRAM for the region's data (out of it).
+ * DRAM for the region's data (out of it).  0 or a negative errno.
  */
-static void prefault(MoveJob *j, uint64_t off, uint64_t len)
+static int prefault(MoveJob *j, uint64_t off, uint64_t len)
 {
     const uint8_t *from = j->ram->ptr + off;
     bool zero;
@@ -144,14 +159,23 @@ static void prefault(MoveJob *j, uint64_t off, uint64_t len)
              qcxl_pool_ram_data_run(j->ram, &d, off + len, &n); d += n) {
             qemu_madvise(j->src + (d - off), n, QEMU_MADV_POPULATE_WRITE);
         }
-        return;
+        return 0;
     }
     for (uint64_t o = 0, run; o < len; o += run) {
+        int r;
+
         run = page_run(from + o, len - o, &zero);
-        if (!zero) {
+        if (zero) {
+            continue;
+        }
+        r = qcxl_pool_ram_allocate(j->ram, off + o, run);
+        if (r == -ENOTSUP) {
             qemu_madvise(j->window + off + o, run, QEMU_MADV_POPULATE_WRITE);
+        } else if (r < 0) {
+            return r;
         }
     }
+    return 0;
 }
 
 /*
@@ -168,12 +192,16 @@ static void move_piece_bh(void *opaque)
     pause_all_vcpus();
     bdrv_drain_all_begin();
     if (j->to_pool) {
-        copy_to_pool(j, j->off, j->len);
+        j->err = -copy_to_pool(j, j->off, j->len);
     } else {
         copy_from_pool(j, j->src, j->off, j->len);
+        j->err = 0;
     }
-    j->err = mremap(j->src, j->len, j->len, MREMAP_MAYMOVE | MREMAP_FIXED,
-                    dst) == MAP_FAILED ? errno : 0;
+    if (!j->err) {
+        j->err = mremap(j->src, j->len, j->len,
+                        MREMAP_MAYMOVE | MREMAP_FIXED, dst) == MAP_FAILED ?
+                 errno : 0;
+    }
     bdrv_drain_all_end();
     resume_all_vcpus();
     j->held_ns = get_clock() - t0;
@@ -211,7 +239,17 @@ static int coroutine_fn move_range(MoveJob *j, uint64_t from, uint64_t to,
                 return -ENOMEM;
             }
         }
-        prefault(j, off, j->len);
+        j->err = -prefault(j, off, j->len);
+        if (j->err) {
+            error_setg_errno(errp, j->err, "qcxl pool: allocating %" PRIu64
+                             " bytes of region '%s' for '%s'", j->len,
+                             ram->regions[0],
+                             ram->backend->mr.ram_block->idstr);
+            if (!to_pool) {
+                munmap(j->src, j->len);
+            }
+            return -j->err;
+        }
         j->co = qemu_coroutine_self();
         aio_bh_schedule_oneshot(qemu_get_aio_context(), move_piece_bh, j);
         qemu_coroutine_yield();

@@ -126,6 +126,16 @@ void qcxl_pool_ram_fence(QcxlPoolRam *ram);
 bool qcxl_pool_ram_data_run(QcxlPoolRam *ram, uint64_t *off, uint64_t end,
                             uint64_t *len);
 /*
+ * For a pool in a file: allocate the file's pages behind [@off, @off +
+ * @len) of @ram (qcxl_pool_ram_allocate()), or write @buf there
+ * (qcxl_pool_ram_write()), through the file rather than the mapping,
+ * so no page is mapped.  0, or a negative errno: -ENOTSUP for a DAX
+ * device (use the mapping), -ENOSPC when the file system is full.
+ */
+int qcxl_pool_ram_allocate(QcxlPoolRam *ram, uint64_t off, uint64_t len);
+int qcxl_pool_ram_write(QcxlPoolRam *ram, uint64_t off, const void *buf,
+                        uint64_t len);
+/*
  * Map @count extents of @ctx's pool, in order, into a fresh range
  * aligned to the extent size; NULL with @errp set on failure.
  */
