@@ -55,6 +55,7 @@
 
 #define MOVE_CHUNK_DEFAULT  (32 * MiB)
 #define MOVE_CHUNK_MAX      (1 * GiB)
+#define MOVE_MIN_HOLE       (64 * KiB)
 
 typedef struct MoveJob {
     Job common;
@@ -93,6 +94,31 @@ static size_t page_run(const uint8_t *p, size_t len, bool *zero)
 }
 
 /*
+ * The run at @p the stage treats alike: data (*zero false) or zero
+ * pages.  Zero pages between data count as data unless there are at
+ * least MOVE_MIN_HOLE of them: copying a few zero pages costs less than
+ * the system calls around each hole.
+ */
+static size_t move_run(const uint8_t *p, size_t len, bool *zero)
+{
+    size_t run = page_run(p, len, zero), next;
+    bool z;
+
+    if (*zero && (run >= MOVE_MIN_HOLE || run == len)) {
+        return run;
+    }
+    *zero = false;
+    while (run < len) {
+        next = page_run(p + run, len - run, &z);
+        if (z && (next >= MOVE_MIN_HOLE || run + next == len)) {
+            break;
+        }
+        run += next;
+    }
+    return run;
+}
+
+/*
  * Into the pool: copy what is not zero, through the file where the
  * pool is one (no page of the region gets mapped; the guest maps what
  * it touches later), else through the region's mapping.  Then the runs
@@ -109,7 +135,7 @@ static int copy_to_pool(MoveJob *j, uint64_t off, uint64_t len)
     int r;
 
     for (uint64_t o = 0, run; o < len; o += run) {
-        run = page_run(from + o, len - o, &zero);
+        run = move_run(from + o, len - o, &zero);
         if (zero) {
             continue;
         }
@@ -121,7 +147,7 @@ static int copy_to_pool(MoveJob *j, uint64_t off, uint64_t len)
         }
     }
     for (uint64_t o = 0, run; o < len; o += run) {
-        run = page_run(from + o, len - o, &zero);
+        run = move_run(from + o, len - o, &zero);
         if (!zero) {
             continue;
         }
@@ -164,7 +190,7 @@ static int prefault(MoveJob *j, uint64_t off, uint64_t len)
     for (uint64_t o = 0, run; o < len; o += run) {
         int r;
 
-        run = page_run(from + o, len - o, &zero);
+        run = move_run(from + o, len - o, &zero);
         if (zero) {
             continue;
         }
