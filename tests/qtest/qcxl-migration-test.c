@@ -25,7 +25,9 @@
  *   cancelled stage leaves A's memory intact and private;
  * - the HMP front ends (qcxl_pool_stage, _pull, _job_cancel,
  *   _job_dismiss, info qcxl-pool) refuse bad option lists and report
- *   the jobs' progress and outcome.
+ *   the jobs' progress and outcome;
+ * - a stage whose pool's file system fills up fails with ENOSPC and
+ *   leaves the guest's memory whole and private (as root: a tmpfs).
  */
 
 #include "qemu/osdep.h"
@@ -1040,6 +1042,71 @@ static void test_hostile_handoff(void)
     teardown(&f);
 }
 
+/*
+ * The pool's file system fills up while staging: the stage fails with
+ * ENOSPC, moves back what it moved, and the guest's memory is whole.
+ * Needs root, for a small tmpfs of its own.
+ */
+static void test_stage_enospc(void)
+{
+    g_autofree char *dir = g_strdup_printf("/tmp/qcxl-enospc-%d", getpid());
+    g_autofree char *path = g_strdup_printf("%s/pool", dir);
+    g_autofree char *mnt = NULL, *err = NULL;
+    g_autoptr(GError) gerr = NULL;
+    QcxlPool *pool;
+    QTestState *qa;
+    int status;
+
+    if (geteuid() != 0) {
+        g_test_skip("needs root to mount a small tmpfs");
+        return;
+    }
+    g_assert_cmpint(g_mkdir_with_parents(dir, 0700), ==, 0);
+    mnt = g_strdup_printf("mount -t tmpfs -o size=40m qcxl-enospc %s", dir);
+    g_assert_true(g_spawn_command_line_sync(mnt, NULL, NULL, &status,
+                                            &gerr));
+    g_assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+
+    /* a sparse 128 MiB pool on 40 MiB of tmpfs, a 64 MiB region */
+    g_assert_true(qcxl_pool_format(path, 128 * MiB, 2 * MiB, 1000, false,
+                                   &gerr));
+    pool = qcxl_pool_open(path, &gerr);
+    g_assert_no_error(gerr);
+    g_assert_true(qcxl_pool_host_add(pool, "hostA", &gerr));
+    g_assert_true(qcxl_pool_region_create(pool, "stage", 64 * MiB, "hostA",
+                                          false, &gerr));
+    qcxl_pool_close(pool);
+
+    qa = start_dram();
+    qtest_qmp_assert_success(qa, "{'execute': 'cont'}");
+    qtest_memset(qa, 0, 0x5a, 64 * MiB);
+    write_marks(qa, 4);
+    qtest_qmp_assert_success(qa, "{'execute': 'qcxl-pool-stage', "
+                             "'arguments': {'job-id': 's0', 'memdev': 'm0', "
+                             "'region': 'stage', 'pool': %s, "
+                             "'host': 'hostA', 'chunk-size': 4194304}}",
+                             path);
+    wait_job(qa, "s0", &err);
+    g_test_message("stage on a full file system: %s", err);
+    g_assert_nonnull(err);
+    g_assert_nonnull(strstr(err, "No space left on device"));
+    check_marks(qa, 4);
+    g_assert_cmphex(qtest_readq(qa, 7 * MiB + 0x800), ==,
+                    0x5a5a5a5a5a5a5a5aULL);
+    /* private again: writes no longer reach the region */
+    qmp_fails(qa, "is not in a qcxl pool",
+              "{'execute': 'qcxl-pool-pull', 'arguments': {'job-id': 'p0',"
+              " 'memdev': 'm0'}}");
+    qtest_quit(qa);
+
+    g_free(mnt);
+    mnt = g_strdup_printf("umount %s", dir);
+    g_assert_true(g_spawn_command_line_sync(mnt, NULL, NULL, &status,
+                                            NULL));
+    g_assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    rmdir(dir);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -1054,6 +1121,7 @@ int main(int argc, char **argv)
     qtest_add_func("/qcxl/migration/staged", test_staged);
     qtest_add_func("/qcxl/migration/stage-cancel", test_stage_cancel);
     qtest_add_func("/qcxl/migration/hmp", test_hmp);
+    qtest_add_func("/qcxl/migration/stage-enospc", test_stage_enospc);
     qtest_add_func("/qcxl/migration/hostile-handoff", test_hostile_handoff);
     return g_test_run();
 }
