@@ -48,7 +48,7 @@ sys.path.insert(0, os.path.join(TOP, 'tests', 'guest'))
 
 # pylint: disable=wrong-import-position
 import harness  # noqa: E402
-from header import result_header  # noqa: E402
+from result import result_header, write_result  # noqa: E402
 from cases.pool import pool_steps  # noqa: E402
 
 POOL = f'/dev/shm/qcxl-bench-mig-{os.getpid()}.pool'
@@ -269,13 +269,7 @@ def main() -> int:
                 print(f'#   {f}', flush=True)
     result['ratios'] = ratios(result['runs'])
 
-    os.makedirs(args.out, exist_ok=True)
-    jpath = os.path.join(args.out, f'{args.name}.json')
-    with open(jpath, 'w', encoding='utf-8') as f:
-        json.dump(result, f, indent=2)
-        f.write('\n')
-    ppath = os.path.join(args.out, f'{args.name}.png')
-    plot(result, ppath)
+    jpath, ppath = write_result(result, args.out, args.name, plot)
     print(f'\n{"run":12} {"mode":7} {"downtime ms":>12} {"total ms":>10} '
           f'{"streamed MB":>12}')
     for key, by in result['runs'].items():

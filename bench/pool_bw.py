@@ -23,7 +23,6 @@ Writes bench/results/<name>.json and .png.
 
 import argparse
 import concurrent.futures
-import json
 import os
 import sys
 
@@ -32,7 +31,7 @@ sys.path.insert(0, os.path.join(TOP, 'tests', 'guest'))
 
 # pylint: disable=wrong-import-position
 import harness  # noqa: E402
-from header import result_header  # noqa: E402
+from result import result_header, write_result  # noqa: E402
 from cases.pool import DEVDAX_LIB, head_args, make_pool, POOL  # noqa: E402
 
 SHARED_FILE = f'/dev/shm/qcxl-bench-shared-{os.getpid()}'
@@ -153,13 +152,7 @@ def main() -> int:
         for h, f in result['builds'][b].items():
             print(f'#   {h}: dax {f["dax"]}\n#   {h}: dram {f["dram"]}', flush=True)
 
-    os.makedirs(args.out, exist_ok=True)
-    jpath = os.path.join(args.out, f'{args.name}.json')
-    with open(jpath, 'w', encoding='utf-8') as f:
-        json.dump(result, f, indent=2)
-        f.write('\n')
-    ppath = os.path.join(args.out, f'{args.name}.png')
-    plot(result, ppath)
+    jpath, ppath = write_result(result, args.out, args.name, plot)
     print(f'\n{"build":9} {"host":6} ' +
           ' '.join(f'{m.split("_")[0] + " dax/dram MB/s":>26}' for m in METRICS))
     for b in builds:

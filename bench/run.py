@@ -18,7 +18,6 @@ Writes bench/results/<name>.json and <name>.png and prints the ratios.
 """
 
 import argparse
-import json
 import os
 import statistics
 import sys
@@ -28,7 +27,7 @@ sys.path.insert(0, os.path.join(TOP, 'tests', 'guest'))
 
 # pylint: disable=wrong-import-position
 import harness  # noqa: E402
-from header import result_header  # noqa: E402
+from result import result_header, write_result  # noqa: E402
 from cases.foundation import CXL_1WAY, CXL_2WAY  # noqa: E402
 
 TOPOLOGIES = {
@@ -187,13 +186,7 @@ def main():
             ratio = {m: med['cxl'][m] / med['dram'][m] for m in METRICS}
             result['builds'][b][t] = {'dram': med['dram'], 'cxl': med['cxl'],
                                       'ratio': ratio, 'runs': raw[b][t]}
-    os.makedirs(args.out, exist_ok=True)
-    jpath = os.path.join(args.out, f'{args.name}.json')
-    with open(jpath, 'w', encoding='utf-8') as f:
-        json.dump(result, f, indent=2)
-        f.write('\n')
-    ppath = os.path.join(args.out, f'{args.name}.png')
-    plot(result, ppath)
+    jpath, ppath = write_result(result, args.out, args.name, plot)
 
     print()
     print(f'{"build":9} {"topology":8} {"DRAM memset":>12} {"CXL memset":>11} '

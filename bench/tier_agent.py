@@ -32,7 +32,6 @@ bench/results/<name>.json and <name>.png.
 """
 
 import argparse
-import json
 import os
 import sys
 
@@ -41,7 +40,7 @@ sys.path.insert(0, os.path.join(TOP, 'tests', 'guest'))
 
 # pylint: disable=wrong-import-position
 import harness  # noqa: E402
-from header import result_header  # noqa: E402
+from result import result_header, write_result  # noqa: E402
 from cases.foundation import CXL_1WAY  # noqa: E402
 
 # CXL_1WAY with a 1 GiB DRAM node, so that filling it takes less time
@@ -199,13 +198,7 @@ def main():
         r['speedup_tail'] = r['on']['tail_mbps'] / r['off']['tail_mbps']
         result['settings'][s] = r
 
-    os.makedirs(args.out, exist_ok=True)
-    jpath = os.path.join(args.out, f'{args.name}.json')
-    with open(jpath, 'w', encoding='utf-8') as f:
-        json.dump(result, f, indent=2)
-        f.write('\n')
-    ppath = os.path.join(args.out, f'{args.name}.png')
-    plot(result, ppath)
+    jpath, ppath = write_result(result, args.out, args.name, plot)
     print()
     print(f'{"setting":8} {"off MB/s":>10} {"on MB/s":>10} {"speed-up":>9} '
           f'{"steady":>8} {"promoted by (s)":>16}')

@@ -264,13 +264,6 @@ void *qcxl_pool_map_extents(QcxlPoolHostCtx *ctx, const uint32_t *ext,
     return base;
 }
 
-static bool is_file_pool(QcxlPool *pool)
-{
-    struct stat st;
-
-    return fstat(qcxl_pool_fd(pool), &st) == 0 && S_ISREG(st.st_mode);
-}
-
 bool qcxl_pool_ram_data_run(QcxlPoolRam *ram, uint64_t *off, uint64_t end,
                             uint64_t *len)
 {
@@ -278,7 +271,7 @@ bool qcxl_pool_ram_data_run(QcxlPoolRam *ram, uint64_t *off, uint64_t end,
     uint64_t e = qcxl_pool_super(pool)->extent_size;
 
     /* lseek() moves the fd's offset: nothing reads the pool by it */
-    if (!is_file_pool(pool)) {
+    if (qcxl_pool_is_dax(pool)) {
         *len = end - *off;
         return *off < end;
     }
@@ -326,7 +319,7 @@ static int file_range(QcxlPoolRam *ram, uint64_t off, uint64_t len,
     QcxlPool *pool = ram->ctx->pool;
     uint64_t e = qcxl_pool_super(pool)->extent_size;
 
-    if (!is_file_pool(pool)) {
+    if (qcxl_pool_is_dax(pool)) {
         return -ENOTSUP;
     }
     while (len) {

@@ -153,26 +153,27 @@ static bool is_qcxl_job(const char *id, Error **errp)
     return false;
 }
 
-void hmp_qcxl_pool_job_cancel(Monitor *mon, const QDict *qdict)
+/* Apply the QMP job command @verb to the qcxl job the command names */
+static void job_verb(Monitor *mon, const QDict *qdict,
+                     void (*verb)(const char *id, Error **errp))
 {
     const char *id = qdict_get_str(qdict, "job-id");
     Error *err = NULL;
 
     if (is_qcxl_job(id, &err)) {
-        qmp_job_cancel(id, &err);
+        verb(id, &err);
     }
     hmp_handle_error(mon, err);
 }
 
+void hmp_qcxl_pool_job_cancel(Monitor *mon, const QDict *qdict)
+{
+    job_verb(mon, qdict, qmp_job_cancel);
+}
+
 void hmp_qcxl_pool_job_dismiss(Monitor *mon, const QDict *qdict)
 {
-    const char *id = qdict_get_str(qdict, "job-id");
-    Error *err = NULL;
-
-    if (is_qcxl_job(id, &err)) {
-        qmp_job_dismiss(id, &err);
-    }
-    hmp_handle_error(mon, err);
+    job_verb(mon, qdict, qmp_job_dismiss);
 }
 
 static void print_hosts(Monitor *mon, strList *l)

@@ -131,12 +131,16 @@ static size_t move_run(const uint8_t *p, size_t len, bool *zero)
 static int copy_to_pool(MoveJob *j, uint64_t off, uint64_t len)
 {
     const uint8_t *from = j->ram->ptr + off;
+    g_autoptr(GArray) zeros = g_array_new(false, false, sizeof(uint64_t));
     bool zero;
     int r;
 
     for (uint64_t o = 0, run; o < len; o += run) {
         run = move_run(from + o, len - o, &zero);
         if (zero) {
+            uint64_t z[2] = { off + o, run };
+
+            g_array_append_vals(zeros, z, 2);
             continue;
         }
         r = qcxl_pool_ram_write(j->ram, off + o, from + o, run);
@@ -146,13 +150,13 @@ static int copy_to_pool(MoveJob *j, uint64_t off, uint64_t len)
             return r;
         }
     }
-    for (uint64_t o = 0, run; o < len; o += run) {
-        run = move_run(from + o, len - o, &zero);
-        if (!zero) {
-            continue;
-        }
-        for (uint64_t d = off + o, n;
-             qcxl_pool_ram_data_run(j->ram, &d, off + o + run, &n); d += n) {
+    /* after the data: what was just written ends each hole search */
+    for (guint i = 0; i < zeros->len; i += 2) {
+        uint64_t z = g_array_index(zeros, uint64_t, i);
+        uint64_t end = z + g_array_index(zeros, uint64_t, i + 1);
+
+        for (uint64_t d = z, n; qcxl_pool_ram_data_run(j->ram, &d, end, &n);
+             d += n) {
             memset(j->window + d, 0, n);
         }
     }

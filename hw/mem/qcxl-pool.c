@@ -564,6 +564,11 @@ uint8_t *qcxl_pool_base(QcxlPool *pool)
     return pool->base;
 }
 
+bool qcxl_pool_is_dax(QcxlPool *pool)
+{
+    return pool->dax;
+}
+
 uint64_t qcxl_pool_extent_offset(QcxlPool *pool, uint32_t extent)
 {
     return pool->sb.data_offset + (uint64_t)extent * pool->sb.extent_size;

@@ -141,6 +141,8 @@ const char *qcxl_pool_path(QcxlPool *pool);
 uint64_t qcxl_pool_device_serial(QcxlPool *pool);
 int qcxl_pool_fd(QcxlPool *pool);
 uint8_t *qcxl_pool_base(QcxlPool *pool);
+/* A DAX device (else a regular file, checked when it was opened) */
+bool qcxl_pool_is_dax(QcxlPool *pool);
 uint64_t qcxl_pool_extent_offset(QcxlPool *pool, uint32_t extent);
 bool qcxl_pool_extent_is_zero(QcxlPool *pool, uint32_t extent);
 

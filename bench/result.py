@@ -1,9 +1,11 @@
 """
-What every benchmark result starts with: when and where it ran, and on
-which QEMU base and guest kernel.  Shared by the bench/*.py scripts.
+The result file of a benchmark: what every one starts with (when and
+where it ran, on which QEMU base and guest kernel) and how it is
+written (JSON and a PNG plot).  Shared by the bench/*.py scripts.
 """
 
 import datetime
+import json
 import os
 import platform
 
@@ -30,3 +32,16 @@ def result_header(name: str) -> dict:
                  'kernel': platform.release()},
         'base': base, 'kernel': kernel, 'accel': 'tcg',
     }
+
+
+def write_result(result: dict, out_dir: str, name: str, plot) -> tuple:
+    """Write @result as @out_dir/@name.json and plot(result, path) as
+    @out_dir/@name.png; returns the two paths."""
+    os.makedirs(out_dir, exist_ok=True)
+    jpath = os.path.join(out_dir, f'{name}.json')
+    with open(jpath, 'w', encoding='utf-8') as f:
+        json.dump(result, f, indent=2)
+        f.write('\n')
+    ppath = os.path.join(out_dir, f'{name}.png')
+    plot(result, ppath)
+    return jpath, ppath
