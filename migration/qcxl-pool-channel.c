@@ -45,7 +45,9 @@
 #include "channel.h"
 #include "migration.h"
 #include "qcxl-pool-channel.h"
-#include "hw/mem/qcxl_pool_backend.h"
+#include "trace.h"
+#include "hw/mem/qcxl_pool_map.h"
+#include "hw/mem/qcxl_pool_migration.h"
 
 #define TYPE_QIO_CHANNEL_QCXL_POOL "qio-channel-qcxl-pool"
 OBJECT_DECLARE_SIMPLE_TYPE(QIOChannelQcxlPool, QIO_CHANNEL_QCXL_POOL)
@@ -92,7 +94,7 @@ QEMU_BUILD_BUG_ON(offsetof(RingHeader, tail) != 0x140);
 struct QIOChannelQcxlPool {
     QIOChannel parent;
 
-    QcxlPoolMapping *map;
+    QcxlPoolMap *map;
     char *region;
     RingHeader *hdr;
     uint8_t *data[2];
@@ -149,8 +151,11 @@ static void fail(QIOChannelQcxlPool *c, int why)
 {
     Error *err = NULL;
 
-    if (qatomic_cmpxchg(&c->failure, FAIL_NONE, why) == FAIL_NONE &&
-        c->side == SIDE_LISTENER && fail_error(c, &err)) {
+    if (qatomic_cmpxchg(&c->failure, FAIL_NONE, why) != FAIL_NONE) {
+        return;
+    }
+    trace_qcxl_ring_fail(c->region, c->side, why);
+    if (c->side == SIDE_LISTENER && fail_error(c, &err)) {
         error_report_err(err);
     }
 }
@@ -444,7 +449,7 @@ static int qcxl_ring_close(QIOChannel *ioc, Error **errp)
         qatomic_cmpxchg(&c->hdr->side[c->side].closed, SIDE_OPEN,
                         SIDE_CLOSED);
     }
-    qcxl_pool_mapping_free(c->map);
+    qcxl_pool_map_free(c->map);
     c->map = NULL;
     c->hdr = NULL;
     return 0;
@@ -536,26 +541,29 @@ type_init(qcxl_ring_register_types);
 static QIOChannelQcxlPool *ring_open(QcxlPoolMigrationArgs *args, int side,
                                      Error **errp)
 {
+    const char *regions[] = { args->region, NULL };
+    g_autoptr(QcxlPoolMember) member = NULL;
     QIOChannelQcxlPool *c;
-    QcxlPoolMapping *map;
+    QcxlPoolMap *map;
     uint64_t size, avail, back;
 
-    map = qcxl_pool_mapping_new(args->pool, args->host, args->region, errp);
+    member = qcxl_pool_member_find(args->pool, args->host, errp);
+    map = member ? qcxl_pool_map_new(member, regions, errp) : NULL;
     if (!map) {
         return NULL;
     }
-    size = qcxl_pool_mapping_size(map);
+    size = qcxl_pool_map_size(map);
     if (size < QCXL_RING_MIN_REGION) {
         error_setg(errp, "qcxl-pool:%s: the region has %" PRIu64 " bytes; a "
                    "ring needs at least %d", args->region, size,
                    QCXL_RING_MIN_REGION);
-        qcxl_pool_mapping_free(map);
+        qcxl_pool_map_free(map);
         return NULL;
     }
     c = QIO_CHANNEL_QCXL_POOL(object_new(TYPE_QIO_CHANNEL_QCXL_POOL));
     c->map = map;
     c->region = g_strdup(args->region);
-    c->hdr = qcxl_pool_mapping_ptr(map);
+    c->hdr = (RingHeader *)qcxl_pool_map_ptr(map);
     c->side = side;
     c->out = side == SIDE_CONNECTOR ? 0 : 1;
     c->in = 1 - c->out;
@@ -567,6 +575,7 @@ static QIOChannelQcxlPool *ring_open(QcxlPoolMigrationArgs *args, int side,
     c->size[1] = back;
     c->data[0] = (uint8_t *)c->hdr + QCXL_RING_DATA_OFFSET;
     c->data[1] = c->data[0] + c->size[0];
+    trace_qcxl_ring_open(args->region, side, c->size[0], c->size[1]);
     event_notifier_init(&c->rd_ev, false);
     event_notifier_init(&c->wr_ev, false);
     qemu_sem_init(&c->stop, 0);

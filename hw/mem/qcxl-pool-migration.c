@@ -23,6 +23,10 @@
  *
  * So the guest never runs on both sides: the pool's lock orders the two
  * transactions, and each side runs only after winning.
+ *
+ * Owns the handoff state.  It listens to the pool RAM registry from
+ * module init on, and installs its section and hooks when the first
+ * pool RAM appears, so a QEMU without any migrates as upstream does.
  */
 
 #include "qemu/osdep.h"
@@ -32,8 +36,11 @@
 #include "qapi/error.h"
 #include "qemu/error-report.h"
 #include "qemu/main-loop.h"
+#include "qemu/module.h"
 #include "system/runstate.h"
-#include "hw/mem/qcxl_pool_backend.h"
+#include "hw/mem/qcxl_pool_migration.h"
+#include "hw/mem/qcxl_pool_ram.h"
+#include "trace.h"
 
 #define HANDOFF_MAX QCXL_POOL_REGIONS
 
@@ -54,8 +61,9 @@ typedef struct Handoff {
 } Handoff;
 
 static Handoff handoff;
-static bool initialised;
+static bool installed;
 static NotifierWithReturn migration_notifier;
+static Notifier ram_notifier;
 
 static const VMStateDescription vmstate_handoff_entry = {
     .name = "qcxl-pool-handoff/region",
@@ -83,11 +91,6 @@ static bool entries_fit(void *opaque, int version_id)
     return true;
 }
 
-static bool same_uuid(QcxlPoolHostCtx *ctx, const uint8_t *uuid)
-{
-    return !memcmp(qcxl_pool_super(ctx->pool)->uuid, uuid, 16);
-}
-
 /* Source, at switchover (the guest is stopped): describe our regions */
 static int handoff_pre_save(void *opaque)
 {
@@ -96,31 +99,37 @@ static int handoff_pre_save(void *opaque)
 
     for (GSList *l = qcxl_pool_rams(); l; l = l->next) {
         QcxlPoolRam *ram = l->data;
-        QcxlPoolHostCtx *ctx = ram->ctx;
+        QcxlPoolMember *m = qcxl_pool_ram_member(ram);
+        QcxlPool *pool = qcxl_pool_member_pool(m);
+        const char *const *regions = qcxl_pool_map_regions(
+            qcxl_pool_ram_map(ram));
         g_autoptr(GError) err = NULL;
-        g_autoptr(QcxlPoolMeta) meta = qcxl_pool_read(ctx->pool, &err);
+        g_autoptr(QcxlPoolMeta) meta = qcxl_pool_read(pool, &err);
 
         if (!meta) {
-            error_report("qcxl pool %s: handing over: %s", ctx->path,
-                         err->message);
+            error_report("qcxl pool %s: handing over: %s",
+                         qcxl_pool_member_path(m), err->message);
             g_array_free(a, true);
             return -EIO;
         }
-        for (int i = 0; ram->regions[i]; i++) {
-            int r = qcxl_pool_find_region(meta, ram->regions[i]);
+        for (int i = 0; regions[i]; i++) {
+            int r = qcxl_pool_find_region(meta, regions[i]);
             HandoffEntry e = { 0 };
 
             if (r < 0) {
-                error_report("qcxl pool %s: region '%s' is gone", ctx->path,
-                             ram->regions[i]);
+                error_report("qcxl pool %s: region '%s' is gone",
+                             qcxl_pool_member_path(m), regions[i]);
                 g_array_free(a, true);
                 return -ENOENT;
             }
-            memcpy(e.uuid, qcxl_pool_super(ctx->pool)->uuid, 16);
-            g_strlcpy((char *)e.region, ram->regions[i], sizeof(e.region));
-            g_strlcpy((char *)e.from, ctx->host, sizeof(e.from));
+            memcpy(e.uuid, qcxl_pool_super(pool)->uuid, 16);
+            g_strlcpy((char *)e.region, regions[i], sizeof(e.region));
+            g_strlcpy((char *)e.from, qcxl_pool_member_name(m),
+                      sizeof(e.from));
             e.generation = meta->regions[r].generation;
-            e.owned = meta->regions[r].owner == ctx->slot;
+            e.owned = meta->regions[r].owner == qcxl_pool_member_slot(m);
+            trace_qcxl_pool_handoff_offer(qcxl_pool_member_path(m),
+                                          regions[i], e.generation, e.owned);
             g_array_append_val(a, e);
         }
     }
@@ -141,11 +150,11 @@ static int handoff_pre_load(void *opaque)
     return 0;
 }
 
-static const HandoffEntry *find_entry(Handoff *h, QcxlPoolHostCtx *ctx,
+static const HandoffEntry *find_entry(Handoff *h, QcxlPoolMember *m,
                                       const char *region)
 {
     for (int i = 0; i < h->n; i++) {
-        if (same_uuid(ctx, h->e[i].uuid) &&
+        if (qcxl_pool_member_same_pool(m, h->e[i].uuid) &&
             !strcmp((char *)h->e[i].region, region)) {
             return &h->e[i];
         }
@@ -159,8 +168,8 @@ static bool maps_region(const uint8_t *uuid, const char *name)
     for (GSList *l = qcxl_pool_rams(); l; l = l->next) {
         QcxlPoolRam *ram = l->data;
 
-        if (same_uuid(ram->ctx, uuid) &&
-            g_strv_contains((const char *const *)ram->regions, name)) {
+        if (qcxl_pool_member_same_pool(qcxl_pool_ram_member(ram), uuid) &&
+            qcxl_pool_map_has_region(qcxl_pool_ram_map(ram), name)) {
             return true;
         }
     }
@@ -189,13 +198,16 @@ static int handoff_post_load(void *opaque, int version_id)
         }
     }
     for (l = qcxl_pool_rams(); l; l = l->next) {
-        QcxlPoolRam *ram = l->data;
+        QcxlPoolMember *m = qcxl_pool_ram_member(l->data);
+        const char *const *regions = qcxl_pool_map_regions(
+            qcxl_pool_ram_map(l->data));
 
-        for (int i = 0; ram->regions[i]; i++, mapped++) {
-            if (!find_entry(h, ram->ctx, ram->regions[i])) {
+        for (int i = 0; regions[i]; i++, mapped++) {
+            if (!find_entry(h, m, regions[i])) {
                 error_report("qcxl pool %s: this QEMU maps region '%s', but "
                              "the source did not (its memory would not be "
-                             "the guest's)", ram->ctx->path, ram->regions[i]);
+                             "the guest's)", qcxl_pool_member_path(m),
+                             regions[i]);
                 return -EINVAL;
             }
         }
@@ -216,7 +228,7 @@ static int handoff_post_load(void *opaque, int version_id)
 
     /* one transaction per pool membership: all its regions or none */
     for (l = qcxl_pool_rams(); l; l = l->next) {
-        QcxlPoolHostCtx *ctx = ((QcxlPoolRam *)l->data)->ctx;
+        QcxlPoolMember *m = qcxl_pool_ram_member(l->data);
         g_autoptr(GPtrArray) names = g_ptr_array_new();
         g_autoptr(GArray) gens = g_array_new(false, false, sizeof(uint64_t));
         g_autoptr(GError) err = NULL;
@@ -224,19 +236,21 @@ static int handoff_post_load(void *opaque, int version_id)
         bool seen = false;
 
         for (GSList *k = qcxl_pool_rams(); k != l; k = k->next) {
-            seen |= ((QcxlPoolRam *)k->data)->ctx == ctx;
+            seen |= qcxl_pool_ram_member(k->data) == m;
         }
         if (seen) {
             continue;
         }
         for (int i = 0; i < h->n; i++) {
-            if (!h->e[i].owned || !same_uuid(ctx, h->e[i].uuid)) {
+            if (!h->e[i].owned ||
+                !qcxl_pool_member_same_pool(m, h->e[i].uuid)) {
                 continue;
             }
             ef = (const char *)h->e[i].from;
             if (from && strcmp(from, ef)) {
                 error_report("qcxl pool %s: the source was two hosts of "
-                             "one pool ('%s' and '%s')", ctx->path, from, ef);
+                             "one pool ('%s' and '%s')",
+                             qcxl_pool_member_path(m), from, ef);
                 return -EINVAL;
             }
             from = ef;
@@ -246,16 +260,21 @@ static int handoff_post_load(void *opaque, int version_id)
         if (!names->len) {
             continue;
         }
-        if (!qcxl_pool_handoff(ctx->pool, from, names->len,
+        if (!qcxl_pool_handoff(qcxl_pool_member_pool(m), from, names->len,
                                (const char *const *)names->pdata,
                                (uint64_t *)gens->data, &err)) {
+            trace_qcxl_pool_handoff_take(qcxl_pool_member_path(m), from,
+                                         names->len, false);
             error_report("qcxl pool %s: taking the guest's regions over from "
-                         "host '%s' failed: %s", ctx->path, from,
-                         err->message);
+                         "host '%s' failed: %s", qcxl_pool_member_path(m),
+                         from, err->message);
             return -EPERM;
         }
+        trace_qcxl_pool_handoff_take(qcxl_pool_member_path(m), from,
+                                     names->len, true);
         info_report("qcxl pool %s: host '%s' took %u region%s over from "
-                    "host '%s'", ctx->path, ctx->host, names->len,
+                    "host '%s'", qcxl_pool_member_path(m),
+                    qcxl_pool_member_name(m), names->len,
                     names->len == 1 ? "" : "s", from);
     }
     return 0;
@@ -290,29 +309,36 @@ static bool reclaim(Error **errp)
     }
     for (GSList *l = qcxl_pool_rams(); l; l = l->next) {
         QcxlPoolRam *ram = l->data;
+        QcxlPoolMember *m = qcxl_pool_ram_member(ram);
         g_autoptr(GPtrArray) names = g_ptr_array_new();
         g_autoptr(GError) err = NULL;
+        bool won;
 
         for (int i = 0; i < handoff.n; i++) {
-            if (handoff.e[i].owned && same_uuid(ram->ctx, handoff.e[i].uuid) &&
-                g_strv_contains((const char *const *)ram->regions,
-                                (char *)handoff.e[i].region)) {
+            if (handoff.e[i].owned &&
+                qcxl_pool_member_same_pool(m, handoff.e[i].uuid) &&
+                qcxl_pool_map_has_region(qcxl_pool_ram_map(ram),
+                                         (char *)handoff.e[i].region)) {
                 g_ptr_array_add(names, handoff.e[i].region);
             }
         }
-        if (names->len) {
-            info_report("qcxl pool %s: the guest runs here again; host "
-                        "'%s' takes back the %u region%s it offered",
-                        ram->ctx->path, ram->ctx->host, names->len,
-                        names->len == 1 ? "" : "s");
+        if (!names->len) {
+            continue;
         }
-        if (names->len &&
-            !qcxl_pool_reclaim(ram->ctx->pool, names->len,
-                               (const char *const *)names->pdata, &err)) {
+        info_report("qcxl pool %s: the guest runs here again; host "
+                    "'%s' takes back the %u region%s it offered",
+                    qcxl_pool_member_path(m), qcxl_pool_member_name(m),
+                    names->len, names->len == 1 ? "" : "s");
+        won = qcxl_pool_reclaim(qcxl_pool_member_pool(m), names->len,
+                                (const char *const *)names->pdata, &err);
+        trace_qcxl_pool_handoff_reclaim(qcxl_pool_member_path(m),
+                                        names->len, won);
+        if (!won) {
             if (ok) {
                 error_setg(errp, "qcxl pool %s: the guest's memory was "
                            "handed over (%s); it runs on the destination, "
-                           "not here", ram->ctx->path, err->message);
+                           "not here", qcxl_pool_member_path(m),
+                           err->message);
             }
             ok = false;
         }
@@ -328,30 +354,24 @@ static bool reclaim(Error **errp)
 
 bool qcxl_pool_migration_check(Error **errp)
 {
-    const char *job = qcxl_pool_move_running();
-
-    if (job) {
-        error_setg(errp, "qcxl pool: job '%s' is moving guest memory "
-                   "between DRAM and the pool; migrate once it has ended "
-                   "(query-jobs)", job);
-        return false;
-    }
     for (GSList *l = qcxl_pool_rams(); l; l = l->next) {
         QcxlPoolRam *ram = l->data;
-        RAMBlock *rb = ram->backend->mr.ram_block;
-        g_autofree char *names = g_strjoinv(":", ram->regions);
+        QcxlPoolMember *m = qcxl_pool_ram_member(ram);
+        RAMBlock *rb = qcxl_pool_ram_backend(ram)->mr.ram_block;
+        g_autofree char *names = qcxl_pool_map_regions_str(
+            qcxl_pool_ram_map(ram));
 
-        if (ram->ctx->fenced) {
+        if (qcxl_pool_member_fenced(m)) {
             error_setg(errp, "qcxl pool %s: host '%s' was evicted; the "
                        "guest's memory is no longer its to hand over",
-                       ram->ctx->path, ram->ctx->host);
+                       qcxl_pool_member_path(m), qcxl_pool_member_name(m));
             return false;
         }
-        if (ram->pulled || ram->pool_end != ram->size) {
+        if (!qcxl_pool_ram_whole(ram)) {
             error_setg(errp, "qcxl pool %s: '%s' is partly in DRAM and "
                        "partly in region '%s'; finish moving it "
-                       "(qcxl-pool-pull) first", ram->ctx->path, rb->idstr,
-                       names);
+                       "(qcxl-pool-pull) first", qcxl_pool_member_path(m),
+                       rb->idstr, names);
             return false;
         }
         if (!migrate_ram_is_ignored(rb)) {
@@ -359,7 +379,7 @@ bool qcxl_pool_migration_check(Error **errp)
                        "'%s': migrating it needs the capability "
                        "x-ignore-shared, else the destination would "
                        "write into memory this guest still runs on",
-                       ram->ctx->path, rb->idstr, names);
+                       qcxl_pool_member_path(m), rb->idstr, names);
             return false;
         }
     }
@@ -397,13 +417,22 @@ static void vm_state_change(void *opaque, bool running, RunState state)
     }
 }
 
-void qcxl_pool_migration_init(void)
+/* The first pool RAM of this QEMU: from now on, migration hands over */
+static void pool_ram_registered(Notifier *n, void *data)
 {
-    if (initialised) {
+    if (installed) {
         return;
     }
-    initialised = true;
+    installed = true;
     vmstate_register(NULL, 0, &vmstate_handoff, &handoff);
     migration_add_notifier(&migration_notifier, migration_event);
     qemu_add_vm_change_state_handler(vm_state_change, NULL);
 }
+
+static void qcxl_pool_migration_register(void)
+{
+    ram_notifier.notify = pool_ram_registered;
+    qcxl_pool_ram_add_notifier(&ram_notifier);
+}
+
+migration_init(qcxl_pool_migration_register);

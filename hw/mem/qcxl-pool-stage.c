@@ -30,15 +30,20 @@
  * next piece's memory is allocated, and as long as the optional speed
  * limit (bytes per second, as for block jobs) asks.  Writers the pause
  * does not stop (vhost, VFIO) must not be used with these jobs.
+ *
+ * Owns the jobs (MoveJob) and, while one runs, a migration blocker.
+ * The pool RAM record (qcxl-pool-ram.c) says how much has moved; only
+ * these jobs advance it.  The monitor commands are in qcxl-pool-cmds.c.
  */
 
 #include "qemu/osdep.h"
 #include "block/aio.h"
 #include "block/block-global-state.h"
 #include "exec/ramblock.h"
+#include "migration/blocker.h"
 #include "migration/misc.h"
 #include "qapi/error.h"
-#include "qapi/qapi-commands-qcxl.h"
+#include "qapi/qapi-types-job.h"
 #include "qemu/error-report.h"
 #include "qemu/job.h"
 #include "qemu/madvise.h"
@@ -49,12 +54,12 @@
 #include "qemu/units.h"
 #include "qom/object.h"
 #include "system/cpus.h"
-#include "system/hostmem.h"
 #include "system/runstate.h"
 #include "hw/mem/qcxl_pool_backend.h"
+#include "hw/mem/qcxl_pool_ram.h"
+#include "hw/mem/qcxl_pool_stage.h"
+#include "trace.h"
 
-#define MOVE_CHUNK_DEFAULT  (32 * MiB)
-#define MOVE_CHUNK_MAX      (1 * GiB)
 #define MOVE_MIN_HOLE       (64 * KiB)
 
 typedef struct MoveJob {
@@ -63,8 +68,9 @@ typedef struct MoveJob {
     QcxlPoolRam *ram;           /* NULL once freed */
     bool stage;                 /* DRAM -> pool; else pool -> DRAM */
     uint64_t chunk;
+    Error *blocker;             /* of migration, while the job runs */
 
-    /* stage: the region mapped, its pieces moved under the RAM in turn */
+    /* stage: the region's range, its pieces moved under the RAM in turn */
     uint8_t *window;
 
     /* the piece the bottom half moves */
@@ -80,6 +86,11 @@ typedef struct MoveJob {
 } MoveJob;
 
 static GSList *moves;           /* running MoveJobs, under the BQL */
+
+static QcxlPoolMap *jmap(MoveJob *j)
+{
+    return qcxl_pool_ram_map(j->ram);
+}
 
 /* The length of the run of pages at @p, all zero or (*zero false) not */
 static size_t page_run(const uint8_t *p, size_t len, bool *zero)
@@ -130,7 +141,7 @@ static size_t move_run(const uint8_t *p, size_t len, bool *zero)
  */
 static int copy_to_pool(MoveJob *j, uint64_t off, uint64_t len)
 {
-    const uint8_t *from = j->ram->ptr + off;
+    const uint8_t *from = qcxl_pool_ram_ptr(j->ram) + off;
     g_autoptr(GArray) zeros = g_array_new(false, false, sizeof(uint64_t));
     bool zero;
     int r;
@@ -143,7 +154,7 @@ static int copy_to_pool(MoveJob *j, uint64_t off, uint64_t len)
             g_array_append_vals(zeros, z, 2);
             continue;
         }
-        r = qcxl_pool_ram_write(j->ram, off + o, from + o, run);
+        r = qcxl_pool_map_write(jmap(j), off + o, from + o, run);
         if (r == -ENOTSUP) {
             memcpy(j->window + off + o, from + o, run);
         } else if (r < 0) {
@@ -155,7 +166,7 @@ static int copy_to_pool(MoveJob *j, uint64_t off, uint64_t len)
         uint64_t z = g_array_index(zeros, uint64_t, i);
         uint64_t end = z + g_array_index(zeros, uint64_t, i + 1);
 
-        for (uint64_t d = z, n; qcxl_pool_ram_data_run(j->ram, &d, end, &n);
+        for (uint64_t d = z, n; qcxl_pool_map_data_run(jmap(j), &d, end, &n);
              d += n) {
             memset(j->window + d, 0, n);
         }
@@ -168,8 +179,8 @@ static void copy_from_pool(MoveJob *j, uint8_t *to, uint64_t off,
                            uint64_t len)
 {
     for (uint64_t d = off, n;
-         qcxl_pool_ram_data_run(j->ram, &d, off + len, &n); d += n) {
-        memcpy(to + (d - off), j->ram->ptr + d, n);
+         qcxl_pool_map_data_run(jmap(j), &d, off + len, &n); d += n) {
+        memcpy(to + (d - off), qcxl_pool_ram_ptr(j->ram) + d, n);
     }
 }
 
@@ -181,12 +192,12 @@ static void copy_from_pool(MoveJob *j, uint8_t *to, uint64_t off,
  */
 static int prefault(MoveJob *j, uint64_t off, uint64_t len)
 {
-    const uint8_t *from = j->ram->ptr + off;
+    const uint8_t *from = qcxl_pool_ram_ptr(j->ram) + off;
     bool zero;
 
     if (!j->to_pool) {
         for (uint64_t d = off, n;
-             qcxl_pool_ram_data_run(j->ram, &d, off + len, &n); d += n) {
+             qcxl_pool_map_data_run(jmap(j), &d, off + len, &n); d += n) {
             qemu_madvise(j->src + (d - off), n, QEMU_MADV_POPULATE_WRITE);
         }
         return 0;
@@ -198,7 +209,7 @@ static int prefault(MoveJob *j, uint64_t off, uint64_t len)
         if (zero) {
             continue;
         }
-        r = qcxl_pool_ram_allocate(j->ram, off + o, run);
+        r = qcxl_pool_map_allocate(jmap(j), off + o, run);
         if (r == -ENOTSUP) {
             qemu_madvise(j->window + off + o, run, QEMU_MADV_POPULATE_WRITE);
         } else if (r < 0) {
@@ -216,7 +227,7 @@ static int prefault(MoveJob *j, uint64_t off, uint64_t len)
 static void move_piece_bh(void *opaque)
 {
     MoveJob *j = opaque;
-    uint8_t *dst = j->ram->ptr + j->off;
+    uint8_t *dst = qcxl_pool_ram_ptr(j->ram) + j->off;
     int64_t t0 = get_clock();
 
     pause_all_vcpus();
@@ -235,6 +246,8 @@ static void move_piece_bh(void *opaque)
     bdrv_drain_all_end();
     resume_all_vcpus();
     j->held_ns = get_clock() - t0;
+    trace_qcxl_pool_move_piece(qcxl_pool_ram_name(j->ram), j->to_pool, j->off,
+                               j->len, j->held_ns / 1000, j->err);
     aio_co_wake(j->co);
 }
 
@@ -242,7 +255,7 @@ static void move_piece_bh(void *opaque)
  * Move [@from, @to) of the RAM into the pool (@to_pool) or back into
  * private memory, a chunk at a time; stops early (returning 0) when the
  * job is cancelled and @cancellable.  Every piece moved advances
- * ram->pool_end (into the pool) or ram->pulled (out of it).
+ * the record's pool range: into the pool, or out of it.
  */
 static int coroutine_fn move_range(MoveJob *j, uint64_t from, uint64_t to,
                                    bool to_pool, bool cancellable,
@@ -265,7 +278,7 @@ static int coroutine_fn move_range(MoveJob *j, uint64_t from, uint64_t to,
             if (j->src == MAP_FAILED) {
                 error_setg_errno(errp, errno, "qcxl pool: allocating %" PRIu64
                                  " bytes of DRAM for '%s'", j->len,
-                                 ram->backend->mr.ram_block->idstr);
+                                 qcxl_pool_ram_name(ram));
                 return -ENOMEM;
             }
         }
@@ -273,8 +286,8 @@ static int coroutine_fn move_range(MoveJob *j, uint64_t from, uint64_t to,
         if (j->err) {
             error_setg_errno(errp, j->err, "qcxl pool: allocating %" PRIu64
                              " bytes of region '%s' for '%s'", j->len,
-                             ram->regions[0],
-                             ram->backend->mr.ram_block->idstr);
+                             qcxl_pool_map_regions(jmap(j))[0],
+                             qcxl_pool_ram_name(ram));
             if (!to_pool) {
                 munmap(j->src, j->len);
             }
@@ -286,16 +299,16 @@ static int coroutine_fn move_range(MoveJob *j, uint64_t from, uint64_t to,
         if (j->err) {
             error_setg_errno(errp, j->err, "qcxl pool: moving %" PRIu64
                              " bytes at offset %" PRIu64 " of '%s'", j->len,
-                             off, ram->backend->mr.ram_block->idstr);
+                             off, qcxl_pool_ram_name(ram));
             if (!to_pool) {
                 munmap(j->src, j->len);
             }
             return -j->err;
         }
         if (to_pool) {
-            ram->pool_end = off + j->len;
+            qcxl_pool_ram_moved_in(ram, off + j->len);
         } else {
-            ram->pulled = off + j->len;
+            qcxl_pool_ram_moved_out(ram, off + j->len);
         }
         j->max_held_ns = MAX(j->max_held_ns, j->held_ns);
         job_progress_update(&j->common, j->len);
@@ -305,49 +318,43 @@ static int coroutine_fn move_range(MoveJob *j, uint64_t from, uint64_t to,
     return 0;
 }
 
-static void ram_free(QcxlPoolRam *ram)
-{
-    qcxl_pool_ram_detach(ram);
-    qcxl_pool_ctx_put(ram->ctx);
-    g_strfreev(ram->regions);
-    g_free(ram->ext);
-    object_unref(OBJECT(ram->backend));
-    g_free(ram);
-}
-
 static int coroutine_fn stage_run(MoveJob *j, Error **errp)
 {
     QcxlPoolRam *ram = j->ram;
-    const char *id = ram->backend->mr.ram_block->idstr;
+    const char *region = qcxl_pool_map_regions(jmap(j))[0];
+    uint64_t size = qcxl_pool_ram_size(ram), pulled, pool_end;
     Error *err = NULL;
     int ret;
 
-    ret = move_range(j, 0, ram->size, true, true, &err);
-    if (!ret && ram->pool_end == ram->size) {
-        qcxl_pool_ram_add(ram);
+    ret = move_range(j, 0, size, true, true, &err);
+    qcxl_pool_ram_pool_range(ram, &pulled, &pool_end);
+    if (!ret && pool_end == size) {
+        qcxl_pool_ram_register(ram);
+        trace_qcxl_pool_move_done(qcxl_pool_ram_name(ram), true, size,
+                                  j->max_held_ns / 1000);
         info_report("qcxl pool %s: '%s' (%" PRIu64 " bytes) is now in "
                     "region '%s' (the longest pause: %" PRId64 " us)",
-                    ram->ctx->path, id, ram->size, ram->regions[0],
+                    qcxl_pool_member_path(qcxl_pool_ram_member(ram)),
+                    qcxl_pool_ram_name(ram), size, region,
                     j->max_held_ns / 1000);
         return 0;
     }
 
     /* failed or cancelled: what went into the region comes back */
-    munmap(j->window + ram->pool_end, ram->size - ram->pool_end);
-    job_progress_increase_remaining(&j->common, ram->pool_end);
-    if (move_range(j, 0, ram->pool_end, false, false,
-                   err ? NULL : &err) < 0) {
+    munmap(j->window + pool_end, size - pool_end);
+    job_progress_increase_remaining(&j->common, pool_end);
+    if (move_range(j, 0, pool_end, false, false, err ? NULL : &err) < 0) {
         /*
          * [pulled, pool_end) stays in the region, which keeps it; this
          * memory is pool RAM now, partly, and qcxl-pool-pull finishes
          * the way back.
          */
         error_append_hint(&err, "'%s' is partly in region '%s'; "
-                          "qcxl-pool-pull takes it back\n", id,
-                          ram->regions[0]);
-        qcxl_pool_ram_add(ram);
+                          "qcxl-pool-pull takes it back\n",
+                          qcxl_pool_ram_name(ram), region);
+        qcxl_pool_ram_register(ram);
     } else {
-        ram_free(ram);
+        qcxl_pool_ram_free(ram);
         j->ram = NULL;
     }
     if (err) {
@@ -360,27 +367,34 @@ static int coroutine_fn stage_run(MoveJob *j, Error **errp)
 static int coroutine_fn pull_run(MoveJob *j, Error **errp)
 {
     QcxlPoolRam *ram = j->ram;
+    g_autofree char *regions = qcxl_pool_map_regions_str(jmap(j));
+    uint64_t pulled, pool_end;
     int ret;
 
-    ret = move_range(j, ram->pulled, ram->pool_end, false, true, errp);
-    if (ret < 0 || ram->pulled < ram->pool_end) {
+    qcxl_pool_ram_pool_range(ram, &pulled, &pool_end);
+    ret = move_range(j, pulled, pool_end, false, true, errp);
+    qcxl_pool_ram_pool_range(ram, &pulled, &pool_end);
+    if (ret < 0 || pulled < pool_end) {
         return ret;
     }
+    trace_qcxl_pool_move_done(qcxl_pool_ram_name(ram), false,
+                              qcxl_pool_ram_size(ram), j->max_held_ns / 1000);
     info_report("qcxl pool %s: '%s' (%" PRIu64 " bytes) is in DRAM; "
                 "region%s '%s' detached (the longest pause: %" PRId64 " us)",
-                ram->ctx->path, ram->backend->mr.ram_block->idstr, ram->size,
-                ram->regions[1] ? "s" : "", ram->regions[0],
+                qcxl_pool_member_path(qcxl_pool_ram_member(ram)),
+                qcxl_pool_ram_name(ram), qcxl_pool_ram_size(ram),
+                strchr(regions, ':') ? "s" : "", regions,
                 j->max_held_ns / 1000);
-    qcxl_pool_ram_remove(ram);
-    ram->pulled = 0;
-    ram->pool_end = ram->size;
-    if (object_dynamic_cast(OBJECT(ram->backend),
-                            TYPE_MEMORY_BACKEND_QCXL_POOL)) {
-        /* the backend keeps its ctx reference until it is deleted */
-        qcxl_pool_ram_detach(ram);
-    } else {
-        ram_free(ram);
+    qcxl_pool_ram_unregister(ram);
+    switch (qcxl_pool_ram_kind(ram)) {
+    case QCXL_POOL_RAM_BACKEND:
+        /* the backend keeps its record until it is deleted */
+        qcxl_pool_map_detach(jmap(j));
+        break;
+    case QCXL_POOL_RAM_STAGED:
+        qcxl_pool_ram_free(ram);
         j->ram = NULL;
+        break;
     }
     return 0;
 }
@@ -388,10 +402,11 @@ static int coroutine_fn pull_run(MoveJob *j, Error **errp)
 static int coroutine_fn move_job_run(Job *job, Error **errp)
 {
     MoveJob *j = container_of(job, MoveJob, common);
-    QcxlPoolRam *ram = j->ram;
+    uint64_t pulled, pool_end;
 
-    job_progress_set_remaining(job, j->stage ? ram->size
-                                             : ram->pool_end - ram->pulled);
+    qcxl_pool_ram_pool_range(j->ram, &pulled, &pool_end);
+    job_progress_set_remaining(job, j->stage ? qcxl_pool_ram_size(j->ram)
+                                             : pool_end - pulled);
     return j->stage ? stage_run(j, errp) : pull_run(j, errp);
 }
 
@@ -399,6 +414,7 @@ static void move_job_clean(Job *job)
 {
     MoveJob *j = container_of(job, MoveJob, common);
 
+    migrate_del_blocker(&j->blocker);
     object_unref(OBJECT(j->backend));
     moves = g_slist_remove(moves, j);
 }
@@ -428,30 +444,6 @@ static MoveJob *moving(HostMemoryBackend *backend)
     return NULL;
 }
 
-const char *qcxl_pool_move_running(void)
-{
-    return moves ? ((MoveJob *)moves->data)->common.id : NULL;
-}
-
-static HostMemoryBackend *find_memdev(const char *id, Error **errp)
-{
-    Object *obj = object_resolve_path_component(object_get_objects_root(),
-                                                id);
-    HostMemoryBackend *backend;
-
-    if (!obj || !object_dynamic_cast(obj, TYPE_MEMORY_BACKEND)) {
-        error_setg(errp, "no memory backend '%s'", id);
-        return NULL;
-    }
-    backend = MEMORY_BACKEND(obj);
-    if (!host_memory_backend_mr_inited(backend) ||
-        !backend->mr.ram_block) {
-        error_setg(errp, "memory backend '%s' has no memory yet", id);
-        return NULL;
-    }
-    return backend;
-}
-
 static bool may_move(Error **errp)
 {
     if (migration_is_running() || runstate_check(RUN_STATE_INMIGRATE)) {
@@ -463,213 +455,163 @@ static bool may_move(Error **errp)
     return true;
 }
 
-static uint64_t chunk_arg(bool has, uint64_t v, Error **errp)
-{
-    if (!has) {
-        return MOVE_CHUNK_DEFAULT;
-    }
-    if (v < qemu_real_host_page_size() || v > MOVE_CHUNK_MAX ||
-        v % qemu_real_host_page_size()) {
-        error_setg(errp, "chunk-size must be a multiple of the host page "
-                   "size (%zu) between one page and %" PRIu64 " bytes",
-                   qemu_real_host_page_size(), (uint64_t)MOVE_CHUNK_MAX);
-        return 0;
-    }
-    return v;
-}
-
-static QcxlPoolRam *find_ram(HostMemoryBackend *backend)
-{
-    for (GSList *l = qcxl_pool_rams(); l; l = l->next) {
-        QcxlPoolRam *ram = l->data;
-
-        if (ram->backend == backend) {
-            return ram;
-        }
-    }
-    return NULL;
-}
-
+/*
+ * Create job @job_id moving @ram, with its migration blocker; NULL
+ * with @errp set if either cannot be had.
+ */
 static MoveJob *move_job_new(const char *job_id, QcxlPoolRam *ram,
                              bool stage, uint64_t chunk, uint64_t speed,
                              Error **errp)
 {
-    MoveJob *j = job_create(job_id,
-                            stage ? &stage_job_driver : &pull_job_driver,
-                            NULL, qemu_get_aio_context(), JOB_MANUAL_DISMISS,
-                            NULL, NULL, errp);
+    Error *blocker = NULL;
+    MoveJob *j;
 
-    if (j) {
-        j->backend = ram->backend;
-        object_ref(OBJECT(j->backend));
-        j->ram = ram;
-        j->stage = stage;
-        j->chunk = chunk;
-        j->speed = speed;
-        if (speed) {
-            ratelimit_init(&j->limit);
-            ratelimit_set_speed(&j->limit, speed, 100 * SCALE_MS);
-        }
-        moves = g_slist_prepend(moves, j);
+    j = job_create(job_id, stage ? &stage_job_driver : &pull_job_driver,
+                   NULL, qemu_get_aio_context(), JOB_MANUAL_DISMISS, NULL,
+                   NULL, errp);
+    if (!j) {
+        return NULL;
     }
+    error_setg(&blocker, "qcxl pool: job '%s' is moving guest memory "
+               "between DRAM and the pool; migrate once it has ended "
+               "(query-jobs)", job_id);
+    if (migrate_add_blocker_internal(&blocker, errp) < 0) {
+        job_early_fail(&j->common);
+        return NULL;
+    }
+    j->blocker = blocker;
+    j->backend = qcxl_pool_ram_backend(ram);
+    object_ref(OBJECT(j->backend));
+    j->ram = ram;
+    j->stage = stage;
+    j->chunk = chunk;
+    j->speed = speed;
+    if (speed) {
+        ratelimit_init(&j->limit);
+        ratelimit_set_speed(&j->limit, speed, 100 * SCALE_MS);
+    }
+    moves = g_slist_prepend(moves, j);
     return j;
 }
 
-void qmp_qcxl_pool_stage(const char *job_id, const char *memdev,
-                         const char *region, const char *pool,
-                         const char *host, bool has_chunk_size,
-                         uint64_t chunk_size, bool has_speed, uint64_t speed,
-                         Error **errp)
+bool qcxl_pool_stage_start(const char *job_id, HostMemoryBackend *backend,
+                           const char *region, const char *pool,
+                           const char *host, uint64_t chunk, uint64_t speed,
+                           Error **errp)
 {
-    g_autoptr(GError) gerr = NULL;
-    HostMemoryBackend *backend;
-    QcxlPoolHostCtx *ctx;
+    RAMBlock *rb = backend->mr.ram_block;
+    const char *id = rb->idstr;
+    const char *regions[] = { region, NULL };
+    g_autoptr(QcxlPoolMember) member = NULL;
+    g_autoptr(QcxlPoolMap) map = NULL;
     QcxlPoolRam *ram;
-    RAMBlock *rb;
-    g_autofree uint32_t *ext = NULL;
-    uint64_t chunk, size;
-    uint32_t count;
-    void *window;
     MoveJob *j;
 
-    chunk = chunk_arg(has_chunk_size, chunk_size, errp);
-    backend = chunk ? find_memdev(memdev, errp) : NULL;
-    if (!backend || !may_move(errp)) {
-        return;
+    if (!may_move(errp)) {
+        return false;
     }
-    rb = backend->mr.ram_block;
-    if (find_ram(backend) ||
+    if (qcxl_pool_ram_find(backend) ||
         object_dynamic_cast(OBJECT(backend), TYPE_MEMORY_BACKEND_QCXL_POOL)) {
-        error_setg(errp, "memory backend '%s' is pool memory already",
-                   memdev);
-        return;
+        error_setg(errp, "memory backend '%s' is pool memory already", id);
+        return false;
     }
     if (moving(backend)) {
         error_setg(errp, "job '%s' is moving memory backend '%s'",
-                   moving(backend)->common.id, memdev);
-        return;
+                   moving(backend)->common.id, id);
+        return false;
     }
     if (rb->fd >= 0 || qemu_ram_is_shared(rb) || rb->guest_memfd >= 0 ||
         qemu_ram_pagesize(rb) != qemu_real_host_page_size() ||
         (rb->flags & RAM_RESIZEABLE)) {
         error_setg(errp, "memory backend '%s' is not private anonymous "
                    "memory in host pages (a memory-backend-ram is); only "
-                   "such memory can be staged", memdev);
-        return;
+                   "such memory can be staged", id);
+        return false;
     }
-    if (!qcxl_pool_valid_name(region, QCXL_POOL_REGION_NAME_LEN, &gerr)) {
-        error_setg(errp, "qcxl pool: region: %s", gerr->message);
-        return;
+    if (!qcxl_pool_map_check_names(regions, errp)) {
+        return false;
     }
-
-    if (pool && host) {
-        if (!qcxl_pool_valid_name(host, QCXL_POOL_HOST_NAME_LEN, &gerr)) {
-            error_setg(errp, "qcxl pool: host: %s", gerr->message);
-            return;
-        }
-        ctx = qcxl_pool_ctx_get(pool, host, true, errp);
-    } else {
-        ctx = qcxl_pool_ctx_find(pool, host, errp);
-        if (ctx) {
-            ctx->refs++;
-        }
+    member = pool && host ? qcxl_pool_member_get(pool, host, true, errp)
+                          : qcxl_pool_member_find(pool, host, errp);
+    if (!member) {
+        return false;
     }
-    if (!ctx) {
-        return;
+    map = qcxl_pool_map_new(member, regions, errp);
+    if (!map) {
+        return false;
     }
-    ext = qcxl_pool_attach(ctx->pool, region, ctx->slot, ctx->incarnation,
-                           &size, &count, &gerr);
-    if (!ext) {
-        error_setg(errp, "qcxl pool %s: region '%s': %s", ctx->path, region,
-                   gerr->message);
-        qcxl_pool_ctx_put(ctx);
-        return;
-    }
-    ram = g_new0(QcxlPoolRam, 1);
-    ram->ctx = ctx;
-    ram->regions = g_new0(char *, 2);
-    ram->regions[0] = g_strdup(region);
-    ram->attached = 1;
-    ram->backend = backend;
-    object_ref(OBJECT(backend));
-    ram->ptr = qemu_ram_get_host_addr(rb);
-    ram->size = qemu_ram_get_used_length(rb);
-    if (size != ram->size) {
+    if (qcxl_pool_map_size(map) != qemu_ram_get_used_length(rb)) {
         error_setg(errp, "qcxl pool %s: region '%s' holds %" PRIu64 " bytes "
                    "and memory backend '%s' %" PRIu64 ": they must be equal",
-                   ctx->path, region, size, memdev, ram->size);
-        ram_free(ram);
-        return;
+                   qcxl_pool_member_path(member), region,
+                   qcxl_pool_map_size(map), id,
+                   (uint64_t)qemu_ram_get_used_length(rb));
+        return false;
     }
-    ram->ext = g_steal_pointer(&ext);
-    ram->ext_count = count;
-    window = qcxl_pool_map_extents(ctx, ram->ext, count, errp);
-    if (!window) {
-        ram_free(ram);
-        return;
-    }
-    j = move_job_new(job_id, ram, true, chunk, has_speed ? speed : 0, errp);
+    ram = qcxl_pool_ram_new(QCXL_POOL_RAM_STAGED, backend,
+                            g_steal_pointer(&map));
+    j = move_job_new(job_id, ram, true, chunk, speed, errp);
     if (!j) {
-        munmap(window, size);
-        ram_free(ram);
-        return;
+        qcxl_pool_ram_free(ram);
+        return false;
     }
-    j->window = window;
-    qcxl_pool_migration_init();
+    /* the job moves the range's pages away: it is the job's now */
+    j->window = qcxl_pool_map_take_range(qcxl_pool_ram_map(ram));
     job_start(&j->common);
+    return true;
 }
 
-void qmp_qcxl_pool_pull(const char *job_id, const char *memdev,
-                        bool has_chunk_size, uint64_t chunk_size,
-                        bool has_speed, uint64_t speed, Error **errp)
+bool qcxl_pool_pull_start(const char *job_id, HostMemoryBackend *backend,
+                          uint64_t chunk, uint64_t speed, Error **errp)
 {
+    const char *id = backend->mr.ram_block->idstr;
+    QcxlPoolRam *ram = qcxl_pool_ram_find(backend);
     g_autoptr(GError) gerr = NULL;
     g_autoptr(QcxlPoolMeta) meta = NULL;
-    HostMemoryBackend *backend;
-    QcxlPoolRam *ram;
-    uint64_t chunk;
+    QcxlPoolMember *m;
     MoveJob *j;
 
-    chunk = chunk_arg(has_chunk_size, chunk_size, errp);
-    backend = chunk ? find_memdev(memdev, errp) : NULL;
-    if (!backend || !may_move(errp)) {
-        return;
+    if (!may_move(errp)) {
+        return false;
     }
-    ram = find_ram(backend);
     if (!ram) {
         error_setg(errp, "memory backend '%s' is not in a qcxl pool (any "
-                   "more)", memdev);
-        return;
+                   "more)", id);
+        return false;
     }
     if (moving(backend)) {
-        error_setg(errp, "a job is moving memory backend '%s' already",
-                   memdev);
-        return;
+        error_setg(errp, "a job is moving memory backend '%s' already", id);
+        return false;
     }
-    if (ram->ctx->fenced) {
+    m = qcxl_pool_ram_member(ram);
+    if (qcxl_pool_member_fenced(m)) {
         error_setg(errp, "qcxl pool %s: host '%s' was evicted; the memory "
-                   "of '%s' is no longer its to take", ram->ctx->path,
-                   ram->ctx->host, memdev);
-        return;
+                   "of '%s' is no longer its to take",
+                   qcxl_pool_member_path(m), qcxl_pool_member_name(m), id);
+        return false;
     }
-    meta = qcxl_pool_read(ram->ctx->pool, &gerr);
+    meta = qcxl_pool_read(qcxl_pool_member_pool(m), &gerr);
     if (!meta) {
-        error_setg(errp, "qcxl pool %s: %s", ram->ctx->path, gerr->message);
-        return;
+        error_setg(errp, "qcxl pool %s: %s", qcxl_pool_member_path(m),
+                   gerr->message);
+        return false;
     }
-    for (int i = 0; ram->regions[i]; i++) {
-        int r = qcxl_pool_find_region(meta, ram->regions[i]);
+    for (const char *const *r = qcxl_pool_map_regions(qcxl_pool_ram_map(ram));
+         *r; r++) {
+        int i = qcxl_pool_find_region(meta, *r);
 
-        if (r < 0 || meta->regions[r].owner != ram->ctx->slot) {
+        if (i < 0 || meta->regions[i].owner != qcxl_pool_member_slot(m)) {
             error_setg(errp, "qcxl pool %s: region '%s' is not host '%s''s; "
                        "only its owner may take its memory into DRAM",
-                       ram->ctx->path, ram->regions[i], ram->ctx->host);
-            return;
+                       qcxl_pool_member_path(m), *r,
+                       qcxl_pool_member_name(m));
+            return false;
         }
     }
-    j = move_job_new(job_id, ram, false, chunk, has_speed ? speed : 0,
-                     errp);
-    if (j) {
-        job_start(&j->common);
+    j = move_job_new(job_id, ram, false, chunk, speed, errp);
+    if (!j) {
+        return false;
     }
+    job_start(&j->common);
+    return true;
 }
