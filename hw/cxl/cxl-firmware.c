@@ -281,7 +281,35 @@ static void plan_window(WindowPlan *wp)
 
 static void fw_reset(void *opaque);
 
-void cxl_firmware_plan(CXLState *state, Error **errp)
+/*
+ * The end-to-end figures firmware reports for window @window, from its
+ * slowest provisioned path; false if nothing in it is provisioned.
+ */
+static bool window_perf(int window, CXLPerf *p)
+{
+    bool found = false;
+
+    for (int i = 0; i < fw.ranges->len; i++) {
+        FwRange *r = &g_array_index(fw.ranges, FwRange, i);
+
+        if (r->window != window) {
+            continue;
+        }
+        if (!found) {
+            *p = r->path;
+            found = true;
+            continue;
+        }
+        p->read_latency = MAX(p->read_latency, r->path.read_latency);
+        p->write_latency = MAX(p->write_latency, r->path.write_latency);
+        p->read_bandwidth = MIN(p->read_bandwidth, r->path.read_bandwidth);
+        p->write_bandwidth = MIN(p->write_bandwidth, r->path.write_bandwidth);
+    }
+    return found;
+}
+
+void cxl_firmware_plan(CXLState *state, CxlFirmwareAddRange add_range,
+                       Error **errp)
 {
     g_autoptr(GHashTable) used = g_hash_table_new(NULL, NULL);
     GList *l;
@@ -319,46 +347,20 @@ void cxl_firmware_plan(CXLState *state, Error **errp)
                    fw_mode_lookup.array[fw.mode]);
         return;
     }
-    qemu_register_reset(fw_reset, NULL);
-}
+    for (int i = 0; i < w; i++) {
+        CXLPerf p;
 
-int cxl_firmware_num_ranges(void)
-{
-    return fw.mode != FW_OFF && fw.ranges ? fw.ranges->len : 0;
-}
-
-void cxl_firmware_range(int i, uint64_t *base, uint64_t *size,
-                        uint32_t *type)
-{
-    FwRange *r = &g_array_index(fw.ranges, FwRange, i);
-
-    *base = r->base;
-    *size = r->size;
-    *type = fw.mode == FW_RAM ? 1 /* E820_RAM */ : QCXL_E820_SOFT_RESERVED;
-}
-
-bool cxl_firmware_window_perf(int window, CXLPerf *p)
-{
-    bool found = false;
-    int i;
-
-    for (i = 0; i < cxl_firmware_num_ranges(); i++) {
+        if (window_perf(i, &p)) {
+            cxl_perf_set_window(i, &p);
+        }
+    }
+    for (int i = 0; i < fw.ranges->len; i++) {
         FwRange *r = &g_array_index(fw.ranges, FwRange, i);
 
-        if (r->window != window) {
-            continue;
-        }
-        if (!found) {
-            *p = r->path;
-            found = true;
-            continue;
-        }
-        p->read_latency = MAX(p->read_latency, r->path.read_latency);
-        p->write_latency = MAX(p->write_latency, r->path.write_latency);
-        p->read_bandwidth = MIN(p->read_bandwidth, r->path.read_bandwidth);
-        p->write_bandwidth = MIN(p->write_bandwidth, r->path.write_bandwidth);
+        add_range(r->base, r->size, fw.mode == FW_RAM ?
+                  1 /* E820_RAM */ : QCXL_E820_SOFT_RESERVED);
     }
-    return found;
+    qemu_register_reset(fw_reset, NULL);
 }
 
 void cxl_firmware_device_removed(DeviceState *dev)

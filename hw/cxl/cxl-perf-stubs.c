@@ -7,7 +7,6 @@
 
 #include "qemu/osdep.h"
 #include "hw/cxl/cxl_perf.h"
-#include "hw/cxl/cxl_firmware.h"
 
 bool cxl_perf_enabled(void)
 {
@@ -32,19 +31,4 @@ void cxl_perf_build_srat(GArray *table_data, unsigned subtables_start,
 bool cxl_perf_build_hmat_lb(GArray *table_data, NumaState *numa_state)
 {
     return false;
-}
-
-void cxl_firmware_plan(CXLState *state, Error **errp)
-{
-}
-
-int cxl_firmware_num_ranges(void)
-{
-    return 0;
-}
-
-void cxl_firmware_range(int i, uint64_t *base, uint64_t *size,
-                        uint32_t *type)
-{
-    g_assert_not_reached();
 }

@@ -32,7 +32,6 @@
 #include "hw/acpi/pci.h"
 #include "hw/cxl/cxl.h"
 #include "hw/cxl/cxl_perf.h"
-#include "hw/cxl/cxl_firmware.h"
 #include "hw/pci/pci_bridge.h"
 #include "hw/pci/pci_bus.h"
 #include "system/numa.h"
@@ -53,6 +52,11 @@ static const uint8_t perf_types[4] = {
 
 #define PERF_ENTRY_MAX 0xfffe
 
+typedef struct PerfWindow {
+    bool reported;
+    CXLPerf perf;
+} PerfWindow;
+
 static struct {
     bool enabled;
     CXLState *cxl;
@@ -61,6 +65,12 @@ static struct {
     GArray *gps;
     /* Proximity domain of the first window in that SRAT */
     uint32_t window_pxm;
+    /*
+     * Per window (by index), figures reported for the HMAT
+     * (firmware-provisioned memory: cxl_perf_set_window()), of
+     * PerfWindow.
+     */
+    GArray *windows;
 } perf = {
     .enabled = true,
     .dram = {
@@ -265,7 +275,31 @@ void cxl_perf_machine_init(Object *machine, CXLState *state)
             "qcxl performance model's HMAT");
     }
     qemu_add_machine_init_done_notifier(&perf_done_notifier);
-    cxl_firmware_machine_init(machine);
+}
+
+void cxl_perf_set_window(int window, const CXLPerf *p)
+{
+    if (!perf.windows) {
+        perf.windows = g_array_new(false, true, sizeof(PerfWindow));
+    }
+    if (window >= perf.windows->len) {
+        g_array_set_size(perf.windows, window + 1);
+    }
+    g_array_index(perf.windows, PerfWindow, window) =
+        (PerfWindow) { .reported = true, .perf = *p };
+}
+
+/* The figures reported for window @window, if any */
+static bool window_perf(int window, CXLPerf *p)
+{
+    PerfWindow *w;
+
+    if (!perf.windows || window >= perf.windows->len) {
+        return false;
+    }
+    w = &g_array_index(perf.windows, PerfWindow, window);
+    *p = w->perf;
+    return w->reported;
 }
 
 bool cxl_perf_wants_numa(MachineState *ms)
@@ -646,7 +680,7 @@ bool cxl_perf_build_hmat_lb(GArray *table_data, NumaState *ns)
         if (!g_list_nth(perf.cxl->fixed_windows, i)) {
             break;
         }
-        t.modelled = cxl_firmware_window_perf(i, &t.perf);
+        t.modelled = window_perf(i, &t.perf);
         if (t.modelled) {
             g_array_append_val(targets, t);
         }

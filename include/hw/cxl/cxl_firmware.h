@@ -20,28 +20,23 @@
 /* Linux's E820_TYPE_SOFT_RESERVED: EFI_MEMORY_SP in an E820 table */
 #define QCXL_E820_SOFT_RESERVED 0xefffffff
 
-/* The "cxl-firmware" machine property. */
+/* The "cxl-firmware" machine property (hw/cxl/cxl-host.c). */
 void cxl_firmware_machine_init(Object *machine);
+
+/* Adds a provisioned range to the memory map; TYPE is an E820 type */
+typedef void (*CxlFirmwareAddRange)(uint64_t base, uint64_t size,
+                                    uint32_t type);
 
 /*
  * Lay the provisioned memory out (machine done, once the windows' host
- * bridges are linked) and arm the reset that commits it.
+ * bridges are linked), report each range to @add_range (the machine's
+ * E820) and each window's figures to the performance model, and arm the
+ * reset that commits it.
  */
-void cxl_firmware_plan(CXLState *state, Error **errp);
+void cxl_firmware_plan(CXLState *state, CxlFirmwareAddRange add_range,
+                       Error **errp);
 
 /* A type-3 device goes away: later resets leave its range alone. */
 void cxl_firmware_device_removed(DeviceState *dev);
-
-/* The provisioned ranges, for the E820; TYPE is an E820 type. */
-int cxl_firmware_num_ranges(void);
-void cxl_firmware_range(int i, uint64_t *base, uint64_t *size,
-                        uint32_t *type);
-
-/*
- * The end-to-end figures firmware reports for window WINDOW (its index
- * in the machine's windows), from its slowest provisioned path; false if
- * nothing in it is provisioned.
- */
-bool cxl_firmware_window_perf(int window, CXLPerf *p);
 
 #endif

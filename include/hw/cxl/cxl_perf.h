@@ -101,6 +101,13 @@ int cxl_perf_build_sslbis(const CXLPerf *p, const uint16_t *port_ids,
 
 /* Machine glue (hw/cxl/cxl-host.c). */
 void cxl_perf_machine_init(Object *machine, CXLState *state);
+/*
+ * The end-to-end figures of window @window (its index in the machine's
+ * windows) for the SRAT and HMAT: the window gets a proximity domain of
+ * its own with them.  Firmware-provisioned memory reports its windows
+ * (hw/cxl/cxl-firmware.c); a window nobody reports has no entry.
+ */
+void cxl_perf_set_window(int window, const CXLPerf *p);
 
 /* Should the machine get a NUMA node 0 although none was configured? */
 bool cxl_perf_wants_numa(MachineState *ms);
