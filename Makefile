@@ -38,8 +38,7 @@ setup:
 
 # The meson build of qcxl's own programs (guest test programs, ...).
 qcxl-tools: setup
-	@source build/config.mak 2>/dev/null || true; \
-	export PYTHONPATH=$$(sed -n 's/^PYTHONPATH := //p' build/config.mak); \
+	@export PYTHONPATH=$$(sed -n 's/^PYTHONPATH := //p' build/config.mak); \
 	if [ ! -f build/qcxl/build.ninja ]; then \
 	    $(PYTHON) build/tools/usr/bin/meson setup build/qcxl . > /dev/null; \
 	fi; \

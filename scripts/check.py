@@ -5,8 +5,9 @@ Run qcxl's test suites and total them.
   scripts/check.py [unit] [qtest] [guest]
 
 Every suite speaks TAP.  Each TAP line is echoed with the suite's name;
-the run ends with one line "N passed, N failed" and exits non-zero if
-anything failed or a suite ended without its plan.
+the run ends with one line "N passed, N failed, N skipped" and exits
+non-zero if anything failed or a suite ended without its plan.  A test
+reported "ok ... # SKIP" counts as skipped, not passed.
 """
 
 import os
@@ -65,7 +66,12 @@ def qtest_commands():
 
 
 SUITES = {
-    'unit': lambda: [('unit configure', [os.path.join(TOP, 'tests', 'unit',
+    'unit': lambda: [('unit callcycles',
+                      [sys.executable,
+                       os.path.join(TOP, 'scripts', 'callcycles.py'), '--tap',
+                       'hw/mem', 'hw/cxl', 'migration', 'guest-agent',
+                       'tools'], {}),
+                     ('unit configure', [os.path.join(TOP, 'tests', 'unit',
                                                      'test-configure.sh')], {}),
                      ('unit agent', [os.path.join(BUILD, 'qcxl', 'test-agent'),
                                      '--tap', '-k'], {}),
@@ -95,8 +101,8 @@ SUITES = {
 
 
 def run_tap(name, cmd, env):
-    """Run one TAP producer; return (passed, failed)."""
-    passed = failed = 0
+    """Run one TAP producer; return (passed, failed, skipped)."""
+    passed = failed = skipped = 0
     planned = None
     full_env = dict(os.environ, **env)
     start = time.monotonic()
@@ -111,12 +117,13 @@ def run_tap(name, cmd, env):
         m = re.match(r'^(not ok|ok)\b(.*)$', line)
         if m:
             skip = re.search(r'#\s*SKIP', m.group(2), re.I)
-            if m.group(1) == 'ok':
+            if m.group(1) == 'ok' and skip:
+                skipped += 1
+            elif m.group(1) == 'ok':
                 passed += 1
             elif not re.search(r'#\s*TODO', m.group(2), re.I):
                 failed += 1
-            print(f'{m.group(1)} - {name}:{m.group(2)}'
-                  + ('' if not skip else ''), flush=True)
+            print(f'{m.group(1)} - {name}:{m.group(2)}', flush=True)
             continue
         m = re.match(r'^1\.\.(\d+)', line)
         if m:
@@ -127,16 +134,17 @@ def run_tap(name, cmd, env):
         print(f'  {line}', flush=True)
     rc = proc.wait()
     elapsed = time.monotonic() - start
-    if planned is None or planned == 0 or passed + failed < planned:
+    ran = passed + failed + skipped
+    if planned is None or planned == 0 or ran < planned:
         print(f'not ok - {name}: ended without running its plan '
-              f'(plan {planned}, ran {passed + failed}, exit {rc})')
+              f'(plan {planned}, ran {ran}, exit {rc})')
         failed += 1
     elif rc != 0 and failed == 0:
         print(f'not ok - {name}: exited {rc} although every test passed')
         failed += 1
-    print(f'# {name}: {passed} passed, {failed} failed in {elapsed:.0f}s',
-          flush=True)
-    return passed, failed
+    print(f'# {name}: {passed} passed, {failed} failed, {skipped} skipped '
+          f'in {elapsed:.0f}s', flush=True)
+    return passed, failed, skipped
 
 
 def main():
@@ -146,15 +154,16 @@ def main():
             print(f'unknown suite {s}; known: {" ".join(SUITES)}',
                   file=sys.stderr)
             return 2
-    total_p = total_f = 0
+    total_p = total_f = total_s = 0
     start = time.monotonic()
     for s in suites:
         for name, cmd, env in SUITES[s]():
-            p, f = run_tap(name, cmd, env)
+            p, f, sk = run_tap(name, cmd, env)
             total_p += p
             total_f += f
+            total_s += sk
     print(f'# all suites ({" ".join(suites)}) in {time.monotonic() - start:.0f}s')
-    print(f'{total_p} passed, {total_f} failed')
+    print(f'{total_p} passed, {total_f} failed, {total_s} skipped')
     return 1 if total_f else 0
 
 

@@ -21,7 +21,7 @@ flavours=("$@")
 mkdir -p "$QCXL_CACHE"
 exec 9>"$QCXL_CACHE/lock"
 flock 9
-setup_private_apt "${QCXL_ARCHIVE:-http://deb.debian.org/debian}"
+setup_private_apt "$(qcxl_archive)"
 ensure_packages auto busybox-static cpio xz-utils kmod
 
 # Kernel modules the images carry (with their dependencies).  Anything the

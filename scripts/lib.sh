@@ -59,6 +59,20 @@ ensure_packages() {
 apt_dir=""
 apt_updated=no
 
+# The Debian archive every script fetches from: $QCXL_ARCHIVE if set, else
+# the one the last successful ./configure used (build/config.mak), else
+# Debian's own.  ./configure --archive=URL overrides it for that run.
+qcxl_archive() {
+    local rec
+    if [ -n "${QCXL_ARCHIVE:-}" ]; then
+        echo "$QCXL_ARCHIVE"
+        return
+    fi
+    rec=$(sed -n 's/^QCXL_ARCHIVE := //p' "$top/build/config.mak" \
+          2>/dev/null || true)
+    echo "${rec:-http://deb.debian.org/debian}"
+}
+
 setup_private_apt() {
     local archive=$1 kr=/usr/share/keyrings/debian-archive-keyring.gpg
     apt_dir="$QCXL_CACHE/apt"
@@ -72,9 +86,10 @@ deb [signed-by=$kr] $archive bookworm main
 deb [signed-by=$kr] $archive bookworm-backports main
 EOF
 )
+    # apt keeps each archive's lists apart (by URL) and, with List-Cleanup
+    # off, never drops another's: switching archives loses nothing.
     if [ "$(cat "$apt_dir/sources.list" 2>/dev/null)" != "$new" ]; then
         printf '%s\n' "$new" > "$apt_dir/sources.list"
-        rm -f "$apt_dir/lists/"*_* "$apt_dir/.updated"
     fi
     cat > "$apt_dir/apt.conf" <<EOF
 Dir::Etc::SourceList "$apt_dir/sources.list";
@@ -90,6 +105,7 @@ Debug::NoLocking "true";
 APT::Sandbox::User "root";
 APT::Architecture "amd64";
 Acquire::Retries "2";
+APT::Get::List-Cleanup "false";
 EOF
     touch "$apt_dir/status"
     QCXL_ARCHIVE_URL=$archive
@@ -102,7 +118,8 @@ papt() {
 # Update the private package lists once per run, and only when needed.
 apt_ready() {
     [ "$apt_updated" = yes ] && return 0
-    local stamp="$apt_dir/.updated"
+    local stamp
+    stamp="$apt_dir/.updated-$(printf '%s' "$QCXL_ARCHIVE_URL" | sha256sum | cut -c1-12)"
     if [ -z "${QCXL_REFRESH:-}" ] && [ -f "$stamp" ] &&
        [ -n "$(find "$stamp" -mmin -720)" ]; then
         apt_updated=yes

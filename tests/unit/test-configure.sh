@@ -2,8 +2,13 @@
 # Bad input to ./configure: each case must fail with a clear message and a
 # non-zero exit, and leave nothing a later run would trust.  TAP output.
 #
-# The cases run against a scratch cache whose download directories are
-# links into the real cache, so they need no network once "make" has run.
+# Every case runs a copy of the checkout against a scratch cache whose
+# download directories are links into the real cache, so they need no
+# network once "make" has run, and this checkout is never configured
+# with their bad arguments.  At the end the test checks that this
+# checkout's build/ and git status are as before, and that configuring
+# it again and making its guest images work with the archive unreachable
+# (a warm cache needs none), as "make demo" after "make check" does.
 
 set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -56,10 +61,25 @@ scratch_cache() {
     done
 }
 
+# What this checkout's build/ says now: config.status, config.mak, links.
+build_state() {
+    local f
+    cat "$top/build/config.status" "$top/build/config.mak" 2>/dev/null
+    for f in "$top"/build/*; do
+        [ -L "$f" ] && echo "$(basename "$f") -> $(readlink "$f")"
+    done
+    (cd "$top" && git status --porcelain)
+}
+before=$(build_state)
+
 echo "# configure bad-input cases (scratch: $scratch)"
 
+co="$scratch/checkout"
+checkout_copy "$co"
 expect_fail "an unknown option is refused" "unknown option: --frobnicate" \
-    "$top/configure" --frobnicate
+    "$co/configure" --frobnicate
+ok "$( [ ! -e "$co/build/config.status" ]; echo $?)" \
+    "... and records nothing in build/"
 
 # 1. A base that is not QEMU 10.0.x.
 c="$scratch/cache-oldbase"
@@ -71,10 +91,12 @@ Version: 1:9.2.0+ds-1
 DSC
 expect_fail "a base that is not 10.0.x is refused before unpacking" \
     "is QEMU 1:9.2.0+ds-1; qcxl needs Debian's QEMU 10.0.x" \
-    env QCXL_CACHE="$c" "$top/configure" --no-install-deps --no-pristine \
+    env QCXL_CACHE="$c" "$co/configure" --no-install-deps --no-pristine \
         --base-dsc="$scratch/qemu_9.2.0+ds-1.dsc"
 ok "$( [ ! -e "$c/qcxl-src" ] && [ ! -e "$c/qcxl-build" ]; echo $?)" \
     "... and leaves no assembled tree or build directory"
+ok "$( [ ! -e "$co/build/config.status" ] && [ ! -e "$co/build/base" ]; echo $?)" \
+    "... and records nothing in build/"
 
 # 2. A patch that does not apply.
 co="$scratch/checkout-badpatch"
@@ -130,10 +152,31 @@ c="$scratch/cache-offline"
 mkdir -p "$c"
 expect_fail "an unreachable archive is reported as such" \
     "cannot read the Debian archive at http://127.0.0.1:9/debian" \
-    env QCXL_CACHE="$c" "$top/configure" --no-install-deps --no-pristine \
+    env QCXL_CACHE="$c" "$co/configure" --no-install-deps --no-pristine \
         --archive=http://127.0.0.1:9/debian
 ok "$( [ ! -e "$c/base" ] && [ ! -e "$c/qcxl-src" ]; echo $?)" \
     "... and leaves no base or tree behind"
+ok "$( [ ! -e "$co/build/config.status" ] && [ ! -e "$co/build/tools" ]; echo $?)" \
+    "... and records nothing in build/"
+
+# 6. This checkout: untouched by the cases, and usable with no archive.
+after=$(build_state)
+ok "$( [ "$before" = "$after" ]; echo $?)" \
+    "this checkout's build/config.status, config.mak, links and git status are as before"
+[ "$before" = "$after" ] || diff <(echo "$before") <(echo "$after") | sed 's/^/#   /'
+if [ -f "$top/build/config.status" ]; then
+    out=$(cd "$top" && QCXL_ARCHIVE=http://127.0.0.1:9/debian \
+          bash build/config.status 2>&1 &&
+          QCXL_ARCHIVE=http://127.0.0.1:9/debian scripts/guest-images.sh 2>&1)
+    rc=$?
+    ok $rc "with a warm cache, configure and the guest images need no archive (as make demo)"
+    [ $rc -eq 0 ] || printf '%s\n' "$out" | tail -n 10 | sed 's/^/#   /'
+    ok "$( [ "$before" = "$(build_state)" ]; echo $?)" \
+        "... and an archive given in the environment is not recorded"
+else
+    echo "ok $((n += 1)) # SKIP this checkout was never configured"
+    echo "ok $((n += 1)) # SKIP this checkout was never configured"
+fi
 
 echo "1..$n"
 [ "$failed" -eq 0 ]
