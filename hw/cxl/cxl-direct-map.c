@@ -57,14 +57,40 @@
 #include "qemu/main-loop.h"
 #include "trace.h"
 
-/* Why a range of a window is not direct-mapped. */
+/*
+ * Why a range of a window is not direct-mapped.  Decisions are taken on
+ * these; the text is made from them for QMP and HMP only (range_why()).
+ */
+typedef enum CXLDMReason {
+    CXL_DM_MAPPED,
+    CXL_DM_DISABLED,                /* cxl-direct-map=off */
+    CXL_DM_WINDOW_INTERLEAVES,      /* @n host bridges */
+    CXL_DM_NO_HOST_BRIDGE,
+    CXL_DM_NO_ROOT_PORT,
+    CXL_DM_NO_COMPONENT_REGS,
+    CXL_DM_DECODER_UNCOMMITTED,     /* @who's decoder @decoder */
+    CXL_DM_DECODER_INTERLEAVES,     /* ... @n ways */
+    CXL_DM_DECODER_NO_PORT,         /* ... targets port @n */
+    CXL_DM_NOT_DECODED,             /* no @who decoder covers it */
+    CXL_DM_NO_DEVICE,               /* below port @who */
+    CXL_DM_NO_DEVICE_OR_SWITCH,     /* below root port @who */
+    CXL_DM_ENDPOINT_BAD_WAYS,       /* device @who's decoder @decoder */
+    CXL_DM_ENDPOINT_INTERLEAVES,    /* ... @n ways */
+    CXL_DM_ENDPOINT_NOT_DECODED,
+    CXL_DM_BEYOND_CAPACITY,
+    CXL_DM_DC_UNBACKED,
+} CXLDMReason;
+
 typedef struct CXLDMRange {
     hwaddr start;               /* absolute host physical address */
     hwaddr end;                 /* exclusive */
     CXLType3Dev *ct3d;          /* NULL unless mapped */
     MemoryRegion *target;       /* backend region, NULL unless mapped */
     uint64_t target_offset;
-    char *why;                  /* NULL when mapped */
+    CXLDMReason reason;         /* CXL_DM_MAPPED when mapped */
+    char *who;                  /* the device, port or level, or NULL */
+    int decoder;
+    int n;
 } CXLDMRange;
 
 typedef struct CXLDMMapping {
@@ -106,7 +132,6 @@ typedef struct CXLDMWindow {
 static struct {
     CXLState *state;
     bool enabled;
-    bool initialized;
     bool migrating;             /* a savevm/migration is in progress */
     GArray *windows;            /* CXLDMWindow */
     DeviceState *removing;      /* a type-3 device being unplugged */
@@ -199,14 +224,92 @@ static bool claim_piece(GArray *todo, int j, const HDMDecoder *d,
 }
 
 static void add_range(GArray *out, hwaddr s, hwaddr e, CXLType3Dev *ct3d,
-                      MemoryRegion *target, uint64_t toff, char *why)
+                      MemoryRegion *target, uint64_t toff)
 {
     CXLDMRange r = {
         .start = s, .end = e, .ct3d = ct3d, .target = target,
-        .target_offset = toff, .why = why,
+        .target_offset = toff, .reason = CXL_DM_MAPPED,
     };
 
     g_array_append_val(out, r);
+}
+
+/* [s, e) keeps the software decode, for @reason */
+static void soft_range(GArray *out, hwaddr s, hwaddr e, CXLDMReason reason,
+                       const char *who, int decoder, int n)
+{
+    CXLDMRange r = {
+        .start = s, .end = e, .reason = reason, .who = g_strdup(who),
+        .decoder = decoder, .n = n,
+    };
+
+    g_array_append_val(out, r);
+}
+
+/* May an interleaved set (one RAM block in HPA order) back the range? */
+static bool reason_interleaves(CXLDMReason reason)
+{
+    switch (reason) {
+    case CXL_DM_WINDOW_INTERLEAVES:
+    case CXL_DM_DECODER_INTERLEAVES:
+    case CXL_DM_ENDPOINT_INTERLEAVES:
+        return true;
+    default:
+        return false;
+    }
+}
+
+/* Why @r keeps the software decode, in words (for QMP and HMP) */
+static char *range_why(const CXLDMRange *r)
+{
+    const char *who = r->who;
+
+    switch (r->reason) {
+    case CXL_DM_MAPPED:
+        return NULL;
+    case CXL_DM_DISABLED:
+        return g_strdup("direct map disabled (cxl-direct-map=off)");
+    case CXL_DM_WINDOW_INTERLEAVES:
+        return g_strdup_printf("the window interleaves %d host bridges",
+                               r->n);
+    case CXL_DM_NO_HOST_BRIDGE:
+        return g_strdup("the window's host bridge is not set up");
+    case CXL_DM_NO_ROOT_PORT:
+        return g_strdup("the host bridge has no root port");
+    case CXL_DM_NO_COMPONENT_REGS:
+        return g_strdup("the host bridge has no component registers");
+    case CXL_DM_DECODER_UNCOMMITTED:
+        return g_strdup_printf("%s decoder %d is not committed", who,
+                               r->decoder);
+    case CXL_DM_DECODER_INTERLEAVES:
+        return g_strdup_printf("%s decoder %d interleaves %d ways", who,
+                               r->decoder, r->n);
+    case CXL_DM_DECODER_NO_PORT:
+        return g_strdup_printf("%s decoder %d targets port %d, which does "
+                               "not exist", who, r->decoder, r->n);
+    case CXL_DM_NOT_DECODED:
+        return g_strdup_printf("no %s decoder covers it", who);
+    case CXL_DM_NO_DEVICE:
+        return g_strdup_printf("no CXL type-3 device below %s", who);
+    case CXL_DM_NO_DEVICE_OR_SWITCH:
+        return g_strdup_printf("no CXL type-3 device or switch below %s",
+                               who);
+    case CXL_DM_ENDPOINT_BAD_WAYS:
+        return g_strdup_printf("%s: endpoint decoder %d has an invalid "
+                               "interleave-ways encoding", who, r->decoder);
+    case CXL_DM_ENDPOINT_INTERLEAVES:
+        return g_strdup_printf("%s: endpoint decoder %d interleaves %d ways",
+                               who, r->decoder, r->n);
+    case CXL_DM_ENDPOINT_NOT_DECODED:
+        return g_strdup_printf("%s: no committed endpoint decoder covers it",
+                               who);
+    case CXL_DM_BEYOND_CAPACITY:
+        return g_strdup_printf("%s: beyond the device's capacity", who);
+    case CXL_DM_DC_UNBACKED:
+        return g_strdup_printf("%s: dynamic capacity that no accepted "
+                               "extent backs", who);
+    }
+    g_assert_not_reached();
 }
 
 /*
@@ -237,9 +340,7 @@ static void eval_dc(CXLType3Dev *ct3d, hwaddr h, uint64_t dpa, uint64_t len,
             }
         }
         if (!reg) {
-            add_range(out, h, h + len, NULL, NULL, 0,
-                      g_strdup_printf("%s: beyond the device's capacity",
-                                      id));
+            soft_range(out, h, h + len, CXL_DM_BEYOND_CAPACITY, id, -1, 0);
             return;
         }
         /* A run of blocks that are all backed, or all not. */
@@ -256,11 +357,9 @@ static void eval_dc(CXLType3Dev *ct3d, hwaddr h, uint64_t dpa, uint64_t len,
             l = MIN(len, next - dpa);
         }
         if (backed && dpa - static_size + l <= memory_region_size(dcmr)) {
-            add_range(out, h, h + l, ct3d, dcmr, dpa - static_size, NULL);
+            add_range(out, h, h + l, ct3d, dcmr, dpa - static_size);
         } else {
-            add_range(out, h, h + l, NULL, NULL, 0,
-                      g_strdup_printf("%s: dynamic capacity that no "
-                                      "accepted extent backs", id));
+            soft_range(out, h, h + l, CXL_DM_DC_UNBACKED, id, -1, 0);
         }
         h += l;
         dpa += l;
@@ -305,10 +404,8 @@ static void eval_endpoint(CXLType3Dev *ct3d, hwaddr s, hwaddr e, GArray *out)
         if (d.ways == 0) {
             for (j = 0; j < todo->len; j++) {
                 hwaddr *p = &g_array_index(todo, hwaddr, 2 * j);
-                add_range(out, p[0], p[1], NULL, NULL, 0,
-                          g_strdup_printf("%s: endpoint decoder %d has an "
-                                          "invalid interleave-ways encoding",
-                                          id, i));
+                soft_range(out, p[0], p[1], CXL_DM_ENDPOINT_BAD_WAYS, id, i,
+                           0);
             }
             g_array_set_size(todo, 0);
             break;
@@ -322,10 +419,8 @@ static void eval_endpoint(CXLType3Dev *ct3d, hwaddr s, hwaddr e, GArray *out)
                 continue;
             }
             if (d.ways != 1) {
-                add_range(out, cs, ce, NULL, NULL, 0,
-                          g_strdup_printf("%s: endpoint decoder %d "
-                                          "interleaves %d ways", id, i,
-                                          d.ways));
+                soft_range(out, cs, ce, CXL_DM_ENDPOINT_INTERLEAVES, id, i,
+                           d.ways);
                 continue;
             }
             /* Linear: DPA = dpa_base + (HPA - decoder base). */
@@ -336,14 +431,14 @@ static void eval_endpoint(CXLType3Dev *ct3d, hwaddr s, hwaddr e, GArray *out)
 
                 if (dpa < vsize) {
                     uint64_t l = MIN(len, vsize - dpa);
-                    add_range(out, h, h + l, ct3d, vmr, dpa, NULL);
+                    add_range(out, h, h + l, ct3d, vmr, dpa);
                     h += l;
                     dpa += l;
                     len -= l;
                 }
                 if (len && dpa < vsize + psize) {
                     uint64_t l = MIN(len, vsize + psize - dpa);
-                    add_range(out, h, h + l, ct3d, pmr, dpa - vsize, NULL);
+                    add_range(out, h, h + l, ct3d, pmr, dpa - vsize);
                     h += l;
                     dpa += l;
                     len -= l;
@@ -358,10 +453,9 @@ static void eval_endpoint(CXLType3Dev *ct3d, hwaddr s, hwaddr e, GArray *out)
         dpa_base += d.size / d.ways;
     }
     for (i = 0; i < todo->len; i++) {
-        add_range(out, g_array_index(todo, hwaddr, 2 * i),
-                  g_array_index(todo, hwaddr, 2 * i + 1), NULL, NULL, 0,
-                  g_strdup_printf("%s: no committed endpoint decoder "
-                                  "covers it", id));
+        soft_range(out, g_array_index(todo, hwaddr, 2 * i),
+                   g_array_index(todo, hwaddr, 2 * i + 1),
+                   CXL_DM_ENDPOINT_NOT_DECODED, id, -1, 0);
     }
     g_array_free(todo, true);
 }
@@ -394,18 +488,14 @@ static void eval_switching(uint32_t *cache_mem, PCIBus *bus, hwaddr s,
                 continue;
             }
             if (!d.committed) {
-                add_range(out, cs, ce, NULL, NULL, 0,
-                          g_strdup_printf("%s decoder %d is not committed",
-                                          what, i));
+                soft_range(out, cs, ce, CXL_DM_DECODER_UNCOMMITTED, what, i,
+                           0);
             } else if (d.ways != 1) {
-                add_range(out, cs, ce, NULL, NULL, 0,
-                          g_strdup_printf("%s decoder %d interleaves %d "
-                                          "ways", what, i, d.ways));
+                soft_range(out, cs, ce, CXL_DM_DECODER_INTERLEAVES, what, i,
+                           d.ways);
             } else if (!(port = pcie_find_port_by_pn(bus, d.target0))) {
-                add_range(out, cs, ce, NULL, NULL, 0,
-                          g_strdup_printf("%s decoder %d targets port %d, "
-                                          "which does not exist", what, i,
-                                          d.target0));
+                soft_range(out, cs, ce, CXL_DM_DECODER_NO_PORT, what, i,
+                           d.target0);
             } else {
                 route(port, cs, ce, out);
             }
@@ -414,9 +504,9 @@ static void eval_switching(uint32_t *cache_mem, PCIBus *bus, hwaddr s,
         todo = next;
     }
     for (j = 0; j < todo->len; j++) {
-        add_range(out, g_array_index(todo, hwaddr, 2 * j),
-                  g_array_index(todo, hwaddr, 2 * j + 1), NULL, NULL, 0,
-                  g_strdup_printf("no %s decoder covers it", what));
+        soft_range(out, g_array_index(todo, hwaddr, 2 * j),
+                   g_array_index(todo, hwaddr, 2 * j + 1), CXL_DM_NOT_DECODED,
+                   what, -1, 0);
     }
     g_array_free(todo, true);
 }
@@ -437,9 +527,8 @@ static void route_to_endpoint(PCIDevice *port, hwaddr s, hwaddr e,
     PCIDevice *d = device_below(port);
 
     if (!d || !object_dynamic_cast(OBJECT(d), TYPE_CXL_TYPE3)) {
-        add_range(out, s, e, NULL, NULL, 0,
-                  g_strdup_printf("no CXL type-3 device below %s",
-                                  DEVICE(port)->id ?: "a downstream port"));
+        soft_range(out, s, e, CXL_DM_NO_DEVICE,
+                   DEVICE(port)->id ?: "a downstream port", -1, 0);
         return;
     }
     eval_endpoint(CXL_TYPE3(d), s, e, out);
@@ -457,9 +546,8 @@ static void route_below_root_port(PCIDevice *port, hwaddr s, hwaddr e,
     }
     if (!d || !object_dynamic_cast(OBJECT(d), TYPE_CXL_USP) ||
         !(cs = cxl_usp_to_cstate(CXL_USP(d)))) {
-        add_range(out, s, e, NULL, NULL, 0,
-                  g_strdup_printf("no CXL type-3 device or switch below %s",
-                                  DEVICE(port)->id ?: "the root port"));
+        soft_range(out, s, e, CXL_DM_NO_DEVICE_OR_SWITCH,
+                   DEVICE(port)->id ?: "the root port", -1, 0);
         return;
     }
     eval_switching(cs->crb.cache_mem_registers, &PCI_BRIDGE(d)->sec_bus,
@@ -473,29 +561,25 @@ static void eval_window(CXLFixedWindow *fw, GArray *out)
     CXLComponentState *cs;
 
     if (!dm.enabled) {
-        add_range(out, s, e, NULL, NULL, 0,
-                  g_strdup("direct map disabled (cxl-direct-map=off)"));
+        soft_range(out, s, e, CXL_DM_DISABLED, NULL, -1, 0);
         return;
     }
     if (fw->num_targets != 1) {
-        add_range(out, s, e, NULL, NULL, 0,
-                  g_strdup_printf("the window interleaves %d host bridges",
-                                  fw->num_targets));
+        soft_range(out, s, e, CXL_DM_WINDOW_INTERLEAVES, NULL, -1,
+                   fw->num_targets);
         return;
     }
     hb = fw->target_hbs[0] ?
         PCI_HOST_BRIDGE(fw->target_hbs[0]->cxl_host_bridge) : NULL;
     if (!hb || !hb->bus || !pci_bus_is_cxl(hb->bus)) {
-        add_range(out, s, e, NULL, NULL, 0,
-                  g_strdup("the window's host bridge is not set up"));
+        soft_range(out, s, e, CXL_DM_NO_HOST_BRIDGE, NULL, -1, 0);
         return;
     }
     if (cxl_get_hb_passthrough(hb)) {
         PCIDevice *rp = pcie_find_port_first(hb->bus);
 
         if (!rp) {
-            add_range(out, s, e, NULL, NULL, 0,
-                      g_strdup("the host bridge has no root port"));
+            soft_range(out, s, e, CXL_DM_NO_ROOT_PORT, NULL, -1, 0);
             return;
         }
         route_below_root_port(rp, s, e, out);
@@ -503,8 +587,7 @@ static void eval_window(CXLFixedWindow *fw, GArray *out)
     }
     cs = cxl_get_hb_cstate(hb);
     if (!cs) {
-        add_range(out, s, e, NULL, NULL, 0,
-                  g_strdup("the host bridge has no component registers"));
+        soft_range(out, s, e, CXL_DM_NO_COMPONENT_REGS, NULL, -1, 0);
         return;
     }
     eval_switching(cs->crb.cache_mem_registers, hb->bus, s, e, out,
@@ -523,7 +606,7 @@ static void free_ranges(GArray *ranges)
     int i;
 
     for (i = 0; i < ranges->len; i++) {
-        g_free(g_array_index(ranges, CXLDMRange, i).why);
+        g_free(g_array_index(ranges, CXLDMRange, i).who);
     }
     g_array_free(ranges, true);
 }
@@ -891,7 +974,7 @@ static void window_build_sets(CXLDMWindow *w)
     for (i = 0; i <= w->ranges->len; i++) {
         CXLDMRange *r = i < w->ranges->len ?
             &g_array_index(w->ranges, CXLDMRange, i) : NULL;
-        bool cand = r && !r->target && r->why && strstr(r->why, "interleave");
+        bool cand = r && reason_interleaves(r->reason);
 
         /* Gather runs of adjacent candidate ranges into [a, b). */
         if (cand && b == r->start && b != a) {
@@ -941,8 +1024,7 @@ static bool sets_pending(void)
         for (j = 0; w->ranges && j < w->ranges->len; j++) {
             CXLDMRange *r = &g_array_index(w->ranges, CXLDMRange, j);
 
-            if (!r->target && r->why && strstr(r->why, "interleave") &&
-                !w->sets->len) {
+            if (reason_interleaves(r->reason) && !w->sets->len) {
                 return true;
             }
         }
@@ -1018,7 +1100,7 @@ static void sets_update(bool build)
     bool have = false;
     int i;
 
-    if (!dm.initialized) {
+    if (!dm.state) {
         return;
     }
     fp = sets_fingerprint();
@@ -1042,7 +1124,7 @@ void cxl_direct_map_device_access(DeviceState *dev)
 {
     int i, j, k;
 
-    for (i = 0; dm.initialized && i < dm.windows->len; i++) {
+    for (i = 0; dm.state && i < dm.windows->len; i++) {
         CXLDMWindow *w = &g_array_index(dm.windows, CXLDMWindow, i);
 
         for (j = 0; j < w->sets->len; j++) {
@@ -1180,10 +1262,9 @@ static void cxl_direct_map_vm_state(void *opaque, bool running,
 
 void cxl_direct_map_init(CXLState *state)
 {
-    if (dm.initialized) {
+    if (dm.state) {
         return;
     }
-    dm.initialized = true;
     dm.state = state;
     dm.windows = g_array_new(false, true, sizeof(CXLDMWindow));
     /*
@@ -1226,7 +1307,9 @@ static bool same_piece(const CXLDMRange *a, const CXLDMRange *b)
         return false;
     }
     if (!a->target || !b->target) {
-        return !a->target && !b->target && !g_strcmp0(a->why, b->why);
+        return !a->target && !b->target && a->reason == b->reason &&
+               a->decoder == b->decoder && a->n == b->n &&
+               !g_strcmp0(a->who, b->who);
     }
     return a->target == b->target &&
            a->target_offset + (a->end - a->start) == b->target_offset;
@@ -1323,7 +1406,7 @@ static CxlWindowDirectMap *window_info(CXLDMWindow *w)
                                          OBJECT(set->devs[k])));
                 }
             } else {
-                last->reason = g_strdup(r.why);
+                last->reason = range_why(&r);
             }
             QAPI_LIST_APPEND(tail, last);
             prev = r;

@@ -601,14 +601,6 @@ QcxlPoolMeta *qcxl_pool_meta_new(uint32_t extents)
     return meta;
 }
 
-QcxlPoolMeta *qcxl_pool_meta_dup(const QcxlPoolMeta *meta)
-{
-    QcxlPoolMeta *m = g_memdup2(meta, sizeof(*meta));
-
-    m->map = g_memdup2(meta->map, sizeof(uint16_t) * meta->extents);
-    return m;
-}
-
 void qcxl_pool_meta_free(QcxlPoolMeta *meta)
 {
     if (meta) {
@@ -964,11 +956,6 @@ static uint64_t *lock_u64(QcxlPool *pool, uint64_t off)
 uint64_t qcxl_pool_lock_word(QcxlPool *pool)
 {
     return __atomic_load_n(lock_u64(pool, LOCK_WORD), __ATOMIC_ACQUIRE);
-}
-
-void qcxl_pool_set_lock_timeout(QcxlPool *pool, uint32_t ms)
-{
-    pool->lock_timeout_ms = ms;
 }
 
 uint64_t qcxl_pool_heartbeat(QcxlPool *pool, int slot)

@@ -148,7 +148,6 @@ bool qcxl_pool_extent_is_zero(QcxlPool *pool, uint32_t extent);
 
 /* Metadata snapshots (lock-free) and checking */
 QcxlPoolMeta *qcxl_pool_meta_new(uint32_t extents);
-QcxlPoolMeta *qcxl_pool_meta_dup(const QcxlPoolMeta *meta);
 void qcxl_pool_meta_free(QcxlPoolMeta *meta);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(QcxlPoolMeta, qcxl_pool_meta_free)
 QcxlPoolMeta *qcxl_pool_read(QcxlPool *pool, GError **errp);
@@ -178,8 +177,6 @@ typedef bool (*QcxlPoolTxFn)(QcxlPool *pool, QcxlPoolMeta *meta,
 bool qcxl_pool_transact(QcxlPool *pool, QcxlPoolTxFn fn, void *opaque,
                         GError **errp);
 uint64_t qcxl_pool_lock_word(QcxlPool *pool);
-/* How long a waiter watches a held lock before taking it over. */
-void qcxl_pool_set_lock_timeout(QcxlPool *pool, uint32_t ms);
 
 /*
  * From now on, changes made through @pool are made by host (@slot,
