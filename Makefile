@@ -89,12 +89,18 @@ bench-pool: all pristine guest-images
 bench-migration: all pristine guest-images
 	$(PYTHON) bench/migration.py
 
+# Everything a user runs on the host: QEMU, the pool CLI, the agent's host
+# side, their man pages and the docs.  tests/unit/test-install.py checks
+# that the installed programs work from the prefix.
 install: all
 	install -D -m 0755 build/qemu-system-x86_64 $(DESTDIR)$(PREFIX)/bin/qcxl-qemu-system-x86_64
+	install -D -m 0755 build/qcxl/qcxl-pool $(DESTDIR)$(PREFIX)/bin/qcxl-pool
+	install -D -m 0755 tools/qcxl-tier $(DESTDIR)$(PREFIX)/bin/qcxl-tier
+	install -D -m 0644 tools/qcxl-pool.1 $(DESTDIR)$(PREFIX)/share/man/man1/qcxl-pool.1
+	install -D -m 0644 tools/qcxl-tier.1 $(DESTDIR)$(PREFIX)/share/man/man1/qcxl-tier.1
 	install -d $(DESTDIR)$(PREFIX)/share/doc/qcxl
 	cp -r README.md docs/. $(DESTDIR)$(PREFIX)/share/doc/qcxl/
-	install -D -m 0755 tools/qcxl-tier $(DESTDIR)$(PREFIX)/bin/qcxl-tier
-	@echo "installed $(DESTDIR)$(PREFIX)/bin/qcxl-qemu-system-x86_64 and qcxl-tier"
+	@echo "installed qcxl-qemu-system-x86_64, qcxl-pool, qcxl-tier and their man pages under $(DESTDIR)$(PREFIX)"
 
 # The tier agent, for a guest's file system (a distribution package would
 # take these): binary, systemd unit, man page.
