@@ -26,6 +26,7 @@
 #include "qobject/qlist.h"
 #include "qobject/qnum.h"
 #include "qobject/qjson.h"
+#include "qcxl-wait.h"
 
 #define MiB (1ULL << 20)
 #define GiB (1ULL << 30)
@@ -710,9 +711,9 @@ static void test_reset(void)
 
 static void wait_migration(QTestState *qts)
 {
-    int i;
+    g_auto(QcxlDeadline) d = qcxl_deadline(60, "the migration to complete");
 
-    for (i = 0; i < 600; i++) {
+    for (;;) {
         QDict *r = qtest_qmp(qts, "{ 'execute': 'query-migrate' }");
         QDict *ret = qdict_get_qdict(r, "return");
         const char *st = qdict_haskey(ret, "status") ?
@@ -724,9 +725,8 @@ static void wait_migration(QTestState *qts)
         if (done) {
             return;
         }
-        g_usleep(100 * 1000);
+        qcxl_wait(&d, 100);
     }
-    g_assert_not_reached();
 }
 
 static char *dst_args(Topo *t, const char *incoming)
@@ -832,9 +832,9 @@ static void test_migrate_refused(void)
     g_autofree char *file = g_strdup_printf("%s/qcxl-dm-%d.mig",
                                             g_get_tmp_dir(), getpid());
     g_autofree char *uri = g_strdup_printf("file:%s", file);
+    g_auto(QcxlDeadline) d = { 0 };
     const char *st = NULL;
     QDict *r;
-    int i;
 
     commit(t->qts, t->ep_hdm[0], 0, t->win, DEV_SIZE, 0, 0);
     r = qtest_qmp(t->qts, "{ 'execute': 'cxl-inject-poison', 'arguments': "
@@ -843,7 +843,8 @@ static void test_migrate_refused(void)
     g_assert(qdict_haskey(r, "return"));
     qobject_unref(r);
     start_migration(t->qts, uri);
-    for (i = 0; i < 600; i++) {
+    d = qcxl_deadline(60, "the migration with poison to end");
+    for (;;) {
         QDict *ret;
 
         r = qtest_qmp(t->qts, "{ 'execute': 'query-migrate' }");
@@ -858,7 +859,7 @@ static void test_migrate_refused(void)
         }
         qobject_unref(r);
         r = NULL;
-        g_usleep(100 * 1000);
+        qcxl_wait(&d, 100);
     }
     g_assert_cmpstr(st, ==, "failed");
     qobject_unref(r);

@@ -36,6 +36,7 @@
 #include "qobject/qlist.h"
 #include "qemu/bswap.h"
 #include "hw/mem/qcxl_pool.h"
+#include "qcxl-wait.h"
 
 #define MiB ((uint64_t)1 << 20)
 #define PATTERN 0x4d49475241544544ULL
@@ -130,8 +131,10 @@ static void G_GNUC_PRINTF(3, 4) qmp_fails(QTestState *qts, const char *msg,
 static char *wait_migration(QTestState *qts, const char *ends, QDict **info)
 {
     g_auto(GStrv) want = g_strsplit(ends, "|", -1);
+    g_auto(QcxlDeadline) d = qcxl_deadline(30, "query-migrate to say %s",
+                                           ends);
 
-    for (int i = 0; i < 600; i++) {
+    for (;;) {
         QDict *rsp = qtest_qmp(qts, "{'execute': 'query-migrate'}");
         QDict *ret = qdict_get_qdict(rsp, "return");
         const char *st = qdict_haskey(ret, "status") ?
@@ -146,9 +149,8 @@ static char *wait_migration(QTestState *qts, const char *ends, QDict **info)
             return s;
         }
         qobject_unref(rsp);
-        g_usleep(50 * 1000);
+        qcxl_wait(&d, 50);
     }
-    g_assert_not_reached();
 }
 
 /*
@@ -181,15 +183,17 @@ static char *run_state(QTestState *qts)
 
 static void wait_run_state(QTestState *qts, const char *want)
 {
-    for (int i = 0; i < 200; i++) {
+    g_auto(QcxlDeadline) d = qcxl_deadline(10, "query-status to say %s",
+                                           want);
+
+    for (;;) {
         g_autofree char *st = run_state(qts);
 
         if (!strcmp(st, want)) {
             return;
         }
-        g_usleep(50 * 1000);
+        qcxl_wait(&d, 50);
     }
-    g_assert_cmpstr(run_state(qts), ==, want);
 }
 
 static const QcxlPoolRegion *region(QcxlPoolMeta *meta, const char *name)
@@ -360,6 +364,7 @@ typedef enum Interruption {
 
 static void interrupted(Interruption how)
 {
+    g_auto(QcxlDeadline) d = { 0 };
     Fixture f;
     QTestState *qa, *qb;
     g_autoptr(QcxlPoolMeta) before = NULL, after = NULL;
@@ -390,6 +395,7 @@ static void interrupted(Interruption how)
     qtest_qmp_assert_success(qa, "{'execute': 'migrate', "
                              "'arguments': {'uri': 'qcxl-pool:mig0'}}");
     /* midway: some of the copied memory has gone, most has not */
+    d = qcxl_deadline(30, "the migration to have sent 8 MiB");
     for (;;) {
         QDict *ram;
 
@@ -408,7 +414,7 @@ static void interrupted(Interruption how)
         }
         qobject_unref(info);
         info = NULL;
-        g_usleep(20 * 1000);
+        qcxl_wait(&d, 20);
     }
     qtest_set_expected_status(qb, 1);
     switch (how) {
@@ -500,7 +506,9 @@ static QTestState *start_dram(void)
 /* Job @id's status once it concluded; its error, if any, in @error */
 static void wait_job(QTestState *qts, const char *id, char **error)
 {
-    for (int i = 0; i < 1200; i++) {
+    g_auto(QcxlDeadline) d = qcxl_deadline(60, "job %s to conclude", id);
+
+    for (;;) {
         QDict *rsp = qtest_qmp(qts, "{'execute': 'query-jobs'}");
         QList *jobs = qdict_get_qlist(rsp, "return");
         QListEntry *e;
@@ -519,9 +527,8 @@ static void wait_job(QTestState *qts, const char *id, char **error)
             }
         }
         qobject_unref(rsp);
-        g_usleep(50 * 1000);
+        qcxl_wait(&d, 50);
     }
-    g_assert_not_reached();
 }
 
 /* Job @id's current progress, or -1 once it is not running */
@@ -694,6 +701,7 @@ static void test_staged(void)
 /* A stage cancelled midway: the memory is whole, private, and A's */
 static void test_stage_cancel(void)
 {
+    g_auto(QcxlDeadline) d = { 0 };
     Fixture f;
     QTestState *qa;
     g_autofree char *err = NULL;
@@ -705,9 +713,10 @@ static void test_stage_cancel(void)
     write_marks(qa, 2);
     qtest_qmp_assert_success(qa, STAGE("'region': 'stage', "
                                        "'chunk-size': 4096"), f.path);
+    d = qcxl_deadline(30, "job s0 to have moved 8 MiB");
     while ((cur = job_progress(qa, "s0")) < 8 * MiB) {
         g_assert_cmpint(cur, >=, 0);
-        g_usleep(10 * 1000);
+        qcxl_wait(&d, 10);
     }
     g_assert_cmpint(cur, <, 48 * MiB);
 
@@ -758,7 +767,10 @@ static void hmp_wait_concluded(QTestState *qts, const char *id)
 {
     g_autofree char *want = g_strdup_printf("job %s (", id);
 
-    for (int i = 0; i < 1200; i++) {
+    g_auto(QcxlDeadline) d = qcxl_deadline(60, "info qcxl-pool to show "
+                                           "job %s concluded", id);
+
+    for (;;) {
         g_autofree char *out = hmp(qts, "info qcxl-pool");
         char *line = strstr(out, want);
 
@@ -766,13 +778,13 @@ static void hmp_wait_concluded(QTestState *qts, const char *id)
         if (g_str_has_prefix(strchr(line, ')'), "): concluded")) {
             return;
         }
-        g_usleep(50 * 1000);
+        qcxl_wait(&d, 50);
     }
-    g_assert_not_reached();
 }
 
 static void test_hmp(void)
 {
+    g_auto(QcxlDeadline) d = { 0 };
     Fixture f;
     QTestState *qa;
     g_autofree char *cmd = NULL;
@@ -807,9 +819,10 @@ static void test_hmp(void)
     cmd = g_strdup_printf("qcxl_pool_stage s0 m0 stage pool=%s,host=hostA,"
                           "chunk-size=64k,speed=16M", f.path);
     hmp_has(qa, cmd, "");
+    d = qcxl_deadline(30, "job s0 to have moved 2 MiB");
     while (job_progress(qa, "s0") < 2 * MiB) {
         g_assert_cmpint(job_progress(qa, "s0"), >=, 0);
-        g_usleep(10 * 1000);
+        qcxl_wait(&d, 10);
     }
     hmp_has(qa, "info qcxl-pool", "job s0 (qcxl-pool-stage): running, ");
     hmp_has(qa, "info qcxl-pool", "host hostA: active");

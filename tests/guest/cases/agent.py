@@ -102,7 +102,11 @@ check "the agent's tier for the CXL node ($t) is the kernel's (${k})" \
 check "no mismatch" grep -q '"mismatches" : 0' /run/qcxl-tier-agent/tiers.json
 # Placement: DRAM 204800+204800 MB/s against the region's 38400+38400
 wi=/sys/kernel/mm/mempolicy/weighted_interleave
-sleep 2
+# the agent sets the weights once it has its tiers: up to 30 s
+for i in $(seq 1 30); do
+    [ "$(cat $wi/node0)" = 5 ] && [ "$(cat $wi/node$node)" = 1 ] && break
+    sleep 1
+done
 grep -H . $wi/node* /sys/kernel/mm/numa/demotion_enabled
 check "weighted interleave: DRAM node 0 weighs 5" [ "$(cat $wi/node0)" = 5 ]
 check "weighted interleave: CXL node $node weighs 1" \

@@ -510,17 +510,27 @@ static void test_zeroing(void)
                      qcxl_pool_super(pool)->extents);
 }
 
+/*
+ * The lock is taken over from a holder whose word and beat stand still
+ * for the pool's lease (the lock timeout).  The live holder below shows
+ * progress twenty times per lease, so only a stall of a whole lease
+ * (2 s here) could make the waiter take over: the test takes its
+ * timing from the pool, not from how this machine schedules threads.
+ */
+#define LOCK_TEST_LEASE_MS 2000
+
 static gint holder_released;
 
 static gpointer fake_holder(gpointer opaque)
 {
     QcxlPool *pool = opaque;
     uint64_t *lock = (uint64_t *)(qcxl_pool_base(pool) + 0x1000);
+    uint32_t step_ms = qcxl_pool_super(pool)->lease_ms / 20;
 
-    /* hold the lock for 10 x 50 ms, showing progress, then release */
+    /* hold the lock for half a lease, showing progress, then release */
     for (int i = 0; i < 10; i++) {
         __atomic_fetch_add(&lock[1], 1, __ATOMIC_RELEASE);
-        g_usleep(50000);
+        g_usleep(step_ms * 1000);
     }
     g_atomic_int_set(&holder_released, 1);
     __atomic_store_n(&lock[0], 0, __ATOMIC_RELEASE);
@@ -534,13 +544,17 @@ static void test_lock(void)
     uint64_t *lock = (uint64_t *)(qcxl_pool_base(pool) + 0x1000);
     GThread *t;
 
-    /* a dead holder (no progress): taken over */
+    /* a dead holder (no progress at all): taken over after the lease */
     __atomic_store_n(&lock[0], 0xdead0001ULL, __ATOMIC_RELEASE);
     g_assert_true(qcxl_pool_host_add(pool, "a", &err));
     g_assert_no_error(err);
     g_assert_cmpuint(qcxl_pool_lock_word(pool), ==, 0);
+    assert_clean(pool);
 
-    /* a live holder (progress, for 2.5x the timeout): waited for */
+    /* a live holder (progress): waited for, however long it holds */
+    g_clear_pointer(&pool, qcxl_pool_close);
+    pool = fresh_pool(64 * MiB, LOCK_TEST_LEASE_MS);
+    lock = (uint64_t *)(qcxl_pool_base(pool) + 0x1000);
     __atomic_store_n(&lock[0], 0xbeef0001ULL, __ATOMIC_RELEASE);
     t = g_thread_new("holder", fake_holder, pool);
     g_assert_true(qcxl_pool_host_add(pool, "b", &err));
@@ -552,26 +566,35 @@ static void test_lock(void)
     assert_clean(pool);
 }
 
+static gint beater_stop;
+
+/* Beat for slot 3 until told to stop (at most 10 s); returns the beats */
 static gpointer beater(gpointer opaque)
 {
     QcxlPool *pool = opaque;
+    uintptr_t beats = 0;
 
-    for (int i = 0; i < 20; i++) {
+    while (!g_atomic_int_get(&beater_stop) && beats < 500) {
         qcxl_pool_beat(pool, 3);
+        beats++;
         g_usleep(20000);
     }
-    return NULL;
+    return (gpointer)beats;
 }
 
 static void test_heartbeat(void)
 {
     g_autoptr(QcxlPool) pool = fresh_pool(64 * MiB, 200);
     GThread *t = g_thread_new("beat", beater, pool);
+    uintptr_t beats;
 
-    g_assert_false(qcxl_pool_watch_stale(pool, 3, 200));
-    g_thread_join(t);
+    /* a beating host is not stale: the watch returns at its first beat */
+    g_assert_false(qcxl_pool_watch_stale(pool, 3, 10000));
+    g_atomic_int_set(&beater_stop, 1);
+    beats = (uintptr_t)g_thread_join(t);
+    /* one that has stopped is, after the period watched */
     g_assert_true(qcxl_pool_watch_stale(pool, 3, 100));
-    g_assert_cmpuint(qcxl_pool_heartbeat(pool, 3), ==, 20);
+    g_assert_cmpuint(qcxl_pool_heartbeat(pool, 3), ==, beats);
 }
 
 /* A handle acting as a host may change only what that host owns */
