@@ -13,12 +13,12 @@
 
 void agent_policy_defaults(AgentPolicy *p)
 {
-    g_free(p->migrate.cgroup);
+    g_free(p->promote.cgroup);
     *p = (AgentPolicy) {
         .onlining = true,
         .placement = true,
         .migration = true,
-        .migrate = {
+        .promote = {
             .cgroup = g_strdup(AGENT_DEFAULT_CGROUP),
             .bandwidth_mbps = 256,
             .reserve_percent = 5,
@@ -29,7 +29,7 @@ void agent_policy_defaults(AgentPolicy *p)
 
 void agent_policy_clear(AgentPolicy *p)
 {
-    g_clear_pointer(&p->migrate.cgroup, g_free);
+    g_clear_pointer(&p->promote.cgroup, g_free);
 }
 
 typedef enum KeyType { KEY_BOOL, KEY_UINT, KEY_PATH } KeyType;
@@ -49,13 +49,13 @@ static const PolicyKey policy_keys[] = {
     { "enforce", "migration", KEY_BOOL, offsetof(AgentPolicy, migration),
       0, 1 },
     { "migration", "cgroup", KEY_PATH,
-      offsetof(AgentPolicy, migrate.cgroup), 0, 0 },
+      offsetof(AgentPolicy, promote.cgroup), 0, 0 },
     { "migration", "bandwidth-mbps", KEY_UINT,
-      offsetof(AgentPolicy, migrate.bandwidth_mbps), 1, 100000 },
+      offsetof(AgentPolicy, promote.bandwidth_mbps), 1, 100000 },
     { "migration", "reserve-percent", KEY_UINT,
-      offsetof(AgentPolicy, migrate.reserve_percent), 0, 50 },
+      offsetof(AgentPolicy, promote.reserve_percent), 0, 50 },
     { "migration", "cold-scans", KEY_UINT,
-      offsetof(AgentPolicy, migrate.cold_scans), 1, 3600 },
+      offsetof(AgentPolicy, promote.cold_scans), 1, 3600 },
 };
 
 static const PolicyKey *policy_key(const char *group, const char *key)
@@ -159,10 +159,10 @@ char *agent_policy_describe(const AgentPolicy *p)
                            "%u rounds)",
                            p->onlining ? "on" : "off",
                            p->placement ? "on" : "off",
-                           p->migration ? "on" : "off", p->migrate.cgroup,
-                           p->migrate.bandwidth_mbps,
-                           p->migrate.reserve_percent,
-                           p->migrate.cold_scans);
+                           p->migration ? "on" : "off", p->promote.cgroup,
+                           p->promote.bandwidth_mbps,
+                           p->promote.reserve_percent,
+                           p->promote.cold_scans);
 }
 
 /* Write VALUE to a sysfs attribute (no temporary file: it is sysfs). */

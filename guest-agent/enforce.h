@@ -32,7 +32,7 @@
 #ifndef QCXL_AGENT_ENFORCE_H
 #define QCXL_AGENT_ENFORCE_H
 
-#include "migrate.h"
+#include "promote.h"
 
 #define AGENT_DEFAULT_CGROUP "/sys/fs/cgroup/qcxl-tier"
 
@@ -40,7 +40,7 @@ typedef struct AgentPolicy {
     bool onlining;
     bool placement;
     bool migration;
-    AgentMigratePolicy migrate;
+    AgentPromotePolicy promote;
 } AgentPolicy;
 
 void agent_policy_defaults(AgentPolicy *p);

@@ -9,71 +9,6 @@
 #include <json-glib/json-glib.h>
 #include "protocol.h"
 
-/* ---- state ---- */
-
-AgentState *agent_state_new(const char *root)
-{
-    AgentState *s = g_new0(AgentState, 1);
-
-    s->root = g_strdup(root);
-    agent_policy_defaults(&s->policy);
-    return s;
-}
-
-void agent_state_enforce(AgentState *s, GPtrArray *log)
-{
-    guint n, failed;
-
-    if (!s->topo) {
-        return;
-    }
-    if (s->policy.onlining) {
-        n = agent_online_movable(s->root, s->topo, log, &failed);
-        s->counters.blocks_onlined += n;
-        s->counters.onlining_failures += failed;
-        if (n || failed) {
-            agent_state_refresh(s, NULL);
-        }
-    }
-    if (s->policy.placement) {
-        s->counters.placement_changes +=
-            agent_apply_placement(s->root, s->topo, &s->tiers, log, &failed);
-        s->counters.placement_failures += failed;
-    }
-    if (s->policy.migration) {
-        if (!s->migrator) {
-            s->migrator = agent_migrator_new(s->root);
-        }
-        agent_migrate_round(s->migrator, &s->policy.migrate, s->topo,
-                            &s->tiers, &s->migration, log);
-    }
-}
-
-void agent_state_free(AgentState *s)
-{
-    if (s) {
-        agent_topology_free(s->topo);
-        agent_migrator_free(s->migrator);
-        agent_policy_clear(&s->policy);
-        g_free(s->root);
-        g_free(s);
-    }
-}
-
-bool agent_state_refresh(AgentState *s, GError **errp)
-{
-    AgentTopology *t = agent_topology_read(s->root, errp);
-
-    if (!t) {
-        return false;
-    }
-    agent_topology_free(s->topo);
-    s->topo = t;
-    agent_compute_tiers(t, s->overrides, &s->tiers);
-    s->counters.retiers++;
-    return true;
-}
-
 /* ---- framing: split the byte stream into top-level JSON objects ---- */
 
 struct AgentServer {
@@ -138,7 +73,7 @@ static void reply_error(AgentServer *srv, GString *out, const char *cls,
     text = json_generator_to_data(gen, NULL);
     g_string_append(out, text);
     g_string_append_c(out, '\n');
-    srv->state->counters.errors++;
+    agent_state_count_error(srv->state);
 }
 
 static void dispatch(AgentServer *srv, const char *text, size_t len,
@@ -235,21 +170,6 @@ typedef struct Command {
     const char *name;
     CommandFn fn;
 } Command;
-
-static void add_perf(JsonBuilder *b, const char *name, const AgentPerf *p)
-{
-    json_builder_set_member_name(b, name);
-    json_builder_begin_object(b);
-    json_builder_set_member_name(b, "read-latency");
-    json_builder_add_int_value(b, p->read_latency);
-    json_builder_set_member_name(b, "write-latency");
-    json_builder_add_int_value(b, p->write_latency);
-    json_builder_set_member_name(b, "read-bandwidth");
-    json_builder_add_int_value(b, p->read_bandwidth);
-    json_builder_set_member_name(b, "write-bandwidth");
-    json_builder_add_int_value(b, p->write_bandwidth);
-    json_builder_end_object(b);
-}
 
 static const Command commands[];
 
@@ -365,9 +285,9 @@ static bool cmd_query_topology(AgentState *s, JsonObject *args,
         json_builder_add_string_value(b, node->cpulist);
         json_builder_set_member_name(b, "mem-kb");
         json_builder_add_int_value(b, node->mem_kb);
-        add_perf(b, "access0", &node->access0);
-        add_perf(b, "access1", &node->access1);
-        add_perf(b, "acpi", &node->acpi);
+        agent_json_add_perf(b, "access0", &node->access0);
+        agent_json_add_perf(b, "access1", &node->access1);
+        agent_json_add_perf(b, "acpi", &node->acpi);
         json_builder_set_member_name(b, "kernel-tier");
         json_builder_add_int_value(b, node->kernel_tier);
         json_builder_set_member_name(b, "dax");
@@ -408,64 +328,13 @@ static bool cmd_query_topology(AgentState *s, JsonObject *args,
     return true;
 }
 
-static void add_tiers(AgentState *s, JsonBuilder *b)
-{
-    bool mismatch[AGENT_MAX_NODES];
-    guint count = agent_tier_mismatches(s->topo, &s->tiers, mismatch);
-    int n;
-
-    json_builder_begin_object(b);
-    json_builder_set_member_name(b, "dram-node");
-    json_builder_add_int_value(b, MAX(s->tiers.dram_node, -1));
-    json_builder_set_member_name(b, "mismatches");
-    json_builder_add_int_value(b, count);
-    json_builder_set_member_name(b, "nodes");
-    json_builder_begin_array(b);
-    for (n = 0; n < AGENT_MAX_NODES; n++) {
-        if (s->tiers.tier[n] < 0) {
-            continue;
-        }
-        json_builder_begin_object(b);
-        json_builder_set_member_name(b, "node");
-        json_builder_add_int_value(b, n);
-        json_builder_set_member_name(b, "tier");
-        json_builder_add_int_value(b, s->tiers.tier[n]);
-        json_builder_set_member_name(b, "adistance");
-        json_builder_add_int_value(b, s->tiers.adist[n]);
-        json_builder_set_member_name(b, "source");
-        json_builder_add_string_value(b,
-                                      agent_source_name(s->tiers.source[n]));
-        json_builder_set_member_name(b, "kernel-tier");
-        json_builder_add_int_value(b, s->topo->nodes[n].kernel_tier);
-        json_builder_set_member_name(b, "mismatch");
-        json_builder_add_boolean_value(b, mismatch[n]);
-        add_perf(b, "perf", &s->tiers.perf[n]);
-        json_builder_end_object(b);
-    }
-    json_builder_end_array(b);
-    json_builder_end_object(b);
-}
-
-char *agent_state_tiers_json(AgentState *s)
-{
-    g_autoptr(JsonBuilder) b = json_builder_new();
-    g_autoptr(JsonGenerator) gen = json_generator_new();
-    g_autoptr(JsonNode) root = NULL;
-
-    add_tiers(s, b);
-    root = json_builder_get_root(b);
-    json_generator_set_root(gen, root);
-    json_generator_set_pretty(gen, true);
-    return json_generator_to_data(gen, NULL);
-}
-
 static bool cmd_query_tiers(AgentState *s, JsonObject *args, JsonBuilder *b,
                             GError **errp)
 {
     if (!agent_state_refresh(s, errp)) {
         return false;
     }
-    add_tiers(s, b);
+    agent_state_add_tiers(s, b);
     return true;
 }
 
@@ -483,23 +352,18 @@ static bool cmd_set_node_perf(AgentState *s, JsonObject *args,
         !get_int(args, "node", true, 0, AGENT_MAX_NODES - 1, &node, errp)) {
         return false;
     }
-    if (!s->topo->nodes[node].present || !s->topo->nodes[node].mem_kb) {
-        g_set_error(errp, AGENT_ERROR, 0, "node %" G_GINT64_FORMAT
-                    " has no memory in this guest", node);
-        return false;
-    }
     for (i = 0; i < 4; i++) {
         if (!get_int(args, names[i], true, 1,
                      i < 2 ? 1000000 : 4000000, &v[i], errp)) {
             return false;
         }
     }
-    s->overrides[node] = (AgentPerf) { v[0], v[1], v[2], v[3] };
-    s->counters.overrides_set++;
-    if (!agent_state_refresh(s, errp)) {
+    if (!agent_state_set_override(s, node,
+                                  &(AgentPerf) { v[0], v[1], v[2], v[3] },
+                                  errp)) {
         return false;
     }
-    add_tiers(s, b);
+    agent_state_add_tiers(s, b);
     return true;
 }
 
@@ -509,18 +373,17 @@ static bool cmd_clear_node_perf(AgentState *s, JsonObject *args,
     g_autoptr(GError) err = NULL;
     gint64 node;
 
-    if (get_int(args, "node", false, 0, AGENT_MAX_NODES - 1, &node, &err)) {
-        memset(&s->overrides[node], 0, sizeof(AgentPerf));
-    } else if (err) {
-        g_propagate_error(errp, g_steal_pointer(&err));
-        return false;
-    } else {
-        memset(s->overrides, 0, sizeof(s->overrides));
+    if (!get_int(args, "node", false, 0, AGENT_MAX_NODES - 1, &node, &err)) {
+        if (err) {
+            g_propagate_error(errp, g_steal_pointer(&err));
+            return false;
+        }
+        node = -1;
     }
-    if (!agent_state_refresh(s, errp)) {
+    if (!agent_state_clear_override(s, node, errp)) {
         return false;
     }
-    add_tiers(s, b);
+    agent_state_add_tiers(s, b);
     return true;
 }
 
@@ -635,7 +498,7 @@ static void dispatch(AgentServer *srv, const char *text, size_t len,
         json_builder_add_value(b, json_node_copy(id));
     }
     json_builder_end_object(b);
-    srv->state->counters.commands++;
+    agent_state_count_command(srv->state);
     reply = json_builder_get_root(b);
     json_generator_set_root(gen, reply);
     reply_text = json_generator_to_data(gen, NULL);

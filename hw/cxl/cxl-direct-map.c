@@ -43,6 +43,7 @@
 #include "hw/boards.h"
 #include "hw/cxl/cxl.h"
 #include "hw/cxl/cxl_direct_map.h"
+#include "hw/cxl/cxl_mailbox.h"
 #include "hw/cxl/cxl_firmware.h"
 #include "hw/pci/pci_bridge.h"
 #include "hw/pci/pcie_port.h"
@@ -1120,7 +1121,8 @@ static void sets_update(bool build)
     dm.sets_fingerprint = fp;
 }
 
-void cxl_direct_map_device_access(DeviceState *dev)
+/* A device-side command is about to access @dev's media by DPA */
+static void device_access(DeviceState *dev)
 {
     int i, j, k;
 
@@ -1138,6 +1140,20 @@ void cxl_direct_map_device_access(DeviceState *dev)
                 }
             }
         }
+    }
+}
+
+void cxl_direct_map_mailbox(DeviceState *dev, uint16_t effect)
+{
+    /*
+     * Commands that change the media or run in the background (sanitize,
+     * media operations) must see it at rest, not behind a direct map.
+     */
+    if (object_dynamic_cast(OBJECT(dev), TYPE_CXL_TYPE3) &&
+        (effect & (CXL_MBOX_IMMEDIATE_DATA_CHANGE |
+                   CXL_MBOX_SECURITY_STATE_CHANGE |
+                   CXL_MBOX_BACKGROUND_OPERATION))) {
+        device_access(dev);
     }
 }
 

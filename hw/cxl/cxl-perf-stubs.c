@@ -6,11 +6,23 @@
  */
 
 #include "qemu/osdep.h"
+#include "qapi/error.h"
 #include "hw/cxl/cxl_perf.h"
 
 bool cxl_perf_enabled(void)
 {
     return false;
+}
+
+bool cxl_perf_numa_node(MachineState *ms, int nodenr,
+                        const NumaNodeOptions *node, Error **errp)
+{
+    if (node->has_latency || node->has_bandwidth) {
+        error_setg(errp, "latency= and bandwidth= of -numa node need qcxl's "
+                   "performance model, which this build lacks (CONFIG_CXL)");
+        return false;
+    }
+    return true;
 }
 
 bool cxl_perf_wants_numa(MachineState *ms)

@@ -307,6 +307,39 @@ bool cxl_perf_wants_numa(MachineState *ms)
     return perf_active();
 }
 
+bool cxl_perf_numa_node(MachineState *ms, int nodenr,
+                        const NumaNodeOptions *node, Error **errp)
+{
+    NodeInfo *info = &ms->numa_state->nodes[nodenr];
+
+    if (!node->has_latency && !node->has_bandwidth) {
+        return true;
+    }
+    if (!ms->numa_state->hmat_enabled) {
+        error_setg(errp, "latency= and bandwidth= of -numa node need "
+                   "-machine hmat=on");
+        return false;
+    }
+    if (node->has_latency &&
+        (node->latency == 0 || node->latency > CXL_PERF_MAX_LATENCY_NS)) {
+        error_setg(errp, "-numa node,nodeid=%d: latency must be between "
+                   "1 and %u ns, not %" PRIu64, nodenr,
+                   CXL_PERF_MAX_LATENCY_NS, node->latency);
+        return false;
+    }
+    if (node->has_bandwidth &&
+        (node->bandwidth < MiB ||
+         node->bandwidth / MiB > CXL_PERF_MAX_BANDWIDTH_MBS)) {
+        error_setg(errp, "-numa node,nodeid=%d: bandwidth must be between "
+                   "1M and %uM (bytes/s), not %" PRIu64, nodenr,
+                   CXL_PERF_MAX_BANDWIDTH_MBS, node->bandwidth);
+        return false;
+    }
+    info->latency = node->has_latency ? node->latency : 0;
+    info->bandwidth = node->has_bandwidth ? node->bandwidth : 0;
+    return true;
+}
+
 /* Figures given on -numa node (latency=, bandwidth=) */
 static bool node_has_figures(const NodeInfo *n)
 {

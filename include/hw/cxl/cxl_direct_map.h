@@ -40,10 +40,12 @@ void cxl_direct_map_update(void);
 void cxl_direct_map_device_removed(DeviceState *dev);
 
 /*
- * A device-side command is about to access @dev's media by DPA: put any
- * of its data held in an interleaved set's RAM back on the media first.
+ * A mailbox command with effects @effect (CXL_MBOX_* bits of its CEL
+ * entry) is about to run on @dev: if it changes the media or runs in the
+ * background, the device's data held in an interleaved set goes back on
+ * the media first.
  */
-void cxl_direct_map_device_access(DeviceState *dev);
+void cxl_direct_map_mailbox(DeviceState *dev, uint16_t effect);
 
 /* Upstream's per-address software decode (exported by patches/0010). */
 PCIDevice *cxl_cfmws_find_device(CXLFixedWindow *fw, hwaddr addr);

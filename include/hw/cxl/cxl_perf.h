@@ -17,6 +17,7 @@
 
 #include "hw/qdev-properties.h"
 #include "hw/cxl/cxl_cdat.h"
+#include "system/numa.h"
 
 typedef struct CXLState CXLState;
 typedef struct NumaState NumaState;
@@ -98,6 +99,14 @@ void cxl_perf_fill_dslbis(const CXLPerf *p, CDATDslbis *read_lat,
  */
 int cxl_perf_build_sslbis(const CXLPerf *p, const uint16_t *port_ids,
                           int count, CDATSubHeader ***cdat_table);
+
+/*
+ * -numa node's latency= and bandwidth= (hw/core/numa.c): checked, and
+ * kept in the node's NodeInfo for the HMAT.  False with @errp set for
+ * figures out of range, or without hmat=on.
+ */
+bool cxl_perf_numa_node(MachineState *ms, int nodenr,
+                        const NumaNodeOptions *node, Error **errp);
 
 /* Machine glue (hw/cxl/cxl-host.c). */
 void cxl_perf_machine_init(Object *machine, CXLState *state);

@@ -475,8 +475,8 @@ static void test_policy(void)
     g_assert_true(p.onlining);
     g_assert_true(p.placement);
     g_assert_true(p.migration);
-    g_assert_cmpstr(p.migrate.cgroup, ==, AGENT_DEFAULT_CGROUP);
-    g_assert_cmpuint(p.migrate.bandwidth_mbps, ==, 256);
+    g_assert_cmpstr(p.promote.cgroup, ==, AGENT_DEFAULT_CGROUP);
+    g_assert_cmpuint(p.promote.bandwidth_mbps, ==, 256);
     g_assert_true(g_file_set_contents(f, "[enforce]\nmigration=false\n"
                                       "[migration]\ncgroup=/sys/fs/cgroup/x\n"
                                       "bandwidth-mbps=100\nreserve-percent=0\n"
@@ -484,10 +484,10 @@ static void test_policy(void)
     g_assert_true(agent_policy_load(f, &p, NULL));
     g_assert_false(p.migration);
     g_assert_true(p.onlining);
-    g_assert_cmpstr(p.migrate.cgroup, ==, "/sys/fs/cgroup/x");
-    g_assert_cmpuint(p.migrate.bandwidth_mbps, ==, 100);
-    g_assert_cmpuint(p.migrate.reserve_percent, ==, 0);
-    g_assert_cmpuint(p.migrate.cold_scans, ==, 7);
+    g_assert_cmpstr(p.promote.cgroup, ==, "/sys/fs/cgroup/x");
+    g_assert_cmpuint(p.promote.bandwidth_mbps, ==, 100);
+    g_assert_cmpuint(p.promote.reserve_percent, ==, 0);
+    g_assert_cmpuint(p.promote.cold_scans, ==, 7);
     g_assert_true(g_file_set_contents(f, "[migration]\nbandwidth-mbps=0\n",
                                       -1, NULL));
     g_assert_false(agent_policy_load(f, &p, &err));
@@ -702,7 +702,7 @@ static void child_write(int cmd, int ack, char pages)
 static void test_scan(void)
 {
     g_autoptr(GError) err = NULL;
-    AgentMigrator *m = agent_migrator_new("/");
+    AgentPromoter *m = agent_promoter_new("/");
     char *buf = mmap(NULL, 64 * 4096, PROT_READ | PROT_WRITE,
                      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     int to_child[2], from_child[2], n, status;
@@ -714,7 +714,7 @@ static void test_scan(void)
         /* The guest tests run this on Debian's kernels, which have it */
         g_test_skip("this kernel does not track soft-dirty pages "
                     "(CONFIG_MEM_SOFT_DIRTY)");
-        agent_migrator_free(m);
+        agent_promoter_free(m);
         return;
     }
     g_assert_true(buf != MAP_FAILED);
@@ -734,7 +734,7 @@ static void test_scan(void)
     child_write(to_child[1], from_child[0], 64);
 
     /* The first round only starts the history */
-    g_assert_true(agent_migrator_scan(m, pid, 2, &s, &err));
+    g_assert_true(agent_promoter_scan(m, pid, 2, &s, &err));
     g_assert_no_error(err);
     g_assert_cmpuint(s.pages, >=, 64);
     g_assert_cmpuint(s.hot, ==, 0);
@@ -749,7 +749,7 @@ static void test_scan(void)
 
     /* 8 pages written: hot (the child's stack may be too) */
     child_write(to_child[1], from_child[0], 8);
-    g_assert_true(agent_migrator_scan(m, pid, 2, &s, &err));
+    g_assert_true(agent_promoter_scan(m, pid, 2, &s, &err));
     g_assert_cmpuint(s.hot, >=, 8);
     g_assert_cmpuint(s.hot, <=, 8 + 16);
     g_assert_cmpuint(s.cold, ==, 0);
@@ -757,22 +757,22 @@ static void test_scan(void)
      * Nothing written since: the 8 are still hot (written in the last
      * two rounds), the other 56 are cold; a round later all 64 are.
      */
-    g_assert_true(agent_migrator_scan(m, pid, 2, &s, &err));
+    g_assert_true(agent_promoter_scan(m, pid, 2, &s, &err));
     g_assert_cmpuint(s.hot, >=, 8);
     g_assert_cmpuint(s.hot, <=, 8 + 16);
     g_assert_cmpuint(s.cold, >=, 56);
     g_assert_cmpuint(s.cold, <=, s.pages - 8);
-    g_assert_true(agent_migrator_scan(m, pid, 2, &s, &err));
+    g_assert_true(agent_promoter_scan(m, pid, 2, &s, &err));
     g_assert_cmpuint(s.cold, >=, 64);
 
     /* A process that went away is an error, not a crash */
     kill(pid, SIGKILL);
     g_assert_cmpint(waitpid(pid, &status, 0), ==, pid);
-    g_assert_false(agent_migrator_scan(m, pid, 2, &s, &err));
+    g_assert_false(agent_promoter_scan(m, pid, 2, &s, &err));
     g_assert_nonnull(err);
     close(to_child[1]);
     close(from_child[0]);
-    agent_migrator_free(m);
+    agent_promoter_free(m);
     munmap(buf, 64 * 4096);
 }
 

@@ -13,7 +13,7 @@
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <glib/gstdio.h>
-#include "migrate.h"
+#include "promote.h"
 
 #define PM_PRESENT      (1ULL << 63)
 #define PM_FILE         (1ULL << 61)
@@ -43,7 +43,7 @@ typedef struct Proc {
     bool seen;                  /* in this round's cgroup */
 } Proc;
 
-struct AgentMigrator {
+struct AgentPromoter {
     char *root;
     guint64 round;
     GHashTable *procs;          /* pid -> Proc */
@@ -63,9 +63,9 @@ static void proc_free(gpointer p)
     g_free(proc);
 }
 
-AgentMigrator *agent_migrator_new(const char *root)
+AgentPromoter *agent_promoter_new(const char *root)
 {
-    AgentMigrator *m = g_new0(AgentMigrator, 1);
+    AgentPromoter *m = g_new0(AgentPromoter, 1);
 
     m->root = g_strdup(root);
     m->procs = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL,
@@ -75,7 +75,7 @@ AgentMigrator *agent_migrator_new(const char *root)
     return m;
 }
 
-void agent_migrator_free(AgentMigrator *m)
+void agent_promoter_free(AgentPromoter *m)
 {
     if (m) {
         g_hash_table_unref(m->procs);
@@ -212,7 +212,7 @@ static int block_map_node(const BlockMap *bm, guint64 pfn)
 
 /* ---- one process ---- */
 
-static Proc *proc_get(AgentMigrator *m, pid_t pid)
+static Proc *proc_get(AgentPromoter *m, pid_t pid)
 {
     Proc *proc = g_hash_table_lookup(m->procs, GINT_TO_POINTER(pid));
 
@@ -254,7 +254,7 @@ static bool parse_maps_line(const char *line, guint64 *start, guint64 *end)
            inode == 0 && e > s;
 }
 
-static bool scan_pid(AgentMigrator *m, const BlockMap *bm, pid_t pid,
+static bool scan_pid(AgentPromoter *m, const BlockMap *bm, pid_t pid,
                      guint cold_scans, AgentPageScan *scan, GError **errp)
 {
     g_autofree char *maps_path = g_strdup_printf("/proc/%d/maps", pid);
@@ -364,7 +364,7 @@ static bool scan_pid(AgentMigrator *m, const BlockMap *bm, pid_t pid,
     return true;
 }
 
-bool agent_migrator_scan(AgentMigrator *m, pid_t pid, guint cold_scans,
+bool agent_promoter_scan(AgentPromoter *m, pid_t pid, guint cold_scans,
                          AgentPageScan *scan, GError **errp)
 {
     BlockMap bm;
@@ -386,7 +386,7 @@ bool agent_migrator_scan(AgentMigrator *m, pid_t pid, guint cold_scans,
  * node TO.  Returns the pages moved; *FAILED counts those the kernel
  * kept where they were.
  */
-static guint64 move_class(AgentMigrator *m, pid_t pid, Proc *proc,
+static guint64 move_class(AgentPromoter *m, pid_t pid, Proc *proc,
                           PageClass cls, const bool *from, int to,
                           guint64 max, guint64 *failed, int *err,
                           int *why)
@@ -490,10 +490,10 @@ static char *move_note(int err, guint64 failed, int why)
  * move_class, counting the pages that did not move and logging the
  * decision (FROM_NODE: the node demoted from, for the log)
  */
-static guint64 move_logged(AgentMigrator *m, pid_t pid, const char *comm,
+static guint64 move_logged(AgentPromoter *m, pid_t pid, const char *comm,
                            Proc *proc, PageClass cls, const bool *from,
                            int from_node, int to, guint64 max, guint64 of,
-                           AgentMigrateStats *stats, GPtrArray *log)
+                           AgentPromoteStats *stats, GPtrArray *log)
 {
     g_autofree char *note = NULL;
     guint64 done, failed = 0;
@@ -530,7 +530,7 @@ static char *proc_comm(pid_t pid)
     return g_strchomp(comm);
 }
 
-static void problem(AgentMigrator *m, GPtrArray *log, char *msg)
+static void problem(AgentPromoter *m, GPtrArray *log, char *msg)
 {
     if (g_strcmp0(msg, m->last_problem)) {
         g_ptr_array_add(log, g_strdup(msg));
@@ -540,7 +540,7 @@ static void problem(AgentMigrator *m, GPtrArray *log, char *msg)
 }
 
 /* Pids in CGROUP's cgroup.procs (creating the cgroup if it is missing) */
-static GArray *cgroup_pids(AgentMigrator *m, const char *cgroup,
+static GArray *cgroup_pids(AgentPromoter *m, const char *cgroup,
                            GPtrArray *log)
 {
     g_autofree char *procs = g_build_filename(cgroup, "cgroup.procs", NULL);
@@ -593,9 +593,9 @@ static gint64 free_pages(const AgentNode *n, guint percent, long page_size)
            1024 / page_size;
 }
 
-void agent_migrate_round(AgentMigrator *m, const AgentMigratePolicy *p,
+void agent_promote_round(AgentPromoter *m, const AgentPromotePolicy *p,
                          const AgentTopology *t, const AgentTiers *tiers,
-                         AgentMigrateStats *stats, GPtrArray *log)
+                         AgentPromoteStats *stats, GPtrArray *log)
 {
     g_autoptr(GArray) pids = NULL;
     bool slow[AGENT_MAX_NODES] = { false }, fastset[AGENT_MAX_NODES] = {

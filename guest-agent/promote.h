@@ -16,18 +16,18 @@
  * move_pages(2).
  */
 
-#ifndef QCXL_AGENT_MIGRATE_H
-#define QCXL_AGENT_MIGRATE_H
+#ifndef QCXL_AGENT_PROMOTE_H
+#define QCXL_AGENT_PROMOTE_H
 
 #include <sys/types.h>
 #include "tiers.h"
 
-typedef struct AgentMigratePolicy {
+typedef struct AgentPromotePolicy {
     char *cgroup;               /* the managed processes' cgroup directory */
     guint bandwidth_mbps;       /* MB moved per second, at most */
     guint reserve_percent;      /* of the fast node, kept free */
     guint cold_scans;           /* rounds without a write: cold */
-} AgentMigratePolicy;
+} AgentPromotePolicy;
 
 /* What one round may do, in pages */
 typedef struct AgentMoveBudget {
@@ -61,37 +61,37 @@ typedef struct AgentPageScan {
     guint64 unknown_node;       /* no frame number (not root?) */
 } AgentPageScan;
 
-typedef struct AgentMigrateStats {
+typedef struct AgentPromoteStats {
     guint64 rounds;
     guint64 pages_promoted;
     guint64 pages_demoted;
     guint64 move_failures;      /* pages the kernel did not move */
     guint64 scan_failures;      /* processes that could not be read */
     guint managed;              /* processes in the last round */
-} AgentMigrateStats;
+} AgentPromoteStats;
 
 /* Whether this kernel tracks soft-dirty pages (tried on a page of our own) */
 bool agent_soft_dirty_works(void);
 
-typedef struct AgentMigrator AgentMigrator;
+typedef struct AgentPromoter AgentPromoter;
 
-AgentMigrator *agent_migrator_new(const char *root);
-void agent_migrator_free(AgentMigrator *m);
+AgentPromoter *agent_promoter_new(const char *root);
+void agent_promoter_free(AgentPromoter *m);
 
 /*
  * Read process PID's pages (one round: the soft-dirty bits are cleared
  * afterwards) into SCAN.  The first round of a process only starts its
  * history: everything it wrote since it started looks hot.
  */
-bool agent_migrator_scan(AgentMigrator *m, pid_t pid, guint cold_scans,
+bool agent_promoter_scan(AgentPromoter *m, pid_t pid, guint cold_scans,
                          AgentPageScan *scan, GError **errp);
 
 /*
  * One round over every process of the policy's cgroup: scan, plan,
  * move.  Decisions go to LOG, totals to STATS.
  */
-void agent_migrate_round(AgentMigrator *m, const AgentMigratePolicy *p,
+void agent_promote_round(AgentPromoter *m, const AgentPromotePolicy *p,
                          const AgentTopology *t, const AgentTiers *tiers,
-                         AgentMigrateStats *stats, GPtrArray *log);
+                         AgentPromoteStats *stats, GPtrArray *log);
 
 #endif
