@@ -5,8 +5,8 @@
  * SPDX-License-Identifier: GPL-2.0-or-later
  *
  * Every change is one transaction on the pool's own metadata (see
- * hw/mem/qcxl-pool.c), so this tool can run while QEMUs use the pool.
- * Nothing that destroys data happens without --force.  See qcxl-pool(8)
+ * hw/mem/qcxl-pool-*.c), so this tool can run while QEMUs use the pool.
+ * Nothing that destroys data happens without --force.  See qcxl-pool(1)
  * and docs/pool.rst.
  */
 

@@ -41,10 +41,8 @@
 #define QCXL_POOL_DEFAULT_LEASE_MS 5000
 #define QCXL_POOL_NO_HOST          0xffff
 
-/* Fixed offsets (bytes from the start of the pool). */
-#define QCXL_POOL_SB_SIZE          4096
-#define QCXL_POOL_LOCK_OFFSET      0x1000
-#define QCXL_POOL_META_OFFSET      0x2000
+/* Where each of these lives on the media */
+#include "hw/mem/qcxl_pool_layout.h"
 
 #define QCXL_POOL_ERROR (qcxl_pool_error_quark())
 GQuark qcxl_pool_error_quark(void);

@@ -1,5 +1,5 @@
 /*
- * Unit tests of the shared pool's metadata layer (hw/mem/qcxl-pool.c)
+ * Unit tests of the shared pool library (hw/mem/qcxl-pool-*.c)
  *
  * Copyright (c) 2026 qcxl authors
  * SPDX-License-Identifier: GPL-2.0-or-later
@@ -87,7 +87,8 @@ static void test_format(void)
     sb = qcxl_pool_super(pool);
     g_assert_cmpuint(sb->extent_size, ==, E);
     g_assert_cmpuint(sb->data_offset % E, ==, 0);
-    g_assert_cmpuint(sb->data_offset, >=, 0x2000 + 2 * sb->meta_size + 4096);
+    g_assert_cmpuint(sb->data_offset, >=, QCXL_POOL_META_OFFSET +
+                     2 * sb->meta_size + QCXL_POOL_PAGE);
     g_assert_cmpuint(sb->data_offset + sb->extents * E, <=, 64 * MiB);
     g_assert_cmpuint(sb->extents, ==, 31);
     g_assert_cmpuint(sb->lease_ms, ==, 1000);
@@ -179,16 +180,18 @@ static void test_open_bad(void)
     g_clear_error(&err);
 }
 
-/* Rewrite copy @copy's CRC after a field was changed (layout in docs) */
+/* Rewrite copy @copy's CRC after a field was changed */
 static void fix_crc(QcxlPool *pool, int copy)
 {
     const QcxlPoolSuper *sb = qcxl_pool_super(pool);
-    uint8_t *b = qcxl_pool_base(pool) + 0x2000 + copy * sb->meta_size;
+    uint8_t *b = qcxl_pool_base(pool) + QCXL_POOL_META_OFFSET +
+                 copy * sb->meta_size;
     uint32_t len, crc;
 
-    memcpy(&len, b + 8, 4);
-    crc = qcxl_crc32c(qcxl_crc32c(0, b, 12), b + 16, len - 16);
-    memcpy(b + 12, &crc, 4);
+    memcpy(&len, b + QCXL_POOL_META_LEN, 4);
+    crc = qcxl_crc32c(qcxl_crc32c(0, b, QCXL_POOL_META_CRC),
+                      b + QCXL_POOL_META_HEAD, len - QCXL_POOL_META_HEAD);
+    memcpy(b + QCXL_POOL_META_CRC, &crc, 4);
 }
 
 static int current_copy(QcxlPool *pool)
@@ -216,7 +219,7 @@ static void test_copies(void)
     cur = current_copy(pool);
 
     /* a torn current copy: the previous one (without host b) is used */
-    base[0x2000 + cur * sb->meta_size + 100] ^= 0xff;
+    base[QCXL_POOL_META_OFFSET + cur * sb->meta_size + 100] ^= 0xff;
     meta = qcxl_pool_read(pool, &err);
     g_assert_no_error(err);
     g_assert_cmpint(qcxl_pool_find_host(meta, "a"), >=, 0);
@@ -230,8 +233,8 @@ static void test_copies(void)
     assert_clean(pool);
 
     /* both damaged: reads and transactions refuse, with both reasons */
-    base[0x2000 + 100] ^= 0xff;
-    base[0x2000 + sb->meta_size + 100] ^= 0xff;
+    base[QCXL_POOL_META_OFFSET + 100] ^= 0xff;
+    base[QCXL_POOL_META_OFFSET + sb->meta_size + 100] ^= 0xff;
     g_clear_pointer(&meta, qcxl_pool_meta_free);
     g_assert_null(qcxl_pool_read(pool, &err));
     g_assert_nonnull(strstr(err->message, "both metadata copies"));
@@ -260,15 +263,16 @@ static void test_hostile(void)
                                           &err));
     g_assert_no_error(err);
     cur = current_copy(pool);
-    copy = qcxl_pool_base(pool) + 0x2000 + cur * sb->meta_size;
-    region = copy + 64 + 64 * 64;               /* region slot 0 */
+    copy = qcxl_pool_base(pool) + QCXL_POOL_META_OFFSET +
+           cur * sb->meta_size;
+    region = copy + QCXL_POOL_META_REGIONS_OFF;     /* region slot 0 */
 
     /* mapped by slot 5 (no host), owner slot 63 (no host), a bad mode */
-    region[16] = 1 << 5;
-    region[2] = 63;
-    region[1] = 7;
+    region[QCXL_POOL_REGION_MAPPED] = 1 << 5;
+    region[QCXL_POOL_REGION_OWNER] = 63;
+    region[QCXL_POOL_REGION_MODE] = 7;
     /* extent 20 claims region slot 9, which is free; data in it */
-    copy[64 + 64 * 64 + 256 * 128 + 2 * 20] = 10;
+    copy[QCXL_POOL_META_MAP_OFF + 2 * 20] = 10;
     ext5 = qcxl_pool_base(pool) + qcxl_pool_extent_offset(pool, 20);
     memset(ext5, 0x5a, 4096);
     /* and a free extent (25) holds data */
@@ -301,11 +305,13 @@ static void test_hostile(void)
                                           &err));
     g_assert_no_error(err);
     cur = current_copy(pool);
-    copy = qcxl_pool_base(pool) + 0x2000 + cur * sb->meta_size;
+    copy = qcxl_pool_base(pool) + QCXL_POOL_META_OFFSET +
+           cur * sb->meta_size;
     g_clear_pointer(&meta, qcxl_pool_meta_free);
     meta = qcxl_pool_read(pool, &err);
-    region = copy + 64 + 64 * 64 + 128 * qcxl_pool_find_region(meta, "keep");
-    region[2] = 40;
+    region = copy + QCXL_POOL_META_REGIONS_OFF +
+             QCXL_POOL_META_REGION_SIZE * qcxl_pool_find_region(meta, "keep");
+    region[QCXL_POOL_REGION_OWNER] = 40;
     fix_crc(pool, cur);
     g_ptr_array_set_size(fixed, 0);
     g_assert_true(qcxl_pool_repair(pool, fixed, &err));
@@ -524,16 +530,17 @@ static gint holder_released;
 static gpointer fake_holder(gpointer opaque)
 {
     QcxlPool *pool = opaque;
-    uint64_t *lock = (uint64_t *)(qcxl_pool_base(pool) + 0x1000);
+    uint64_t *lock = (uint64_t *)(qcxl_pool_base(pool) +
+                                  QCXL_POOL_LOCK_OFFSET);
     uint32_t step_ms = qcxl_pool_super(pool)->lease_ms / 20;
 
     /* hold the lock for half a lease, showing progress, then release */
     for (int i = 0; i < 10; i++) {
-        __atomic_fetch_add(&lock[1], 1, __ATOMIC_RELEASE);
+        __atomic_fetch_add(&lock[QCXL_POOL_LOCK_BEAT / 8], 1, __ATOMIC_RELEASE);
         g_usleep(step_ms * 1000);
     }
     g_atomic_int_set(&holder_released, 1);
-    __atomic_store_n(&lock[0], 0, __ATOMIC_RELEASE);
+    __atomic_store_n(&lock[QCXL_POOL_LOCK_WORD / 8], 0, __ATOMIC_RELEASE);
     return NULL;
 }
 
@@ -541,11 +548,13 @@ static void test_lock(void)
 {
     g_autoptr(QcxlPool) pool = fresh_pool(64 * MiB, 200);
     g_autoptr(GError) err = NULL;
-    uint64_t *lock = (uint64_t *)(qcxl_pool_base(pool) + 0x1000);
+    uint64_t *lock = (uint64_t *)(qcxl_pool_base(pool) +
+                                  QCXL_POOL_LOCK_OFFSET);
     GThread *t;
 
     /* a dead holder (no progress at all): taken over after the lease */
-    __atomic_store_n(&lock[0], 0xdead0001ULL, __ATOMIC_RELEASE);
+    __atomic_store_n(&lock[QCXL_POOL_LOCK_WORD / 8], 0xdead0001ULL,
+                     __ATOMIC_RELEASE);
     g_assert_true(qcxl_pool_host_add(pool, "a", &err));
     g_assert_no_error(err);
     g_assert_cmpuint(qcxl_pool_lock_word(pool), ==, 0);
@@ -554,8 +563,10 @@ static void test_lock(void)
     /* a live holder (progress): waited for, however long it holds */
     g_clear_pointer(&pool, qcxl_pool_close);
     pool = fresh_pool(64 * MiB, LOCK_TEST_LEASE_MS);
-    lock = (uint64_t *)(qcxl_pool_base(pool) + 0x1000);
-    __atomic_store_n(&lock[0], 0xbeef0001ULL, __ATOMIC_RELEASE);
+    lock = (uint64_t *)(qcxl_pool_base(pool) +
+                                  QCXL_POOL_LOCK_OFFSET);
+    __atomic_store_n(&lock[QCXL_POOL_LOCK_WORD / 8], 0xbeef0001ULL,
+                     __ATOMIC_RELEASE);
     t = g_thread_new("holder", fake_holder, pool);
     g_assert_true(qcxl_pool_host_add(pool, "b", &err));
     g_assert_no_error(err);

@@ -1,0 +1,220 @@
+/*
+ * qcxl: shared CXL pool, the lock and heartbeats, transactions
+ *
+ * Copyright (c) 2026 qcxl authors
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ *
+ * Owns the lock page: the lock word a transaction holds (taken over from
+ * a holder that makes no progress for a lease), the heartbeat counters
+ * and qcxl_pool_transact(): a change to a private copy of the current
+ * metadata, checked, then written to the other copy.
+ */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+#include "qcxl-pool-lock.h"
+
+/* The lock page's fields (hw/mem/qcxl_pool_layout.h), for short */
+enum {
+    LOCK_WORD = QCXL_POOL_LOCK_WORD,
+    LOCK_BEAT = QCXL_POOL_LOCK_BEAT,
+    LOCK_PID = QCXL_POOL_LOCK_PID,
+    LOCK_HEARTBEATS = QCXL_POOL_LOCK_HEARTBEATS,
+};
+
+/* ---- Lock page: the lock and heartbeats ---- */
+
+static uint64_t *lock_u64(QcxlPool *pool, uint64_t off)
+{
+    return (uint64_t *)(pool->base + QCXL_POOL_LOCK_OFFSET + off);
+}
+
+uint64_t qcxl_pool_lock_word(QcxlPool *pool)
+{
+    return __atomic_load_n(lock_u64(pool, LOCK_WORD), __ATOMIC_ACQUIRE);
+}
+
+uint64_t qcxl_pool_heartbeat(QcxlPool *pool, int slot)
+{
+    g_assert(slot >= 0 && slot < QCXL_POOL_HOSTS);
+    return __atomic_load_n(lock_u64(pool, LOCK_HEARTBEATS + 8 * slot),
+                           __ATOMIC_ACQUIRE);
+}
+
+void qcxl_pool_beat(QcxlPool *pool, int slot)
+{
+    g_assert(slot >= 0 && slot < QCXL_POOL_HOSTS);
+    __atomic_fetch_add(lock_u64(pool, LOCK_HEARTBEATS + 8 * slot), 1,
+                       __ATOMIC_RELEASE);
+}
+
+/*
+ * Watch @slot's heartbeat for @ms on this host's monotonic clock: true
+ * if it did not advance (the host is not beating).  Peers never compare
+ * wall clocks.
+ */
+bool qcxl_pool_watch_stale(QcxlPool *pool, int slot, uint32_t ms)
+{
+    uint64_t first = qcxl_pool_heartbeat(pool, slot);
+    gint64 end = g_get_monotonic_time() + ms * 1000LL;
+
+    while (g_get_monotonic_time() < end) {
+        if (qcxl_pool_heartbeat(pool, slot) != first) {
+            return false;
+        }
+        g_usleep(MIN(50000, ms * 1000LL / 10 + 1));
+    }
+    return qcxl_pool_heartbeat(pool, slot) == first;
+}
+
+static void lock_acquire(QcxlPool *pool)
+{
+    uint64_t token, seen = 0, seen_beat = 0;
+    gint64 seen_since = 0;
+    gulong delay = 20;
+
+    do {
+        token = ((uint64_t)g_random_int() << 16 |
+                 (uint64_t)g_random_int() << 48) & ~0xffffULL;
+    } while (!token);
+    token |= getpid() & 0xffff;
+    for (;;) {
+        uint64_t cur = 0;
+
+        if (__atomic_compare_exchange_n(lock_u64(pool, LOCK_WORD), &cur,
+                                        token, false, __ATOMIC_ACQ_REL,
+                                        __ATOMIC_ACQUIRE)) {
+            break;
+        }
+        /*
+         * Held.  If neither the word nor the holder's beat moves for the
+         * timeout (measured here), the holder is dead or stalled: take
+         * over from the exact value seen.
+         */
+        uint64_t beat = __atomic_load_n(lock_u64(pool, LOCK_BEAT),
+                                        __ATOMIC_ACQUIRE);
+        gint64 now = g_get_monotonic_time();
+        if (cur != seen || beat != seen_beat) {
+            seen = cur;
+            seen_beat = beat;
+            seen_since = now;
+        } else if (now - seen_since >= pool->lock_timeout_ms * 1000LL &&
+                   __atomic_compare_exchange_n(lock_u64(pool, LOCK_WORD),
+                                               &cur, token, false,
+                                               __ATOMIC_ACQ_REL,
+                                               __ATOMIC_ACQUIRE)) {
+            g_debug("%s: took over the pool lock from a holder that made "
+                    "no progress for %u ms (pid %" G_GUINT64_FORMAT ")",
+                    pool->path, pool->lock_timeout_ms,
+                    __atomic_load_n(lock_u64(pool, LOCK_PID),
+                                    __ATOMIC_RELAXED));
+            break;
+        }
+        g_usleep(delay);
+        delay = MIN(delay * 2, 5000);
+    }
+    pool->token = token;
+    __atomic_store_n(lock_u64(pool, LOCK_PID), getpid(), __ATOMIC_RELAXED);
+    __atomic_fetch_add(lock_u64(pool, LOCK_BEAT), 1, __ATOMIC_RELEASE);
+}
+
+/* While holding the lock: still ours?  Also shows progress to waiters. */
+static bool lock_held(QcxlPool *pool)
+{
+    __atomic_fetch_add(lock_u64(pool, LOCK_BEAT), 1, __ATOMIC_RELEASE);
+    return qcxl_pool_lock_word(pool) == pool->token;
+}
+
+static bool lock_release(QcxlPool *pool)
+{
+    uint64_t token = pool->token;
+
+    pool->token = 0;
+    return __atomic_compare_exchange_n(lock_u64(pool, LOCK_WORD), &token, 0,
+                                       false, __ATOMIC_ACQ_REL,
+                                       __ATOMIC_ACQUIRE);
+}
+
+static GError *lost_lock(QcxlPool *pool)
+{
+    return g_error_new(QCXL_POOL_ERROR, QCXL_POOL_ERR_BUSY,
+                       "%s: the pool lock was taken over while this process "
+                       "held it (stalled for longer than %u ms); the change "
+                       "was not applied", pool->path, pool->lock_timeout_ms);
+}
+
+/* Zero extents under the lock; fails if the lock was lost meanwhile. */
+bool qcxl_pool_zero_extents(QcxlPool *pool, const uint32_t *ext, uint32_t n,
+                            GError **errp)
+{
+    for (uint32_t i = 0; i < n; i++) {
+        uint64_t off = qcxl_pool_extent_offset(pool, ext[i]);
+        if (!lock_held(pool)) {
+            g_propagate_error(errp, lost_lock(pool));
+            return false;
+        }
+        memset(pool->base + off, 0, pool->sb.extent_size);
+        qcxl_pool_persist(pool, off, pool->sb.extent_size);
+    }
+    return true;
+}
+
+bool qcxl_pool_transact(QcxlPool *pool, QcxlPoolTxFn fn, void *opaque,
+                        GError **errp)
+{
+    g_autoptr(QcxlPoolMeta) meta = NULL;
+    g_autoptr(GPtrArray) problems = g_ptr_array_new_with_free_func(g_free);
+    g_autoptr(QcxlPoolMeta) check = NULL;
+    GError *err = NULL;
+    int which = 0;
+    uint64_t seq;
+
+    lock_acquire(pool);
+    meta = qcxl_pool_read_current(pool, &which, &err);
+    if (!meta) {
+        goto fail;
+    }
+    seq = meta->seq;
+    if (!fn(pool, meta, opaque, &err)) {
+        goto fail;
+    }
+    if (!qcxl_pool_check(&pool->sb, meta, problems)) {
+        err = g_error_new(QCXL_POOL_ERROR, QCXL_POOL_ERR_FORMAT,
+                          "refusing to commit metadata that breaks the "
+                          "pool's invariants: %s%s",
+                          (char *)problems->pdata[0],
+                          problems->len > 1 ? " (and more; run fsck)" : "");
+        goto fail;
+    }
+    if (!lock_held(pool)) {
+        err = lost_lock(pool);
+        pool->token = 0;
+        g_propagate_error(errp, err);
+        return false;
+    }
+    meta->seq = seq + 1;
+    qcxl_pool_write_copy(pool, !which, meta);
+    /* Verify the commit before letting go: a torn copy is not a commit */
+    check = qcxl_pool_read_copy(pool, !which, NULL);
+    if (!check || check->seq != seq + 1 || !lock_release(pool)) {
+        g_set_error(errp, QCXL_POOL_ERROR, QCXL_POOL_ERR_BUSY,
+                    "%s: the pool lock was taken over during the commit "
+                    "(this process stalled for longer than %u ms); the "
+                    "change may not have been applied: check with "
+                    "qcxl-pool list", pool->path, pool->lock_timeout_ms);
+        pool->token = 0;
+        return false;
+    }
+    return true;
+
+fail:
+    lock_release(pool);
+    g_propagate_error(errp, err);
+    return false;
+}
