@@ -99,7 +99,11 @@ SUITES = {
     'qtest': qtest_commands,
     'guest': lambda: [('guest', [sys.executable,
                                  os.path.join(TOP, 'tests', 'guest', 'run.py')],
-                       {})],
+                       {}),
+                      # the docs' walkthroughs, as written
+                      ('guest docs', [sys.executable,
+                                      os.path.join(TOP, 'tests', 'docs',
+                                                   'run.py')], {})],
 }
 
 
