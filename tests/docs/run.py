@@ -218,6 +218,12 @@ def main(argv):
         print(f'unknown scenario(s): {" ".join(unknown)}; known: '
               f'{" ".join(found)}', file=sys.stderr)
         return 2
+    if os.geteuid() != 0:
+        for i, name in enumerate(want, 1):
+            print(f'ok {i} - {name} # SKIP needs root (a private mount '
+                  'namespace for /dev/shm and /tmp)')
+        print(f'1..{len(want)}')
+        return 0
     if os.environ.get('QCXL_DOCTEST_NS') != '1':
         # a private /dev/shm and /tmp: the docs' own paths, nothing left
         script = ('mount -t tmpfs tmpfs /dev/shm && mount -t tmpfs tmpfs '
