@@ -20,8 +20,9 @@
  * - a DPA beyond the volatile + persistent capacity is dynamic capacity,
  *   decoded only where an accepted extent backs its block.
  *
- * Only ways == 1 at every level is linear.  Ranges that interleave are
- * built into "sets" afterwards (see the second half of this file): every
+ * The evaluation itself is in cxl-direct-map-eval.c.  Only ways == 1 at
+ * every level is linear.  Ranges that interleave are built into "sets"
+ * afterwards (see the second half of this file): every
  * 256-byte chunk is decoded with upstream's own per-address functions,
  * and where whole 256 MiB blocks decode onto private volatile media, one
  * RAM block holds the set's data in host-physical order.  Anything else
@@ -38,11 +39,10 @@
 #include "qapi/visitor.h"
 #include "qapi/qapi-commands-qcxl.h"
 #include "qobject/qdict.h"
-#include "monitor/hmp.h"
-#include "monitor/monitor.h"
 #include "hw/boards.h"
 #include "hw/cxl/cxl.h"
 #include "hw/cxl/cxl_direct_map.h"
+#include "cxl-direct-map-eval.h"
 #include "hw/cxl/cxl_mailbox.h"
 #include "hw/cxl/cxl_firmware.h"
 #include "hw/pci/pci_bridge.h"
@@ -57,42 +57,6 @@
 #include "exec/cpu-common.h"
 #include "qemu/main-loop.h"
 #include "trace.h"
-
-/*
- * Why a range of a window is not direct-mapped.  Decisions are taken on
- * these; the text is made from them for QMP and HMP only (range_why()).
- */
-typedef enum CXLDMReason {
-    CXL_DM_MAPPED,
-    CXL_DM_DISABLED,                /* cxl-direct-map=off */
-    CXL_DM_WINDOW_INTERLEAVES,      /* @n host bridges */
-    CXL_DM_NO_HOST_BRIDGE,
-    CXL_DM_NO_ROOT_PORT,
-    CXL_DM_NO_COMPONENT_REGS,
-    CXL_DM_DECODER_UNCOMMITTED,     /* @who's decoder @decoder */
-    CXL_DM_DECODER_INTERLEAVES,     /* ... @n ways */
-    CXL_DM_DECODER_NO_PORT,         /* ... targets port @n */
-    CXL_DM_NOT_DECODED,             /* no @who decoder covers it */
-    CXL_DM_NO_DEVICE,               /* below port @who */
-    CXL_DM_NO_DEVICE_OR_SWITCH,     /* below root port @who */
-    CXL_DM_ENDPOINT_BAD_WAYS,       /* device @who's decoder @decoder */
-    CXL_DM_ENDPOINT_INTERLEAVES,    /* ... @n ways */
-    CXL_DM_ENDPOINT_NOT_DECODED,
-    CXL_DM_BEYOND_CAPACITY,
-    CXL_DM_DC_UNBACKED,
-} CXLDMReason;
-
-typedef struct CXLDMRange {
-    hwaddr start;               /* absolute host physical address */
-    hwaddr end;                 /* exclusive */
-    CXLType3Dev *ct3d;          /* NULL unless mapped */
-    MemoryRegion *target;       /* backend region, NULL unless mapped */
-    uint64_t target_offset;
-    CXLDMReason reason;         /* CXL_DM_MAPPED when mapped */
-    char *who;                  /* the device, port or level, or NULL */
-    int decoder;
-    int n;
-} CXLDMRange;
 
 typedef struct CXLDMMapping {
     hwaddr offset;              /* within the window */
@@ -143,474 +107,6 @@ static struct {
 };
 
 static void sets_update(bool build);
-
-/* One HDM decoder, as the registers say. */
-typedef struct HDMDecoder {
-    uint64_t base;
-    uint64_t size;
-    uint64_t skip;
-    bool committed;
-    int ways;                   /* 0: invalid encoding */
-    uint8_t target0;
-} HDMDecoder;
-
-static int hdm_count(uint32_t *cache_mem)
-{
-    uint32_t cap = ldl_le_p(cache_mem + R_CXL_HDM_DECODER_CAPABILITY);
-    int n = cxl_decoder_count_dec(FIELD_EX32(cap, CXL_HDM_DECODER_CAPABILITY,
-                                             DECODER_COUNT));
-
-    /* The register block only has room for CXL_HDM_DECODER_COUNT. */
-    return MIN(n, CXL_HDM_DECODER_COUNT);
-}
-
-static void hdm_read(uint32_t *cache_mem, int i, HDMDecoder *d)
-{
-    int inc = R_CXL_HDM_DECODER1_BASE_LO - R_CXL_HDM_DECODER0_BASE_LO;
-    uint32_t *r = cache_mem + i * inc;
-    uint32_t ctrl = ldl_le_p(r + R_CXL_HDM_DECODER0_CTRL);
-
-    d->base = ((uint64_t)ldl_le_p(r + R_CXL_HDM_DECODER0_BASE_HI) << 32) |
-              (ldl_le_p(r + R_CXL_HDM_DECODER0_BASE_LO) & 0xf0000000);
-    d->size = ((uint64_t)ldl_le_p(r + R_CXL_HDM_DECODER0_SIZE_HI) << 32) |
-              (ldl_le_p(r + R_CXL_HDM_DECODER0_SIZE_LO) & 0xf0000000);
-    d->skip = ((uint64_t)ldl_le_p(r + R_CXL_HDM_DECODER0_DPA_SKIP_HI) << 32) |
-              (ldl_le_p(r + R_CXL_HDM_DECODER0_DPA_SKIP_LO) & 0xf0000000);
-    d->committed = FIELD_EX32(ctrl, CXL_HDM_DECODER0_CTRL, COMMITTED);
-    /* 0 for an encoding the spec does not define. */
-    d->ways = cxl_interleave_ways_dec(FIELD_EX32(ctrl, CXL_HDM_DECODER0_CTRL,
-                                                 IW), NULL);
-    d->target0 = extract32(ldl_le_p(r + R_CXL_HDM_DECODER0_TARGET_LIST_LO),
-                           0, 8);
-}
-
-/* [*s, *e) intersected with the decoder's range; false if empty. */
-static bool hdm_clip(const HDMDecoder *d, hwaddr s, hwaddr e,
-                     hwaddr *cs, hwaddr *ce)
-{
-    uint64_t dend;
-
-    if (d->size == 0) {
-        return false;
-    }
-    /* A range that wraps around the address space covers its top. */
-    dend = d->base + d->size < d->base ? UINT64_MAX : d->base + d->size;
-    *cs = MAX(s, d->base);
-    *ce = MIN(e, dend);
-    return *cs < *ce;
-}
-
-/*
- * Piece @j of @todo against decoder @d: the part the decoder holds goes
- * to [*cs, *ce) (returns true if there is one), the rest to @next, still
- * unclaimed.
- */
-static bool claim_piece(GArray *todo, int j, const HDMDecoder *d,
-                        GArray *next, hwaddr *cs, hwaddr *ce)
-{
-    hwaddr ps = g_array_index(todo, hwaddr, 2 * j);
-    hwaddr pe = g_array_index(todo, hwaddr, 2 * j + 1);
-
-    if (!hdm_clip(d, ps, pe, cs, ce)) {
-        g_array_append_vals(next, ((hwaddr[2]){ ps, pe }), 1);
-        return false;
-    }
-    if (ps < *cs) {
-        g_array_append_vals(next, ((hwaddr[2]){ ps, *cs }), 1);
-    }
-    if (*ce < pe) {
-        g_array_append_vals(next, ((hwaddr[2]){ *ce, pe }), 1);
-    }
-    return true;
-}
-
-static void add_range(GArray *out, hwaddr s, hwaddr e, CXLType3Dev *ct3d,
-                      MemoryRegion *target, uint64_t toff)
-{
-    CXLDMRange r = {
-        .start = s, .end = e, .ct3d = ct3d, .target = target,
-        .target_offset = toff, .reason = CXL_DM_MAPPED,
-    };
-
-    g_array_append_val(out, r);
-}
-
-/* [s, e) keeps the software decode, for @reason */
-static void soft_range(GArray *out, hwaddr s, hwaddr e, CXLDMReason reason,
-                       const char *who, int decoder, int n)
-{
-    CXLDMRange r = {
-        .start = s, .end = e, .reason = reason, .who = g_strdup(who),
-        .decoder = decoder, .n = n,
-    };
-
-    g_array_append_val(out, r);
-}
-
-/* May an interleaved set (one RAM block in HPA order) back the range? */
-static bool reason_interleaves(CXLDMReason reason)
-{
-    switch (reason) {
-    case CXL_DM_WINDOW_INTERLEAVES:
-    case CXL_DM_DECODER_INTERLEAVES:
-    case CXL_DM_ENDPOINT_INTERLEAVES:
-        return true;
-    default:
-        return false;
-    }
-}
-
-/* Why @r keeps the software decode, in words (for QMP and HMP) */
-static char *range_why(const CXLDMRange *r)
-{
-    const char *who = r->who;
-
-    switch (r->reason) {
-    case CXL_DM_MAPPED:
-        return NULL;
-    case CXL_DM_DISABLED:
-        return g_strdup("direct map disabled (cxl-direct-map=off)");
-    case CXL_DM_WINDOW_INTERLEAVES:
-        return g_strdup_printf("the window interleaves %d host bridges",
-                               r->n);
-    case CXL_DM_NO_HOST_BRIDGE:
-        return g_strdup("the window's host bridge is not set up");
-    case CXL_DM_NO_ROOT_PORT:
-        return g_strdup("the host bridge has no root port");
-    case CXL_DM_NO_COMPONENT_REGS:
-        return g_strdup("the host bridge has no component registers");
-    case CXL_DM_DECODER_UNCOMMITTED:
-        return g_strdup_printf("%s decoder %d is not committed", who,
-                               r->decoder);
-    case CXL_DM_DECODER_INTERLEAVES:
-        return g_strdup_printf("%s decoder %d interleaves %d ways", who,
-                               r->decoder, r->n);
-    case CXL_DM_DECODER_NO_PORT:
-        return g_strdup_printf("%s decoder %d targets port %d, which does "
-                               "not exist", who, r->decoder, r->n);
-    case CXL_DM_NOT_DECODED:
-        return g_strdup_printf("no %s decoder covers it", who);
-    case CXL_DM_NO_DEVICE:
-        return g_strdup_printf("no CXL type-3 device below %s", who);
-    case CXL_DM_NO_DEVICE_OR_SWITCH:
-        return g_strdup_printf("no CXL type-3 device or switch below %s",
-                               who);
-    case CXL_DM_ENDPOINT_BAD_WAYS:
-        return g_strdup_printf("%s: endpoint decoder %d has an invalid "
-                               "interleave-ways encoding", who, r->decoder);
-    case CXL_DM_ENDPOINT_INTERLEAVES:
-        return g_strdup_printf("%s: endpoint decoder %d interleaves %d ways",
-                               who, r->decoder, r->n);
-    case CXL_DM_ENDPOINT_NOT_DECODED:
-        return g_strdup_printf("%s: no committed endpoint decoder covers it",
-                               who);
-    case CXL_DM_BEYOND_CAPACITY:
-        return g_strdup_printf("%s: beyond the device's capacity", who);
-    case CXL_DM_DC_UNBACKED:
-        return g_strdup_printf("%s: dynamic capacity that no accepted "
-                               "extent backs", who);
-    }
-    g_assert_not_reached();
-}
-
-/*
- * Dynamic capacity: HPA [h, h + len) decodes linearly to DPA [dpa, ...),
- * at or beyond @static_size (volatile + persistent).  Only blocks that
- * accepted extents back are mapped (onto the DC backend at DPA -
- * @static_size, as the software decode does); the rest behaves as
- * upstream (not decoded).
- */
-static void eval_dc(CXLType3Dev *ct3d, hwaddr h, uint64_t dpa, uint64_t len,
-                    uint64_t static_size, GArray *out, const char *id)
-{
-    MemoryRegion *dcmr = ct3d->dc.host_dc ?
-        host_memory_backend_get_memory(ct3d->dc.host_dc) : NULL;
-
-    while (len) {
-        CXLDCRegion *reg = NULL;
-        uint64_t l, blk;
-        bool backed;
-        int i;
-
-        for (i = 0; dcmr && i < ct3d->dc.num_regions; i++) {
-            CXLDCRegion *r = &ct3d->dc.regions[i];
-
-            if (dpa >= r->base && dpa < r->base + r->len && r->block_size) {
-                reg = r;
-                break;
-            }
-        }
-        if (!reg) {
-            soft_range(out, h, h + len, CXL_DM_BEYOND_CAPACITY, id, -1, 0);
-            return;
-        }
-        /* A run of blocks that are all backed, or all not. */
-        blk = (dpa - reg->base) / reg->block_size;
-        backed = test_bit(blk, reg->blk_bitmap);
-        l = 0;
-        while (l < len && dpa + l < reg->base + reg->len &&
-               test_bit((dpa + l - reg->base) / reg->block_size,
-                        reg->blk_bitmap) == backed) {
-            uint64_t next = reg->base + ((dpa + l - reg->base) /
-                                         reg->block_size + 1) *
-                            reg->block_size;
-
-            l = MIN(len, next - dpa);
-        }
-        if (backed && dpa - static_size + l <= memory_region_size(dcmr)) {
-            add_range(out, h, h + l, ct3d, dcmr, dpa - static_size);
-        } else {
-            soft_range(out, h, h + l, CXL_DM_DC_UNBACKED, id, -1, 0);
-        }
-        h += l;
-        dpa += l;
-        len -= l;
-    }
-}
-
-/*
- * Endpoint stage: the linear part of HPA [s, e) on @ct3d, split over its
- * volatile, persistent and dynamic-capacity backends.
- */
-static void eval_endpoint(CXLType3Dev *ct3d, hwaddr s, hwaddr e, GArray *out)
-{
-    uint32_t *cache_mem = ct3d->cxl_cstate.crb.cache_mem_registers;
-    const char *id = DEVICE(ct3d)->id ? DEVICE(ct3d)->id : "cxl-type3";
-    uint64_t vsize = 0, psize = 0, dpa_base = 0;
-    MemoryRegion *vmr = NULL, *pmr = NULL;
-    GArray *todo = g_array_new(false, false, sizeof(hwaddr) * 2);
-    int i, n = hdm_count(cache_mem);
-
-    if (ct3d->hostvmem) {
-        vmr = host_memory_backend_get_memory(ct3d->hostvmem);
-        vsize = memory_region_size(vmr);
-    }
-    if (ct3d->hostpmem) {
-        pmr = host_memory_backend_get_memory(ct3d->hostpmem);
-        psize = memory_region_size(pmr);
-    }
-
-    /* Pieces of [s, e) no decoder has claimed yet. */
-    g_array_append_vals(todo, ((hwaddr[2]){ s, e }), 1);
-    for (i = 0; i < n && todo->len; i++) {
-        HDMDecoder d;
-        GArray *next;
-        int j;
-
-        hdm_read(cache_mem, i, &d);
-        if (!d.committed) {
-            /* The software decode gives up at the first such decoder. */
-            break;
-        }
-        if (d.ways == 0) {
-            for (j = 0; j < todo->len; j++) {
-                hwaddr *p = &g_array_index(todo, hwaddr, 2 * j);
-                soft_range(out, p[0], p[1], CXL_DM_ENDPOINT_BAD_WAYS, id, i,
-                           0);
-            }
-            g_array_set_size(todo, 0);
-            break;
-        }
-        dpa_base += d.skip;
-        next = g_array_new(false, false, sizeof(hwaddr) * 2);
-        for (j = 0; j < todo->len; j++) {
-            hwaddr cs, ce;
-
-            if (!claim_piece(todo, j, &d, next, &cs, &ce)) {
-                continue;
-            }
-            if (d.ways != 1) {
-                soft_range(out, cs, ce, CXL_DM_ENDPOINT_INTERLEAVES, id, i,
-                           d.ways);
-                continue;
-            }
-            /* Linear: DPA = dpa_base + (HPA - decoder base). */
-            {
-                uint64_t dpa = dpa_base + (cs - d.base);
-                uint64_t len = ce - cs;
-                hwaddr h = cs;
-
-                if (dpa < vsize) {
-                    uint64_t l = MIN(len, vsize - dpa);
-                    add_range(out, h, h + l, ct3d, vmr, dpa);
-                    h += l;
-                    dpa += l;
-                    len -= l;
-                }
-                if (len && dpa < vsize + psize) {
-                    uint64_t l = MIN(len, vsize + psize - dpa);
-                    add_range(out, h, h + l, ct3d, pmr, dpa - vsize);
-                    h += l;
-                    dpa += l;
-                    len -= l;
-                }
-                if (len) {
-                    eval_dc(ct3d, h, dpa, len, vsize + psize, out, id);
-                }
-            }
-        }
-        g_array_free(todo, true);
-        todo = next;
-        dpa_base += d.size / d.ways;
-    }
-    for (i = 0; i < todo->len; i++) {
-        soft_range(out, g_array_index(todo, hwaddr, 2 * i),
-                   g_array_index(todo, hwaddr, 2 * i + 1),
-                   CXL_DM_ENDPOINT_NOT_DECODED, id, -1, 0);
-    }
-    g_array_free(todo, true);
-}
-
-typedef void (*RouteFn)(PCIDevice *port, hwaddr s, hwaddr e, GArray *out);
-
-/*
- * A switching level (host bridge or switch upstream port): the first
- * decoder holding an address decides.  Linear pieces go on to @route with
- * the port the decoder targets.
- */
-static void eval_switching(uint32_t *cache_mem, PCIBus *bus, hwaddr s,
-                           hwaddr e, GArray *out, const char *what,
-                           RouteFn route)
-{
-    GArray *todo = g_array_new(false, false, sizeof(hwaddr) * 2);
-    int i, j, n = hdm_count(cache_mem);
-
-    g_array_append_vals(todo, ((hwaddr[2]){ s, e }), 1);
-    for (i = 0; i < n && todo->len; i++) {
-        HDMDecoder d;
-        GArray *next = g_array_new(false, false, sizeof(hwaddr) * 2);
-
-        hdm_read(cache_mem, i, &d);
-        for (j = 0; j < todo->len; j++) {
-            hwaddr cs, ce;
-            PCIDevice *port;
-
-            if (!claim_piece(todo, j, &d, next, &cs, &ce)) {
-                continue;
-            }
-            if (!d.committed) {
-                soft_range(out, cs, ce, CXL_DM_DECODER_UNCOMMITTED, what, i,
-                           0);
-            } else if (d.ways != 1) {
-                soft_range(out, cs, ce, CXL_DM_DECODER_INTERLEAVES, what, i,
-                           d.ways);
-            } else if (!(port = pcie_find_port_by_pn(bus, d.target0))) {
-                soft_range(out, cs, ce, CXL_DM_DECODER_NO_PORT, what, i,
-                           d.target0);
-            } else {
-                route(port, cs, ce, out);
-            }
-        }
-        g_array_free(todo, true);
-        todo = next;
-    }
-    for (j = 0; j < todo->len; j++) {
-        soft_range(out, g_array_index(todo, hwaddr, 2 * j),
-                   g_array_index(todo, hwaddr, 2 * j + 1), CXL_DM_NOT_DECODED,
-                   what, -1, 0);
-    }
-    g_array_free(todo, true);
-}
-
-static PCIDevice *device_below(PCIDevice *port)
-{
-    PCIDevice *d = pci_bridge_get_sec_bus(PCI_BRIDGE(port))->devices[0];
-
-    if (d && dm.removing && DEVICE(d) == dm.removing) {
-        return NULL;
-    }
-    return d;
-}
-
-static void route_to_endpoint(PCIDevice *port, hwaddr s, hwaddr e,
-                              GArray *out)
-{
-    PCIDevice *d = device_below(port);
-
-    if (!d || !object_dynamic_cast(OBJECT(d), TYPE_CXL_TYPE3)) {
-        soft_range(out, s, e, CXL_DM_NO_DEVICE,
-                   DEVICE(port)->id ?: "a downstream port", -1, 0);
-        return;
-    }
-    eval_endpoint(CXL_TYPE3(d), s, e, out);
-}
-
-static void route_below_root_port(PCIDevice *port, hwaddr s, hwaddr e,
-                                  GArray *out)
-{
-    PCIDevice *d = device_below(port);
-    CXLComponentState *cs;
-
-    if (d && object_dynamic_cast(OBJECT(d), TYPE_CXL_TYPE3)) {
-        eval_endpoint(CXL_TYPE3(d), s, e, out);
-        return;
-    }
-    if (!d || !object_dynamic_cast(OBJECT(d), TYPE_CXL_USP) ||
-        !(cs = cxl_usp_to_cstate(CXL_USP(d)))) {
-        soft_range(out, s, e, CXL_DM_NO_DEVICE_OR_SWITCH,
-                   DEVICE(port)->id ?: "the root port", -1, 0);
-        return;
-    }
-    eval_switching(cs->crb.cache_mem_registers, &PCI_BRIDGE(d)->sec_bus,
-                   s, e, out, "switch", route_to_endpoint);
-}
-
-static void eval_window(CXLFixedWindow *fw, GArray *out)
-{
-    hwaddr s = fw->base, e = fw->base + fw->size;
-    PCIHostState *hb;
-    CXLComponentState *cs;
-
-    if (!dm.enabled) {
-        soft_range(out, s, e, CXL_DM_DISABLED, NULL, -1, 0);
-        return;
-    }
-    if (fw->num_targets != 1) {
-        soft_range(out, s, e, CXL_DM_WINDOW_INTERLEAVES, NULL, -1,
-                   fw->num_targets);
-        return;
-    }
-    hb = fw->target_hbs[0] ?
-        PCI_HOST_BRIDGE(fw->target_hbs[0]->cxl_host_bridge) : NULL;
-    if (!hb || !hb->bus || !pci_bus_is_cxl(hb->bus)) {
-        soft_range(out, s, e, CXL_DM_NO_HOST_BRIDGE, NULL, -1, 0);
-        return;
-    }
-    if (cxl_get_hb_passthrough(hb)) {
-        PCIDevice *rp = pcie_find_port_first(hb->bus);
-
-        if (!rp) {
-            soft_range(out, s, e, CXL_DM_NO_ROOT_PORT, NULL, -1, 0);
-            return;
-        }
-        route_below_root_port(rp, s, e, out);
-        return;
-    }
-    cs = cxl_get_hb_cstate(hb);
-    if (!cs) {
-        soft_range(out, s, e, CXL_DM_NO_COMPONENT_REGS, NULL, -1, 0);
-        return;
-    }
-    eval_switching(cs->crb.cache_mem_registers, hb->bus, s, e, out,
-                   "host bridge", route_below_root_port);
-}
-
-static int range_cmp(gconstpointer a, gconstpointer b)
-{
-    const CXLDMRange *x = a, *y = b;
-
-    return x->start < y->start ? -1 : x->start > y->start;
-}
-
-static void free_ranges(GArray *ranges)
-{
-    int i;
-
-    for (i = 0; i < ranges->len; i++) {
-        g_free(g_array_index(ranges, CXLDMRange, i).who);
-    }
-    g_array_free(ranges, true);
-}
 
 /* Mapped ranges of @ranges, adjacent pieces of one backend merged. */
 static GArray *ranges_to_mappings(CXLFixedWindow *fw, GArray *ranges)
@@ -701,11 +197,10 @@ static void map_all(CXLDMWindow *w, GArray *maps)
 
 static void window_update(CXLDMWindow *w)
 {
-    GArray *ranges = g_array_new(false, true, sizeof(CXLDMRange));
+    CXLDMEval ev = { .enabled = dm.enabled, .removing = dm.removing };
+    GArray *ranges = cxl_dm_eval_window(&ev, w->fw);
     GArray *maps;
 
-    eval_window(w->fw, ranges);
-    g_array_sort(ranges, range_cmp);
     maps = ranges_to_mappings(w->fw, ranges);
     if (!mappings_equal(maps, w->mappings)) {
         memory_region_transaction_begin();
@@ -715,7 +210,7 @@ static void window_update(CXLDMWindow *w)
     }
     g_array_free(maps, true);
     if (w->ranges) {
-        free_ranges(w->ranges);
+        cxl_dm_ranges_free(w->ranges);
     }
     w->ranges = ranges;
 }
@@ -975,7 +470,7 @@ static void window_build_sets(CXLDMWindow *w)
     for (i = 0; i <= w->ranges->len; i++) {
         CXLDMRange *r = i < w->ranges->len ?
             &g_array_index(w->ranges, CXLDMRange, i) : NULL;
-        bool cand = r && reason_interleaves(r->reason);
+        bool cand = r && cxl_dm_reason_interleaves(r->reason);
 
         /* Gather runs of adjacent candidate ranges into [a, b). */
         if (cand && b == r->start && b != a) {
@@ -1025,7 +520,7 @@ static bool sets_pending(void)
         for (j = 0; w->ranges && j < w->ranges->len; j++) {
             CXLDMRange *r = &g_array_index(w->ranges, CXLDMRange, j);
 
-            if (reason_interleaves(r->reason) && !w->sets->len) {
+            if (cxl_dm_reason_interleaves(r->reason) && !w->sets->len) {
                 return true;
             }
         }
@@ -1315,7 +810,7 @@ void cxl_direct_map_machine_init(Object *obj)
                                     "interleaved (default on)");
 }
 
-/* ---- QMP and HMP ---- */
+/* ---- What is mapped, for QMP and HMP (cxl-direct-map-cmds.c) ---- */
 
 static bool same_piece(const CXLDMRange *a, const CXLDMRange *b)
 {
@@ -1422,7 +917,7 @@ static CxlWindowDirectMap *window_info(CXLDMWindow *w)
                                          OBJECT(set->devs[k])));
                 }
             } else {
-                last->reason = range_why(&r);
+                last->reason = cxl_dm_range_why(&r);
             }
             QAPI_LIST_APPEND(tail, last);
             prev = r;
@@ -1432,7 +927,7 @@ static CxlWindowDirectMap *window_info(CXLDMWindow *w)
     return info;
 }
 
-CxlWindowDirectMapList *qmp_query_cxl_direct_map(Error **errp)
+CxlWindowDirectMapList *cxl_direct_map_query(Error **errp)
 {
     CxlWindowDirectMapList *head = NULL, **tail = &head;
     int i;
@@ -1449,47 +944,4 @@ CxlWindowDirectMapList *qmp_query_cxl_direct_map(Error **errp)
                                                     i)));
     }
     return head;
-}
-
-void hmp_info_cxl_direct_map(Monitor *mon, const QDict *qdict)
-{
-    Error *err = NULL;
-    g_autoptr(CxlWindowDirectMapList) list = qmp_query_cxl_direct_map(&err);
-    CxlWindowDirectMapList *w;
-
-    if (hmp_handle_error(mon, err)) {
-        return;
-    }
-    for (w = list; w; w = w->next) {
-        CxlDirectMapRangeList *r;
-
-        monitor_printf(mon, "window 0x%" PRIx64 "-0x%" PRIx64 ": 0x%" PRIx64
-                       " of 0x%" PRIx64 " bytes direct-mapped\n",
-                       w->value->base, w->value->base + w->value->size - 1,
-                       w->value->direct_bytes, w->value->size);
-        for (r = w->value->ranges; r; r = r->next) {
-            CxlDirectMapRange *x = r->value;
-
-            if (x->direct && x->interleaved) {
-                strList *d;
-
-                monitor_printf(mon, "  0x%" PRIx64 "-0x%" PRIx64 " direct, "
-                               "interleaved set in host-physical order:",
-                               x->start, x->start + x->size - 1);
-                for (d = x->interleaved; d; d = d->next) {
-                    monitor_printf(mon, " %s", d->value);
-                }
-                monitor_printf(mon, "\n");
-            } else if (x->direct) {
-                monitor_printf(mon, "  0x%" PRIx64 "-0x%" PRIx64 " direct: %s"
-                               " @ %s + 0x%" PRIx64 "\n", x->start,
-                               x->start + x->size - 1, x->device, x->memdev,
-                               x->offset);
-            } else {
-                monitor_printf(mon, "  0x%" PRIx64 "-0x%" PRIx64
-                               " software decode: %s\n", x->start,
-                               x->start + x->size - 1, x->reason);
-            }
-        }
-    }
 }

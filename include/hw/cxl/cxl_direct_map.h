@@ -9,6 +9,7 @@
 #define HW_CXL_DIRECT_MAP_H
 
 #include "hw/cxl/cxl.h"
+#include "qapi/qapi-types-qcxl.h"
 
 /*
  * Wherever the committed HDM decoders make a range of a fixed memory
@@ -46,6 +47,13 @@ void cxl_direct_map_device_removed(DeviceState *dev);
  * the media first.
  */
 void cxl_direct_map_mailbox(DeviceState *dev, uint16_t effect);
+
+/*
+ * What is mapped now, window by window, as query-cxl-direct-map returns
+ * it (the decoders are evaluated first); NULL with @errp set on a machine
+ * without CXL fixed memory windows.
+ */
+CxlWindowDirectMapList *cxl_direct_map_query(Error **errp);
 
 /* Upstream's per-address software decode (exported by patches/0010). */
 PCIDevice *cxl_cfmws_find_device(CXLFixedWindow *fw, hwaddr addr);
