@@ -109,16 +109,32 @@ class Tap:
         return cond
 
 
-def guest_script(cmds):
-    """A script that runs @cmds in turn, one TAP line each"""
+def tap_script(cmds, out_file):
+    """
+    A shell script that runs @cmds in turn in one shell (so variables and
+    functions a line defines hold for the next, as in a terminal), one
+    TAP line each, with the last lines of a failing command's output.
+    """
     out = ['n=0']
     for c in cmds:
-        out.append(f'( {c}\n ) > /tmp/doctest.out 2>&1; rc=$?; n=$((n+1))')
+        out.append(f'{{ {c}\n}} > {out_file} 2>&1; rc=$?; n=$((n+1))')
         out.append('if [ $rc -eq 0 ]; then echo "ok $n - "'
                    f'{shlex.quote(c)}; else echo "not ok $n - "'
                    f'{shlex.quote(c)}" (exit $rc)"; '
-                   'sed "s/^/#   /" /tmp/doctest.out | tail -n 20; fi')
+                   f'sed "s/^/#   /" {out_file} | tail -n 20; fi')
     return '\n'.join(out) + '\n'
+
+
+def tap_results(text):
+    """(ok, desc, detail lines) of the TAP lines in @text"""
+    res = []
+    for line in text.replace('\r', '').split('\n'):
+        m = re.match(r'^(not ok|ok) \d+ - (.*)$', line)
+        if m:
+            res.append([m.group(1) == 'ok', m.group(2), []])
+        elif line.startswith('#   ') and res:
+            res[-1][2].append(line[4:])
+    return res
 
 
 class Guest:
@@ -147,14 +163,7 @@ class Guest:
 
     def results(self):
         """(ok, desc, detail lines) of the script's TAP lines"""
-        res = []
-        for line in self.text().split('\n'):
-            m = re.match(r'^(not ok|ok) \d+ - (.*)$', line)
-            if m:
-                res.append([m.group(1) == 'ok', m.group(2), []])
-            elif line.startswith('#   ') and res:
-                res[-1][2].append(line[4:])
-        return res
+        return tap_results(self.text())
 
 
 def run_scenario(name, steps, tap, log_dir):
@@ -166,12 +175,17 @@ def run_scenario(name, steps, tap, log_dir):
                 scripts.setdefault(w, []).extend(cmds)
     for kind, who, cmds, doc in steps:
         if kind == 'host':
-            for c in cmds:
-                r = subprocess.run(['bash', '-c', c], cwd=TOP,
-                                   capture_output=True, text=True,
-                                   timeout=120)
-                tap.ok(r.returncode == 0, f'{name}: host: {c}',
-                       f'{doc}: exit {r.returncode}\n{r.stdout}{r.stderr}')
+            out = os.path.join(log_dir, f'{name}-host.out')
+            r = subprocess.run(['bash', '-c', tap_script(cmds, out)],
+                               cwd=TOP, capture_output=True, text=True,
+                               timeout=600)
+            res = tap_results(r.stdout)
+            for ok, desc, detail in res:
+                tap.ok(ok, f'{name}: host: {desc}',
+                       f'{doc}:\n' + '\n'.join(detail))
+            tap.ok(len(res) == len(cmds), f'{name}: host: all {len(cmds)} '
+                   f'commands of the block in {doc} ran',
+                   f'{len(res)} ran\n{r.stdout}{r.stderr}')
         elif kind == 'qemu':
             if len(cmds) != 1:
                 tap.ok(False, f'{name}: qemu {who}: one command line',
@@ -179,7 +193,7 @@ def run_scenario(name, steps, tap, log_dir):
                 continue
             script = os.path.join(log_dir, f'{name}-{who}.sh')
             with open(script, 'w', encoding='utf-8') as f:
-                f.write(guest_script(scripts.get(who, [])))
+                f.write(tap_script(scripts.get(who, []), '/tmp/doctest.out'))
             g = Guest(who, shlex.split(cmds[0]), script,
                       os.path.join(log_dir, f'{name}-{who}.console.log'))
             guests[who] = g
