@@ -186,11 +186,17 @@ def self_test():
         len([ln for ln in lines if ln.startswith('cycle')]) == 1, lines
 
 
-def main(argv):
+def check_main(argv, doc, report, self_test, self_desc, tree_desc):
+    """
+    The command line of a tree check: @report(dirs) lists what is wrong
+    (nothing: all is well); with --tap, TAP for scripts/check.py, first
+    @self_test() (true if the check catches what it is shown), then the
+    tree.  @tree_desc(dirs) says what the tree passes.
+    """
     tap = '--tap' in argv
     dirs = [a for a in argv if a != '--tap']
     if not dirs:
-        print(__doc__.strip(), file=sys.stderr)
+        print(doc.strip(), file=sys.stderr)
         return 2
     lines = report(dirs)
     if not tap:
@@ -198,15 +204,20 @@ def main(argv):
         return 1 if lines else 0
     print('1..2')
     ok, got = self_test()
-    print(f'{"ok" if ok else "not ok"} 1 - the check finds a cycle it is '
-          f'shown (a.c <-> b.c)')
+    print(f'{"ok" if ok else "not ok"} 1 - {self_desc}')
     if not ok:
         print('\n'.join('# ' + ln for ln in got))
-    print(f'{"not ok" if lines else "ok"} 2 - no call cycle between the '
-          f'files of {" ".join(dirs)}')
+    print(f'{"not ok" if lines else "ok"} 2 - {tree_desc(dirs)}')
     for ln in lines:
         print('# ' + ln)
     return 1 if lines or not ok else 0
+
+
+def main(argv):
+    return check_main(argv, __doc__, report, self_test,
+                      'the check finds a cycle it is shown (a.c <-> b.c)',
+                      lambda dirs: 'no call cycle between the files of ' +
+                      ' '.join(dirs))
 
 
 if __name__ == '__main__':

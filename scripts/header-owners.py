@@ -27,7 +27,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from callcycles import definitions, strip_code  # noqa: E402
+from callcycles import check_main, definitions, strip_code  # noqa: E402
 
 # header basename -> the files it stands for (basenames without .c)
 GROUPS = {
@@ -111,26 +111,11 @@ def self_test():
 
 
 def main(argv):
-    tap = '--tap' in argv
-    dirs = [a for a in argv if a != '--tap']
-    if not dirs:
-        print(__doc__.strip(), file=sys.stderr)
-        return 2
-    lines = report(dirs)
-    if not tap:
-        print('\n'.join(lines))
-        return 1 if lines else 0
-    print('1..2')
-    ok, got = self_test()
-    print(f'{"ok" if ok else "not ok"} 1 - the check finds a header that '
-          f'declares another file\'s function')
-    if not ok:
-        print('\n'.join('# ' + ln for ln in got))
-    print(f'{"not ok" if lines else "ok"} 2 - every header of '
-          f'{" ".join(dirs)} declares only its own file\'s functions')
-    for ln in lines:
-        print('# ' + ln)
-    return 1 if lines or not ok else 0
+    return check_main(argv, __doc__, report, self_test,
+                      "the check finds a header that declares another "
+                      "file's function",
+                      lambda dirs: 'every header of ' + ' '.join(dirs) +
+                      " declares only its own file's functions")
 
 
 if __name__ == '__main__':
