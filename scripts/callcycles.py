@@ -57,6 +57,17 @@ def strip_code(text):
     return ''.join(out)
 
 
+def after_parens(code, i):
+    """What follows the parenthesis that closes the one at @i, stripped"""
+    depth = 0
+    while i < len(code):
+        depth += {'(': 1, ')': -1}.get(code[i], 0)
+        if depth == 0:
+            break
+        i += 1
+    return code[i + 1:].lstrip()
+
+
 def definitions(code):
     """(name, is_static) of every function defined in @code."""
     found = []
@@ -69,13 +80,7 @@ def definitions(code):
             continue
         # the declarator runs to its closing parenthesis; a body follows
         rest = '\n'.join(lines[k:k + 30])
-        depth, j = 0, rest.index('(')
-        while j < len(rest):
-            depth += {'(': 1, ')': -1}.get(rest[j], 0)
-            if depth == 0:
-                break
-            j += 1
-        after = rest[j + 1:].lstrip()
+        after = after_parens(rest, rest.index('('))
         if after.startswith('{') or re.match(r'^(QEMU_|G_GNUC_)\w*', after):
             static = re.search(r'\bstatic\b', m.group(1)) is not None
             found.append((m.group(2), static))
@@ -173,13 +178,18 @@ SELF_TEST = {
 }
 
 
-def self_test():
-    """Does the check find the cycle a.c <-> b.c, and only it?"""
+def report_on(files, report_fn):
+    """@report_fn's findings on a tree of @files ({name: text})"""
     with tempfile.TemporaryDirectory() as d:
-        for name, text in SELF_TEST.items():
+        for name, text in files.items():
             with open(os.path.join(d, name), 'w', encoding='utf-8') as f:
                 f.write(text)
-        lines = report([d])
+        return report_fn([d])
+
+
+def self_test():
+    """Does the check find the cycle a.c <-> b.c, and only it?"""
+    lines = report_on(SELF_TEST, report)
     want = ['a.c', 'b.c']
     got = lines[0].split(': ', 1)[1].split(' <-> ') if lines else []
     return [os.path.basename(g) for g in got] == want and \

@@ -24,10 +24,10 @@ a header that declares a function of another file.
 import os
 import re
 import sys
-import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from callcycles import check_main, definitions, strip_code  # noqa: E402
+from callcycles import (after_parens, check_main,  # noqa: E402
+                        definitions, report_on, strip_code)
 
 # header basename -> the files it stands for (basenames without .c)
 GROUPS = {
@@ -49,13 +49,7 @@ def declarations(code):
         if m.start() != line_start or code[m.start()] in ' \t#':
             continue
         # a prototype ends with ';' at its closing parenthesis
-        depth, j = 0, code.index('(', m.start())
-        while j < len(code):
-            depth += {'(': 1, ')': -1}.get(code[j], 0)
-            if depth == 0:
-                break
-            j += 1
-        rest = code[j + 1:].lstrip()
+        rest = after_parens(code, code.index('(', m.start()))
         rest = re.sub(r'^(G_GNUC_\w+(\([^)]*\))?\s*|QEMU_\w+\s*)+', '', rest)
         if rest.startswith(';') and not code[m.start():].startswith(
                 ('typedef', 'return', 'static')):
@@ -102,11 +96,8 @@ SELF_TEST = {
 
 
 def self_test():
-    with tempfile.TemporaryDirectory() as d:
-        for name, text in SELF_TEST.items():
-            with open(os.path.join(d, name), 'w', encoding='utf-8') as f:
-                f.write(text)
-        lines = report([d])
+    """Does the check find the header that declares b_two(), and only it?"""
+    lines = report_on(SELF_TEST, report)
     return (len(lines) == 1 and 'declares b_two()' in lines[0]), lines
 
 
