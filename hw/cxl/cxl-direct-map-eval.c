@@ -4,70 +4,30 @@
  * Copyright (c) 2026 qcxl authors
  * SPDX-License-Identifier: GPL-2.0-or-later
  *
- * A pure function of the HDM decoder registers (and of the two inputs
- * in CXLDMEval): the ranges that tile a fixed memory window, each mapped
- * linearly onto one device's backend or carrying the typed reason it is
- * not.  It follows upstream's per-access software decode to the letter
- * (see cxl-direct-map.c's header) and changes nothing: the direct map
- * (cxl-direct-map.c) acts on what it returns.
+ * A pure function of a window's description (CXLDMDesc: the decoders
+ * of every level as their registers say, the ports, the devices'
+ * capacities; cxl-direct-map-describe.c reads it from the machine): the
+ * ranges that tile the window, each mapped linearly onto one device's
+ * backend or carrying the typed reason it is not.  It follows upstream's
+ * per-access software decode to the letter (see cxl-direct-map.c's
+ * header) and changes nothing: the direct map acts on what it returns.
+ *
+ * libc and GLib only; tests/unit/direct-map/ tests it without QEMU.
  */
 
-#include "qemu/osdep.h"
-#include "qemu/error-report.h"
-#include "qemu/units.h"
-#include "qapi/error.h"
-#include "hw/cxl/cxl.h"
-#include "hw/cxl/cxl_direct_map.h"
-#include "hw/pci/pci_bridge.h"
-#include "hw/pci/pcie_port.h"
-#include "hw/pci-bridge/pci_expander_bridge.h"
-#include "system/hostmem.h"
-#include "exec/cpu-common.h"
+#include <string.h>
 #include "cxl-direct-map-eval.h"
 
-/* One HDM decoder, as the registers say. */
-typedef struct HDMDecoder {
-    uint64_t base;
-    uint64_t size;
-    uint64_t skip;
-    bool committed;
-    int ways;                   /* 0: invalid encoding */
-    uint8_t target0;
-} HDMDecoder;
+#define BITS_PER_ULONG  (8 * sizeof(unsigned long))
 
-static int hdm_count(uint32_t *cache_mem)
+static bool bit_set(const unsigned long *map, uint64_t bit)
 {
-    uint32_t cap = ldl_le_p(cache_mem + R_CXL_HDM_DECODER_CAPABILITY);
-    int n = cxl_decoder_count_dec(FIELD_EX32(cap, CXL_HDM_DECODER_CAPABILITY,
-                                             DECODER_COUNT));
-
-    /* The register block only has room for CXL_HDM_DECODER_COUNT. */
-    return MIN(n, CXL_HDM_DECODER_COUNT);
-}
-
-static void hdm_read(uint32_t *cache_mem, int i, HDMDecoder *d)
-{
-    int inc = R_CXL_HDM_DECODER1_BASE_LO - R_CXL_HDM_DECODER0_BASE_LO;
-    uint32_t *r = cache_mem + i * inc;
-    uint32_t ctrl = ldl_le_p(r + R_CXL_HDM_DECODER0_CTRL);
-
-    d->base = ((uint64_t)ldl_le_p(r + R_CXL_HDM_DECODER0_BASE_HI) << 32) |
-              (ldl_le_p(r + R_CXL_HDM_DECODER0_BASE_LO) & 0xf0000000);
-    d->size = ((uint64_t)ldl_le_p(r + R_CXL_HDM_DECODER0_SIZE_HI) << 32) |
-              (ldl_le_p(r + R_CXL_HDM_DECODER0_SIZE_LO) & 0xf0000000);
-    d->skip = ((uint64_t)ldl_le_p(r + R_CXL_HDM_DECODER0_DPA_SKIP_HI) << 32) |
-              (ldl_le_p(r + R_CXL_HDM_DECODER0_DPA_SKIP_LO) & 0xf0000000);
-    d->committed = FIELD_EX32(ctrl, CXL_HDM_DECODER0_CTRL, COMMITTED);
-    /* 0 for an encoding the spec does not define. */
-    d->ways = cxl_interleave_ways_dec(FIELD_EX32(ctrl, CXL_HDM_DECODER0_CTRL,
-                                                 IW), NULL);
-    d->target0 = extract32(ldl_le_p(r + R_CXL_HDM_DECODER0_TARGET_LIST_LO),
-                           0, 8);
+    return map && (map[bit / BITS_PER_ULONG] >> (bit % BITS_PER_ULONG)) & 1;
 }
 
 /* [*s, *e) intersected with the decoder's range; false if empty. */
-static bool hdm_clip(const HDMDecoder *d, hwaddr s, hwaddr e,
-                     hwaddr *cs, hwaddr *ce)
+static bool hdm_clip(const CXLDMDecoder *d, uint64_t s, uint64_t e,
+                     uint64_t *cs, uint64_t *ce)
 {
     uint64_t dend;
 
@@ -86,27 +46,28 @@ static bool hdm_clip(const HDMDecoder *d, hwaddr s, hwaddr e,
  * to [*cs, *ce) (returns true if there is one), the rest to @next, still
  * unclaimed.
  */
-static bool claim_piece(GArray *todo, int j, const HDMDecoder *d,
-                        GArray *next, hwaddr *cs, hwaddr *ce)
+static bool claim_piece(GArray *todo, guint j, const CXLDMDecoder *d,
+                        GArray *next, uint64_t *cs, uint64_t *ce)
 {
-    hwaddr ps = g_array_index(todo, hwaddr, 2 * j);
-    hwaddr pe = g_array_index(todo, hwaddr, 2 * j + 1);
+    uint64_t ps = g_array_index(todo, uint64_t, 2 * j);
+    uint64_t pe = g_array_index(todo, uint64_t, 2 * j + 1);
 
     if (!hdm_clip(d, ps, pe, cs, ce)) {
-        g_array_append_vals(next, ((hwaddr[2]){ ps, pe }), 1);
+        g_array_append_vals(next, ((uint64_t[2]){ ps, pe }), 1);
         return false;
     }
     if (ps < *cs) {
-        g_array_append_vals(next, ((hwaddr[2]){ ps, *cs }), 1);
+        g_array_append_vals(next, ((uint64_t[2]){ ps, *cs }), 1);
     }
     if (*ce < pe) {
-        g_array_append_vals(next, ((hwaddr[2]){ *ce, pe }), 1);
+        g_array_append_vals(next, ((uint64_t[2]){ *ce, pe }), 1);
     }
     return true;
 }
 
-static void add_range(GArray *out, hwaddr s, hwaddr e, CXLType3Dev *ct3d,
-                      MemoryRegion *target, uint64_t toff)
+static void add_range(GArray *out, uint64_t s, uint64_t e,
+                      struct CXLType3Dev *ct3d, struct MemoryRegion *target,
+                      uint64_t toff)
 {
     CXLDMRange r = {
         .start = s, .end = e, .ct3d = ct3d, .target = target,
@@ -117,7 +78,7 @@ static void add_range(GArray *out, hwaddr s, hwaddr e, CXLType3Dev *ct3d,
 }
 
 /* [s, e) keeps the software decode, for @reason */
-static void soft_range(GArray *out, hwaddr s, hwaddr e, CXLDMReason reason,
+static void soft_range(GArray *out, uint64_t s, uint64_t e, CXLDMReason reason,
                        const char *who, int decoder, int n)
 {
     CXLDMRange r = {
@@ -190,6 +151,8 @@ char *cxl_dm_range_why(const CXLDMRange *r)
     case CXL_DM_DC_UNBACKED:
         return g_strdup_printf("%s: dynamic capacity that no accepted "
                                "extent backs", who);
+    case CXL_DM_REASON__MAX:
+        break;
     }
     g_assert_not_reached();
 }
@@ -201,45 +164,53 @@ char *cxl_dm_range_why(const CXLDMRange *r)
  * @static_size, as the software decode does); the rest behaves as
  * upstream (not decoded).
  */
-static void eval_dc(CXLType3Dev *ct3d, hwaddr h, uint64_t dpa, uint64_t len,
-                    uint64_t static_size, GArray *out, const char *id)
+static void eval_dc(const CXLDMNode *ep, uint64_t h, uint64_t dpa,
+                    uint64_t len, uint64_t static_size, GArray *out,
+                    const char *id)
 {
-    MemoryRegion *dcmr = ct3d->dc.host_dc ?
-        host_memory_backend_get_memory(ct3d->dc.host_dc) : NULL;
-
     while (len) {
-        CXLDCRegion *reg = NULL;
-        uint64_t l, blk;
+        const CXLDMDCRegion *reg = NULL;
+        uint64_t l, gap = len;
         bool backed;
         int i;
 
-        for (i = 0; dcmr && i < ct3d->dc.num_regions; i++) {
-            CXLDCRegion *r = &ct3d->dc.regions[i];
+        for (i = 0; ep->dcmem && i < MIN(ep->ndc, CXL_DM_MAX_DC_REGIONS);
+             i++) {
+            const CXLDMDCRegion *r = &ep->dc[i];
 
-            if (dpa >= r->base && dpa < r->base + r->len && r->block_size) {
+            if (!r->block_size) {
+                continue;
+            }
+            if (dpa >= r->base && dpa - r->base < r->len) {
                 reg = r;
                 break;
             }
+            if (r->base > dpa) {
+                gap = MIN(gap, r->base - dpa);
+            }
         }
         if (!reg) {
-            soft_range(out, h, h + len, CXL_DM_BEYOND_CAPACITY, id, -1, 0);
-            return;
+            /* Up to the next region that may hold some of the rest */
+            soft_range(out, h, h + gap, CXL_DM_BEYOND_CAPACITY, id, -1, 0);
+            h += gap;
+            dpa += gap;
+            len -= gap;
+            continue;
         }
         /* A run of blocks that are all backed, or all not. */
-        blk = (dpa - reg->base) / reg->block_size;
-        backed = test_bit(blk, reg->blk_bitmap);
+        backed = bit_set(reg->backed, (dpa - reg->base) / reg->block_size);
         l = 0;
-        while (l < len && dpa + l < reg->base + reg->len &&
-               test_bit((dpa + l - reg->base) / reg->block_size,
-                        reg->blk_bitmap) == backed) {
-            uint64_t next = reg->base + ((dpa + l - reg->base) /
-                                         reg->block_size + 1) *
-                            reg->block_size;
+        while (l < len && dpa + l - reg->base < reg->len &&
+               bit_set(reg->backed,
+                       (dpa + l - reg->base) / reg->block_size) == backed) {
+            /* the next block, or the region's end if that comes first */
+            uint64_t next = MIN(((dpa + l - reg->base) / reg->block_size + 1) *
+                                reg->block_size, reg->len);
 
-            l = MIN(len, next - dpa);
+            l = MIN(len, reg->base + next - dpa);
         }
-        if (backed && dpa - static_size + l <= memory_region_size(dcmr)) {
-            add_range(out, h, h + l, ct3d, dcmr, dpa - static_size);
+        if (backed && dpa - static_size + l <= ep->dcsize) {
+            add_range(out, h, h + l, ep->device, ep->dcmem, dpa - static_size);
         } else {
             soft_range(out, h, h + l, CXL_DM_DC_UNBACKED, id, -1, 0);
         }
@@ -250,233 +221,207 @@ static void eval_dc(CXLType3Dev *ct3d, hwaddr h, uint64_t dpa, uint64_t len,
 }
 
 /*
- * Endpoint stage: the linear part of HPA [s, e) on @ct3d, split over its
+ * Endpoint stage: the linear part of HPA [s, e) on @ep, split over its
  * volatile, persistent and dynamic-capacity backends.
  */
-static void eval_endpoint(CXLType3Dev *ct3d, hwaddr s, hwaddr e, GArray *out)
+static void eval_endpoint(const CXLDMNode *ep, uint64_t s, uint64_t e,
+                          GArray *out)
 {
-    uint32_t *cache_mem = ct3d->cxl_cstate.crb.cache_mem_registers;
-    const char *id = DEVICE(ct3d)->id ? DEVICE(ct3d)->id : "cxl-type3";
-    uint64_t vsize = 0, psize = 0, dpa_base = 0;
-    MemoryRegion *vmr = NULL, *pmr = NULL;
-    GArray *todo = g_array_new(false, false, sizeof(hwaddr) * 2);
-    int i, n = hdm_count(cache_mem);
-
-    if (ct3d->hostvmem) {
-        vmr = host_memory_backend_get_memory(ct3d->hostvmem);
-        vsize = memory_region_size(vmr);
-    }
-    if (ct3d->hostpmem) {
-        pmr = host_memory_backend_get_memory(ct3d->hostpmem);
-        psize = memory_region_size(pmr);
-    }
+    const char *id = ep->name ? ep->name : "cxl-type3";
+    uint64_t vsize = ep->vmem ? ep->vsize : 0;
+    uint64_t psize = ep->pmem ? ep->psize : 0;
+    uint64_t dpa_base = 0;
+    GArray *todo = g_array_new(false, false, sizeof(uint64_t) * 2);
+    int i, n = MIN(ep->ndecoders, CXL_DM_MAX_DECODERS);
+    guint k;
 
     /* Pieces of [s, e) no decoder has claimed yet. */
-    g_array_append_vals(todo, ((hwaddr[2]){ s, e }), 1);
+    g_array_append_vals(todo, ((uint64_t[2]){ s, e }), 1);
     for (i = 0; i < n && todo->len; i++) {
-        HDMDecoder d;
+        const CXLDMDecoder *d = &ep->decoders[i];
         GArray *next;
-        int j;
+        guint j;
 
-        hdm_read(cache_mem, i, &d);
-        if (!d.committed) {
+        if (!d->committed) {
             /* The software decode gives up at the first such decoder. */
             break;
         }
-        if (d.ways == 0) {
+        if (d->ways <= 0) {
             for (j = 0; j < todo->len; j++) {
-                hwaddr *p = &g_array_index(todo, hwaddr, 2 * j);
+                uint64_t *p = &g_array_index(todo, uint64_t, 2 * j);
                 soft_range(out, p[0], p[1], CXL_DM_ENDPOINT_BAD_WAYS, id, i,
                            0);
             }
             g_array_set_size(todo, 0);
             break;
         }
-        dpa_base += d.skip;
-        next = g_array_new(false, false, sizeof(hwaddr) * 2);
+        dpa_base += d->skip;
+        next = g_array_new(false, false, sizeof(uint64_t) * 2);
         for (j = 0; j < todo->len; j++) {
-            hwaddr cs, ce;
+            uint64_t cs, ce;
 
-            if (!claim_piece(todo, j, &d, next, &cs, &ce)) {
+            if (!claim_piece(todo, j, d, next, &cs, &ce)) {
                 continue;
             }
-            if (d.ways != 1) {
+            if (d->ways != 1) {
                 soft_range(out, cs, ce, CXL_DM_ENDPOINT_INTERLEAVES, id, i,
-                           d.ways);
+                           d->ways);
                 continue;
             }
             /* Linear: DPA = dpa_base + (HPA - decoder base). */
             {
-                uint64_t dpa = dpa_base + (cs - d.base);
+                uint64_t dpa = dpa_base + (cs - d->base);
                 uint64_t len = ce - cs;
-                hwaddr h = cs;
+                uint64_t h = cs;
 
                 if (dpa < vsize) {
                     uint64_t l = MIN(len, vsize - dpa);
-                    add_range(out, h, h + l, ct3d, vmr, dpa);
+                    add_range(out, h, h + l, ep->device, ep->vmem, dpa);
                     h += l;
                     dpa += l;
                     len -= l;
                 }
                 if (len && dpa < vsize + psize) {
                     uint64_t l = MIN(len, vsize + psize - dpa);
-                    add_range(out, h, h + l, ct3d, pmr, dpa - vsize);
+                    add_range(out, h, h + l, ep->device, ep->pmem,
+                              dpa - vsize);
                     h += l;
                     dpa += l;
                     len -= l;
                 }
                 if (len) {
-                    eval_dc(ct3d, h, dpa, len, vsize + psize, out, id);
+                    eval_dc(ep, h, dpa, len, vsize + psize, out, id);
                 }
             }
         }
         g_array_free(todo, true);
         todo = next;
-        dpa_base += d.size / d.ways;
+        dpa_base += d->size / d->ways;
     }
-    for (i = 0; i < todo->len; i++) {
-        soft_range(out, g_array_index(todo, hwaddr, 2 * i),
-                   g_array_index(todo, hwaddr, 2 * i + 1),
+    for (k = 0; k < todo->len; k++) {
+        soft_range(out, g_array_index(todo, uint64_t, 2 * k),
+                   g_array_index(todo, uint64_t, 2 * k + 1),
                    CXL_DM_ENDPOINT_NOT_DECODED, id, -1, 0);
     }
     g_array_free(todo, true);
 }
 
-typedef void (*RouteFn)(const CXLDMEval *ev, PCIDevice *port, hwaddr s,
-                        hwaddr e, GArray *out);
+typedef void (*RouteFn)(const CXLDMPort *port, uint64_t s, uint64_t e,
+                        GArray *out);
+
+static const CXLDMPort *find_port(const CXLDMNode *node, int number)
+{
+    int i;
+
+    for (i = 0; i < node->nports; i++) {
+        if (node->ports[i].number == number) {
+            return &node->ports[i];
+        }
+    }
+    return NULL;
+}
 
 /*
  * A switching level (host bridge or switch upstream port): the first
  * decoder holding an address decides.  Linear pieces go on to @route with
  * the port the decoder targets.
  */
-static void eval_switching(const CXLDMEval *ev, uint32_t *cache_mem,
-                           PCIBus *bus, hwaddr s, hwaddr e, GArray *out,
-                           const char *what, RouteFn route)
+static void eval_switching(const CXLDMNode *node, uint64_t s, uint64_t e,
+                           GArray *out, const char *what, RouteFn route)
 {
-    GArray *todo = g_array_new(false, false, sizeof(hwaddr) * 2);
-    int i, j, n = hdm_count(cache_mem);
+    GArray *todo = g_array_new(false, false, sizeof(uint64_t) * 2);
+    int i, n = MIN(node->ndecoders, CXL_DM_MAX_DECODERS);
+    guint j;
 
-    g_array_append_vals(todo, ((hwaddr[2]){ s, e }), 1);
+    g_array_append_vals(todo, ((uint64_t[2]){ s, e }), 1);
     for (i = 0; i < n && todo->len; i++) {
-        HDMDecoder d;
-        GArray *next = g_array_new(false, false, sizeof(hwaddr) * 2);
+        const CXLDMDecoder *d = &node->decoders[i];
+        GArray *next = g_array_new(false, false, sizeof(uint64_t) * 2);
 
-        hdm_read(cache_mem, i, &d);
         for (j = 0; j < todo->len; j++) {
-            hwaddr cs, ce;
-            PCIDevice *port;
+            uint64_t cs, ce;
+            const CXLDMPort *port;
 
-            if (!claim_piece(todo, j, &d, next, &cs, &ce)) {
+            if (!claim_piece(todo, j, d, next, &cs, &ce)) {
                 continue;
             }
-            if (!d.committed) {
+            if (!d->committed) {
                 soft_range(out, cs, ce, CXL_DM_DECODER_UNCOMMITTED, what, i,
                            0);
-            } else if (d.ways != 1) {
+            } else if (d->ways != 1) {
                 soft_range(out, cs, ce, CXL_DM_DECODER_INTERLEAVES, what, i,
-                           d.ways);
-            } else if (!(port = pcie_find_port_by_pn(bus, d.target0))) {
+                           d->ways);
+            } else if (!(port = find_port(node, d->target))) {
                 soft_range(out, cs, ce, CXL_DM_DECODER_NO_PORT, what, i,
-                           d.target0);
+                           d->target);
             } else {
-                route(ev, port, cs, ce, out);
+                route(port, cs, ce, out);
             }
         }
         g_array_free(todo, true);
         todo = next;
     }
     for (j = 0; j < todo->len; j++) {
-        soft_range(out, g_array_index(todo, hwaddr, 2 * j),
-                   g_array_index(todo, hwaddr, 2 * j + 1), CXL_DM_NOT_DECODED,
-                   what, -1, 0);
+        soft_range(out, g_array_index(todo, uint64_t, 2 * j),
+                   g_array_index(todo, uint64_t, 2 * j + 1),
+                   CXL_DM_NOT_DECODED, what, -1, 0);
     }
     g_array_free(todo, true);
 }
 
-static PCIDevice *device_below(const CXLDMEval *ev, PCIDevice *port)
+/* Below a switch's downstream port: a type-3 device, or nothing */
+static void route_to_endpoint(const CXLDMPort *port, uint64_t s, uint64_t e,
+                              GArray *out)
 {
-    PCIDevice *d = pci_bridge_get_sec_bus(PCI_BRIDGE(port))->devices[0];
+    const CXLDMNode *d = port->below;
 
-    if (d && ev->removing && DEVICE(d) == ev->removing) {
-        return NULL;
-    }
-    return d;
-}
-
-static void route_to_endpoint(const CXLDMEval *ev, PCIDevice *port,
-                              hwaddr s, hwaddr e, GArray *out)
-{
-    PCIDevice *d = device_below(ev, port);
-
-    if (!d || !object_dynamic_cast(OBJECT(d), TYPE_CXL_TYPE3)) {
+    if (!d || d->kind != CXL_DM_NODE_ENDPOINT) {
         soft_range(out, s, e, CXL_DM_NO_DEVICE,
-                   DEVICE(port)->id ?: "a downstream port", -1, 0);
+                   port->name ? port->name : "a downstream port", -1, 0);
         return;
     }
-    eval_endpoint(CXL_TYPE3(d), s, e, out);
+    eval_endpoint(d, s, e, out);
 }
 
-static void route_below_root_port(const CXLDMEval *ev, PCIDevice *port,
-                                  hwaddr s, hwaddr e, GArray *out)
+/* Below a root port: a type-3 device, a switch, or nothing */
+static void route_below_root_port(const CXLDMPort *port, uint64_t s,
+                                  uint64_t e, GArray *out)
 {
-    PCIDevice *d = device_below(ev, port);
-    CXLComponentState *cs;
+    const CXLDMNode *d = port->below;
 
-    if (d && object_dynamic_cast(OBJECT(d), TYPE_CXL_TYPE3)) {
-        eval_endpoint(CXL_TYPE3(d), s, e, out);
-        return;
-    }
-    if (!d || !object_dynamic_cast(OBJECT(d), TYPE_CXL_USP) ||
-        !(cs = cxl_usp_to_cstate(CXL_USP(d)))) {
+    if (d && d->kind == CXL_DM_NODE_ENDPOINT) {
+        eval_endpoint(d, s, e, out);
+    } else if (d && d->kind == CXL_DM_NODE_SWITCH) {
+        eval_switching(d, s, e, out, "switch", route_to_endpoint);
+    } else {
         soft_range(out, s, e, CXL_DM_NO_DEVICE_OR_SWITCH,
-                   DEVICE(port)->id ?: "the root port", -1, 0);
-        return;
+                   port->name ? port->name : "the root port", -1, 0);
     }
-    eval_switching(ev, cs->crb.cache_mem_registers,
-                   &PCI_BRIDGE(d)->sec_bus, s, e, out, "switch",
-                   route_to_endpoint);
 }
 
-static void eval_window(const CXLDMEval *ev, CXLFixedWindow *fw,
-                        GArray *out)
+static void eval_window(const CXLDMDesc *desc, GArray *out)
 {
-    hwaddr s = fw->base, e = fw->base + fw->size;
-    PCIHostState *hb;
-    CXLComponentState *cs;
+    uint64_t s = desc->base, e = desc->base + desc->size;
+    const CXLDMNode *hb = desc->hb;
 
-    if (!ev->enabled) {
+    if (!desc->enabled) {
         soft_range(out, s, e, CXL_DM_DISABLED, NULL, -1, 0);
-        return;
-    }
-    if (fw->num_targets != 1) {
+    } else if (desc->ways != 1) {
         soft_range(out, s, e, CXL_DM_WINDOW_INTERLEAVES, NULL, -1,
-                   fw->num_targets);
-        return;
-    }
-    hb = fw->target_hbs[0] ?
-        PCI_HOST_BRIDGE(fw->target_hbs[0]->cxl_host_bridge) : NULL;
-    if (!hb || !hb->bus || !pci_bus_is_cxl(hb->bus)) {
-        soft_range(out, s, e, CXL_DM_NO_HOST_BRIDGE, NULL, -1, 0);
-        return;
-    }
-    if (cxl_get_hb_passthrough(hb)) {
-        PCIDevice *rp = pcie_find_port_first(hb->bus);
-
-        if (!rp) {
+                   desc->ways);
+    } else if (!hb || hb->kind == CXL_DM_NODE_ENDPOINT) {
+        soft_range(out, s, e,
+                   hb || desc->absent == CXL_DM_MAPPED ?
+                   CXL_DM_NO_HOST_BRIDGE : desc->absent, NULL, -1, 0);
+    } else if (hb->kind == CXL_DM_NODE_PASSTHROUGH) {
+        if (hb->nports < 1) {
             soft_range(out, s, e, CXL_DM_NO_ROOT_PORT, NULL, -1, 0);
-            return;
+        } else {
+            route_below_root_port(&hb->ports[0], s, e, out);
         }
-        route_below_root_port(ev, rp, s, e, out);
-        return;
+    } else {
+        eval_switching(hb, s, e, out, "host bridge", route_below_root_port);
     }
-    cs = cxl_get_hb_cstate(hb);
-    if (!cs) {
-        soft_range(out, s, e, CXL_DM_NO_COMPONENT_REGS, NULL, -1, 0);
-        return;
-    }
-    eval_switching(ev, cs->crb.cache_mem_registers, hb->bus, s, e, out,
-                   "host bridge", route_below_root_port);
 }
 
 static int range_cmp(gconstpointer a, gconstpointer b)
@@ -488,7 +433,7 @@ static int range_cmp(gconstpointer a, gconstpointer b)
 
 void cxl_dm_ranges_free(GArray *ranges)
 {
-    int i;
+    guint i;
 
     for (i = 0; i < ranges->len; i++) {
         g_free(g_array_index(ranges, CXLDMRange, i).who);
@@ -496,11 +441,13 @@ void cxl_dm_ranges_free(GArray *ranges)
     g_array_free(ranges, true);
 }
 
-GArray *cxl_dm_eval_window(const CXLDMEval *ev, CXLFixedWindow *fw)
+GArray *cxl_dm_eval(const CXLDMDesc *desc)
 {
     GArray *ranges = g_array_new(false, true, sizeof(CXLDMRange));
 
-    eval_window(ev, fw, ranges);
+    if (desc->size) {
+        eval_window(desc, ranges);
+    }
     g_array_sort(ranges, range_cmp);
     return ranges;
 }

@@ -20,7 +20,8 @@
  * - a DPA beyond the volatile + persistent capacity is dynamic capacity,
  *   decoded only where an accepted extent backs its block.
  *
- * The evaluation itself is in cxl-direct-map-eval.c.  Only ways == 1 at
+ * The evaluation itself is in cxl-direct-map-eval.c, over a description
+ * of the decoders that cxl-direct-map-describe.c reads.  Only ways == 1 at
  * every level is linear.  Ranges that interleave are built into "sets"
  * afterwards (see the second half of this file): every
  * 256-byte chunk is decoded with upstream's own per-address functions,
@@ -42,7 +43,7 @@
 #include "hw/boards.h"
 #include "hw/cxl/cxl.h"
 #include "hw/cxl/cxl_direct_map.h"
-#include "cxl-direct-map-eval.h"
+#include "cxl-direct-map-describe.h"
 #include "hw/cxl/cxl_mailbox.h"
 #include "hw/cxl/cxl_firmware.h"
 #include "hw/pci/pci_bridge.h"
