@@ -323,9 +323,11 @@ def run_scenario(name, steps, tap, log_dir):
                                   time.monotonic() + BOOT_TIMEOUT),
                        f'{name}: qemu {st.who}: the command line of '
                        f'{st.doc} boots the guest', q.text()[-3000:])
+            qmp = q.qmp_path()
             tap.ok(q.wait_qmp(time.monotonic() + QMP_TIMEOUT),
-                   f'{name}: qemu {st.who}: it runs and its QMP socket '
-                   f'({q.qmp_path()}) takes connections', q.text()[-3000:])
+                   f'{name}: qemu {st.who}: it runs' +
+                   (f' and its QMP socket ({qmp}) takes connections'
+                    if qmp else ''), q.text()[-3000:])
     deadline = time.monotonic() + RUN_TIMEOUT
     for guest, chain in chains.items():
         last = qemus[chain[-1]]
