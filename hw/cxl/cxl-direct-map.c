@@ -23,11 +23,15 @@
  * The evaluation itself is in cxl-direct-map-eval.c, over a description
  * of the decoders that cxl-direct-map-describe.c reads.  Only ways == 1 at
  * every level is linear.  Ranges that interleave are built into "sets"
- * afterwards (see the second half of this file): every
- * 256-byte chunk is decoded with upstream's own per-address functions,
- * and where whole 256 MiB blocks decode onto private volatile media, one
- * RAM block holds the set's data in host-physical order.  Anything else
- * is left to the software decode, and so are dynamic capacity ranges.
+ * afterwards (cxl-direct-map-sets.c): every 256-byte chunk is decoded
+ * with upstream's own per-address functions, and where whole 256 MiB
+ * blocks decode onto private volatile media, one RAM block holds the
+ * set's data in host-physical order.  Anything else is left to the
+ * software decode, and so are dynamic capacity ranges.
+ *
+ * This file owns the direct map's state and lifecycle: the aliases, when
+ * sets are built and torn down (decoder writes, mailbox commands, reset,
+ * unplug, savevm and migration, VM start), and cxl_direct_map_query().
  *
  * Copyright (c) 2026 qcxl authors
  * SPDX-License-Identifier: GPL-2.0-or-later
@@ -44,6 +48,7 @@
 #include "hw/cxl/cxl.h"
 #include "hw/cxl/cxl_direct_map.h"
 #include "cxl-direct-map-describe.h"
+#include "cxl-direct-map-sets.h"
 #include "hw/cxl/cxl_mailbox.h"
 #include "hw/cxl/cxl_firmware.h"
 #include "hw/pci/pci_bridge.h"
@@ -68,31 +73,11 @@ typedef struct CXLDMMapping {
     MemoryRegion *alias;
 } CXLDMMapping;
 
-/* An interleaved set backed by one RAM block in host-physical order. */
-#define SET_CHUNK       256             /* finest interleave granularity */
-#define SET_BLOCK       (256 * MiB)     /* HDM decoder granularity */
-#define SET_MAX_DEVS    16
-
-typedef struct CXLDMPoolEntry {
-    MemoryRegion *ram;
-    bool used;
-} CXLDMPoolEntry;
-
-typedef struct CXLDMSet {
-    hwaddr start, end;          /* absolute host physical addresses */
-    CXLDMPoolEntry *backing;
-    uint8_t *dev;               /* per chunk: index into devs[] */
-    uint32_t *dpa;              /* per chunk: DPA / SET_CHUNK */
-    CXLType3Dev *devs[SET_MAX_DEVS];
-    int ndevs;
-} CXLDMSet;
-
 typedef struct CXLDMWindow {
     CXLFixedWindow *fw;
     GArray *mappings;           /* CXLDMMapping */
     GArray *ranges;             /* CXLDMRange: the last evaluation */
-    GPtrArray *sets;            /* CXLDMSet */
-    GPtrArray *pool;            /* CXLDMPoolEntry: never freed, reused */
+    CXLDMSets *sets;            /* its interleaved sets */
 } CXLDMWindow;
 
 static struct {
@@ -297,219 +282,6 @@ static uint64_t sets_fingerprint(void)
     return h;
 }
 
-/*
- * Decode one chunk with upstream's per-address functions.  True if it
- * lands, whole, on the volatile media of a type-3 device.
- */
-static bool set_chunk(CXLFixedWindow *fw, hwaddr hpa, CXLType3Dev **out,
-                      uint64_t *dpa)
-{
-    PCIDevice *d = cxl_cfmws_find_device(fw, hpa - fw->base);
-    AddressSpace *as;
-    CXLType3Dev *c;
-
-    if (!d || !object_dynamic_cast(OBJECT(d), TYPE_CXL_TYPE3) ||
-        (dm.removing && DEVICE(d) == dm.removing)) {
-        return false;
-    }
-    c = CXL_TYPE3(d);
-    if (!c->hostvmem ||
-        cxl_type3_hpa_to_as_and_dpa(c, hpa, SET_CHUNK, &as, dpa) ||
-        as != &c->hostvmem_as || *dpa % SET_CHUNK ||
-        *dpa + SET_CHUNK >
-        memory_region_size(host_memory_backend_get_memory(c->hostvmem))) {
-        return false;
-    }
-    *out = c;
-    return true;
-}
-
-/*
- * May @c's media be held in a set's RAM?  Not if it is shared (other
- * hosts must see its bytes where they are) or disabled (sanitize).
- */
-static bool set_device_ok(CXLType3Dev *c)
-{
-    return !cxl_dev_media_disabled(&c->cxl_dstate) &&
-           !object_property_get_bool(OBJECT(c->hostvmem), "share", NULL);
-}
-
-/* Append block [blk, blk + SET_BLOCK) to @set if all of it decodes. */
-static bool set_add_block(CXLFixedWindow *fw, CXLDMSet *set, hwaddr blk)
-{
-    size_t n = SET_BLOCK / SET_CHUNK, base, i;
-    CXLType3Dev *c;
-    uint64_t dpa;
-    int k;
-
-    /* Most blocks of a window decode nowhere, or to shared media: probe. */
-    if (!set_chunk(fw, blk, &c, &dpa) || !set_device_ok(c)) {
-        return false;
-    }
-    base = (set->end - set->start) / SET_CHUNK;
-    set->dev = g_renew(uint8_t, set->dev, base + n);
-    set->dpa = g_renew(uint32_t, set->dpa, base + n);
-    for (i = 0; i < n; i++) {
-        if (!set_chunk(fw, blk + i * SET_CHUNK, &c, &dpa)) {
-            return false;
-        }
-        for (k = 0; k < set->ndevs && set->devs[k] != c; k++) {
-            /* find the device's index */
-        }
-        if (k == set->ndevs) {
-            if (k == SET_MAX_DEVS || !set_device_ok(c)) {
-                return false;
-            }
-            set->devs[set->ndevs++] = c;
-        }
-        set->dev[base + i] = k;
-        set->dpa[base + i] = dpa / SET_CHUNK;
-    }
-    set->end += SET_BLOCK;
-    return true;
-}
-
-/* Copy a set's data between its RAM and the devices' media. */
-static void set_copy(CXLDMSet *set, bool to_ram)
-{
-    uint8_t *ram = memory_region_get_ram_ptr(set->backing->ram);
-    uint8_t *media[SET_MAX_DEVS];
-    size_t i, n = (set->end - set->start) / SET_CHUNK;
-    int k;
-
-    for (k = 0; k < set->ndevs; k++) {
-        media[k] = memory_region_get_ram_ptr(
-            host_memory_backend_get_memory(set->devs[k]->hostvmem));
-    }
-    for (i = 0; i < n; i++) {
-        uint8_t *m = media[set->dev[i]] + (uint64_t)set->dpa[i] * SET_CHUNK;
-
-        if (to_ram) {
-            memcpy(ram + i * SET_CHUNK, m, SET_CHUNK);
-        } else {
-            memcpy(m, ram + i * SET_CHUNK, SET_CHUNK);
-        }
-    }
-    if (!to_ram) {
-        /* Written behind the memory API's back: tell dirty tracking. */
-        for (k = 0; k < set->ndevs; k++) {
-            MemoryRegion *mr =
-                host_memory_backend_get_memory(set->devs[k]->hostvmem);
-
-            memory_region_set_dirty(mr, 0, memory_region_size(mr));
-        }
-    }
-}
-
-static CXLDMPoolEntry *pool_get(CXLDMWindow *w, uint64_t size)
-{
-    CXLDMPoolEntry *e;
-    g_autofree char *name = NULL;
-    Error *err = NULL;
-    int i;
-
-    for (i = 0; i < w->pool->len; i++) {
-        e = g_ptr_array_index(w->pool, i);
-        if (!e->used && memory_region_size(e->ram) == size) {
-            e->used = true;
-            return e;
-        }
-    }
-    /*
-     * Not migrated as RAM: a set is torn down (its data back on the
-     * media, which migrates) before any savevm or migration starts.
-     */
-    e = g_new0(CXLDMPoolEntry, 1);
-    e->ram = g_new0(MemoryRegion, 1);
-    name = g_strdup_printf("cxl-interleave@0x%" PRIx64 "[%u]", w->fw->base,
-                           w->pool->len);
-    if (!memory_region_init_ram_nomigrate(e->ram, NULL, name, size, &err)) {
-        warn_report_err(err);
-        g_free(e->ram);
-        g_free(e);
-        return NULL;
-    }
-    e->used = true;
-    g_ptr_array_add(w->pool, e);
-    return e;
-}
-
-static void set_free(CXLDMSet *set)
-{
-    g_free(set->dev);
-    g_free(set->dpa);
-    g_free(set);
-}
-
-/* Map a freshly scanned set: its data into RAM, the RAM into the window. */
-static bool set_map(CXLDMWindow *w, CXLDMSet *set)
-{
-    set->backing = pool_get(w, set->end - set->start);
-    if (!set->backing) {
-        return false;
-    }
-    set_copy(set, true);
-    memory_region_add_subregion_overlap(&w->fw->mr, set->start - w->fw->base,
-                                        set->backing->ram, 1);
-    trace_cxl_direct_map_add(set->start, set->end - set->start,
-                             memory_region_name(set->backing->ram), 0);
-    g_ptr_array_add(w->sets, set);
-    return true;
-}
-
-static void window_build_sets(CXLDMWindow *w)
-{
-    CXLFixedWindow *fw = w->fw;
-    CXLDMSet *set = NULL;
-    hwaddr a = 0, b = 0, blk;
-    int i;
-
-    if (!w->ranges) {
-        return;
-    }
-    memory_region_transaction_begin();
-    for (i = 0; i <= w->ranges->len; i++) {
-        CXLDMRange *r = i < w->ranges->len ?
-            &g_array_index(w->ranges, CXLDMRange, i) : NULL;
-        bool cand = r && cxl_dm_reason_interleaves(r->reason);
-
-        /* Gather runs of adjacent candidate ranges into [a, b). */
-        if (cand && b == r->start && b != a) {
-            b = r->end;
-            continue;
-        }
-        for (blk = QEMU_ALIGN_UP(a, SET_BLOCK); blk + SET_BLOCK <= b;
-             blk += SET_BLOCK) {
-            if (!set) {
-                set = g_new0(CXLDMSet, 1);
-                set->start = set->end = blk;
-            }
-            if (set_add_block(fw, set, blk)) {
-                continue;
-            }
-            /* Close the set before this block; start afresh after it. */
-            set->dev = g_renew(uint8_t, set->dev,
-                               (set->end - set->start) / SET_CHUNK);
-            if (set->end > set->start && set_map(w, set)) {
-                set = NULL;
-            } else {
-                set_free(set);
-                set = NULL;
-            }
-        }
-        if (set && (set->end == set->start || !set_map(w, set))) {
-            set_free(set);
-        }
-        set = NULL;
-        a = b = 0;
-        if (cand) {
-            a = r->start;
-            b = r->end;
-        }
-    }
-    memory_region_transaction_commit();
-}
-
 /* Does any window have an interleaved range without a set? */
 static bool sets_pending(void)
 {
@@ -521,7 +293,8 @@ static bool sets_pending(void)
         for (j = 0; w->ranges && j < w->ranges->len; j++) {
             CXLDMRange *r = &g_array_index(w->ranges, CXLDMRange, j);
 
-            if (cxl_dm_reason_interleaves(r->reason) && !w->sets->len) {
+            if (cxl_dm_reason_interleaves(r->reason) &&
+                cxl_dm_sets_empty(w->sets)) {
                 return true;
             }
         }
@@ -544,7 +317,7 @@ static bool vcpus_running(void)
 static void sets_teardown(void)
 {
     bool pause;
-    int i, j;
+    int i;
 
     /*
      * When the host (not the guest, by reprogramming its decoders) takes
@@ -557,30 +330,11 @@ static void sets_teardown(void)
     }
     memory_region_transaction_begin();
     for (i = 0; i < dm.windows->len; i++) {
-        CXLDMWindow *w = &g_array_index(dm.windows, CXLDMWindow, i);
-
-        for (j = 0; j < w->sets->len; j++) {
-            CXLDMSet *set = g_ptr_array_index(w->sets, j);
-
-            memory_region_del_subregion(&w->fw->mr, set->backing->ram);
-            trace_cxl_direct_map_del(set->start, set->end - set->start);
-        }
+        cxl_dm_sets_unmap(g_array_index(dm.windows, CXLDMWindow, i).sets);
     }
     memory_region_transaction_commit();
     for (i = 0; i < dm.windows->len; i++) {
-        CXLDMWindow *w = &g_array_index(dm.windows, CXLDMWindow, i);
-
-        for (j = 0; j < w->sets->len; j++) {
-            CXLDMSet *set = g_ptr_array_index(w->sets, j);
-            MemoryRegion *ram = set->backing->ram;
-
-            set_copy(set, false);
-            ram_block_discard_range(ram->ram_block, 0,
-                                    memory_region_size(ram));
-            set->backing->used = false;
-            set_free(set);
-        }
-        g_ptr_array_set_size(w->sets, 0);
+        cxl_dm_sets_release(g_array_index(dm.windows, CXLDMWindow, i).sets);
     }
     if (pause) {
         resume_all_vcpus();
@@ -602,7 +356,8 @@ static void sets_update(bool build)
     }
     fp = sets_fingerprint();
     for (i = 0; i < dm.windows->len; i++) {
-        have |= g_array_index(dm.windows, CXLDMWindow, i).sets->len > 0;
+        have |= !cxl_dm_sets_empty(g_array_index(dm.windows, CXLDMWindow,
+                                                  i).sets);
     }
     if (have && fp != dm.sets_fingerprint) {
         sets_teardown();
@@ -612,7 +367,9 @@ static void sets_update(bool build)
         return;
     }
     for (i = 0; i < dm.windows->len; i++) {
-        window_build_sets(&g_array_index(dm.windows, CXLDMWindow, i));
+        CXLDMWindow *w = &g_array_index(dm.windows, CXLDMWindow, i);
+
+        cxl_dm_sets_build(w->sets, w->ranges, dm.removing);
     }
     dm.sets_fingerprint = fp;
 }
@@ -620,21 +377,14 @@ static void sets_update(bool build)
 /* A device-side command is about to access @dev's media by DPA */
 static void device_access(DeviceState *dev)
 {
-    int i, j, k;
+    int i;
 
     for (i = 0; dm.state && i < dm.windows->len; i++) {
-        CXLDMWindow *w = &g_array_index(dm.windows, CXLDMWindow, i);
-
-        for (j = 0; j < w->sets->len; j++) {
-            CXLDMSet *set = g_ptr_array_index(w->sets, j);
-
-            for (k = 0; k < set->ndevs; k++) {
-                if (DEVICE(set->devs[k]) == dev) {
-                    /* Put everything back; rebuilt after the command. */
-                    sets_teardown();
-                    return;
-                }
-            }
+        if (cxl_dm_sets_use_device(g_array_index(dm.windows, CXLDMWindow,
+                                                 i).sets, dev)) {
+            /* Put everything back; rebuilt after the command. */
+            sets_teardown();
+            return;
         }
     }
 }
@@ -708,8 +458,7 @@ static void windows_update(void)
             g_array_append_val(dm.windows, ((CXLDMWindow) {
                 .fw = fw,
                 .mappings = g_array_new(false, true, sizeof(CXLDMMapping)),
-                .sets = g_ptr_array_new(),
-                .pool = g_ptr_array_new(),
+                .sets = cxl_dm_sets_new(fw),
             }));
         }
     }
@@ -827,46 +576,13 @@ static bool same_piece(const CXLDMRange *a, const CXLDMRange *b)
            a->target_offset + (a->end - a->start) == b->target_offset;
 }
 
-/* The set of @w holding [s, e), if any (sets never straddle it). */
-static CXLDMSet *set_at(CXLDMWindow *w, hwaddr s)
-{
-    int i;
-
-    for (i = 0; i < w->sets->len; i++) {
-        CXLDMSet *set = g_ptr_array_index(w->sets, i);
-
-        if (s >= set->start && s < set->end) {
-            return set;
-        }
-    }
-    return NULL;
-}
-
-/* The next address after @s where set coverage may change. */
-static hwaddr set_boundary(CXLDMWindow *w, hwaddr s, hwaddr e)
-{
-    int i;
-
-    for (i = 0; i < w->sets->len; i++) {
-        CXLDMSet *set = g_ptr_array_index(w->sets, i);
-
-        if (set->start > s && set->start < e) {
-            e = set->start;
-        }
-        if (set->end > s && set->end < e) {
-            e = set->end;
-        }
-    }
-    return e;
-}
-
 static CxlWindowDirectMap *window_info(CXLDMWindow *w)
 {
     CxlWindowDirectMap *info = g_new0(CxlWindowDirectMap, 1);
     CxlDirectMapRangeList **tail = &info->ranges;
     CxlDirectMapRange *last = NULL;
     CXLDMRange prev = { 0 };
-    CXLDMSet *prev_set = NULL;
+    const CXLDMSet *prev_set = NULL;
     int i;
 
     info->base = w->fw->base;
@@ -877,8 +593,9 @@ static CxlWindowDirectMap *window_info(CXLDMWindow *w)
 
         /* Split at set boundaries: a set makes part of a range direct. */
         while (s < whole->end) {
-            hwaddr e = set_boundary(w, s, whole->end);
-            CXLDMSet *set = whole->target ? NULL : set_at(w, s);
+            hwaddr e = cxl_dm_sets_boundary(w->sets, s, whole->end);
+            const CXLDMSet *set = whole->target ? NULL :
+                                  cxl_dm_sets_at(w->sets, s);
             CXLDMRange r = *whole;
             int k;
 
@@ -913,9 +630,9 @@ static CxlWindowDirectMap *window_info(CXLDMWindow *w)
                 strList **dt = &last->interleaved;
 
                 last->has_interleaved = true;
-                for (k = 0; k < set->ndevs; k++) {
+                for (k = 0; k < cxl_dm_set_ndevs(set); k++) {
                     QAPI_LIST_APPEND(dt, object_get_canonical_path(
-                                         OBJECT(set->devs[k])));
+                                         OBJECT(cxl_dm_set_dev(set, k))));
                 }
             } else {
                 last->reason = cxl_dm_range_why(&r);
