@@ -133,12 +133,15 @@ static CXLDMNode *describe_below_rp(const CXLDMEval *ev, PCIDevice *d)
     if (d && object_dynamic_cast(OBJECT(d), TYPE_CXL_TYPE3)) {
         return describe_endpoint(CXL_TYPE3(d));
     }
-    if (d && object_dynamic_cast(OBJECT(d), TYPE_CXL_USP) &&
-        (cs = cxl_usp_to_cstate(CXL_USP(d)))) {
-        return describe_switching(ev, cs->crb.cache_mem_registers,
-                                  &PCI_BRIDGE(d)->sec_bus, describe_below_dsp);
+    if (!d || !object_dynamic_cast(OBJECT(d), TYPE_CXL_USP)) {
+        return NULL;
     }
-    return NULL;
+    cs = cxl_usp_to_cstate(CXL_USP(d));
+    if (!cs) {
+        return NULL;
+    }
+    return describe_switching(ev, cs->crb.cache_mem_registers,
+                              &PCI_BRIDGE(d)->sec_bus, describe_below_dsp);
 }
 
 /*

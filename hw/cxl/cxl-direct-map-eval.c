@@ -25,6 +25,14 @@ static bool bit_set(const unsigned long *map, uint64_t bit)
     return map && (map[bit / BITS_PER_ULONG] >> (bit % BITS_PER_ULONG)) & 1;
 }
 
+/* Append the piece [s, e) to @pieces (pairs of addresses) */
+static void push_piece(GArray *pieces, uint64_t s, uint64_t e)
+{
+    uint64_t p[2] = { s, e };
+
+    g_array_append_vals(pieces, p, 1);
+}
+
 /* [*s, *e) intersected with the decoder's range; false if empty. */
 static bool hdm_clip(const CXLDMDecoder *d, uint64_t s, uint64_t e,
                      uint64_t *cs, uint64_t *ce)
@@ -53,14 +61,14 @@ static bool claim_piece(GArray *todo, guint j, const CXLDMDecoder *d,
     uint64_t pe = g_array_index(todo, uint64_t, 2 * j + 1);
 
     if (!hdm_clip(d, ps, pe, cs, ce)) {
-        g_array_append_vals(next, ((uint64_t[2]){ ps, pe }), 1);
+        push_piece(next, ps, pe);
         return false;
     }
     if (ps < *cs) {
-        g_array_append_vals(next, ((uint64_t[2]){ ps, *cs }), 1);
+        push_piece(next, ps, *cs);
     }
     if (*ce < pe) {
-        g_array_append_vals(next, ((uint64_t[2]){ *ce, pe }), 1);
+        push_piece(next, *ce, pe);
     }
     return true;
 }
@@ -236,7 +244,7 @@ static void eval_endpoint(const CXLDMNode *ep, uint64_t s, uint64_t e,
     guint k;
 
     /* Pieces of [s, e) no decoder has claimed yet. */
-    g_array_append_vals(todo, ((uint64_t[2]){ s, e }), 1);
+    push_piece(todo, s, e);
     for (i = 0; i < n && todo->len; i++) {
         const CXLDMDecoder *d = &ep->decoders[i];
         GArray *next;
@@ -333,7 +341,7 @@ static void eval_switching(const CXLDMNode *node, uint64_t s, uint64_t e,
     int i, n = MIN(node->ndecoders, CXL_DM_MAX_DECODERS);
     guint j;
 
-    g_array_append_vals(todo, ((uint64_t[2]){ s, e }), 1);
+    push_piece(todo, s, e);
     for (i = 0; i < n && todo->len; i++) {
         const CXLDMDecoder *d = &node->decoders[i];
         GArray *next = g_array_new(false, false, sizeof(uint64_t) * 2);
@@ -345,13 +353,14 @@ static void eval_switching(const CXLDMNode *node, uint64_t s, uint64_t e,
             if (!claim_piece(todo, j, d, next, &cs, &ce)) {
                 continue;
             }
+            port = find_port(node, d->target);
             if (!d->committed) {
                 soft_range(out, cs, ce, CXL_DM_DECODER_UNCOMMITTED, what, i,
                            0);
             } else if (d->ways != 1) {
                 soft_range(out, cs, ce, CXL_DM_DECODER_INTERLEAVES, what, i,
                            d->ways);
-            } else if (!(port = find_port(node, d->target))) {
+            } else if (!port) {
                 soft_range(out, cs, ce, CXL_DM_DECODER_NO_PORT, what, i,
                            d->target);
             } else {

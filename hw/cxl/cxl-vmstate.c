@@ -7,14 +7,14 @@
  * after savevm/loadvm or live migration the guest finds its bridges and
  * BARs unprogrammed and its HDM decoders uncommitted.  The ports' VMState
  * lives in their own files (patches/0008) and uses the component
- * register description below.  Here they get VMState: PCI configuration, MSI-X and AER
- * state, the component registers (HDM decoders and RAS), the device
- * status, capability and mailbox registers, the memory device status,
- * the timestamp and the event logs' interrupt settings.  The media, the
- * LSA and the dynamic-capacity backend are memory backends and migrate
- * as RAM once registered (cxl_type3_register_ram(), which upstream
- * lacked too).  The direct map is rebuilt from the decoders when the VM
- * runs.
+ * register description below.  Here they get VMState: PCI configuration,
+ * MSI-X and AER state, the component registers (HDM decoders and RAS),
+ * the device status, capability and mailbox registers, the memory
+ * device status, the timestamp and the event logs' interrupt settings.
+ * The media, the LSA and the dynamic-capacity backend are memory
+ * backends and migrate as RAM once registered (cxl_type3_register_ram(),
+ * which upstream lacked too).  The direct map is rebuilt from the
+ * decoders when the VM runs.
  *
  * State that is not migrated makes migration fail, with a message,
  * rather than be lost silently: queued event records, an injected poison

@@ -19,9 +19,15 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
+#if defined(__x86_64__)
+#include <emmintrin.h>
+#endif
 #include "qcxl-pool-media.h"
 
-G_DEFINE_QUARK(qcxl-pool-error-quark, qcxl_pool_error)
+GQuark qcxl_pool_error_quark(void)
+{
+    return g_quark_from_static_string("qcxl-pool-error-quark");
+}
 
 /* CRC32C, reflected, polynomial 0x82F63B78 */
 uint32_t qcxl_crc32c(uint32_t crc, const void *buf, size_t len)
@@ -213,9 +219,9 @@ void qcxl_pool_persist(QcxlPool *pool, uint64_t off, uint64_t len)
 #if defined(__x86_64__)
     if (pool->dax) {
         for (uint64_t a = off & ~63ULL; a < off + len; a += 64) {
-            __asm__ volatile("clflush %0" : "+m"(pool->base[a]));
+            _mm_clflush(pool->base + a);
         }
-        __asm__ volatile("sfence" ::: "memory");
+        _mm_sfence();
         return;
     }
 #endif

@@ -248,7 +248,8 @@ static QDict *qmp_range(QTestState *qts, uint64_t addr, QDict **resp,
 
             g_autofree char *hmp = qtest_hmp(qts, "info cxl-direct-map");
 
-            g_test_message("bad range: %s\n%s", js->str, hmp);
+            g_test_message("bad range: %s", js->str);
+            g_test_message("%s", hmp);
         }
         g_assert(qdict_get_bool(r, "direct") ==
                  (qdict_haskey(r, "memdev") || qdict_haskey(r, "interleaved")));

@@ -73,7 +73,10 @@ static QTestState *start(Fixture *f, const char *host, const char *region,
                        f->path, host, region, extra);
 }
 
-/* A CXL machine whose type-3 device is a head: size (MiB), pool, host, regions */
+/*
+ * A CXL machine whose type-3 device is a head: size (MiB), pool, host,
+ * regions
+ */
 #define CXL_HEAD \
     "-machine cxl=on,cxl-fmw.0.targets.0=cxl.1,cxl-fmw.0.size=4G " \
     "-device pxb-cxl,bus_nr=12,bus=pcie.0,id=cxl.1 " \
@@ -379,13 +382,16 @@ static void test_head(void)
 
     /* bad lists are refused, and nothing stays mapped */
     refused(g_strdup_printf("-object memory-backend-qcxl-pool,id=m0,"
-                            "size=48M,pool=%s,host=hostA,region=privA:privA", f.path),
+                            "size=48M,pool=%s,host=hostA,"
+                            "region=privA:privA", f.path),
             "region 'privA' is named twice");
     refused(g_strdup_printf("-object memory-backend-qcxl-pool,id=m0,"
-                            "size=48M,pool=%s,host=hostA,region=privA::shared0", f.path),
+                            "size=48M,pool=%s,host=hostA,"
+                            "region=privA::shared0", f.path),
             "bad name");
     refused(g_strdup_printf("-object memory-backend-qcxl-pool,id=m0,"
-                            "size=48M,pool=%s,host=hostA,region=privA:nope", f.path),
+                            "size=48M,pool=%s,host=hostA,"
+                            "region=privA:nope", f.path),
             "no region 'nope' in the pool");
     g_clear_pointer(&meta, qcxl_pool_meta_free);
     meta = qcxl_pool_read(f.pool, NULL);

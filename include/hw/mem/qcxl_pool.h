@@ -104,8 +104,8 @@ typedef struct QcxlPoolRegion {
     uint64_t sharers;           /* host slots that may map a shared region */
     uint64_t mapped;            /* active host slots that have it mapped */
     uint64_t size;
-    uint64_t generation;        /* bumped by every change to the region:
-                                   owner, sharing, size; not by mapping */
+    /* bumped by each change of owner, sharing or size; not by mapping */
+    uint64_t generation;
     char name[QCXL_POOL_REGION_NAME_LEN];
 } QcxlPoolRegion;
 
