@@ -86,20 +86,6 @@ static CXLDMNode *describe_endpoint(CXLType3Dev *ct3d)
     return ep;
 }
 
-static void node_free(CXLDMNode *node)
-{
-    int i;
-
-    if (!node) {
-        return;
-    }
-    for (i = 0; i < node->nports; i++) {
-        node_free(node->ports[i].below);
-    }
-    g_free(node->ports);
-    g_free(node);
-}
-
 /* The device below downstream or root port @port, unless it is leaving */
 static PCIDevice *device_below(const CXLDMEval *ev, PCIDevice *port)
 {
@@ -229,6 +215,6 @@ GArray *cxl_dm_eval_window(const CXLDMEval *ev, CXLFixedWindow *fw)
 
     describe_window(ev, fw, &desc);
     ranges = cxl_dm_eval(&desc);
-    node_free(desc.hb);
+    cxl_dm_node_free(desc.hb);
     return ranges;
 }

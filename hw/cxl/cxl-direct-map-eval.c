@@ -440,6 +440,20 @@ static int range_cmp(gconstpointer a, gconstpointer b)
     return x->start < y->start ? -1 : x->start > y->start;
 }
 
+void cxl_dm_node_free(CXLDMNode *node)
+{
+    int i;
+
+    if (!node) {
+        return;
+    }
+    for (i = 0; i < node->nports; i++) {
+        cxl_dm_node_free(node->ports[i].below);
+    }
+    g_free(node->ports);
+    g_free(node);
+}
+
 void cxl_dm_ranges_free(GArray *ranges)
 {
     guint i;

@@ -134,6 +134,8 @@ typedef struct CXLDMRange {
  * not.  Free them with cxl_dm_ranges_free().
  */
 GArray *cxl_dm_eval(const CXLDMDesc *desc);
+/* Free @node, allocated with g_new0(), its ports and what is below them */
+void cxl_dm_node_free(CXLDMNode *node);
 void cxl_dm_ranges_free(GArray *ranges);
 /* May an interleaved set (one RAM block in HPA order) back the range? */
 bool cxl_dm_reason_interleaves(CXLDMReason reason);

@@ -68,20 +68,6 @@ static void node_add_port(CXLDMNode *n, int number, const char *name,
     };
 }
 
-static void node_free(CXLDMNode *n)
-{
-    int i;
-
-    if (!n) {
-        return;
-    }
-    for (i = 0; i < n->nports; i++) {
-        node_free(n->ports[i].below);
-    }
-    g_free(n->ports);
-    g_free(n);
-}
-
 static struct MemoryRegion vmem0 = { "vmem0" }, pmem0 = { "pmem0" },
                            dcmem0 = { "dcmem0" }, vmem1 = { "vmem1" };
 static struct CXLType3Dev dev0 = { "cxl-mem0" }, dev1 = { "cxl-mem1" };
@@ -194,7 +180,7 @@ static void test_linear(void)
     assert_mapped(r, 0, WBASE, WBASE + 2 * BLK, &vmem0, 0);
     g_assert_true(range(r, 0)->ct3d == &dev0);
     cxl_dm_ranges_free(r);
-    node_free(d.hb);
+    cxl_dm_node_free(d.hb);
 }
 
 static void test_volatile_then_persistent(void)
@@ -211,7 +197,7 @@ static void test_volatile_then_persistent(void)
                 CXL_DM_BEYOND_CAPACITY,
                 "cxl-mem0: beyond the device's capacity");
     cxl_dm_ranges_free(r);
-    node_free(d.hb);
+    cxl_dm_node_free(d.hb);
 }
 
 static void test_disabled(void)
@@ -225,7 +211,7 @@ static void test_disabled(void)
     assert_soft(r, 0, WBASE, WBASE + BLK, CXL_DM_DISABLED,
                 "direct map disabled (cxl-direct-map=off)");
     cxl_dm_ranges_free(r);
-    node_free(d.hb);
+    cxl_dm_node_free(d.hb);
 }
 
 static void test_window_interleaves(void)
@@ -302,7 +288,7 @@ static void test_host_bridge_decoders(void)
     assert_soft(r, 4, WBASE + 4 * BLK, WBASE + 6 * BLK, CXL_DM_NOT_DECODED,
                 "no host bridge decoder covers it");
     cxl_dm_ranges_free(r);
-    node_free(hb);
+    cxl_dm_node_free(hb);
 }
 
 /* At a switching level the first decoder holding an address decides. */
@@ -327,7 +313,7 @@ static void test_first_decoder_wins(void)
     assert_mapped(r, 1, WBASE + BLK, WBASE + 2 * BLK, &vmem1, BLK);
     g_assert_true(range(r, 1)->ct3d == &dev1);
     cxl_dm_ranges_free(r);
-    node_free(hb);
+    cxl_dm_node_free(hb);
 }
 
 /* DPA bases: skips and size / ways of the decoders before */
@@ -347,7 +333,7 @@ static void test_endpoint_dpa_base(void)
     assert_mapped(r, 0, WBASE, WBASE + BLK, &vmem0, 0);
     assert_mapped(r, 1, WBASE + BLK, WBASE + 3 * BLK, &vmem0, 2 * BLK);
     cxl_dm_ranges_free(r);
-    node_free(d.hb);
+    cxl_dm_node_free(d.hb);
 }
 
 static void test_endpoint_decoders(void)
@@ -373,7 +359,7 @@ static void test_endpoint_decoders(void)
                 CXL_DM_ENDPOINT_NOT_DECODED,
                 "cxl-mem0: no committed endpoint decoder covers it");
     cxl_dm_ranges_free(r);
-    node_free(d.hb);
+    cxl_dm_node_free(d.hb);
 }
 
 /*
@@ -397,7 +383,7 @@ static void test_endpoint_bad_ways(void)
     g_assert_nonnull(strstr(why, "interleave"));
     g_assert_false(cxl_dm_reason_interleaves(range(r, 0)->reason));
     cxl_dm_ranges_free(r);
-    node_free(d.hb);
+    cxl_dm_node_free(d.hb);
 }
 
 static void test_interleave_reasons(void)
@@ -447,7 +433,7 @@ static void test_dynamic_capacity(void)
                 CXL_DM_BEYOND_CAPACITY,
                 "cxl-mem0: beyond the device's capacity");
     cxl_dm_ranges_free(r);
-    node_free(d.hb);
+    cxl_dm_node_free(d.hb);
 }
 
 /* Root port → switch → downstream ports; and what may not sit where */
@@ -482,7 +468,7 @@ static void test_switch(void)
                 CXL_DM_NO_DEVICE_OR_SWITCH,
                 "no CXL type-3 device or switch below the root port");
     cxl_dm_ranges_free(r);
-    node_free(hb);
+    cxl_dm_node_free(hb);
 }
 
 static void test_passthrough(void)
@@ -509,7 +495,7 @@ static void test_passthrough(void)
                 "the host bridge has no root port");
     cxl_dm_ranges_free(r);
     hb->nports = 1;
-    node_free(hb);
+    cxl_dm_node_free(hb);
 }
 
 /* A decoder whose range wraps around the address space covers its top. */
@@ -524,7 +510,7 @@ static void test_wrapping_decoder(void)
     g_assert_cmpint(r->len, ==, 1);
     assert_mapped(r, 0, WBASE, WBASE + 2 * BLK, &vmem0, 0);
     cxl_dm_ranges_free(r);
-    node_free(d.hb);
+    cxl_dm_node_free(d.hb);
 }
 
 /* Hostile descriptions stay in bounds: counts beyond the arrays */
@@ -541,7 +527,7 @@ static void test_counts_clamped(void)
     assert_mapped(r, 0, WBASE, WBASE + BLK, &vmem0, 0);
     cxl_dm_ranges_free(r);
     d.hb->ndecoders = 1;
-    node_free(d.hb);
+    cxl_dm_node_free(d.hb);
 }
 
 /* ---- Property: ranges agree with a decode of single addresses ---- */
@@ -840,7 +826,7 @@ static void test_random_topologies(void)
             }
         }
         cxl_dm_ranges_free(r);
-        node_free(d.hb);
+        cxl_dm_node_free(d.hb);
     }
     /* the generator reaches both outcomes often */
     g_assert_cmpint(mapped, >, rounds / 20);
