@@ -6,7 +6,7 @@ Check that each of our headers declares only what its own file defines.
 
 A header's own file is the C file of the same name ('_' and '-' alike):
 include/hw/mem/qcxl_pool_map.h is hw/mem/qcxl-pool-map.c's,
-hw/cxl/cxl-direct-map-eval.h is hw/cxl/cxl-direct-map-eval.c's.  A
+hw/cxl/qcxl-direct-map-eval.h is hw/cxl/qcxl-direct-map-eval.c's.  A
 function a header declares but another of our files defines is printed
 (header, function, where it is defined), and the exit status is 1.
 Functions defined in none of our files (upstream's, exported by a patch)

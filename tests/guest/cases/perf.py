@@ -40,7 +40,7 @@ class Figures:
     wbw: int
 
 
-# The model's documented defaults (include/hw/cxl/cxl_perf.h).
+# The model's documented defaults (include/hw/cxl/qcxl_perf.h).
 DRAM_DEFAULT = Figures(110, 110, 204800, 204800)
 HOST_DEFAULT = Figures(70, 70, 64000, 64000)
 MEDIA_DEFAULT = Figures(150, 150, 38400, 38400)

@@ -1,6 +1,6 @@
 /*
  * Unit tests of the direct map's decode evaluation
- * (hw/cxl/cxl-direct-map-eval.c)
+ * (hw/cxl/qcxl-direct-map-eval.c)
  *
  * Copyright (c) 2026 qcxl authors
  * SPDX-License-Identifier: GPL-2.0-or-later
@@ -10,7 +10,7 @@
  * returns: its bounds, the backend and offset it maps, or its reason and
  * the words QMP shows.  The property test builds random topologies and
  * checks the evaluation, which works on whole ranges, against a decode of
- * single addresses written here from the rules in cxl-direct-map.c's
+ * single addresses written here from the rules in qcxl-direct-map.c's
  * header (the rules of upstream's cxl_cfmws_find_device() and
  * cxl_type3_dpa()): at every range boundary and at random addresses both
  * must agree on whether the address is linear and, if so, onto which
@@ -20,7 +20,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
-#include "cxl-direct-map-eval.h"
+#include "qcxl-direct-map-eval.h"
 
 #define MiB (1ULL << 20)
 #define GiB (1ULL << 30)

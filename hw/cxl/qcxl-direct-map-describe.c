@@ -4,7 +4,7 @@
  * Copyright (c) 2026 qcxl authors
  * SPDX-License-Identifier: GPL-2.0-or-later
  *
- * Reads what the evaluation (cxl-direct-map-eval.c) works on: the HDM
+ * Reads what the evaluation (qcxl-direct-map-eval.c) works on: the HDM
  * decoder registers of the window's host bridge, of a switch's upstream
  * port and of the type-3 devices, the ports they target, the devices'
  * backends and dynamic capacity.  Register encodings are decoded here;
@@ -17,7 +17,7 @@
 #include "hw/pci/pcie_port.h"
 #include "hw/pci-bridge/pci_expander_bridge.h"
 #include "system/hostmem.h"
-#include "cxl-direct-map-describe.h"
+#include "qcxl-direct-map-describe.h"
 
 QEMU_BUILD_BUG_ON(CXL_DM_MAX_DECODERS != CXL_HDM_DECODER_COUNT);
 QEMU_BUILD_BUG_ON(CXL_DM_MAX_DC_REGIONS != DCD_MAX_NUM_REGION);

@@ -10,7 +10,7 @@
 #define HW_CXL_DIRECT_MAP_DESCRIBE_H
 
 #include "hw/cxl/cxl.h"
-#include "cxl-direct-map-eval.h"
+#include "qcxl-direct-map-eval.h"
 
 /* What an evaluation takes besides the machine's registers */
 typedef struct CXLDMEval {

@@ -14,7 +14,7 @@
 #include "monitor/monitor.h"
 #include "qapi/error.h"
 #include "qapi/qapi-commands-qcxl.h"
-#include "hw/cxl/cxl_direct_map.h"
+#include "hw/cxl/qcxl_direct_map.h"
 
 CxlWindowDirectMapList *qmp_query_cxl_direct_map(Error **errp)
 {

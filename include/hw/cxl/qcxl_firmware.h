@@ -15,7 +15,7 @@
 #ifndef HW_CXL_CXL_FIRMWARE_H
 #define HW_CXL_CXL_FIRMWARE_H
 
-#include "hw/cxl/cxl_perf.h"
+#include "hw/cxl/qcxl_perf.h"
 
 /* Linux's E820_TYPE_SOFT_RESERVED: EFI_MEMORY_SP in an E820 table */
 #define QCXL_E820_SOFT_RESERVED 0xefffffff

@@ -31,7 +31,7 @@
 #include "hw/acpi/aml-build.h"
 #include "hw/acpi/pci.h"
 #include "hw/cxl/cxl.h"
-#include "hw/cxl/cxl_perf.h"
+#include "hw/cxl/qcxl_perf.h"
 #include "hw/pci/pci_bridge.h"
 #include "hw/pci/pci_bus.h"
 #include "system/numa.h"

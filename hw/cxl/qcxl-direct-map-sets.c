@@ -14,7 +14,7 @@
  * cxl_type3_hpa_to_as_and_dpa()), so a set gives the guest exactly the
  * bytes the software decode would.  While a set is mapped the media's
  * bytes are in the set; unmapping and releasing it copies them back.
- * When to build or tear down sets is cxl-direct-map.c's to decide.
+ * When to build or tear down sets is qcxl-direct-map.c's to decide.
  */
 
 #include "qemu/osdep.h"
@@ -22,11 +22,11 @@
 #include "qemu/units.h"
 #include "qapi/error.h"
 #include "hw/cxl/cxl.h"
-#include "hw/cxl/cxl_direct_map.h"
+#include "hw/cxl/qcxl_direct_map.h"
 #include "system/hostmem.h"
 #include "exec/cpu-common.h"
-#include "cxl-direct-map-eval.h"
-#include "cxl-direct-map-sets.h"
+#include "qcxl-direct-map-eval.h"
+#include "qcxl-direct-map-sets.h"
 #include "trace.h"
 
 #define SET_CHUNK       256             /* finest interleave granularity */

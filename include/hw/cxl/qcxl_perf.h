@@ -114,7 +114,7 @@ void cxl_perf_machine_init(Object *machine, CXLState *state);
  * The end-to-end figures of window @window (its index in the machine's
  * windows) for the SRAT and HMAT: the window gets a proximity domain of
  * its own with them.  Firmware-provisioned memory reports its windows
- * (hw/cxl/cxl-firmware.c); a window nobody reports has no entry.
+ * (hw/cxl/qcxl-firmware.c); a window nobody reports has no entry.
  */
 void cxl_perf_set_window(int window, const CXLPerf *p);
 

@@ -6,7 +6,7 @@
  */
 
 #include "qemu/osdep.h"
-#include "hw/cxl/cxl_firmware.h"
+#include "hw/cxl/qcxl_firmware.h"
 
 void cxl_firmware_plan(CXLState *state, CxlFirmwareAddRange add_range,
                        Error **errp)

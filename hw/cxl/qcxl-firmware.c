@@ -14,7 +14,7 @@
  * enabled, and the direct map picks the ranges up.  The ranges go in the
  * E820 (hw/i386/pc.c) as usable RAM or as soft-reserved (EFI_MEMORY_SP),
  * and the window's proximity domain gets HMAT figures from the path
- * (hw/cxl/cxl-perf.c).
+ * (hw/cxl/qcxl-perf.c).
  *
  * Interleaving (several host bridges behind a window, or a region
  * spread over devices) is left to the OS.
@@ -30,7 +30,7 @@
 #include "exec/memory.h"
 #include "hw/boards.h"
 #include "hw/cxl/cxl.h"
-#include "hw/cxl/cxl_firmware.h"
+#include "hw/cxl/qcxl_firmware.h"
 #include "hw/cxl/cxl_host.h"
 #include "hw/pci/pci_bridge.h"
 #include "hw/pci/pci_bus.h"

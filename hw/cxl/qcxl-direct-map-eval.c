@@ -6,17 +6,17 @@
  *
  * A pure function of a window's description (CXLDMDesc: the decoders
  * of every level as their registers say, the ports, the devices'
- * capacities; cxl-direct-map-describe.c reads it from the machine): the
+ * capacities; qcxl-direct-map-describe.c reads it from the machine): the
  * ranges that tile the window, each mapped linearly onto one device's
  * backend or carrying the typed reason it is not.  It follows upstream's
- * per-access software decode to the letter (see cxl-direct-map.c's
+ * per-access software decode to the letter (see qcxl-direct-map.c's
  * header) and changes nothing: the direct map acts on what it returns.
  *
  * libc and GLib only; tests/unit/direct-map/ tests it without QEMU.
  */
 
 #include <string.h>
-#include "cxl-direct-map-eval.h"
+#include "qcxl-direct-map-eval.h"
 
 #define BITS_PER_ULONG  (8 * sizeof(unsigned long))
 

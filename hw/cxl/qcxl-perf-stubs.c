@@ -7,7 +7,7 @@
 
 #include "qemu/osdep.h"
 #include "qapi/error.h"
-#include "hw/cxl/cxl_perf.h"
+#include "hw/cxl/qcxl_perf.h"
 
 bool cxl_perf_enabled(void)
 {

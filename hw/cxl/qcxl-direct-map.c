@@ -20,10 +20,10 @@
  * - a DPA beyond the volatile + persistent capacity is dynamic capacity,
  *   decoded only where an accepted extent backs its block.
  *
- * The evaluation itself is in cxl-direct-map-eval.c, over a description
- * of the decoders that cxl-direct-map-describe.c reads.  Only ways == 1 at
+ * The evaluation itself is in qcxl-direct-map-eval.c, over a description
+ * of the decoders that qcxl-direct-map-describe.c reads.  Only ways == 1 at
  * every level is linear.  Ranges that interleave are built into "sets"
- * afterwards (cxl-direct-map-sets.c): every 256-byte chunk is decoded
+ * afterwards (qcxl-direct-map-sets.c): every 256-byte chunk is decoded
  * with upstream's own per-address functions, and where whole 256 MiB
  * blocks decode onto private volatile media, one RAM block holds the
  * set's data in host-physical order.  Anything else is left to the
@@ -46,11 +46,11 @@
 #include "qobject/qdict.h"
 #include "hw/boards.h"
 #include "hw/cxl/cxl.h"
-#include "hw/cxl/cxl_direct_map.h"
-#include "cxl-direct-map-describe.h"
-#include "cxl-direct-map-sets.h"
+#include "hw/cxl/qcxl_direct_map.h"
+#include "qcxl-direct-map-describe.h"
+#include "qcxl-direct-map-sets.h"
 #include "hw/cxl/cxl_mailbox.h"
-#include "hw/cxl/cxl_firmware.h"
+#include "hw/cxl/qcxl_firmware.h"
 #include "hw/pci/pci_bridge.h"
 #include "hw/pci/pcie_port.h"
 #include "hw/pci-bridge/pci_expander_bridge.h"
@@ -560,7 +560,7 @@ void cxl_direct_map_machine_init(Object *obj)
                                     "interleaved (default on)");
 }
 
-/* ---- What is mapped, for QMP and HMP (cxl-direct-map-cmds.c) ---- */
+/* ---- What is mapped, for QMP and HMP (qcxl-direct-map-cmds.c) ---- */
 
 static bool same_piece(const CXLDMRange *a, const CXLDMRange *b)
 {
