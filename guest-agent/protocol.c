@@ -5,6 +5,7 @@
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 
+#include <errno.h>
 #include <string.h>
 #include <json-glib/json-glib.h>
 #include "protocol.h"
@@ -436,6 +437,69 @@ static const Command commands[] = {
     { NULL, NULL },
 };
 
+/*
+ * json-glib wraps integer literals beyond 64 bits silently (2^64 reads
+ * as -1): the first integer literal of @text, outside strings, that a
+ * gint64 cannot hold, as sent (cut at 40 characters), or NULL.
+ */
+static char *out_of_range_integer(const char *text, size_t len)
+{
+    bool in_string = false, escape = false, integer;
+    size_t i = 0, j;
+
+    while (i < len) {
+        char c = text[i];
+
+        if (in_string) {
+            if (escape) {
+                escape = false;
+            } else if (c == '\\') {
+                escape = true;
+            } else if (c == '"') {
+                in_string = false;
+            }
+            i++;
+            continue;
+        }
+        if (c == '"') {
+            in_string = true;
+            i++;
+            continue;
+        }
+        if (c != '-' && !g_ascii_isdigit(c)) {
+            i++;
+            continue;
+        }
+        /* a number: [-]digits[.digits][e[+-]digits] */
+        integer = true;
+        for (j = i + 1; j < len; j++) {
+            char d = text[j];
+
+            if (d == '.' || d == 'e' || d == 'E' || d == '+' || d == '-') {
+                integer = false;
+            } else if (!g_ascii_isdigit(d)) {
+                break;
+            }
+        }
+        if (integer) {
+            g_autofree char *tok = g_strndup(text + i, j - i);
+            char *end;
+
+            errno = 0;
+            g_ascii_strtoll(tok, &end, 10);
+            if (errno == ERANGE) {
+                if (strlen(tok) > 40) {
+                    tok[37] = '\0';
+                    return g_strconcat(tok, "...", NULL);
+                }
+                return g_steal_pointer(&tok);
+            }
+        }
+        i = j;
+    }
+    return NULL;
+}
+
 static void dispatch(AgentServer *srv, const char *text, size_t len,
                      GString *out)
 {
@@ -449,7 +513,15 @@ static void dispatch(AgentServer *srv, const char *text, size_t len,
     JsonNode *n, *id = NULL;
     const Command *c;
     const char *name;
+    g_autofree char *big = out_of_range_integer(text, len);
 
+    if (big) {
+        reply_error(srv, out, "GenericError",
+                    "number %s is out of range: integers must lie between "
+                    "%" G_GINT64_FORMAT " and %" G_GINT64_FORMAT, big,
+                    G_MININT64, G_MAXINT64);
+        return;
+    }
     if (!json_parser_load_from_data(parser, text, len, &err)) {
         reply_error(srv, out, "GenericError", "malformed JSON: %s",
                     err->message);

@@ -103,6 +103,16 @@ static void test_sync(Fixture *f, gconstpointer data)
 
     o = one(f, "{\"execute\":\"guest-sync\",\"arguments\":{\"id\":-7}}");
     g_assert_cmpint(json_object_get_int_member(o, "return"), ==, -7);
+    g_clear_pointer(&o, json_object_unref);
+    /* the ends of the 64-bit range are numbers, and so is a string's */
+    o = one(f, "{\"execute\":\"guest-sync\",\"arguments\":"
+               "{\"id\":9223372036854775807,"
+               "\"x\":\"99999999999999999999\\\"9\"}}");
+    g_assert_cmpint(json_object_get_int_member(o, "return"), ==, G_MAXINT64);
+    g_clear_pointer(&o, json_object_unref);
+    o = one(f, "{\"execute\":\"guest-sync\",\"arguments\":"
+               "{\"id\":-9223372036854775808}}");
+    g_assert_cmpint(json_object_get_int_member(o, "return"), ==, G_MININT64);
     assert_alive(f);
 }
 
@@ -200,6 +210,20 @@ static void test_bad_input(Fixture *f, gconstpointer data)
           "{\"node\": 64}}", "GenericError", "between 0 and 63" },
         { "{\"execute\": \"qcxl-clear-node-perf\", \"arguments\": "
           "{\"node\": -1}}", "GenericError", "between 0 and 63" },
+        /* numbers beyond 64 bits: refused as sent, not wrapped */
+        { "{\"execute\": \"guest-sync\", \"arguments\": "
+          "{\"id\": 18446744073709551616}}", "GenericError",
+          "number 18446744073709551616 is out of range" },
+        { "{\"execute\": \"guest-sync\", \"arguments\": "
+          "{\"id\": -9223372036854775809}}", "GenericError",
+          "number -9223372036854775809 is out of range" },
+        { "{\"execute\": \"qcxl-clear-node-perf\", \"arguments\": "
+          "{\"node\": 9223372036854775808}}", "GenericError",
+          "number 9223372036854775808 is out of range" },
+        { "{\"execute\": \"guest-sync\", \"arguments\": {\"id\": "
+          "123456789012345678901234567890123456789012345678901234567890}}",
+          "GenericError", "number 1234567890123456789012345678901234567... "
+          "is out of range" },
         { "[1, 2]", "GenericError", "expected a JSON object" },
         { "42", "GenericError", "expected a JSON object" },
         { "garbage\x01\x02 ", "GenericError", "expected a JSON object" },
