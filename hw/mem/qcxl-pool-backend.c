@@ -49,6 +49,7 @@ static bool qcxl_pool_backend_alloc(HostMemoryBackend *backend, Error **errp)
     g_autoptr(QcxlPoolMap) map = NULL;
     g_auto(GStrv) regions = NULL;
     g_autofree char *name = NULL;
+    Error *local_err = NULL;
     uint64_t total;
 
     if (!pb->pool_path || !pb->host || !pb->region) {
@@ -69,19 +70,32 @@ static bool qcxl_pool_backend_alloc(HostMemoryBackend *backend, Error **errp)
     if (!member) {
         return false;
     }
-    map = qcxl_pool_map_new(member, (const char *const *)regions, errp);
+    map = qcxl_pool_map_new(member, (const char *const *)regions, &local_err);
+    if (map && backend->size != qcxl_pool_map_size(map)) {
+        total = qcxl_pool_map_size(map);
+        error_setg(&local_err, "qcxl pool %s: region%s '%s' %s %" PRIu64
+                   " bytes, not the %" PRIu64 " given by size= (size must "
+                   "be what the regions hold)",
+                   pb->pool_path, regions[1] ? "s" : "", pb->region,
+                   regions[1] ? "are together" : "is", total, backend->size);
+        g_clear_pointer(&map, qcxl_pool_map_free);
+    }
     if (!map) {
+        /*
+         * A host this start added goes again, before the error is
+         * reported (error_fatal exits), and the error names it.
+         */
+        if (qcxl_pool_member_created(member)) {
+            error_prepend(&local_err, "host '%s' was not in pool %s "
+                          "(create-host added it for this start only; check "
+                          "host=): ", pb->host, pb->pool_path);
+        }
+        qcxl_pool_member_abandon(member);
+        g_clear_pointer(&member, qcxl_pool_member_unref);
+        error_propagate(errp, local_err);
         return false;
     }
     total = qcxl_pool_map_size(map);
-    if (backend->size != total) {
-        error_setg(errp, "qcxl pool %s: region%s '%s' %s %" PRIu64 " bytes, "
-                   "not the %" PRIu64 " given by size= (size must be what "
-                   "the regions hold)",
-                   pb->pool_path, regions[1] ? "s" : "", pb->region,
-                   regions[1] ? "are together" : "is", total, backend->size);
-        return false;
-    }
     backend->share = true;
     name = host_memory_backend_get_name(backend);
     memory_region_init_ram_ptr(&backend->mr, OBJECT(backend), name, total,

@@ -39,6 +39,8 @@ struct QcxlPoolMember {
     int slot;
     uint64_t incarnation;
     int refs;                   /* under the BQL */
+    bool created;               /* joining added the host to the pool */
+    bool abandoned;             /* ...for a start that then failed */
     QemuThread thread;
     QemuSemaphore stop;
     bool fenced;                /* atomic: set by the thread */
@@ -168,6 +170,7 @@ QcxlPoolMember *qcxl_pool_member_get(const char *path, const char *host,
     g_autoptr(QcxlPool) pool = NULL;
     QcxlPoolMember *h;
     uint64_t inc;
+    bool created;
     int slot;
 
     for (GList *l = members; l; l = l->next) {
@@ -185,7 +188,7 @@ QcxlPoolMember *qcxl_pool_member_get(const char *path, const char *host,
         error_setg(errp, "qcxl pool: %s", err->message);
         return NULL;
     }
-    slot = qcxl_pool_join(pool, host, create, &inc, &err);
+    slot = qcxl_pool_join(pool, host, create, &created, &inc, &err);
     if (slot < 0) {
         error_setg(errp, "qcxl pool %s: joining as host '%s': %s", path,
                    host, err->message);
@@ -198,6 +201,7 @@ QcxlPoolMember *qcxl_pool_member_get(const char *path, const char *host,
     h->pool = g_steal_pointer(&pool);
     h->slot = slot;
     h->incarnation = inc;
+    h->created = created;
     h->refs = 1;
     qcxl_pool_act_as(h->pool, slot, inc);
     qemu_mutex_init(&h->lock);
@@ -210,6 +214,19 @@ QcxlPoolMember *qcxl_pool_member_get(const char *path, const char *host,
     }
     members = g_list_prepend(members, h);
     return h;
+}
+
+bool qcxl_pool_member_created(const QcxlPoolMember *h)
+{
+    return h->created;
+}
+
+void qcxl_pool_member_abandon(QcxlPoolMember *h)
+{
+    /* Only when no other user holds it: the caller's unref ends it. */
+    if (h->refs == 1) {
+        h->abandoned = true;
+    }
 }
 
 QcxlPoolMember *qcxl_pool_member_ref(QcxlPoolMember *h)
@@ -228,6 +245,17 @@ void qcxl_pool_member_unref(QcxlPoolMember *h)
         qemu_remove_exit_notifier(&exit_notifier);
     }
     stop_and_leave(h);
+    if (h->created && h->abandoned) {
+        /* The host existed for a failed start only: nothing is left. */
+        g_autoptr(GError) err = NULL;
+        bool removed = qcxl_pool_host_remove(h->pool, h->name, &err);
+
+        trace_qcxl_pool_member_forget(h->path, h->name, removed);
+        if (!removed) {
+            warn_report("qcxl pool %s: removing host '%s', which a failed "
+                        "start added: %s", h->path, h->name, err->message);
+        }
+    }
     qcxl_pool_close(h->pool);
     qemu_mutex_destroy(&h->lock);
     g_free(h->path);

@@ -149,6 +149,7 @@ typedef struct TxArgs {
     int slot;
     uint64_t incarnation;
     /* results */
+    bool created;
     uint32_t *extents;
     uint32_t count;
 } TxArgs;
@@ -328,8 +329,10 @@ static bool tx_join(QcxlPool *pool, QcxlPoolMeta *meta, void *opaque,
     TxArgs *a = opaque;
     int h = qcxl_pool_find_host(meta, a->name);
 
+    a->created = false;
     if (h < 0 && a->flag) {
         h = add_host(meta, a->name, errp);
+        a->created = h >= 0;
     } else if (h < 0) {
         need_host(meta, a->name, errp);
     }
@@ -352,7 +355,7 @@ static bool tx_join(QcxlPool *pool, QcxlPoolMeta *meta, void *opaque,
 }
 
 int qcxl_pool_join(QcxlPool *pool, const char *name, bool create,
-                   uint64_t *incarnation, GError **errp)
+                   bool *created, uint64_t *incarnation, GError **errp)
 {
     TxArgs a = { .name = name, .flag = create };
 
@@ -362,6 +365,9 @@ int qcxl_pool_join(QcxlPool *pool, const char *name, bool create,
     }
     qcxl_pool_beat(pool, a.slot);
     *incarnation = a.incarnation;
+    if (created) {
+        *created = a.created;
+    }
     return a.slot;
 }
 

@@ -227,6 +227,29 @@ static void test_bad_args(void)
     refused(g_strdup_printf(BACKEND "size=16M,pool=%s,host=hostB,"
                             "region=privA", f.path),
             "host 'hostB' may not map exclusive region 'privA'");
+    /*
+     * A mistyped host: named in the error, and not left in the pool (it
+     * used to stay registered, one of 64 slots gone for each typo).
+     */
+    refused(g_strdup_printf(BACKEND "size=16M,pool=%s,host=hostZ,"
+                            "region=privA", f.path),
+            "host 'hostZ' was not in pool");
+    refused(g_strdup_printf(BACKEND "size=16M,pool=%s,host=hostZ,"
+                            "region=privA", f.path),
+            "may not map exclusive region 'privA'");
+    refused(g_strdup_printf(BACKEND "size=8M,pool=%s,host=hostY,"
+                            "region=shared0", f.path),
+            "host 'hostY' was not in pool");
+    {
+        g_autoptr(QcxlPoolMeta) meta = qcxl_pool_read(f.pool, NULL);
+
+        g_assert_nonnull(meta);
+        g_assert_cmpint(qcxl_pool_find_host(meta, "hostZ"), <, 0);
+        g_assert_cmpint(qcxl_pool_find_host(meta, "hostY"), <, 0);
+        /* a host that was there before a failed start stays */
+        g_assert_cmpint(qcxl_pool_find_host(meta, "hostB"), >=, 0);
+        g_assert_cmpint(qcxl_pool_find_host(meta, "hostA"), >=, 0);
+    }
     refused(g_strdup_printf(BACKEND "size=16M,pool=%s,host=bad/name,"
                             "region=privA", f.path), "bad name");
     refused(g_strdup_printf(BACKEND "size=16M,pool=%s,host=hostC,"

@@ -187,9 +187,13 @@ void qcxl_pool_act_as(QcxlPool *pool, int slot, uint64_t incarnation);
 /* Operations, each one transaction */
 bool qcxl_pool_host_add(QcxlPool *pool, const char *name, GError **errp);
 bool qcxl_pool_host_remove(QcxlPool *pool, const char *name, GError **errp);
-/* Join as host @name: it becomes active with a new incarnation. */
+/*
+ * Join as host @name: it becomes active with a new incarnation.  With
+ * @create a host the pool does not know is added; *@created (if not
+ * NULL) says whether it was.
+ */
 int qcxl_pool_join(QcxlPool *pool, const char *name, bool create,
-                   uint64_t *incarnation, GError **errp);
+                   bool *created, uint64_t *incarnation, GError **errp);
 bool qcxl_pool_leave(QcxlPool *pool, int slot, uint64_t incarnation,
                      GError **errp);
 /* Is (slot, incarnation) still the active holder of its lease? */

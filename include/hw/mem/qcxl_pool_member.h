@@ -39,6 +39,14 @@ QcxlPoolMember *qcxl_pool_member_find(const char *pool, const char *host,
                                   Error **errp);
 QcxlPoolMember *qcxl_pool_member_ref(QcxlPoolMember *h);
 void qcxl_pool_member_unref(QcxlPoolMember *h);
+/* Did joining add the host to the pool (create-host=on, a new name)? */
+bool qcxl_pool_member_created(const QcxlPoolMember *h);
+/*
+ * The start that holds the only reference to @h failed: if joining
+ * added the host, the unref that follows removes it again, so that a
+ * mistyped host= leaves nothing behind.
+ */
+void qcxl_pool_member_abandon(QcxlPoolMember *h);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(QcxlPoolMember, qcxl_pool_member_unref)
 
 /* Every membership of this process, oldest first (for queries) */

@@ -80,7 +80,7 @@ static void join(Child *c, const char *name)
 
     c->beating = false;
     for (;;) {
-        c->slot = qcxl_pool_join(c->pool, name, true, &c->inc, &err);
+        c->slot = qcxl_pool_join(c->pool, name, true, NULL, &c->inc, &err);
         if (c->slot >= 0) {
             c->beating = true;
             return;

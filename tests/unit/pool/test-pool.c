@@ -330,6 +330,7 @@ static void test_ops(void)
     g_autoptr(QcxlPoolMeta) meta = NULL;
     g_autofree uint32_t *ext = NULL;
     uint64_t inc_a, inc_b, inc_a2, size;
+    bool created = false;
     uint32_t n;
     int a, b;
 
@@ -348,17 +349,19 @@ static void test_ops(void)
     g_assert_error(err, QCXL_POOL_ERROR, QCXL_POOL_ERR_INVALID);
     g_clear_error(&err);
 
-    a = qcxl_pool_join(pool, "a", true, &inc_a, &err);
+    a = qcxl_pool_join(pool, "a", true, &created, &inc_a, &err);
     g_assert_no_error(err);
-    b = qcxl_pool_join(pool, "b", true, &inc_b, &err);
+    /* "a" is new to the pool: joining added it, and says so */
+    g_assert_true(created);
+    b = qcxl_pool_join(pool, "b", true, NULL, &inc_b, &err);
     g_assert_no_error(err);
     g_assert_cmpint(a, !=, b);
     /* a second QEMU for an active host is refused */
-    g_assert_cmpint(qcxl_pool_join(pool, "a", true, &inc_a2, &err), <, 0);
+    g_assert_cmpint(qcxl_pool_join(pool, "a", true, NULL, &inc_a2, &err), <, 0);
     g_assert_error(err, QCXL_POOL_ERROR, QCXL_POOL_ERR_BUSY);
     g_assert_nonnull(strstr(err->message, "evict"));
     g_clear_error(&err);
-    g_assert_cmpint(qcxl_pool_join(pool, "nobody", false, &inc_a2, &err),
+    g_assert_cmpint(qcxl_pool_join(pool, "nobody", false, NULL, &inc_a2, &err),
                     <, 0);
     g_assert_error(err, QCXL_POOL_ERROR, QCXL_POOL_ERR_NOT_FOUND);
     g_clear_error(&err);
@@ -440,8 +443,11 @@ static void test_ops(void)
                      ==, 0);
     g_assert_cmpuint(meta->hosts[a].state, ==, QCXL_HOST_FENCED);
     /* a fenced host joins again with a new incarnation */
-    g_assert_cmpint(qcxl_pool_join(pool, "a", false, &inc_a2, &err), ==, a);
+    created = true;
+    g_assert_cmpint(qcxl_pool_join(pool, "a", true, &created, &inc_a2, &err),
+                    ==, a);
     g_assert_cmpuint(inc_a2, >, inc_a);
+    g_assert_false(created);
 
     /* grow stays contiguous when it can; shrink needs the flag */
     g_assert_true(qcxl_pool_region_resize(pool, "excl", 4 * E, false, &err));
@@ -493,7 +499,7 @@ static void test_zeroing(void)
     g_autoptr(QcxlPoolMeta) meta = NULL;
     uint64_t inc, size;
     uint32_t n;
-    int a = qcxl_pool_join(pool, "a", true, &inc, &err);
+    int a = qcxl_pool_join(pool, "a", true, NULL, &inc, &err);
 
     g_assert_true(qcxl_pool_region_create(pool, "r", 3 * E, "a", false,
                                           &err));
@@ -620,7 +626,7 @@ static void test_actor(void)
     g_assert_true(qcxl_pool_host_add(op, "hostA", NULL));
     g_assert_true(qcxl_pool_region_create(op, "privA", 4 * MiB, "hostA",
                                           false, NULL));
-    slot = qcxl_pool_join(b, "hostB", true, &inc, &err);
+    slot = qcxl_pool_join(b, "hostB", true, NULL, &inc, &err);
     g_assert_no_error(err);
     qcxl_pool_act_as(b, slot, inc);
 
@@ -687,8 +693,8 @@ static void test_handoff(void)
     uint64_t inc_a, inc_b;
     int sa, sb, owner;
 
-    sa = qcxl_pool_join(a, "hostA", true, &inc_a, &err);
-    sb = qcxl_pool_join(b, "hostB", true, &inc_b, &err);
+    sa = qcxl_pool_join(a, "hostA", true, NULL, &inc_a, &err);
+    sb = qcxl_pool_join(b, "hostB", true, NULL, &inc_b, &err);
     g_assert_no_error(err);
     g_assert_true(qcxl_pool_host_add(op, "hostC", NULL));
     qcxl_pool_act_as(a, sa, inc_a);
