@@ -38,6 +38,12 @@ bool qcxl_pool_map_check_names(const char *const *regions, Error **errp)
     g_autoptr(GError) err = NULL;
     int n = 0;
 
+    if (!regions[0]) {
+        /* region= (empty): the empty name, as the library words it */
+        qcxl_pool_valid_name("", QCXL_POOL_REGION_NAME_LEN, &err);
+        error_setg(errp, "qcxl pool: region: %s", err->message);
+        return false;
+    }
     for (int i = 0; regions[i]; i++, n++) {
         if (!qcxl_pool_valid_name(regions[i], QCXL_POOL_REGION_NAME_LEN,
                                   &err)) {

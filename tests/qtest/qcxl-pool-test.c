@@ -252,6 +252,9 @@ static void test_bad_args(void)
     }
     refused(g_strdup_printf(BACKEND "size=16M,pool=%s,host=bad/name,"
                             "region=privA", f.path), "bad name");
+    /* region= (empty) was "region '' is 0 bytes, not the ..." */
+    refused(g_strdup_printf(BACKEND "size=16M,pool=%s,host=hostA,"
+                            "region=", f.path), "region: bad name");
     refused(g_strdup_printf(BACKEND "size=16M,pool=%s,host=hostC,"
                             "create-host=off,region=privA", f.path),
             "no host 'hostC'");
