@@ -58,6 +58,8 @@
 #include "system/cpus.h"
 #include "system/reset.h"
 #include "system/runstate.h"
+#include "system/system.h"
+#include "hw/qdev-core.h"
 #include "hw/core/cpu.h"
 #include "migration/register.h"
 #include "exec/cpu-common.h"
@@ -88,6 +90,7 @@ static struct {
     DeviceState *removing;      /* a type-3 device being unplugged */
     uint64_t sets_fingerprint;  /* decoder state the sets were built on */
     QEMUBH *bh;                 /* builds sets outside MMIO handlers */
+    bool set_at_start;          /* cxl-direct-map= given at start-up */
 } dm = {
     .enabled = true,
 };
@@ -545,14 +548,31 @@ static bool machine_get_direct_map(Object *obj, Error **errp)
 
 static void machine_set_direct_map(Object *obj, bool value, Error **errp)
 {
+    if (!phase_check(PHASE_MACHINE_READY)) {
+        dm.set_at_start = true;
+    }
     dm.enabled = value;
     cxl_direct_map_update_all();
 }
+
+/* Given on the command line of a machine without CXL: say so */
+static void dm_machine_done(Notifier *n, void *opaque)
+{
+    if (dm.set_at_start &&
+        !object_property_get_bool(qdev_get_machine(), "cxl", NULL)) {
+        error_report("cxl-direct-map=%s has no effect without cxl=on",
+                     dm.enabled ? "on" : "off");
+        exit(1);
+    }
+}
+
+static Notifier dm_done_notifier = { .notify = dm_machine_done };
 
 void cxl_direct_map_machine_init(Object *obj)
 {
     object_property_add_bool(obj, "cxl-direct-map", machine_get_direct_map,
                              machine_set_direct_map);
+    qemu_add_machine_init_done_notifier(&dm_done_notifier);
     object_property_set_description(obj, "cxl-direct-map",
                                     "Map CXL type-3 memory straight into "
                                     "fixed memory windows wherever the "

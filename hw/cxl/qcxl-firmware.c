@@ -26,6 +26,7 @@
 #include "qemu/units.h"
 #include "qapi/error.h"
 #include "qapi/util.h"
+#include "qapi/visitor.h"
 #include "qom/object.h"
 #include "exec/memory.h"
 #include "hw/boards.h"
@@ -38,6 +39,7 @@
 #include "hw/pci/pcie_port.h"
 #include "hw/pci-bridge/cxl_upstream_port.h"
 #include "hw/qdev-properties.h"
+#include "system/system.h"
 #include "system/hostmem.h"
 #include "system/reset.h"
 
@@ -74,12 +76,15 @@ static struct {
     GArray *ranges;
 } fw;
 
-static int machine_get_fw(Object *obj, Error **errp)
+static void machine_get_fw(Object *obj, Visitor *v, const char *name,
+                           void *opaque, Error **errp)
 {
-    return fw.mode;
+    int value = fw.mode;
+
+    visit_type_enum(v, name, &value, &fw_mode_lookup, errp);
 }
 
-static void machine_set_fw(Object *obj, int value, Error **errp)
+static void machine_set_fw_mode(int value)
 {
     fw.mode = value;
     /*
@@ -94,11 +99,44 @@ static void machine_set_fw(Object *obj, int value, Error **errp)
     }
 }
 
+/* An enum whose error lists the values (QEMU's generic one does not) */
+static void machine_set_fw(Object *obj, Visitor *v, const char *name,
+                           void *opaque, Error **errp)
+{
+    g_autofree char *s = NULL;
+    g_autofree char *all = NULL;
+    int value;
+
+    if (!visit_type_str(v, name, &s, errp)) {
+        return;
+    }
+    value = qapi_enum_parse(&fw_mode_lookup, s, -1, NULL);
+    if (value < 0) {
+        all = g_strjoinv(", ", (char **)fw_mode_lookup.array);
+        error_setg(errp, "cxl-firmware=%s: not one of %s", s, all);
+        return;
+    }
+    machine_set_fw_mode(value);
+}
+
+/* Provisioning needs CXL: refuse cxl-firmware= on a machine without it */
+static void fw_machine_done(Notifier *n, void *opaque)
+{
+    if (fw.mode != FW_OFF &&
+        !object_property_get_bool(qdev_get_machine(), "cxl", NULL)) {
+        error_report("cxl-firmware=%s has no effect without cxl=on",
+                     fw_mode_lookup.array[fw.mode]);
+        exit(1);
+    }
+}
+
+static Notifier fw_done_notifier = { .notify = fw_machine_done };
+
 void cxl_firmware_machine_init(Object *machine)
 {
-    object_property_add_enum(machine, "cxl-firmware", "CxlFirmwareMode",
-                             &fw_mode_lookup, machine_get_fw,
-                             machine_set_fw);
+    object_property_add(machine, "cxl-firmware", "CxlFirmwareMode",
+                        machine_get_fw, machine_set_fw, NULL, NULL);
+    qemu_add_machine_init_done_notifier(&fw_done_notifier);
     object_property_set_description(machine, "cxl-firmware",
         "Commit the CXL decoders at reset and describe the memory in the "
         "E820 as 'ram' or 'soft-reserved', as platform firmware does "

@@ -788,6 +788,28 @@ static void perf_machine_done(Notifier *n, void *opaque)
         error_report_err(err);
         exit(1);
     }
+    if (!object_property_get_bool(qdev_get_machine(), "cxl", NULL)) {
+        static const char *const names[4] = {
+            "read-latency", "write-latency", "read-bandwidth",
+            "write-bandwidth",
+        };
+        const uint32_t v[4] = {
+            perf.dram.read_latency, perf.dram.write_latency,
+            perf.dram.read_bandwidth, perf.dram.write_bandwidth,
+        };
+        const uint32_t d[4] = {
+            dram_defaults.read_latency, dram_defaults.write_latency,
+            dram_defaults.read_bandwidth, dram_defaults.write_bandwidth,
+        };
+
+        for (i = 0; i < 4; i++) {
+            if (v[i] != d[i]) {
+                error_report("machine: dram-%s=%u has no effect without "
+                             "cxl=on", names[i], v[i]);
+                exit(1);
+            }
+        }
+    }
     ns = MACHINE(qdev_get_machine())->numa_state;
     for (i = 0; ns && i < ns->num_nodes; i++) {
         if (node_has_figures(&ns->nodes[i]) && user_has_target(ns, i)) {

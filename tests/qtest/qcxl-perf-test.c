@@ -1022,8 +1022,16 @@ static void test_refusals(void)
     expect_refusal(ONE_WAY "-M cxl-firmware=soft-reserved",
                    "cxl-firmware=soft-reserved: no fixed memory window has "
                    "a volatile cxl-type3 device to provision");
+    /* an enum's error lists its values */
     expect_refusal(ONE_WAY "-M cxl-firmware=yes",
-                   "does not accept value 'yes'");
+                   "cxl-firmware=yes: not one of off, ram, soft-reserved");
+    /* options that cannot take effect without CXL are refused, not ignored */
+    expect_refusal("-M q35,cxl-firmware=ram",
+                   "cxl-firmware=ram has no effect without cxl=on");
+    expect_refusal("-M q35,dram-read-latency=200",
+                   "dram-read-latency=200 has no effect without cxl=on");
+    expect_refusal("-M q35,cxl-direct-map=off",
+                   "cxl-direct-map=off has no effect without cxl=on");
 }
 
 int main(int argc, char **argv)
