@@ -35,6 +35,13 @@ CLI = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..',
                    '..', 'tools', 'qcxl-tier')
 
 START_AGENT = r'''
+# The port appears once the device has announced it (after
+# virtio_console probes): wait for it, 30 s at most.
+for i in $(seq 1 30); do
+    grep -qs org.qcxl.tier.0 /sys/class/virtio-ports/*/name && break
+    echo "waiting for the virtio port org.qcxl.tier.0 ($i s)"
+    sleep 1
+done
 grep -H . /sys/class/virtio-ports/*/name
 check "the tier agent's port org.qcxl.tier.0 is there" \
     grep -q org.qcxl.tier.0 /sys/class/virtio-ports/*/name
