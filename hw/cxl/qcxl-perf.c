@@ -124,8 +124,13 @@ static uint64_t perf_value(const CXLPerf *p, uint8_t type)
     }
 }
 
-bool cxl_perf_check(const CXLPerf *p, const CXLPerf *defaults,
-                    const char *what, const char *prefix, Error **errp)
+/*
+ * The figures within bounds and, when @no_effect says why they would
+ * have none ("with cxl-perf=off"), left at @defaults.
+ */
+static bool check_figures(const CXLPerf *p, const CXLPerf *defaults,
+                          const char *what, const char *prefix,
+                          const char *no_effect, Error **errp)
 {
     static const char *const names[4] = {
         "read-latency", "write-latency", "read-bandwidth", "write-bandwidth",
@@ -151,13 +156,20 @@ bool cxl_perf_check(const CXLPerf *p, const CXLPerf *defaults,
                        v[i]);
             return false;
         }
-        if (!perf.enabled && v[i] != d[i]) {
-            error_setg(errp, "%s: %s-%s=%u has no effect with cxl-perf=off",
-                       what, prefix, names[i], v[i]);
+        if (no_effect && v[i] != d[i]) {
+            error_setg(errp, "%s: %s-%s=%u has no effect %s",
+                       what, prefix, names[i], v[i], no_effect);
             return false;
         }
     }
     return true;
+}
+
+bool cxl_perf_check(const CXLPerf *p, const CXLPerf *defaults,
+                    const char *what, const char *prefix, Error **errp)
+{
+    return check_figures(p, defaults, what, prefix,
+                         perf.enabled ? NULL : "with cxl-perf=off", errp);
 }
 
 void cxl_perf_encode(uint64_t value, uint64_t *base, uint16_t *entry)
@@ -783,32 +795,12 @@ static void perf_machine_done(Notifier *n, void *opaque)
     NumaState *ns;
     int i;
 
-    if (!cxl_perf_check(&perf.dram, &dram_defaults, "machine", "dram",
-                        &err)) {
+    if (!check_figures(&perf.dram, &dram_defaults, "machine", "dram",
+                       !object_property_get_bool(qdev_get_machine(), "cxl",
+                                                 NULL) ? "without cxl=on" :
+                       !perf.enabled ? "with cxl-perf=off" : NULL, &err)) {
         error_report_err(err);
         exit(1);
-    }
-    if (!object_property_get_bool(qdev_get_machine(), "cxl", NULL)) {
-        static const char *const names[4] = {
-            "read-latency", "write-latency", "read-bandwidth",
-            "write-bandwidth",
-        };
-        const uint32_t v[4] = {
-            perf.dram.read_latency, perf.dram.write_latency,
-            perf.dram.read_bandwidth, perf.dram.write_bandwidth,
-        };
-        const uint32_t d[4] = {
-            dram_defaults.read_latency, dram_defaults.write_latency,
-            dram_defaults.read_bandwidth, dram_defaults.write_bandwidth,
-        };
-
-        for (i = 0; i < 4; i++) {
-            if (v[i] != d[i]) {
-                error_report("machine: dram-%s=%u has no effect without "
-                             "cxl=on", names[i], v[i]);
-                exit(1);
-            }
-        }
     }
     ns = MACHINE(qdev_get_machine())->numa_state;
     for (i = 0; ns && i < ns->num_nodes; i++) {
