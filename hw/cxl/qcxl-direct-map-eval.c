@@ -159,6 +159,10 @@ char *cxl_dm_range_why(const CXLDMRange *r)
     case CXL_DM_DC_UNBACKED:
         return g_strdup_printf("%s: dynamic capacity that no accepted "
                                "extent backs", who);
+    case CXL_DM_ALIASED:
+        return g_strdup("interleaved, and some of its device bytes are "
+                        "reached from more than one address: a set would "
+                        "hold a second copy of them");
     case CXL_DM_REASON__MAX:
         break;
     }

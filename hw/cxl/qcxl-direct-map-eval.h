@@ -42,6 +42,11 @@ typedef enum CXLDMReason {
     CXL_DM_ENDPOINT_NOT_DECODED,
     CXL_DM_BEYOND_CAPACITY,
     CXL_DM_DC_UNBACKED,
+    /*
+     * Not from the evaluation: an interleaved block whose device bytes
+     * are reached from more than one address gets no set.
+     */
+    CXL_DM_ALIASED,
     CXL_DM_REASON__MAX,
 } CXLDMReason;
 

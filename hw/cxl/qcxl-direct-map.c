@@ -24,14 +24,22 @@
  * of the decoders that qcxl-direct-map-describe.c reads.  Only ways == 1 at
  * every level is linear.  Ranges that interleave are built into "sets"
  * afterwards (qcxl-direct-map-sets.c): every 256-byte chunk is decoded
- * with upstream's own per-address functions, and where whole 256 MiB
- * blocks decode onto private volatile media, one RAM block holds the
- * set's data in host-physical order.  Anything else is left to the
- * software decode, and so are dynamic capacity ranges.
+ * with upstream's own per-address functions, and where a whole 256 MiB
+ * block decodes onto private volatile media that no other address
+ * reaches, one RAM block holds its data in host-physical order.
+ * Anything else is left to the software decode, and so are dynamic
+ * capacity ranges.
  *
  * This file owns the direct map's state and lifecycle: the aliases, when
  * sets are built and torn down (decoder writes, mailbox commands, reset,
  * unplug, savevm and migration, VM start), and cxl_direct_map_query().
+ *
+ * What a guest's decoder writes may cost (docs/devel/isolation.rst):
+ * sets are torn down only when the decode they depend on changes (the
+ * fingerprint below ignores what upstream's decode ignores), and they
+ * are built in steps of bounded work from a bottom half, paced by a
+ * RateLimit, so the main loop answers between steps however often the
+ * guest changes its decoders.
  *
  * Copyright (c) 2026 qcxl authors
  * SPDX-License-Identifier: GPL-2.0-or-later
@@ -64,7 +72,18 @@
 #include "migration/register.h"
 #include "exec/cpu-common.h"
 #include "qemu/main-loop.h"
+#include "qemu/ratelimit.h"
+#include "qemu/timer.h"
 #include "trace.h"
+
+/*
+ * Building sets (decoding and copying) goes no faster than this, in
+ * bytes per second, so that a guest that keeps changing its decoders
+ * keeps at most about half of the main loop busy (a step of 256 MiB takes
+ * 0.1 to 0.3 s here).
+ */
+#define SETS_BUILD_SPEED        (1 * GiB)
+#define SETS_BUILD_SLICE_NS     (100 * SCALE_MS)
 
 typedef struct CXLDMMapping {
     hwaddr offset;              /* within the window */
@@ -80,6 +99,7 @@ typedef struct CXLDMWindow {
     GArray *mappings;           /* CXLDMMapping */
     GArray *ranges;             /* CXLDMRange: the last evaluation */
     CXLDMSets *sets;            /* its interleaved sets */
+    uint64_t teardowns;         /* sets or builds taken down */
 } CXLDMWindow;
 
 static struct {
@@ -88,14 +108,16 @@ static struct {
     bool migrating;             /* a savevm/migration is in progress */
     GArray *windows;            /* CXLDMWindow */
     DeviceState *removing;      /* a type-3 device being unplugged */
-    uint64_t sets_fingerprint;  /* decoder state the sets were built on */
-    QEMUBH *bh;                 /* builds sets outside MMIO handlers */
+    uint64_t sets_fingerprint;  /* decode the sets (or build) are for */
+    CXLDMBuild *build;          /* a build under way, or NULL */
+    bool built;                 /* sets are built for sets_fingerprint */
+    QEMUBH *bh;                 /* a build step, outside MMIO handlers */
+    QEMUTimer *timer;           /* ... or later, when paced */
+    RateLimit rate;             /* the pace of builds */
     bool set_at_start;          /* cxl-direct-map= given at start-up */
 } dm = {
     .enabled = true,
 };
-
-static void sets_update(bool build);
 
 /* Mapped ranges of @ranges, adjacent pieces of one backend merged. */
 static GArray *ranges_to_mappings(CXLFixedWindow *fw, GArray *ranges)
@@ -217,13 +239,43 @@ static uint64_t fp_mix(uint64_t h, const void *p, size_t n)
     return h;
 }
 
-static uint64_t fp_cstate(uint64_t h, CXLComponentState *cs)
+/*
+ * An HDM decoder component's registers, as far as upstream's decode reads
+ * them.  Host bridges and switches (cxl_hdm_find_target()): the first
+ * decoder whose range holds the address decides, so every decoder's base
+ * and size count, and whether it is committed; ways, granularity and
+ * targets only when it is.  Endpoints (cxl_type3_dpa()): decoders count in
+ * order up to the first uncommitted one, which ends the walk.  A write
+ * that changes none of this changes no decode and costs no set.
+ */
+static uint64_t fp_cstate(uint64_t h, CXLComponentState *cs, bool endpoint)
 {
     uint32_t *r = cs->crb.cache_mem_registers;
+    int inc = R_CXL_HDM_DECODER1_BASE_LO - R_CXL_HDM_DECODER0_BASE_LO;
+    uint32_t cap = r[R_CXL_HDM_DECODER_CAPABILITY];
+    int i, n = cxl_decoder_count_dec(FIELD_EX32(cap,
+                                                CXL_HDM_DECODER_CAPABILITY,
+                                                DECODER_COUNT));
 
-    return fp_mix(h, r + R_CXL_HDM_DECODER_CAPABILITY,
-                  (R_CXL_HDM_DECODER3_TARGET_LIST_HI -
-                   R_CXL_HDM_DECODER_CAPABILITY + 1) * sizeof(*r));
+    h = fp_mix(h, &cap, sizeof(cap));
+    for (i = 0; i < n && i < CXL_HDM_DECODER_COUNT; i++) {
+        uint32_t *d = r + R_CXL_HDM_DECODER0_BASE_LO + i * inc;
+        uint32_t ctrl = r[R_CXL_HDM_DECODER0_CTRL + i * inc];
+        bool committed = FIELD_EX32(ctrl, CXL_HDM_DECODER0_CTRL, COMMITTED);
+
+        h = fp_mix(h, &committed, sizeof(committed));
+        if (endpoint && !committed) {
+            break;
+        }
+        /* BASE_LO, BASE_HI, SIZE_LO, SIZE_HI */
+        h = fp_mix(h, d, 4 * sizeof(*d));
+        if (committed) {
+            /* CTRL, then TARGET_LIST (switches) or DPA_SKIP (endpoints) */
+            h = fp_mix(h, r + R_CXL_HDM_DECODER0_CTRL + i * inc,
+                       3 * sizeof(*r));
+        }
+    }
+    return h;
 }
 
 static int fp_device(DeviceState *dev, void *opaque)
@@ -234,14 +286,14 @@ static int fp_device(DeviceState *dev, void *opaque)
         CXLType3Dev *c = CXL_TYPE3(dev);
         bool off = cxl_dev_media_disabled(&c->cxl_dstate);
 
-        *h = fp_cstate(*h, &c->cxl_cstate);
+        *h = fp_cstate(*h, &c->cxl_cstate, true);
         *h = fp_mix(*h, &off, sizeof(off));
         *h = fp_mix(*h, &dev, sizeof(dev));
     } else if (object_dynamic_cast(OBJECT(dev), TYPE_CXL_USP)) {
         CXLComponentState *cs = cxl_usp_to_cstate(CXL_USP(dev));
 
         if (cs) {
-            *h = fp_cstate(*h, cs);
+            *h = fp_cstate(*h, cs, false);
         }
         *h = fp_mix(*h, &dev, sizeof(dev));
     }
@@ -249,9 +301,10 @@ static int fp_device(DeviceState *dev, void *opaque)
 }
 
 /*
- * Everything a set's layout depends on: the HDM decoders of every host
- * bridge, switch and type-3 device below the windows, which devices are
- * there, whether their media is enabled, and our own switches.
+ * Everything a set's layout depends on: the decode by the HDM decoders of
+ * every host bridge, switch and type-3 device below the windows, which
+ * devices are there, whether their media is enabled, and our own
+ * switches.
  */
 static uint64_t sets_fingerprint(void)
 {
@@ -274,7 +327,7 @@ static uint64_t sets_fingerprint(void)
             hb = PCI_HOST_BRIDGE(fw->target_hbs[j]->cxl_host_bridge);
             cs = cxl_get_hb_cstate(hb);
             if (cs) {
-                h = fp_cstate(h, cs);
+                h = fp_cstate(h, cs, false);
             }
             if (hb->bus) {
                 qbus_walk_children(BUS(hb->bus), fp_device, NULL, NULL, NULL,
@@ -285,21 +338,29 @@ static uint64_t sets_fingerprint(void)
     return h;
 }
 
-/* Does any window have an interleaved range without a set? */
-static bool sets_pending(void)
+/* Has @w an interleaved range? */
+static bool window_interleaves(CXLDMWindow *w)
 {
-    int i, j;
+    int j;
+
+    for (j = 0; w->ranges && j < w->ranges->len; j++) {
+        CXLDMRange *r = &g_array_index(w->ranges, CXLDMRange, j);
+
+        if (cxl_dm_reason_interleaves(r->reason)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Has any window an interleaved range? */
+static bool sets_wanted(void)
+{
+    int i;
 
     for (i = 0; i < dm.windows->len; i++) {
-        CXLDMWindow *w = &g_array_index(dm.windows, CXLDMWindow, i);
-
-        for (j = 0; w->ranges && j < w->ranges->len; j++) {
-            CXLDMRange *r = &g_array_index(w->ranges, CXLDMRange, j);
-
-            if (cxl_dm_reason_interleaves(r->reason) &&
-                cxl_dm_sets_empty(w->sets)) {
-                return true;
-            }
+        if (window_interleaves(&g_array_index(dm.windows, CXLDMWindow, i))) {
+            return true;
         }
     }
     return false;
@@ -317,17 +378,35 @@ static bool vcpus_running(void)
     return false;
 }
 
+/* Put every set's data back on the media; drop any build under way. */
 static void sets_teardown(void)
 {
+    uint64_t bytes = 0;
     bool pause;
     int i;
 
+    for (i = 0; i < dm.windows->len; i++) {
+        CXLDMWindow *w = &g_array_index(dm.windows, CXLDMWindow, i);
+
+        bytes += cxl_dm_sets_bytes(w->sets);
+        if (!cxl_dm_sets_empty(w->sets) ||
+            (dm.build && cxl_dm_build_uses(dm.build, w->sets))) {
+            w->teardowns++;
+        }
+    }
+    trace_cxl_direct_map_teardown(bytes, dm.build);
+    if (dm.build) {
+        cxl_dm_build_free(dm.build);
+        dm.build = NULL;
+        timer_del(dm.timer);
+    }
+    dm.built = false;
     /*
      * When the host (not the guest, by reprogramming its decoders) takes
      * a set away, vCPUs may be writing into its RAM through stale TLB
      * entries: stop them first so that no store is lost.
      */
-    pause = !current_cpu && vcpus_running();
+    pause = bytes && !current_cpu && vcpus_running();
     if (pause) {
         pause_all_vcpus();
     }
@@ -345,36 +424,79 @@ static void sets_teardown(void)
 }
 
 /*
- * Tear down sets whose decode has changed; with @build, build sets for
- * interleaved ranges that have none.  Returns whether any are missing.
+ * Tear down the sets, and any build, if the decode they are for has
+ * changed; then, unless one is under way, start a build where sets are
+ * wanted and none was built for this decode.  The build itself runs in
+ * steps from dm.bh and dm.timer.
  */
-static void sets_update(bool build)
+static void sets_update(void)
 {
     uint64_t fp;
-    bool have = false;
-    int i;
 
     if (!dm.state) {
         return;
     }
     fp = sets_fingerprint();
-    for (i = 0; i < dm.windows->len; i++) {
-        have |= !cxl_dm_sets_empty(g_array_index(dm.windows, CXLDMWindow,
-                                                  i).sets);
+    if (fp != dm.sets_fingerprint) {
+        if (dm.build || dm.built) {
+            sets_teardown();
+        }
+        dm.sets_fingerprint = fp;
     }
-    if (have && fp != dm.sets_fingerprint) {
-        sets_teardown();
-        have = false;
+    if (!dm.build && !dm.built && dm.enabled && !dm.migrating &&
+        sets_wanted()) {
+        qemu_bh_schedule(dm.bh);
     }
-    if (!build || have || !dm.enabled || dm.migrating) {
+}
+
+/* One step of a build: start it, do bounded work, or finish it. */
+static void sets_build_step(void *opaque)
+{
+    uint64_t work;
+    int64_t delay;
+    int i;
+
+    if (!dm.state) {
         return;
     }
-    for (i = 0; i < dm.windows->len; i++) {
-        CXLDMWindow *w = &g_array_index(dm.windows, CXLDMWindow, i);
-
-        cxl_dm_sets_build(w->sets, w->ranges, dm.removing);
+    /* The decoders may have changed since the last step: check. */
+    sets_update();
+    if (dm.built || !dm.enabled || dm.migrating) {
+        return;
     }
-    dm.sets_fingerprint = fp;
+    if (!dm.build) {
+        if (!sets_wanted()) {
+            return;
+        }
+        dm.build = cxl_dm_build_new(dm.removing);
+        for (i = 0; i < dm.windows->len; i++) {
+            CXLDMWindow *w = &g_array_index(dm.windows, CXLDMWindow, i);
+
+            cxl_dm_build_add_window(dm.build, w->sets, w->ranges);
+        }
+        trace_cxl_direct_map_build_start(dm.sets_fingerprint);
+    }
+    work = cxl_dm_build_step(dm.build);
+    if (!work) {
+        uint64_t bytes = 0;
+
+        cxl_dm_build_free(dm.build);
+        dm.build = NULL;
+        dm.built = true;
+        for (i = 0; i < dm.windows->len; i++) {
+            bytes += cxl_dm_sets_bytes(g_array_index(dm.windows, CXLDMWindow,
+                                                     i).sets);
+        }
+        trace_cxl_direct_map_build_done(bytes);
+        return;
+    }
+    delay = ratelimit_calculate_delay(&dm.rate, work);
+    if (delay > 0) {
+        trace_cxl_direct_map_build_delay(delay);
+        timer_mod(dm.timer, qemu_clock_get_ns(QEMU_CLOCK_REALTIME) + delay);
+    } else {
+        qemu_bh_schedule(dm.bh);
+    }
 }
 
 /* A device-side command is about to access @dev's media by DPA */
@@ -387,6 +509,7 @@ static void device_access(DeviceState *dev)
                                                  i).sets, dev)) {
             /* Put everything back; rebuilt after the command. */
             sets_teardown();
+            qemu_bh_schedule(dm.bh);
             return;
         }
     }
@@ -414,16 +537,14 @@ void cxl_direct_map_mailbox(DeviceState *dev, uint16_t effect)
 static int dm_save_setup(QEMUFile *f, void *opaque, Error **errp)
 {
     dm.migrating = true;
-    sets_update(false);
+    sets_update();
     return 0;
 }
 
 static void dm_save_cleanup(void *opaque)
 {
     dm.migrating = false;
-    if (dm.bh) {
-        qemu_bh_schedule(dm.bh);
-    }
+    sets_update();
 }
 
 static int dm_load_state(QEMUFile *f, void *opaque, int version_id)
@@ -478,28 +599,10 @@ void cxl_direct_map_update(void)
     windows_update();
     /*
      * Interleaved sets: tear down at once what the decoders no longer
-     * support; build new ones from a bottom half, outside the MMIO write
-     * that committed the last decoder.
+     * support; build new ones in steps from a bottom half, outside the
+     * MMIO write that committed the last decoder.
      */
-    sets_update(false);
-    if (sets_pending()) {
-        qemu_bh_schedule(dm.bh);
-    }
-}
-
-/* Re-evaluate everything now, interleaved sets included. */
-static void cxl_direct_map_update_all(void)
-{
-    if (!dm.state) {
-        return;
-    }
-    windows_update();
-    sets_update(true);
-}
-
-static void cxl_direct_map_bh(void *opaque)
-{
-    cxl_direct_map_update_all();
+    sets_update();
 }
 
 void cxl_direct_map_device_removed(DeviceState *dev)
@@ -513,14 +616,14 @@ void cxl_direct_map_device_removed(DeviceState *dev)
 
 static void cxl_direct_map_reset(void *opaque)
 {
-    cxl_direct_map_update_all();
+    cxl_direct_map_update();
 }
 
 static void cxl_direct_map_vm_state(void *opaque, bool running,
                                     RunState state)
 {
     if (running) {
-        cxl_direct_map_update_all();
+        cxl_direct_map_update();
     }
 }
 
@@ -537,7 +640,10 @@ void cxl_direct_map_init(CXLState *state)
      */
     qemu_register_reset(cxl_direct_map_reset, NULL);
     qemu_add_vm_change_state_handler(cxl_direct_map_vm_state, NULL);
-    dm.bh = qemu_bh_new(cxl_direct_map_bh, NULL);
+    dm.bh = qemu_bh_new(sets_build_step, NULL);
+    dm.timer = timer_new_ns(QEMU_CLOCK_REALTIME, sets_build_step, NULL);
+    ratelimit_init(&dm.rate);
+    ratelimit_set_speed(&dm.rate, SETS_BUILD_SPEED, SETS_BUILD_SLICE_NS);
     register_savevm_live("qcxl-direct-map", 0, 1, &savevm_direct_map, NULL);
 }
 
@@ -552,7 +658,7 @@ static void machine_set_direct_map(Object *obj, bool value, Error **errp)
         dm.set_at_start = true;
     }
     dm.enabled = value;
-    cxl_direct_map_update_all();
+    cxl_direct_map_update();
 }
 
 /* Given on the command line of a machine without CXL: say so */
@@ -607,6 +713,10 @@ static CxlWindowDirectMap *window_info(CXLDMWindow *w)
 
     info->base = w->fw->base;
     info->size = w->fw->size;
+    /* Under way, or about to start */
+    info->sets_building = !dm.built && dm.enabled && !dm.migrating &&
+                          window_interleaves(w);
+    info->set_teardowns = w->teardowns;
     for (i = 0; w->ranges && i < w->ranges->len; i++) {
         CXLDMRange *whole = &g_array_index(w->ranges, CXLDMRange, i);
         hwaddr s = whole->start;
@@ -623,12 +733,16 @@ static CxlWindowDirectMap *window_info(CXLDMWindow *w)
             r.end = e;
             if (whole->target) {
                 r.target_offset += s - whole->start;
+            } else if (!set && cxl_dm_reason_interleaves(r.reason) &&
+                       cxl_dm_sets_refused(w->sets, s) ==
+                       CXL_DM_SET_ALIASED) {
+                r.reason = CXL_DM_ALIASED;
             }
             s = e;
             if (r.target || set) {
                 info->direct_bytes += r.end - r.start;
             }
-            if (last && ((set && set == prev_set) ||
+            if (last && ((set && cxl_dm_set_continues(prev_set, set)) ||
                          (!set && !prev_set && same_piece(&prev, &r)))) {
                 last->size += r.end - r.start;
                 prev = r;
@@ -674,8 +788,11 @@ CxlWindowDirectMapList *cxl_direct_map_query(Error **errp)
         error_setg(errp, "this machine has no CXL fixed memory windows");
         return NULL;
     }
-    /* Report exactly what the decoders say now. */
-    cxl_direct_map_update_all();
+    /*
+     * Report exactly what the decoders say now; sets follow in steps
+     * (sets-building says when a build is under way).
+     */
+    cxl_direct_map_update();
     for (i = 0; i < dm.windows->len; i++) {
         QAPI_LIST_APPEND(tail,
                          window_info(&g_array_index(dm.windows, CXLDMWindow,

@@ -217,6 +217,31 @@ static uint64_t dict_u64(QDict *d, const char *key)
 }
 
 /*
+ * query-cxl-direct-map once window 0's interleaved sets are built (they
+ * are built in steps after a decoder change).
+ */
+static QDict *qmp_direct_map(QTestState *qts)
+{
+    g_auto(QcxlDeadline) d = qcxl_deadline(60, "interleaved sets to be "
+                                           "built (sets-building false)");
+    QDict *resp;
+
+    for (;;) {
+        QList *wins;
+
+        resp = qtest_qmp(qts, "{ 'execute': 'query-cxl-direct-map' }");
+        wins = qdict_get_qlist(resp, "return");
+        g_assert(wins && !qlist_empty(wins));
+        if (!qdict_get_bool(qobject_to(QDict, qlist_peek(wins)),
+                            "sets-building")) {
+            return resp;
+        }
+        qobject_unref(resp);
+        qcxl_wait(&d, 20);
+    }
+}
+
+/*
  * The range of window 0 that holds @addr, from query-cxl-direct-map; the
  * caller unrefs *resp.  Also checks that the ranges tile the window.
  */
@@ -228,9 +253,8 @@ static QDict *qmp_range(QTestState *qts, uint64_t addr, QDict **resp,
     const QListEntry *e;
     uint64_t next;
 
-    *resp = qtest_qmp(qts, "{ 'execute': 'query-cxl-direct-map' }");
+    *resp = qmp_direct_map(qts);
     wins = qdict_get_qlist(*resp, "return");
-    g_assert(wins && !qlist_empty(wins));
     win = qobject_to(QDict, qlist_peek(wins));
     ranges = qdict_get_qlist(win, "ranges");
     next = dict_u64(win, "base");
