@@ -15,8 +15,8 @@ size (2 x 256 MiB and 2 x 2 GiB by default) and each operation:
   recommit  uncommit and commit again the endpoint decoder 0 of one
             device (changes the committed decode twice).
 
-After each operation the harness pings QMP (query-status) until the set
-is mapped again (query-cxl-direct-map), 120 s at most.  Figures per
+After each operation the harness pings QMP (query-status) until the
+whole set is mapped again (query-cxl-direct-map), 120 s at most.  Figures per
 operation: the time its register writes took, the longest any one
 qtest or QMP command waited from the first write until the set was
 back (how long the main loop was held at a stretch), and the time
@@ -150,9 +150,10 @@ class Rig:
         self.writel(c, self.readl(c) & ~(CTRL_COMMIT | CTRL_COMMITTED))
 
     def set_mapped(self) -> bool:
-        wins = self.vm.cmd('query-cxl-direct-map')
-        return any('interleaved' in r and r['start'] <= self.win < r['start']
-                   + r['size'] for r in wins[0]['ranges'])
+        """Are the sets built: the whole interleaved range direct?"""
+        win = self.vm.cmd('query-cxl-direct-map')[0]
+        return not win.get('sets-building', False) and \
+            win['direct-bytes'] == self.size
 
     def ping(self) -> None:
         t = time.monotonic()

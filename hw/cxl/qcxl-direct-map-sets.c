@@ -25,9 +25,9 @@
  * sets).  A block with a chunk reached twice gets no set; it keeps the
  * software decode, and cxl_dm_sets_refused() says why.
  *
- * A build is done in steps of bounded work (one block's worth of decode
- * or of copying), so that its caller can give the main loop back in
- * between and pace it.  When to build or tear down sets is
+ * A build is done in steps of bounded work (decoding 64 MiB of addresses,
+ * touching 16 MiB of a set's fresh RAM, or copying one block in), so
+ * that its caller can give the main loop back in between and pace it.  When to build or tear down sets is
  * qcxl-direct-map.c's to decide.
  */
 
@@ -48,6 +48,12 @@
 #define SET_BLOCK       (256 * MiB)     /* HDM decoder granularity */
 #define BLOCK_CHUNKS    (SET_BLOCK / SET_CHUNK)
 #define SET_MAX_DEVS    16
+/*
+ * A step decodes this many chunks (64 MiB of addresses), populates this
+ * much of a set's RAM, or copies a block in and maps it.
+ */
+#define STEP_CHUNKS     (BLOCK_CHUNKS / 4)
+#define POPULATE_STEP   (16 * MiB)
 
 typedef struct CXLDMPoolEntry {
     MemoryRegion *ram;
@@ -96,12 +102,14 @@ typedef struct CXLDMRun {
 struct CXLDMBuild {
     DeviceState *removing;      /* counts as gone */
     GPtrArray *reach;           /* CXLDMReach */
+    CXLDMReach *last_reach;     /* the one reach_of() found last */
     GArray *runs;               /* CXLDMRun, to scan */
     guint run;                  /* scan cursor: the run ... */
     hwaddr off;                 /* ... and the next chunk's offset in it */
     CXLDMSet *cur;              /* the block being scanned, or NULL */
     GPtrArray *blocks;          /* CXLDMSet: scanned blocks, to map */
-    guint next;                 /* map cursor */
+    guint next;                 /* map cursor: the block ... */
+    uint64_t populated;         /* ... and how much of its RAM is */
     GPtrArray *windows;         /* CXLDMSets the build fills */
 };
 
@@ -151,12 +159,16 @@ static bool set_device_ok(CXLType3Dev *c)
 
 static CXLDMReach *reach_of(CXLDMBuild *b, CXLType3Dev *c)
 {
-    CXLDMReach *r;
+    CXLDMReach *r = b->last_reach;
     int i;
 
+    if (r && r->dev == c) {
+        return r;
+    }
     for (i = 0; i < b->reach->len; i++) {
         r = g_ptr_array_index(b->reach, i);
         if (r->dev == c) {
+            b->last_reach = r;
             return r;
         }
     }
@@ -185,6 +197,13 @@ static void reach_add(CXLDMBuild *b, CXLType3Dev *c, uint64_t first,
     CXLDMReach *r = reach_of(b, c);
     uint64_t i, end = MIN(first + n, r->chunks);
 
+    if (n == 1 && first < end) {
+        /* One chunk: the scan's case, once per interleaved chunk */
+        if (test_and_set_bit(first, r->once)) {
+            set_bit(first, r->twice);
+        }
+        return;
+    }
     for (i = find_next_bit(r->once, end, first); i < end;
          i = find_next_bit(r->once, end, i + 1)) {
         set_bit(i, r->twice);
@@ -284,18 +303,19 @@ static void refuse(CXLDMSets *w, CXLDMSet *set)
                                      set->why);
 }
 
-/* Map a scanned block: its data into RAM, the RAM into the window. */
+/* Give a pool entry back, its memory to the host */
+static void pool_put(CXLDMPoolEntry *e)
+{
+    ram_block_discard_range(e->ram->ram_block, 0,
+                            memory_region_size(e->ram));
+    e->used = false;
+}
+
+/* Map a block whose RAM is populated: its data in, the RAM over the window */
 static void set_map(CXLDMSet *set)
 {
     CXLDMSets *w = set->w;
 
-    set->backing = pool_get(w, set->end - set->start);
-    if (!set->backing) {
-        set->why = CXL_DM_SET_NO_RAM;
-        refuse(w, set);
-        set_free(set);
-        return;
-    }
     set_copy(set, true);
     memory_region_transaction_begin();
     memory_region_add_subregion_overlap(&w->fw->mr, set->start - w->fw->base,
@@ -381,25 +401,24 @@ static void scan_chunk(CXLDMBuild *b, CXLDMRun *run, hwaddr hpa)
         return;
     }
     i = (hpa - set->start) / SET_CHUNK;
-    if (set->why == CXL_DM_SET_OK) {
-        if (!hit) {
-            set->why = CXL_DM_SET_UNDECODED;
-        } else if (!set_device_ok(c)) {
-            set->why = CXL_DM_SET_NOT_PRIVATE;
-        } else {
-            for (k = 0; k < set->ndevs && set->devs[k] != c; k++) {
-                /* find the device's index */
-            }
+    if (set->why == CXL_DM_SET_OK && !hit) {
+        set->why = CXL_DM_SET_UNDECODED;
+    } else if (set->why == CXL_DM_SET_OK) {
+        for (k = 0; k < set->ndevs && set->devs[k] != c; k++) {
+            /* find the device's index */
+        }
+        if (k == set->ndevs) {
+            /* A device new to the set: may the set hold its media? */
             if (k == SET_MAX_DEVS) {
                 set->why = CXL_DM_SET_TOO_MANY_DEVICES;
+            } else if (!set_device_ok(c)) {
+                set->why = CXL_DM_SET_NOT_PRIVATE;
             } else {
-                if (k == set->ndevs) {
-                    set->devs[set->ndevs++] = c;
-                }
-                set->dev[i] = k;
-                set->dpa[i] = dpa / SET_CHUNK;
+                set->devs[set->ndevs++] = c;
             }
         }
+        set->dev[i] = k;
+        set->dpa[i] = dpa / SET_CHUNK;
     }
     if (i == BLOCK_CHUNKS - 1) {
         g_ptr_array_add(b->blocks, set);
@@ -407,22 +426,50 @@ static void scan_chunk(CXLDMBuild *b, CXLDMRun *run, hwaddr hpa)
     }
 }
 
-/* Map the next scanned block, if it may be a set. */
-static void map_block(CXLDMBuild *b, CXLDMSet *set)
+/*
+ * One step towards mapping the next scanned block, if it may be a set:
+ * the check and RAM for it, then populating the RAM (first touches are
+ * slow, so a step populates POPULATE_STEP), then copying its data in and
+ * mapping it.  Returns the bytes of work.
+ */
+static uint64_t map_step(CXLDMBuild *b, CXLDMSet *set)
 {
     size_t i;
 
-    for (i = 0; set->why == CXL_DM_SET_OK && i < BLOCK_CHUNKS; i++) {
-        if (reached_twice(b, set->devs[set->dev[i]], set->dpa[i])) {
-            set->why = CXL_DM_SET_ALIASED;
+    if (!set->backing) {
+        for (i = 0; set->why == CXL_DM_SET_OK && i < BLOCK_CHUNKS; i++) {
+            if (reached_twice(b, set->devs[set->dev[i]], set->dpa[i])) {
+                set->why = CXL_DM_SET_ALIASED;
+            }
         }
+        if (set->why == CXL_DM_SET_OK) {
+            set->backing = pool_get(set->w, SET_BLOCK);
+            if (!set->backing) {
+                set->why = CXL_DM_SET_NO_RAM;
+            }
+        }
+        if (set->why != CXL_DM_SET_OK) {
+            refuse(set->w, set);
+            set_free(set);
+            b->next++;
+            return BLOCK_CHUNKS;
+        }
+        b->populated = 0;
     }
-    if (set->why != CXL_DM_SET_OK) {
-        refuse(set->w, set);
-        set_free(set);
-        return;
+    if (b->populated < SET_BLOCK) {
+        uint8_t *p = memory_region_get_ram_ptr(set->backing->ram);
+        size_t page = qemu_real_host_page_size();
+
+        for (i = b->populated; i < b->populated + POPULATE_STEP; i += page) {
+            /* Its bytes are copied in before it is mapped. */
+            ((volatile uint8_t *)p)[i] = 0;
+        }
+        b->populated += POPULATE_STEP;
+        return POPULATE_STEP;
     }
     set_map(set);
+    b->next++;
+    return SET_BLOCK;
 }
 
 uint64_t cxl_dm_build_step(CXLDMBuild *b)
@@ -430,7 +477,7 @@ uint64_t cxl_dm_build_step(CXLDMBuild *b)
     uint64_t n = 0;
 
     /* First every interleaved address, a block's worth at a time ... */
-    while (b->run < b->runs->len && n < BLOCK_CHUNKS) {
+    while (b->run < b->runs->len && n < STEP_CHUNKS) {
         CXLDMRun *run = &g_array_index(b->runs, CXLDMRun, b->run);
 
         scan_chunk(b, run, run->start + b->off);
@@ -446,8 +493,7 @@ uint64_t cxl_dm_build_step(CXLDMBuild *b)
     }
     /* ... then, every count known, one block mapped at a time. */
     if (b->next < b->blocks->len) {
-        map_block(b, g_ptr_array_index(b->blocks, b->next++));
-        return SET_BLOCK;
+        return map_step(b, g_ptr_array_index(b->blocks, b->next));
     }
     return 0;
 }
@@ -471,7 +517,12 @@ void cxl_dm_build_free(CXLDMBuild *b)
     /* What was not mapped yet is dropped; mapped sets stay their window's */
     set_free(b->cur);
     for (i = b->next; i < b->blocks->len; i++) {
-        set_free(g_ptr_array_index(b->blocks, i));
+        CXLDMSet *set = g_ptr_array_index(b->blocks, i);
+
+        if (set->backing) {
+            pool_put(set->backing);
+        }
+        set_free(set);
     }
     g_ptr_array_free(b->blocks, true);
     g_ptr_array_free(b->reach, true);
@@ -521,11 +572,9 @@ void cxl_dm_sets_release(CXLDMSets *w)
 
     for (i = 0; i < w->sets->len; i++) {
         CXLDMSet *set = g_ptr_array_index(w->sets, i);
-        MemoryRegion *ram = set->backing->ram;
 
         set_copy(set, false);
-        ram_block_discard_range(ram->ram_block, 0, memory_region_size(ram));
-        set->backing->used = false;
+        pool_put(set->backing);
         set_free(set);
     }
     g_ptr_array_set_size(w->sets, 0);

@@ -54,8 +54,8 @@ bool cxl_dm_set_continues(const CXLDMSet *a, const CXLDMSet *b);
  * A build: cxl_dm_build_new(), then cxl_dm_build_add_window() for every
  * window (with no sets) and its last evaluation, then
  * cxl_dm_build_step() until it returns 0.  Each step does bounded work
- * (decoding, or copying, one 256 MiB block's worth) and returns how many
- * bytes it decoded or copied.  The decoders must not change in between:
+ * (decoding 64 MiB of addresses, touching 16 MiB of a set's RAM, or
+ * copying one 256 MiB block in) and returns how many bytes it handled.  The decoders must not change in between:
  * free the build and tear the sets down when they do.  Sets are mapped
  * only after every window's addresses are counted, and only where each
  * of their device chunks is reached from one address.  @removing counts

@@ -77,12 +77,12 @@
 #include "trace.h"
 
 /*
- * Building sets (decoding and copying) goes no faster than this, in
- * bytes per second, so that a guest that keeps changing its decoders
- * keeps at most about half of the main loop busy (a step of 256 MiB takes
- * 0.1 to 0.3 s here).
+ * Building sets takes at most this share of the main loop's time: the
+ * RateLimit below counts the nanoseconds the steps take, at most
+ * SETS_BUILD_NS_PER_S a second, so a guest that keeps changing its
+ * decoders keeps at most half of the main loop busy.
  */
-#define SETS_BUILD_SPEED        (1 * GiB)
+#define SETS_BUILD_NS_PER_S     (NANOSECONDS_PER_SECOND / 2)
 #define SETS_BUILD_SLICE_NS     (100 * SCALE_MS)
 
 typedef struct CXLDMMapping {
@@ -453,7 +453,7 @@ static void sets_update(void)
 static void sets_build_step(void *opaque)
 {
     uint64_t work;
-    int64_t delay;
+    int64_t delay, t0, took;
     int i;
 
     if (!dm.state) {
@@ -476,7 +476,9 @@ static void sets_build_step(void *opaque)
         }
         trace_cxl_direct_map_build_start(dm.sets_fingerprint);
     }
+    t0 = get_clock();
     work = cxl_dm_build_step(dm.build);
+    took = get_clock() - t0;
     if (!work) {
         uint64_t bytes = 0;
 
@@ -490,9 +492,9 @@ static void sets_build_step(void *opaque)
         trace_cxl_direct_map_build_done(bytes);
         return;
     }
-    delay = ratelimit_calculate_delay(&dm.rate, work);
+    delay = ratelimit_calculate_delay(&dm.rate, MAX(took, 1));
+    trace_cxl_direct_map_build_step(work, took, delay);
     if (delay > 0) {
-        trace_cxl_direct_map_build_delay(delay);
         timer_mod(dm.timer, qemu_clock_get_ns(QEMU_CLOCK_REALTIME) + delay);
     } else {
         qemu_bh_schedule(dm.bh);
@@ -643,7 +645,7 @@ void cxl_direct_map_init(CXLState *state)
     dm.bh = qemu_bh_new(sets_build_step, NULL);
     dm.timer = timer_new_ns(QEMU_CLOCK_REALTIME, sets_build_step, NULL);
     ratelimit_init(&dm.rate);
-    ratelimit_set_speed(&dm.rate, SETS_BUILD_SPEED, SETS_BUILD_SLICE_NS);
+    ratelimit_set_speed(&dm.rate, SETS_BUILD_NS_PER_S, SETS_BUILD_SLICE_NS);
     register_savevm_live("qcxl-direct-map", 0, 1, &savevm_direct_map, NULL);
 }
 

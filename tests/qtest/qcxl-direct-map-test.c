@@ -232,8 +232,8 @@ static QDict *qmp_direct_map(QTestState *qts)
         resp = qtest_qmp(qts, "{ 'execute': 'query-cxl-direct-map' }");
         wins = qdict_get_qlist(resp, "return");
         g_assert(wins && !qlist_empty(wins));
-        if (!qdict_get_bool(qobject_to(QDict, qlist_peek(wins)),
-                            "sets-building")) {
+        if (!qdict_get_try_bool(qobject_to(QDict, qlist_peek(wins)),
+                                "sets-building", false)) {
             return resp;
         }
         qobject_unref(resp);
@@ -1073,6 +1073,121 @@ static void test_interleave_switch(void)
     check_interleave_set_on("switch2-ram", 2);
 }
 
+/*
+ * #18, item 3: a guest may route several host addresses to the same
+ * device bytes: a 1-way host bridge decoder onto a device whose own
+ * decoder says 4 ways at 4 KiB reaches every device chunk from four
+ * addresses.  A set there would hold four copies of each chunk that
+ * diverge, and lose writes when it is taken down; the blocks keep the
+ * software decode (with the reason), whose bytes are those of upstream,
+ * before and after the direct map is switched off and on.
+ */
+static void test_aliased(void)
+{
+    Topo *t = topo_new("hb2-ram", NULL);
+    uint64_t w = t->win, size = 4 * DEV_SIZE, a = w + 64 * MiB + 8;
+    int i, j, round;
+
+    commit(t->qts, t->hb_hdm, 0, w, size, 0, 0x00);
+    /* 4 ways (encoding 2) at 4 KiB (encoding 4) */
+    decoder_set(t->qts, t->ep_hdm[0], 0, w, size,
+                CTRL_COMMIT | 2 << CTRL_IW_SHIFT | 4, 0);
+    g_assert_true(qtest_readl(t->qts, t->ep_hdm[0] + HDM_DEC(0) + HDM_CTRL) &
+                  CTRL_COMMITTED);
+    qobject_unref(qmp_direct_map(t->qts));
+
+    for (round = 0; round < 3; round++) {
+        uint64_t last = 0;
+
+        for (i = 0; i < 4; i++) {
+            last = 0x1111000000000000ULL * (i + 1) + round;
+            qtest_writeq(t->qts, a + i * 4096, last);
+        }
+        /* One device chunk: every address reads the last write. */
+        for (j = 0; j < 4; j++) {
+            g_assert_cmphex(qtest_readq(t->qts, a + j * 4096), ==, last);
+        }
+        if (round != 2) {
+            assert_qmp_reason(t->qts, w, round == 0 ?
+                              "reached from more than one address" :
+                              "cxl-direct-map=off");
+            assert_qmp_reason(t->qts, w + size - 1, round == 0 ?
+                              "reached from more than one address" :
+                              "cxl-direct-map=off");
+            assert_kind(t->qts, w, "i/o", NULL);
+        }
+        /* Off and on again: nothing was held elsewhere, nothing lost. */
+        set_direct_map(t->qts, round != 0);
+        qobject_unref(qmp_direct_map(t->qts));
+        for (j = 0; j < 4; j++) {
+            g_assert_cmphex(qtest_readq(t->qts, a + j * 4096), ==, last);
+        }
+    }
+    topo_free(t);
+}
+
+static uint64_t window_teardowns(QTestState *qts)
+{
+    QDict *resp = qmp_direct_map(qts);
+    QDict *win = qobject_to(QDict,
+                            qlist_peek(qdict_get_qlist(resp, "return")));
+    uint64_t n = dict_u64(win, "set-teardowns");
+
+    qobject_unref(resp);
+    return n;
+}
+
+/*
+ * #18, item 4: a write that changes no decode costs the sets nothing.
+ * Writes to every register of endpoint decoders that are not committed,
+ * and to the routing of a host bridge decoder that is not, leave the set
+ * mapped and unbuilt-again (set-teardowns does not move, no build is
+ * under way).  A change of the committed decode takes the set down and
+ * builds it again.
+ */
+static void test_decoder_write_cost(void)
+{
+    Topo *t = topo_new("hb2-ram", NULL);
+    uint64_t w = t->win, size = 2 * DEV_SIZE, n;
+    QDict *resp, *win;
+    int i, k;
+
+    commit(t->qts, t->hb_hdm, 0, w, size, 1, 0x0100);
+    commit(t->qts, t->ep_hdm[0], 0, w, size, 1, 0);
+    commit(t->qts, t->ep_hdm[1], 0, w, size, 1, 0);
+    assert_qmp_interleaved(t->qts, w, 2);
+    n = window_teardowns(t->qts);
+
+    for (i = 0; i < 16; i++) {
+        for (k = 0; k < 2; k++) {
+            uint64_t d = t->ep_hdm[k] + HDM_DEC(1 + i % 3);
+
+            qtest_writel(t->qts, d + HDM_BASE_LO, (i + 1) << 28);
+            qtest_writel(t->qts, d + HDM_SIZE_LO, 1 << 28);
+            qtest_writel(t->qts, d + HDM_TL_LO, i << 28);
+            qtest_writel(t->qts, d + HDM_CTRL, i << CTRL_IW_SHIFT);
+        }
+        qtest_writel(t->qts, t->hb_hdm + HDM_DEC(1) + HDM_TL_LO, i);
+        qtest_writel(t->qts, t->hb_hdm + HDM_DEC(1) + HDM_CTRL,
+                     (i % 4) << CTRL_IW_SHIFT);
+    }
+    resp = qtest_qmp(t->qts, "{ 'execute': 'query-cxl-direct-map' }");
+    win = qobject_to(QDict, qlist_peek(qdict_get_qlist(resp, "return")));
+    g_assert_false(qdict_get_bool(win, "sets-building"));
+    g_assert_cmpuint(dict_u64(win, "set-teardowns"), ==, n);
+    qobject_unref(resp);
+    assert_kind(t->qts, w, "ram", "cxl-interleave");
+    assert_qmp_interleaved(t->qts, w, 2);
+
+    /* Uncommit and commit: down (and any build begun between, too) */
+    uncommit(t->qts, t->ep_hdm[1], 0);
+    commit(t->qts, t->ep_hdm[1], 0, w, size, 1, 0);
+    assert_qmp_interleaved(t->qts, w, 2);
+    g_assert_cmpuint(window_teardowns(t->qts), >=, n + 1);
+    g_assert_cmpuint(window_teardowns(t->qts), <=, n + 2);
+    topo_free(t);
+}
+
 /* Persistent memory behind a 1-way decode is mapped too. */
 static void test_1way_pmem(void)
 {
@@ -1224,6 +1339,9 @@ int main(int argc, char **argv)
     qtest_add_func("/qcxl/direct-map/interleave-switch",
                    test_interleave_switch);
     qtest_add_func("/qcxl/direct-map/hb-bad-ways", test_hb_bad_ways);
+    qtest_add_func("/qcxl/direct-map/aliased", test_aliased);
+    qtest_add_func("/qcxl/direct-map/decoder-write-cost",
+                   test_decoder_write_cost);
     qtest_add_func("/qcxl/direct-map/switch", test_switch);
     qtest_add_func("/qcxl/direct-map/churn", test_churn);
     qtest_add_func("/qcxl/direct-map/bad-programming", test_bad_programming);
