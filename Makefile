@@ -14,6 +14,9 @@
 #                      and without the agent
 #   make bench-migration  live migration, 2 and 8 GiB guests: upstream TCP
 #                      vs qcxl through the pool (pool RAM, staged DRAM)
+#   make bench-decoder-stall  what a guest's HDM decoder writes cost QEMU's
+#                      main loop with an interleaved set mapped, against
+#                      the software decode (cxl-direct-map=off)
 #   make install PREFIX=/usr/local
 
 SHELL := /bin/bash
@@ -24,7 +27,8 @@ CONFIGURE_ARGS ?=
 .DEFAULT_GOAL := all
 .PHONY: all setup qemu pristine qcxl-tools guest-images qtests check \
         check-unit check-qtest check-guest demo bench install install-agent \
-        bench-agent bench-pool bench-migration clean distclean
+        bench-agent bench-pool bench-migration bench-decoder-stall clean \
+        distclean
 
 # Re-run configure the way it was last run (or with defaults).
 setup:
@@ -88,6 +92,9 @@ bench-pool: all pristine guest-images
 
 bench-migration: all pristine guest-images
 	$(PYTHON) bench/migration.py
+
+bench-decoder-stall: all
+	$(PYTHON) bench/decoder_stall.py
 
 # Everything a user runs on the host: QEMU, the pool CLI, the agent's host
 # side, their man pages and the docs.  tests/unit/test-install.py checks

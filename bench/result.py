@@ -14,9 +14,11 @@ import harness
 
 def result_header(name: str) -> dict:
     """The result's opening keys for benchmark @name."""
-    with open(os.path.join(harness.BUILD, 'guest', '6.12', 'kernel-version'),
-              encoding='utf-8') as f:
-        kernel = f.read().strip()
+    kernel = 'none (no guest images built)'
+    kpath = os.path.join(harness.BUILD, 'guest', '6.12', 'kernel-version')
+    if os.path.exists(kpath):
+        with open(kpath, encoding='utf-8') as f:
+            kernel = f.read().strip()
     base = 'unknown'
     cfg = os.path.join(harness.BUILD, 'config.mak')
     if os.path.exists(cfg):

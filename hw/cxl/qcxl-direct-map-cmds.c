@@ -37,6 +37,12 @@ void hmp_info_cxl_direct_map(Monitor *mon, const QDict *qdict)
                        " of 0x%" PRIx64 " bytes direct-mapped\n",
                        w->value->base, w->value->base + w->value->size - 1,
                        w->value->direct_bytes, w->value->size);
+        if (w->value->sets_building || w->value->set_teardowns) {
+            monitor_printf(mon, "  interleaved sets %s; taken down %" PRIu64
+                           " times\n", w->value->sets_building ?
+                           "being built" : "built",
+                           w->value->set_teardowns);
+        }
         for (r = w->value->ranges; r; r = r->next) {
             CxlDirectMapRange *x = r->value;
 
