@@ -34,8 +34,13 @@ bool cxl_dm_sets_empty(const CXLDMSets *sets);
 uint64_t cxl_dm_sets_bytes(const CXLDMSets *sets);
 /* Take every set out of the window (in the caller's transaction) */
 void cxl_dm_sets_unmap(CXLDMSets *sets);
-/* Then put their data back on the media, free them, forget refusals */
+/*
+ * Then put their data back on the media, free them, forget refusals.
+ * Their RAM stays populated for the next build ...
+ */
 void cxl_dm_sets_release(CXLDMSets *sets);
+/* ... until this gives the RAM no set uses back to the host. */
+void cxl_dm_sets_trim(CXLDMSets *sets);
 /* Does a set hold some of @dev's media? */
 bool cxl_dm_sets_use_device(const CXLDMSets *sets, DeviceState *dev);
 /* The set holding @addr, or NULL */
@@ -54,7 +59,7 @@ bool cxl_dm_set_continues(const CXLDMSet *a, const CXLDMSet *b);
  * A build: cxl_dm_build_new(), then cxl_dm_build_add_window() for every
  * window (with no sets) and its last evaluation, then
  * cxl_dm_build_step() until it returns 0.  Each step does bounded work
- * (decoding 64 MiB of addresses, touching 16 MiB of a set's RAM, or
+ * (decoding 16 MiB of addresses, touching 8 MiB of a set's RAM, or
  * copying one 256 MiB block in) and returns how many bytes it handled.  The decoders must not change in between:
  * free the build and tear the sets down when they do.  Sets are mapped
  * only after every window's addresses are counted, and only where each

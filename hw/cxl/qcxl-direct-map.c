@@ -37,9 +37,9 @@
  * What a guest's decoder writes may cost (docs/devel/isolation.rst):
  * sets are torn down only when the decode they depend on changes (the
  * fingerprint below ignores what upstream's decode ignores), and they
- * are built in steps of bounded work from a bottom half, paced by a
- * RateLimit, so the main loop answers between steps however often the
- * guest changes its decoders.
+ * are built in steps of bounded work from a bottom half (paced by a
+ * RateLimit for a while after sets were taken down), so the main loop
+ * answers between steps however often the guest changes its decoders.
  *
  * Copyright (c) 2026 qcxl authors
  * SPDX-License-Identifier: GPL-2.0-or-later
@@ -77,13 +77,17 @@
 #include "trace.h"
 
 /*
- * Building sets takes at most this share of the main loop's time: the
- * RateLimit below counts the nanoseconds the steps take, at most
+ * After mapped sets were taken down, building sets again takes at most
+ * this share of the main loop's time, for SETS_PACE_NS: the RateLimit
+ * below counts the nanoseconds the steps take, at most
  * SETS_BUILD_NS_PER_S a second, so a guest that keeps changing its
- * decoders keeps at most half of the main loop busy.
+ * decoders keeps at most half of the main loop busy.  Other builds (the
+ * first ones, or after a quiet while) run their steps back to back,
+ * still giving the main loop back between steps.
  */
 #define SETS_BUILD_NS_PER_S     (NANOSECONDS_PER_SECOND / 2)
 #define SETS_BUILD_SLICE_NS     (100 * SCALE_MS)
+#define SETS_PACE_NS            (10 * NANOSECONDS_PER_SECOND)
 
 typedef struct CXLDMMapping {
     hwaddr offset;              /* within the window */
@@ -113,7 +117,8 @@ static struct {
     bool built;                 /* sets are built for sets_fingerprint */
     QEMUBH *bh;                 /* a build step, outside MMIO handlers */
     QEMUTimer *timer;           /* ... or later, when paced */
-    RateLimit rate;             /* the pace of builds */
+    RateLimit rate;             /* the pace of builds ... */
+    int64_t pace_until;         /* ... until then (QEMU_CLOCK_REALTIME) */
     bool set_at_start;          /* cxl-direct-map= given at start-up */
 } dm = {
     .enabled = true,
@@ -395,6 +400,11 @@ static void sets_teardown(void)
         }
     }
     trace_cxl_direct_map_teardown(bytes, dm.build);
+    if (bytes) {
+        /* Sets built and taken apart: pace the next builds a while. */
+        dm.pace_until = qemu_clock_get_ns(QEMU_CLOCK_REALTIME) +
+                        SETS_PACE_NS;
+    }
     if (dm.build) {
         cxl_dm_build_free(dm.build);
         dm.build = NULL;
@@ -423,6 +433,16 @@ static void sets_teardown(void)
     }
 }
 
+/* Give the RAM that no set uses back to the host */
+static void sets_trim(void)
+{
+    int i;
+
+    for (i = 0; i < dm.windows->len; i++) {
+        cxl_dm_sets_trim(g_array_index(dm.windows, CXLDMWindow, i).sets);
+    }
+}
+
 /*
  * Tear down the sets, and any build, if the decode they are for has
  * changed; then, unless one is under way, start a build where sets are
@@ -443,8 +463,10 @@ static void sets_update(void)
         }
         dm.sets_fingerprint = fp;
     }
-    if (!dm.build && !dm.built && dm.enabled && !dm.migrating &&
-        sets_wanted()) {
+    if (!dm.enabled || dm.migrating || !sets_wanted()) {
+        /* No build to come: keep no RAM for one. */
+        sets_trim();
+    } else if (!dm.build && !dm.built) {
         qemu_bh_schedule(dm.bh);
     }
 }
@@ -490,9 +512,11 @@ static void sets_build_step(void *opaque)
                                                      i).sets);
         }
         trace_cxl_direct_map_build_done(bytes);
+        sets_trim();
         return;
     }
-    delay = ratelimit_calculate_delay(&dm.rate, MAX(took, 1));
+    delay = qemu_clock_get_ns(QEMU_CLOCK_REALTIME) < dm.pace_until ?
+            ratelimit_calculate_delay(&dm.rate, MAX(took, 1)) : 0;
     trace_cxl_direct_map_build_step(work, took, delay);
     if (delay > 0) {
         timer_mod(dm.timer, qemu_clock_get_ns(QEMU_CLOCK_REALTIME) + delay);

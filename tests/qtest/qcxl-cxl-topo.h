@@ -1,0 +1,404 @@
+/*
+ * qcxl: CXL topologies for qcxl's qtests, programmed as firmware or the
+ * Linux cxl driver would (PCI configuration, component registers, HDM
+ * decoders, the mailbox).  Shared by qcxl-direct-map-test.c and
+ * qcxl-dm-fuzz-test.c.
+ *
+ * Copyright (c) 2026 qcxl authors
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#ifndef TESTS_QTEST_QCXL_CXL_TOPO_H
+#define TESTS_QTEST_QCXL_CXL_TOPO_H
+
+#include <sys/mman.h>
+#include "libqtest.h"
+#include "qemu/bswap.h"
+
+#define KiB (1ULL << 10)
+#define MiB (1ULL << 20)
+#define GiB (1ULL << 30)
+#define DEV_SIZE (256 * MiB)
+
+/* CXL r3.1 8.2.4: component registers; cache_mem follows 4 KiB of io. */
+#define CM_OFFSET              0x1000
+#define CAP_ID_HDM             5
+/* HDM decoder n, relative to the HDM decoder capability structure. */
+#define HDM_DEC(n)             (0x10 + 0x20 * (n))
+#define HDM_BASE_LO            0x00
+#define HDM_BASE_HI            0x04
+#define HDM_SIZE_LO            0x08
+#define HDM_SIZE_HI            0x0c
+#define HDM_CTRL               0x10
+#define HDM_TL_LO              0x14     /* target list; DPA skip (endpoint) */
+#define HDM_TL_HI              0x18
+#define CTRL_IW_SHIFT          4
+#define CTRL_COMMIT            (1u << 9)
+#define CTRL_COMMITTED         (1u << 10)
+
+#define PCI_CMD_MEM_MASTER     0x6
+
+typedef struct Dev {
+    char *path;
+    uint8_t *media;
+} Dev;
+
+typedef struct Topo {
+    QTestState *qts;
+    uint64_t win;           /* fixed memory window base */
+    uint64_t win_size;
+    uint64_t hb_hdm;        /* host bridge HDM capability (0: passthrough) */
+    uint64_t usp_hdm;       /* switch upstream port HDM capability */
+    uint64_t ep_hdm[8];     /* endpoints' HDM capability */
+    int nep;                /* type-3 devices */
+    Dev dev[8];
+    int ndev;               /* ... of which backed by files in dev[] */
+    char *kind;
+} Topo;
+
+/* ---- PCI configuration (mechanism #1 reaches every bus) ---- */
+
+/* @bdf is bus << 8 | devfn. */
+static inline uint32_t cfg_read(QTestState *qts, int bdf, int reg)
+{
+    qtest_outl(qts, 0xcf8, 0x80000000u | bdf << 8 | (reg & ~3));
+    return qtest_inl(qts, 0xcfc);
+}
+
+static inline void cfg_write(QTestState *qts, int bdf, int reg, uint32_t val)
+{
+    qtest_outl(qts, 0xcf8, 0x80000000u | bdf << 8 | (reg & ~3));
+    qtest_outl(qts, 0xcfc, val);
+}
+
+/* A bridge at @bdf forwarding buses sec..sub and [mem, mem_end]. */
+static inline void setup_bridge(QTestState *qts, int bdf, int sec, int sub,
+                                uint32_t mem, uint32_t mem_end)
+{
+    cfg_write(qts, bdf, 0x18, sub << 16 | sec << 8 | bdf >> 8);
+    cfg_write(qts, bdf, 0x20, (mem_end & 0xfff00000) | (mem >> 16));
+    cfg_write(qts, bdf, 0x04, PCI_CMD_MEM_MASTER);
+}
+
+/* Map the device's 64-bit BAR0 (component registers) at @addr. */
+static inline void setup_bar0(QTestState *qts, int bdf, uint32_t addr)
+{
+    cfg_write(qts, bdf, 0x10, addr);
+    cfg_write(qts, bdf, 0x14, 0);
+    cfg_write(qts, bdf, 0x04, PCI_CMD_MEM_MASTER);
+    g_assert_cmphex(cfg_read(qts, bdf, 0x10) & ~0xfu, ==, addr);
+}
+
+/* Find the HDM decoder capability from the cache_mem capability array. */
+static inline uint64_t find_hdm(QTestState *qts, uint64_t comp)
+{
+    uint64_t cm = comp + CM_OFFSET;
+    uint32_t hdr = qtest_readl(qts, cm);
+    int i, n = hdr >> 24;
+
+    g_assert_cmphex(hdr & 0xffff, ==, 1);   /* CXL capability header */
+    for (i = 1; i <= n; i++) {
+        uint32_t e = qtest_readl(qts, cm + 4 * i);
+
+        if ((e & 0xffff) == CAP_ID_HDM) {
+            return cm + (e >> 20);
+        }
+    }
+    g_assert_not_reached();
+}
+
+static inline void decoder_set(QTestState *qts, uint64_t hdm, int n,
+                               uint64_t base, uint64_t size, uint32_t ctrl,
+                               uint64_t tl_or_skip)
+{
+    uint64_t d = hdm + HDM_DEC(n);
+
+    qtest_writel(qts, d + HDM_BASE_LO, (uint32_t)base);
+    qtest_writel(qts, d + HDM_BASE_HI, base >> 32);
+    qtest_writel(qts, d + HDM_SIZE_LO, (uint32_t)size);
+    qtest_writel(qts, d + HDM_SIZE_HI, size >> 32);
+    qtest_writel(qts, d + HDM_TL_LO, (uint32_t)tl_or_skip);
+    qtest_writel(qts, d + HDM_TL_HI, tl_or_skip >> 32);
+    qtest_writel(qts, d + HDM_CTRL, ctrl);
+}
+
+static inline void commit(QTestState *qts, uint64_t hdm, int n, uint64_t base,
+                          uint64_t size, int iw_enc, uint64_t tl_or_skip)
+{
+    decoder_set(qts, hdm, n, base, size,
+                CTRL_COMMIT | iw_enc << CTRL_IW_SHIFT, tl_or_skip);
+    g_assert_true(qtest_readl(qts, hdm + HDM_DEC(n) + HDM_CTRL) &
+                  CTRL_COMMITTED);
+}
+
+static inline void uncommit(QTestState *qts, uint64_t hdm, int n)
+{
+    uint64_t c = hdm + HDM_DEC(n) + HDM_CTRL;
+
+    qtest_writel(qts, c, qtest_readl(qts, c) & ~(CTRL_COMMIT |
+                                                 CTRL_COMMITTED));
+    g_assert_false(qtest_readl(qts, c) & CTRL_COMMITTED);
+}
+
+/* ---- Topologies ---- */
+
+static inline void dev_open(Dev *d, int i)
+{
+    int fd;
+
+    static int opened;
+
+    /* Several topologies may be up at once (the fuzzer runs two). */
+    d->path = g_strdup_printf("%s/qcxl-dm-%d-%d-%d.mem", g_get_tmp_dir(),
+                              getpid(), opened++, i);
+    fd = open(d->path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+    g_assert(fd >= 0);
+    g_assert(ftruncate(fd, DEV_SIZE) == 0);
+    d->media = mmap(NULL, DEV_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
+                    0);
+    g_assert(d->media != MAP_FAILED);
+    close(fd);
+}
+
+static inline void topo_free(Topo *t)
+{
+    int i;
+
+    qtest_quit(t->qts);
+    g_free(t->kind);
+    for (i = 0; i < t->ndev; i++) {
+        munmap(t->dev[i].media, DEV_SIZE);
+        unlink(t->dev[i].path);
+        g_free(t->dev[i].path);
+    }
+    g_free(t);
+}
+
+static inline uint64_t mtree_addr(QTestState *qts, const char *name)
+{
+    g_autofree char *mtree = qtest_hmp(qts, "info mtree");
+    g_auto(GStrv) lines = g_strsplit(mtree, "\n", -1);
+    int i;
+
+    for (i = 0; lines[i]; i++) {
+        unsigned long long s;
+        const char *p = strstr(lines[i], name);
+
+        if (p && (p[strlen(name)] == '\0' || p[strlen(name)] == '\r') &&
+            sscanf(lines[i], " %llx-", &s) == 1) {
+            return s;
+        }
+    }
+    g_assert_not_reached();
+}
+
+static inline void topo_setup(Topo *t);
+
+/*
+ * kind "1way":      host bridge (one root port, so no HB decoders) -> type-3
+ * kind "1way-pmem": the same with persistent memory (and an LSA)
+ * kind "1way-dc":   the same with one 256 MiB dynamic-capacity region
+ * kind "hbN":       host bridge with N root ports -> N type-3 devices
+ * kind "switch":    root port -> switch (USP, one DSP) -> type-3
+ * kind "2hb-ram":   two host bridges (one root port each) -> one type-3
+ *                   each; the window interleaves the two bridges
+ * kind "switch2-ram": root port -> switch (USP, two DSPs) -> two type-3
+ * A "-ram" suffix gives the devices private RAM backends instead of
+ * files shared with the test.
+ */
+static inline Topo *topo_new(const char *kind, const char *extra)
+{
+    Topo *t = g_new0(Topo, 1);
+    g_autoptr(GString) args = g_string_new("-machine q35,cxl=on ");
+    bool ram = g_str_has_suffix(kind, "-ram");
+    bool hb = g_str_has_prefix(kind, "hb");
+    bool two_hb = g_str_has_prefix(kind, "2hb");
+    bool sw2 = g_str_has_prefix(kind, "switch2");
+    int i, n = hb ? atoi(kind + 2) : two_hb || sw2 ? 2 : 1;
+
+    g_assert(n >= 1 && n <= 8);
+    t->win_size = 4 * GiB;
+    for (i = 0; i < n; i++) {
+        if (ram) {
+            /* Private media: interleaved sets may be built on it. */
+            g_string_append_printf(args, "-object memory-backend-ram,"
+                                   "id=cxl-mem%d,size=256M ", i);
+            continue;
+        }
+        dev_open(&t->dev[i], i);
+        t->ndev++;
+        g_string_append_printf(args, "-object memory-backend-file,id=cxl-mem%d,"
+                               "share=on,mem-path=%s,size=256M ", i,
+                               t->dev[i].path);
+    }
+    if (two_hb) {
+        g_string_append(args, "-M cxl-fmw.0.targets.0=cxl.1,"
+                        "cxl-fmw.0.targets.1=cxl.2,cxl-fmw.0.size=4G,"
+                        "cxl-fmw.0.interleave-granularity=256 "
+                        "-device pxb-cxl,bus_nr=12,bus=pcie.0,id=cxl.1 "
+                        "-device pxb-cxl,bus_nr=64,bus=pcie.0,id=cxl.2 "
+                        "-device cxl-rp,port=0,bus=cxl.1,id=rp0,chassis=0,"
+                        "slot=2 "
+                        "-device cxl-type3,bus=rp0,volatile-memdev=cxl-mem0,"
+                        "id=ep0 "
+                        "-device cxl-rp,port=0,bus=cxl.2,id=rp1,chassis=0,"
+                        "slot=3 "
+                        "-device cxl-type3,bus=rp1,volatile-memdev=cxl-mem1,"
+                        "id=ep1 ");
+    } else {
+        g_string_append(args, "-M cxl-fmw.0.targets.0=cxl.1,cxl-fmw.0.size=4G "
+                        "-device pxb-cxl,bus_nr=12,bus=pcie.0,id=cxl.1 ");
+    }
+    if (two_hb) {
+        /* all set above */
+    } else if (hb) {
+        for (i = 0; i < n; i++) {
+            g_string_append_printf(args, "-device cxl-rp,port=%d,bus=cxl.1,"
+                                   "id=rp%d,chassis=0,slot=%d "
+                                   "-device cxl-type3,bus=rp%d,"
+                                   "volatile-memdev=cxl-mem%d,id=ep%d ",
+                                   i, i, 2 + i, i, i, i);
+        }
+    } else {
+        g_string_append(args, "-device cxl-rp,port=0,bus=cxl.1,id=rp0,"
+                        "chassis=0,slot=2 ");
+    }
+    if (strcmp(kind, "1way") == 0) {
+        g_string_append(args, "-device cxl-type3,bus=rp0,"
+                        "volatile-memdev=cxl-mem0,id=ep0 ");
+    } else if (strcmp(kind, "1way-dc") == 0) {
+        g_string_append(args, "-device cxl-type3,bus=rp0,num-dc-regions=1,"
+                        "volatile-dc-memdev=cxl-mem0,id=ep0 ");
+    } else if (strcmp(kind, "1way-pmem") == 0) {
+        g_string_append(args, "-object memory-backend-ram,id=lsa0,size=1M "
+                        "-device cxl-type3,bus=rp0,persistent-memdev=cxl-mem0,"
+                        "lsa=lsa0,id=ep0 ");
+    } else if (sw2) {
+        g_string_append(args,
+                        "-device cxl-upstream,bus=rp0,id=us0 "
+                        "-device cxl-downstream,port=0,bus=us0,id=ds0,"
+                        "chassis=0,slot=4 "
+                        "-device cxl-downstream,port=1,bus=us0,id=ds1,"
+                        "chassis=0,slot=5 "
+                        "-device cxl-type3,bus=ds0,"
+                        "volatile-memdev=cxl-mem0,id=ep0 "
+                        "-device cxl-type3,bus=ds1,"
+                        "volatile-memdev=cxl-mem1,id=ep1 ");
+    } else if (strcmp(kind, "switch") == 0) {
+        g_string_append(args,
+                        "-device cxl-upstream,bus=rp0,id=us0 "
+                        "-device cxl-downstream,port=0,bus=us0,id=ds0,"
+                        "chassis=0,slot=4 "
+                        "-device cxl-type3,bus=ds0,"
+                        "volatile-memdev=cxl-mem0,id=ep0 ");
+    }
+    g_string_append(args, extra ?: "");
+    t->qts = qtest_init(args->str);
+    t->win = mtree_addr(t->qts, "cxl-fixed-memory-region");
+    t->kind = g_strdup(kind);
+    t->nep = n;
+    topo_setup(t);
+    return t;
+}
+
+/*
+ * Program the PCI buses and BARs of topology @t, as they are after
+ * topo_new() (again after a system reset), and find the HDM decoders.
+ */
+static inline void topo_setup(Topo *t)
+{
+    const char *kind = t->kind;
+    bool hb = g_str_has_prefix(kind, "hb");
+    bool two_hb = g_str_has_prefix(kind, "2hb");
+    bool sw2 = g_str_has_prefix(kind, "switch2");
+    int i, n = t->nep;
+
+    /* Bus 12 is the pxb-cxl root bus; its root ports are 12:i.0. */
+    if (two_hb) {
+        /* The second bridge's root bus is 64. */
+        setup_bridge(t->qts, 12 << 8, 13, 13, 0xfe000000, 0xfe0fffff);
+        setup_bar0(t->qts, 13 << 8, 0xfe000000);
+        setup_bridge(t->qts, 64 << 8, 65, 65, 0xfe100000, 0xfe1fffff);
+        setup_bar0(t->qts, 65 << 8, 0xfe100000);
+        t->ep_hdm[0] = find_hdm(t->qts, 0xfe000000);
+        t->ep_hdm[1] = find_hdm(t->qts, 0xfe100000);
+    } else if (sw2) {
+        setup_bridge(t->qts, 12 << 8, 13, 16, 0xfe000000, 0xfe4fffff);
+        setup_bar0(t->qts, 13 << 8, 0xfe000000);          /* USP */
+        setup_bridge(t->qts, 13 << 8, 14, 16, 0xfe100000, 0xfe4fffff);
+        setup_bridge(t->qts, 14 << 8, 15, 15, 0xfe200000, 0xfe2fffff);
+        setup_bridge(t->qts, 14 << 8 | 1 << 3, 16, 16, 0xfe300000,
+                     0xfe3fffff);
+        setup_bar0(t->qts, 15 << 8, 0xfe200000);          /* type-3 0 */
+        setup_bar0(t->qts, 16 << 8, 0xfe300000);          /* type-3 1 */
+        t->usp_hdm = find_hdm(t->qts, 0xfe000000);
+        t->ep_hdm[0] = find_hdm(t->qts, 0xfe200000);
+        t->ep_hdm[1] = find_hdm(t->qts, 0xfe300000);
+    } else if (hb) {
+        for (i = 0; i < n; i++) {
+            uint32_t mem = 0xfe000000 + i * 0x100000;
+
+            setup_bridge(t->qts, 12 << 8 | i << 3, 13 + i, 13 + i, mem,
+                         mem + 0xfffff);
+            setup_bar0(t->qts, (13 + i) << 8, mem);
+            t->ep_hdm[i] = find_hdm(t->qts, mem);
+        }
+        /* Several root ports: the host bridge decodes. */
+        t->hb_hdm = n > 1 ?
+            find_hdm(t->qts, mtree_addr(t->qts, "cxl_host_reg")) : 0;
+    } else if (strcmp(kind, "switch") == 0) {
+        setup_bridge(t->qts, 12 << 8, 13, 15, 0xfe000000, 0xfe3fffff);
+        setup_bar0(t->qts, 13 << 8, 0xfe000000);          /* USP */
+        setup_bridge(t->qts, 13 << 8, 14, 15, 0xfe100000, 0xfe3fffff);
+        setup_bar0(t->qts, 14 << 8, 0xfe100000);          /* DSP */
+        setup_bridge(t->qts, 14 << 8, 15, 15, 0xfe200000, 0xfe3fffff);
+        setup_bar0(t->qts, 15 << 8, 0xfe200000);          /* type-3 */
+        t->usp_hdm = find_hdm(t->qts, 0xfe000000);
+        t->ep_hdm[0] = find_hdm(t->qts, 0xfe200000);
+    } else {
+        setup_bridge(t->qts, 12 << 8 | 0, 13, 13, 0xfe000000, 0xfe0fffff);
+        setup_bar0(t->qts, 13 << 8, 0xfe000000);
+        t->ep_hdm[0] = find_hdm(t->qts, 0xfe000000);
+    }
+}
+
+/* ---- The mailbox ---- */
+
+/* The type-3 device's primary mailbox, found as a driver finds it. */
+static inline uint64_t find_mailbox(QTestState *qts, uint64_t devregs)
+{
+    uint32_t n = qtest_readl(qts, devregs + 4) & 0xffff;
+    uint32_t i;
+
+    for (i = 1; i <= n; i++) {
+        uint64_t e = devregs + 0x10 * i;
+
+        if ((qtest_readl(qts, e) & 0xffff) == 2) {        /* mailbox */
+            return devregs + qtest_readl(qts, e + 4);
+        }
+    }
+    g_assert_not_reached();
+}
+
+/* Run mailbox command @opcode with @len bytes of @in; return its code. */
+static inline int mbox_cmd(QTestState *qts, uint64_t mb, uint16_t opcode,
+                           const void *in, size_t len)
+{
+    g_assert(!(qtest_readl(qts, mb + 4) & 1));          /* doorbell idle */
+    qtest_memwrite(qts, mb + 0x20, in, len);
+    qtest_writeq(qts, mb + 0x08, opcode | (uint64_t)len << 16);
+    qtest_writel(qts, mb + 0x04, 1);                    /* doorbell */
+    g_assert(!(qtest_readl(qts, mb + 4) & 1));          /* done */
+    return (qtest_readq(qts, mb + 0x10) >> 32) & 0xffff;
+}
+
+/* CXL r3.1 Table 8-168: Updated Extent List, with one extent. */
+static inline void one_extent(uint8_t *pl, uint64_t dpa, uint64_t len)
+{
+    memset(pl, 0, 32);
+    stl_le_p(pl, 1);
+    stq_le_p(pl + 8, dpa);
+    stq_le_p(pl + 16, len);
+}
+
+#endif
