@@ -548,7 +548,8 @@ static QIOChannelQcxlPool *ring_open(QcxlPoolMigrationArgs *args, int side,
     uint64_t size, avail, back;
 
     member = qcxl_pool_member_find(args->pool, args->host, errp);
-    map = member ? qcxl_pool_map_new(member, regions, errp) : NULL;
+    map = member ? qcxl_pool_map_new(member, regions, QCXL_REGION_USE_RING,
+                                     errp) : NULL;
     if (!map) {
         return NULL;
     }

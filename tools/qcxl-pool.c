@@ -226,6 +226,8 @@ static int cmd_list(QcxlPool *pool)
             add_hosts_array(b, meta, re->sharers);
             json_builder_set_member_name(b, "mapped-by");
             add_hosts_array(b, meta, re->mapped);
+            json_builder_set_member_name(b, "use");
+            json_builder_add_string_value(b, qcxl_pool_use_name(re->use));
             json_builder_set_member_name(b, "generation");
             json_builder_add_int_value(b, re->generation);
             json_builder_set_member_name(b, "extents");
@@ -268,10 +270,11 @@ static int cmd_list(QcxlPool *pool)
         size = human(re->size);
         sh = hosts_in(meta, re->sharers);
         mp = hosts_in(meta, re->mapped);
-        printf("%-24s %10s %-9s %-12s %-20s %s\n", re->name, size,
+        printf("%-24s %10s %-9s %-12s %-20s %s%s%s%s\n", re->name, size,
                re->mode == QCXL_REGION_SHARED ? "shared" : "exclusive",
                re->owner < QCXL_POOL_HOSTS ? meta->hosts[re->owner].name :
-               "-", sh ? sh : "-", mp ? mp : "-");
+               "-", sh ? sh : "-", mp ? mp : "-", mp ? " (as " : "",
+               mp ? qcxl_pool_use_name(re->use) : "", mp ? ")" : "");
     }
     return EXIT_OK;
 }

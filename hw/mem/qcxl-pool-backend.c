@@ -70,7 +70,8 @@ static bool qcxl_pool_backend_alloc(HostMemoryBackend *backend, Error **errp)
     if (!member) {
         return false;
     }
-    map = qcxl_pool_map_new(member, (const char *const *)regions, &local_err);
+    map = qcxl_pool_map_new(member, (const char *const *)regions,
+                            QCXL_REGION_USE_MEMORY, &local_err);
     if (map && backend->size != qcxl_pool_map_size(map)) {
         total = qcxl_pool_map_size(map);
         error_setg(&local_err, "qcxl pool %s: region%s '%s' %s %" PRIu64

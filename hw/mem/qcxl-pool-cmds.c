@@ -48,6 +48,22 @@ static bool pool_error(QcxlPoolMember *m, GError *err, Error **errp)
     return false;
 }
 
+/* The pool's record of a region's use, as QMP says it */
+static QcxlPoolRegionUse region_use(uint8_t use)
+{
+    switch ((QcxlRegionUse)use) {
+    case QCXL_REGION_USE_MEMORY:
+        return QCXL_POOL_REGION_USE_MEMORY;
+    case QCXL_REGION_USE_RING:
+        return QCXL_POOL_REGION_USE_RING;
+    case QCXL_REGION_USE_NONE:
+    case QCXL_REGION_USE__MAX:
+        break;
+    }
+    /* Anything else fsck reports; QEMU refuses such metadata */
+    return QCXL_POOL_REGION_USE_NONE;
+}
+
 static strList *host_names(const QcxlPoolMeta *meta, uint64_t mask)
 {
     strList *list = NULL;
@@ -102,6 +118,7 @@ static QcxlPoolInfo *pool_info(QcxlPoolMember *m, Error **errp)
         }
         ri->sharers = host_names(meta, r->sharers);
         ri->mapped_by = host_names(meta, r->mapped);
+        ri->use = region_use(r->use);
         ri->generation = r->generation;
         QAPI_LIST_PREPEND(info->regions, ri);
     }
@@ -476,6 +493,10 @@ void hmp_info_qcxl_pool(Monitor *mon, const QDict *qdict)
             print_hosts(mon, ri->sharers);
             monitor_printf(mon, ", mapped by ");
             print_hosts(mon, ri->mapped_by);
+            if (ri->use != QCXL_POOL_REGION_USE_NONE) {
+                monitor_printf(mon, " (as %s)",
+                               QcxlPoolRegionUse_str(ri->use));
+            }
             monitor_printf(mon, "\n");
         }
     }

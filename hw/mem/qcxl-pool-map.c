@@ -18,6 +18,7 @@
 
 struct QcxlPoolMap {
     QcxlPoolMember *member;
+    QcxlRegionUse use;
     char **regions;
     int attached;               /* how many of them are attached */
     uint32_t *ext;              /* the extents behind the range, in order */
@@ -111,7 +112,8 @@ static uint8_t *map_extents(QcxlPoolMember *member, const uint32_t *ext,
 }
 
 QcxlPoolMap *qcxl_pool_map_new(QcxlPoolMember *member,
-                               const char *const *regions, Error **errp)
+                               const char *const *regions, QcxlRegionUse use,
+                               Error **errp)
 {
     QcxlPool *pool = qcxl_pool_member_pool(member);
     g_autoptr(GArray) ext = g_array_new(false, false, sizeof(uint32_t));
@@ -122,6 +124,7 @@ QcxlPoolMap *qcxl_pool_map_new(QcxlPoolMember *member,
     }
     map = g_new0(QcxlPoolMap, 1);
     map->member = qcxl_pool_member_ref(member);
+    map->use = use;
     map->regions = g_strdupv((char **)regions);
     for (int i = 0; regions[i]; i++) {
         g_autoptr(GError) err = NULL;
@@ -130,7 +133,7 @@ QcxlPoolMap *qcxl_pool_map_new(QcxlPoolMember *member,
         uint32_t count;
 
         e = qcxl_pool_attach(pool, regions[i], qcxl_pool_member_slot(member),
-                             qcxl_pool_member_incarnation(member), &size,
+                             qcxl_pool_member_incarnation(member), use, &size,
                              &count, &err);
         if (!e) {
             error_setg(errp, "qcxl pool %s: region '%s': %s",
@@ -170,7 +173,7 @@ void qcxl_pool_map_detach(QcxlPoolMap *map)
                                        map->regions[i]);
             qcxl_pool_detach(qcxl_pool_member_pool(m), map->regions[i],
                              qcxl_pool_member_slot(m),
-                             qcxl_pool_member_incarnation(m), NULL);
+                             qcxl_pool_member_incarnation(m), map->use, NULL);
         }
     }
     map->attached = 0;

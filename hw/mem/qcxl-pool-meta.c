@@ -89,6 +89,7 @@ void qcxl_pool_write_copy(QcxlPool *pool, int copy, const QcxlPoolMeta *meta)
         p[QCXL_POOL_REGION_STATE] = r->state;
         p[QCXL_POOL_REGION_MODE] = r->mode;
         st16(p + QCXL_POOL_REGION_OWNER, r->owner);
+        p[QCXL_POOL_REGION_USE] = r->use;
         st64(p + QCXL_POOL_REGION_SHARERS, r->sharers);
         st64(p + QCXL_POOL_REGION_MAPPED, r->mapped);
         st64(p + QCXL_POOL_REGION_SIZE, r->size);
@@ -179,6 +180,7 @@ static QcxlPoolMeta *decode_copy(QcxlPool *pool, const uint8_t *b,
         r->state = p[QCXL_POOL_REGION_STATE];
         r->mode = p[QCXL_POOL_REGION_MODE];
         r->owner = ld16(p + QCXL_POOL_REGION_OWNER);
+        r->use = p[QCXL_POOL_REGION_USE];
         r->sharers = ld64(p + QCXL_POOL_REGION_SHARERS);
         r->mapped = ld64(p + QCXL_POOL_REGION_MAPPED);
         r->size = ld64(p + QCXL_POOL_REGION_SIZE);
@@ -299,6 +301,16 @@ const char *qcxl_pool_host_state_str(uint8_t state)
     return state < G_N_ELEMENTS(names) ? names[state] : "invalid";
 }
 
+const char *qcxl_pool_use_name(QcxlRegionUse use)
+{
+    static const char *const names[] = {
+        [QCXL_REGION_USE_NONE] = "none",
+        [QCXL_REGION_USE_MEMORY] = "memory",
+        [QCXL_REGION_USE_RING] = "ring",
+    };
+    return use < G_N_ELEMENTS(names) ? names[use] : "invalid";
+}
+
 #define PROBLEM(...) do { \
         ok = false; \
         if (problems) { \
@@ -379,6 +391,12 @@ bool qcxl_pool_check(const QcxlPoolSuper *sb, const QcxlPoolMeta *meta,
                           | (r->mode == QCXL_REGION_SHARED ? r->sharers :
                              0))) {
             PROBLEM("region '%s': mapped by a host without access", r->name);
+        }
+        if (r->use >= QCXL_REGION_USE__MAX) {
+            PROBLEM("region '%s': invalid use %u", r->name, r->use);
+        } else if (!r->mapped && r->use != QCXL_REGION_USE_NONE) {
+            PROBLEM("region '%s': in use as %s but mapped by no host",
+                    r->name, qcxl_pool_use_name(r->use));
         }
         if (counts[i] == 0 || r->size != counts[i] * sb->extent_size) {
             PROBLEM("region '%s': size %" G_GUINT64_FORMAT " but %u extents "

@@ -148,6 +148,7 @@ typedef struct TxArgs {
     bool flag;
     int slot;
     uint64_t incarnation;
+    QcxlRegionUse use;
     /* results */
     bool created;
     uint32_t *extents;
@@ -315,11 +316,22 @@ bool qcxl_pool_host_remove(QcxlPool *pool, const char *name, GError **errp)
     return qcxl_pool_transact(pool, tx_host_remove, &a, errp);
 }
 
+/* Host @slot maps region @r no more: mapping bookkeeping only. */
+static void unmap_region(QcxlPoolRegion *reg, int slot)
+{
+    reg->mapped &= ~(1ULL << slot);
+    if (!reg->mapped) {
+        reg->use = QCXL_REGION_USE_NONE;
+    }
+}
+
 /* Mapping bookkeeping, like detach: the region itself does not change */
 static void unmap_host(QcxlPoolMeta *meta, int slot)
 {
     for (int i = 0; i < QCXL_POOL_REGIONS; i++) {
-        meta->regions[i].mapped &= ~(1ULL << slot);
+        if (meta->regions[i].mapped >> slot & 1) {
+            unmap_region(&meta->regions[i], slot);
+        }
     }
 }
 
@@ -861,7 +873,23 @@ static bool tx_attach(QcxlPool *pool, QcxlPoolMeta *meta, void *opaque,
                     meta->hosts[reg->owner].name : "none");
         return false;
     }
+    if (reg->mapped >> a->slot & 1) {
+        /* One use at a time: a stage onto guest RAM, a ring over it... */
+        g_set_error(errp, QCXL_POOL_ERROR, QCXL_POOL_ERR_BUSY,
+                    "host '%s' maps region '%s' already (as %s)",
+                    meta->hosts[a->slot].name, a->name,
+                    qcxl_pool_use_name(reg->use));
+        return false;
+    }
+    if (reg->mapped && reg->use != a->use) {
+        g_set_error(errp, QCXL_POOL_ERROR, QCXL_POOL_ERR_BUSY,
+                    "region '%s' is in use as %s, not as %s",
+                    a->name, qcxl_pool_use_name(reg->use),
+                    qcxl_pool_use_name(a->use));
+        return false;
+    }
     reg->mapped |= 1ULL << a->slot;
+    reg->use = a->use;
     a->size = reg->size;
     g_free(a->extents);
     a->extents = qcxl_pool_region_extents(meta, r, &a->count);
@@ -869,11 +897,17 @@ static bool tx_attach(QcxlPool *pool, QcxlPoolMeta *meta, void *opaque,
 }
 
 uint32_t *qcxl_pool_attach(QcxlPool *pool, const char *region, int slot,
-                           uint64_t incarnation, uint64_t *size,
-                           uint32_t *count, GError **errp)
+                           uint64_t incarnation, QcxlRegionUse use,
+                           uint64_t *size, uint32_t *count, GError **errp)
 {
-    TxArgs a = { .name = region, .slot = slot, .incarnation = incarnation };
+    TxArgs a = { .name = region, .slot = slot, .incarnation = incarnation,
+                 .use = use };
 
+    if (use == QCXL_REGION_USE_NONE || use >= QCXL_REGION_USE__MAX) {
+        g_set_error(errp, QCXL_POOL_ERROR, QCXL_POOL_ERR_INVALID,
+                    "attaching region '%s' as %u: not a use", region, use);
+        return NULL;
+    }
     if (!qcxl_pool_transact(pool, tx_attach, &a, errp)) {
         g_free(a.extents);
         return NULL;
@@ -896,14 +930,27 @@ static bool tx_detach(QcxlPool *pool, QcxlPoolMeta *meta, void *opaque,
     if (r < 0) {
         return false;
     }
-    meta->regions[r].mapped &= ~(1ULL << a->slot);
+    if (!(meta->regions[r].mapped >> a->slot & 1)) {
+        return true;
+    }
+    if (meta->regions[r].use != a->use) {
+        /* Somebody else's use of it: not ours to drop */
+        g_set_error(errp, QCXL_POOL_ERROR, QCXL_POOL_ERR_BUSY,
+                    "region '%s' is mapped as %s, not as %s", a->name,
+                    qcxl_pool_use_name(meta->regions[r].use),
+                    qcxl_pool_use_name(a->use));
+        return false;
+    }
+    unmap_region(&meta->regions[r], a->slot);
     return true;
 }
 
 bool qcxl_pool_detach(QcxlPool *pool, const char *region, int slot,
-                      uint64_t incarnation, GError **errp)
+                      uint64_t incarnation, QcxlRegionUse use,
+                      GError **errp)
 {
-    TxArgs a = { .name = region, .slot = slot, .incarnation = incarnation };
+    TxArgs a = { .name = region, .slot = slot, .incarnation = incarnation,
+                 .use = use };
 
     return qcxl_pool_transact(pool, tx_detach, &a, errp);
 }

@@ -76,6 +76,12 @@ static bool tx_repair(QcxlPool *pool, QcxlPoolMeta *meta, void *opaque,
             FIXED("region '%s': stale mappings cleared", r->name);
             r->mapped &= active & may;
         }
+        if (r->use >= QCXL_REGION_USE__MAX ||
+            (!r->mapped && r->use != QCXL_REGION_USE_NONE)) {
+            FIXED("region '%s': use %u cleared (mapped by no host)",
+                  r->name, r->use);
+            r->use = QCXL_REGION_USE_NONE;
+        }
     }
     for (uint32_t e = 0; e < meta->extents; e++) {
         uint16_t v = meta->map[e];

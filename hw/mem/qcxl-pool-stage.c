@@ -536,7 +536,7 @@ bool qcxl_pool_stage_start(const char *job_id, HostMemoryBackend *backend,
     if (!member) {
         return false;
     }
-    map = qcxl_pool_map_new(member, regions, errp);
+    map = qcxl_pool_map_new(member, regions, QCXL_REGION_USE_MEMORY, errp);
     if (!map) {
         return false;
     }

@@ -283,6 +283,67 @@ static void test_pool_ram(void)
     teardown(&f);
 }
 
+/*
+ * #18, items 1 and 2: a region has one use at a time.  A stage onto a
+ * region this QEMU maps as guest memory, a migration ring laid over
+ * guest memory, a memory backend on a ring: each refused, and the
+ * region stays recorded as its first user left it (so it cannot be
+ * released under the guest).
+ */
+static void test_one_use(void)
+{
+    Fixture f;
+    QTestState *qa, *qb;
+    g_autoptr(QcxlPoolMeta) meta = NULL;
+    int a;
+
+    setup(&f);
+    /* Node 0 on region ram, node 1 on DRAM of the same size */
+    qa = qtest_initf("-machine q35 -m 128M "
+                     "-object memory-backend-qcxl-pool,id=m0,size=64M,"
+                     "pool=%s,host=hostA,region=ram -numa node,memdev=m0 "
+                     "-object memory-backend-ram,id=m1,size=64M "
+                     "-numa node,memdev=m1", f.path);
+    qb = start(&f, "hostB", "ram2", false, true);
+
+    /* Stage A's DRAM node onto the region its other node is */
+    qmp_fails(qa, "host 'hostA' maps region 'ram' already (as memory)",
+              "{'execute': 'qcxl-pool-stage', 'arguments': {'job-id': 's0', "
+              "'memdev': 'm1', 'region': 'ram'}}");
+    meta = qcxl_pool_read(f.pool, NULL);
+    a = qcxl_pool_find_host(meta, "hostA");
+    g_assert_cmphex(region(meta, "ram")->mapped, ==, 1ULL << a);
+    g_assert_cmpuint(region(meta, "ram")->use, ==, QCXL_REGION_USE_MEMORY);
+    qmp_fails(qa, "region 'ram' is mapped by hostA",
+              "{'execute': 'qcxl-pool-region-release', "
+              "'arguments': {'name': 'ram'}}");
+
+    /* A ring over B's guest memory */
+    qmp_fails(qb, "host 'hostB' maps region 'ram2' already (as memory)",
+              "{'execute': 'migrate-incoming', "
+              "'arguments': {'uri': 'qcxl-pool:ram2'}}");
+
+    /* Guest memory on B's ring */
+    qtest_qmp_assert_success(qb, "{'execute': 'migrate-incoming', "
+                             "'arguments': {'uri': 'qcxl-pool:mig0'}}");
+    qmp_fails(qb, "host 'hostB' maps region 'mig0' already (as ring)",
+              "{'execute': 'object-add', 'arguments': {"
+              "'qom-type': 'memory-backend-qcxl-pool', 'id': 'x', "
+              "'size': %" PRIu64 ", 'pool': %s, 'host': 'hostB', "
+              "'region': 'mig0'}}", 8 * MiB, f.path);
+    g_clear_pointer(&meta, qcxl_pool_meta_free);
+    meta = qcxl_pool_read(f.pool, NULL);
+    g_assert_cmpuint(region(meta, "mig0")->use, ==, QCXL_REGION_USE_RING);
+
+    qtest_quit(qb);
+    qtest_quit(qa);
+    g_clear_pointer(&meta, qcxl_pool_meta_free);
+    meta = qcxl_pool_read(f.pool, NULL);
+    g_assert_cmpuint(region(meta, "mig0")->use, ==, QCXL_REGION_USE_NONE);
+    g_assert_cmpuint(region(meta, "ram")->mapped, ==, 0);
+    teardown(&f);
+}
+
 static void test_refused(void)
 {
     Fixture f;
@@ -1125,6 +1186,7 @@ int main(int argc, char **argv)
     g_test_init(&argc, &argv, NULL);
     qtest_add_func("/qcxl/migration/pool-ram", test_pool_ram);
     qtest_add_func("/qcxl/migration/refused", test_refused);
+    qtest_add_func("/qcxl/migration/one-use", test_one_use);
     qtest_add_func("/qcxl/migration/cancel", test_cancel);
     qtest_add_func("/qcxl/migration/dest-stopped", test_dest_stopped);
     qtest_add_func("/qcxl/migration/ring-tail-damaged",

@@ -157,14 +157,24 @@ static void test_two_hosts(void)
     QDict *rsp;
 
     setup(&f, 1000);
-    xa = g_strdup_printf(CXL_HEAD, 32, f.path, "hostA", "shared0");
-    xb = g_strdup_printf(CXL_HEAD, 32, f.path, "hostB", "shared0");
-    /* guest RAM is the shared region too, to read it from the guests */
+    /*
+     * Guest RAM is the shared region, to read it from the guests; the
+     * heads share another (a host maps a region once: #18, item 1).
+     */
+    g_assert_true(qcxl_pool_region_create(f.pool, "shared1", 32 * MiB,
+                                          "hostA", true, NULL));
+    g_assert_true(qcxl_pool_region_share(f.pool, "shared1", "hostB", true,
+                                         NULL));
+    xa = g_strdup_printf(CXL_HEAD, 32, f.path, "hostA", "shared1");
+    xb = g_strdup_printf(CXL_HEAD, 32, f.path, "hostB", "shared1");
     qa = start(&f, "hostA", "shared0", 32 * MiB, xa);
     qb = start(&f, "hostB", "shared0", 32 * MiB, xb);
 
     meta = qcxl_pool_read(f.pool, NULL);
     g_assert_cmpuint(region_of(meta, "shared0")->mapped, ==, 3);
+    g_assert_cmpuint(region_of(meta, "shared1")->mapped, ==, 3);
+    g_assert_cmpuint(region_of(meta, "shared1")->use, ==,
+                     QCXL_REGION_USE_MEMORY);
 
     qtest_writeq(qa, 0x200000, 0xa5a5000011112222ULL);
     g_assert_cmphex(qtest_readq(qb, 0x200000), ==, 0xa5a5000011112222ULL);

@@ -76,6 +76,19 @@ typedef enum {
     QCXL_REGION_SHARED = 1,
 } QcxlRegionMode;
 
+/*
+ * What a mapped region is used as.  A region has one use at a time: the
+ * first host to attach it sets it, every other host that maps it at the
+ * same time (a shared region) must use it alike, and it is NONE again
+ * once no host maps it.  A host maps a region once.
+ */
+typedef enum {
+    QCXL_REGION_USE_NONE = 0,
+    QCXL_REGION_USE_MEMORY = 1, /* guest memory: a memory backend, staged */
+    QCXL_REGION_USE_RING = 2,   /* a migration stream's ring */
+    QCXL_REGION_USE__MAX,
+} QcxlRegionUse;
+
 /* The superblock, decoded. */
 typedef struct QcxlPoolSuper {
     uint32_t version;
@@ -103,6 +116,7 @@ typedef struct QcxlPoolRegion {
     uint16_t owner;             /* host slot, or QCXL_POOL_NO_HOST */
     uint64_t sharers;           /* host slots that may map a shared region */
     uint64_t mapped;            /* active host slots that have it mapped */
+    uint8_t use;                /* QcxlRegionUse: NONE iff !mapped */
     uint64_t size;
     /* bumped by each change of owner, sharing or size; not by mapping */
     uint64_t generation;
@@ -226,10 +240,14 @@ bool qcxl_pool_reclaim(QcxlPool *pool, guint n, const char *const *names,
  * host may map the region and returns its extents (g_free them).
  */
 uint32_t *qcxl_pool_attach(QcxlPool *pool, const char *region, int slot,
-                           uint64_t incarnation, uint64_t *size,
-                           uint32_t *count, GError **errp);
+                           uint64_t incarnation, QcxlRegionUse use,
+                           uint64_t *size, uint32_t *count, GError **errp);
+/* Detach what attach recorded: only the host's own mapping, as @use */
 bool qcxl_pool_detach(QcxlPool *pool, const char *region, int slot,
-                      uint64_t incarnation, GError **errp);
+                      uint64_t incarnation, QcxlRegionUse use,
+                      GError **errp);
+/* "memory", "ring", ... ("none" when not mapped) */
+const char *qcxl_pool_use_name(QcxlRegionUse use);
 /* fsck --repair: rewrite both copies from the newest valid one */
 bool qcxl_pool_repair(QcxlPool *pool, GPtrArray *fixed, GError **errp);
 /* Per copy: true if valid, with its seq */

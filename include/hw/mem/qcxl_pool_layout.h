@@ -71,6 +71,7 @@
 #define QCXL_POOL_REGION_STATE     0       /* u8, QcxlRegionState */
 #define QCXL_POOL_REGION_MODE      1       /* u8, QcxlRegionMode */
 #define QCXL_POOL_REGION_OWNER     2       /* u16, host slot */
+#define QCXL_POOL_REGION_USE       4       /* u8, QcxlRegionUse */
 #define QCXL_POOL_REGION_SHARERS   8       /* u64, host slot bitmap */
 #define QCXL_POOL_REGION_MAPPED    16      /* u64, host slot bitmap */
 #define QCXL_POOL_REGION_SIZE      24      /* u64 */

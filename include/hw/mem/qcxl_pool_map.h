@@ -28,11 +28,14 @@ typedef struct QcxlPoolMap QcxlPoolMap;
  */
 bool qcxl_pool_map_check_names(const char *const *regions, Error **errp);
 /*
- * Attach @regions as @member and map them, in order: a map holding its
- * own reference to @member, or NULL with @errp set and nothing attached.
+ * Attach @regions as @member, for @use, and map them, in order: a map
+ * holding its own reference to @member, or NULL with @errp set and
+ * nothing attached.  A region this host maps already (for any use), or
+ * that other hosts use otherwise, is refused.
  */
 QcxlPoolMap *qcxl_pool_map_new(QcxlPoolMember *member,
-                               const char *const *regions, Error **errp);
+                               const char *const *regions, QcxlRegionUse use,
+                               Error **errp);
 /* Detach what is still attached, unmap the range if the map owns it */
 void qcxl_pool_map_free(QcxlPoolMap *map);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(QcxlPoolMap, qcxl_pool_map_free)
@@ -52,8 +55,9 @@ uint8_t *qcxl_pool_map_take_range(QcxlPoolMap *map);
 /* Is region @name (of the map's pool) one of the map's? */
 bool qcxl_pool_map_has_region(QcxlPoolMap *map, const char *name);
 /*
- * Tell the pool this host maps the regions no more (the range stays as
- * it is).  Nothing is recorded if the member was fenced.
+ * Tell the pool this host maps the regions no more, for the map's use
+ * (the range stays as it is).  Nothing is recorded if the member was
+ * fenced.
  */
 void qcxl_pool_map_detach(QcxlPoolMap *map);
 

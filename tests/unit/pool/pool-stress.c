@@ -21,6 +21,8 @@
 #include "hw/mem/qcxl_pool.h"
 
 #define E           (2ULL << 20)
+/* What the children attach regions for */
+#define MEM         QCXL_REGION_USE_MEMORY
 #define LEASE_MS    300
 
 typedef struct Shared {
@@ -135,7 +137,7 @@ static void touch_region(Child *c, const char *host, const char *region,
     uint64_t size, tag = tag_of(region);
     uint32_t n;
 
-    ext = qcxl_pool_attach(c->pool, region, c->slot, c->inc, &size, &n,
+    ext = qcxl_pool_attach(c->pool, region, c->slot, c->inc, MEM, &size, &n,
                            &err);
     if (!ext) {
         outcome(c, host, false, err);
@@ -162,7 +164,7 @@ static void touch_region(Child *c, const char *host, const char *region,
     }
     g_clear_error(&err);
     outcome(c, host, qcxl_pool_detach(c->pool, region, c->slot, c->inc,
-                                      &err), err);
+                                      MEM, &err), err);
 }
 
 static void child_main(const char *path, int index, guint32 seed)

@@ -16,6 +16,8 @@
 
 #define MiB (1ULL << 20)
 #define E (2 * MiB)
+/* What most tests attach regions for */
+#define MEM QCXL_REGION_USE_MEMORY
 
 static char *pool_path;
 
@@ -384,24 +386,24 @@ static void test_ops(void)
     g_clear_error(&err);
 
     /* access: exclusive is the owner's, shared needs share */
-    ext = qcxl_pool_attach(pool, "excl", b, inc_b, &size, &n, &err);
+    ext = qcxl_pool_attach(pool, "excl", b, inc_b, MEM, &size, &n, &err);
     g_assert_null(ext);
     g_assert_error(err, QCXL_POOL_ERROR, QCXL_POOL_ERR_PERM);
     g_assert_nonnull(strstr(err->message, "exclusive"));
     g_clear_error(&err);
-    g_assert_null(qcxl_pool_attach(pool, "sh", b, inc_b, &size, &n, &err));
+    g_assert_null(qcxl_pool_attach(pool, "sh", b, inc_b, MEM, &size, &n, &err));
     g_assert_error(err, QCXL_POOL_ERROR, QCXL_POOL_ERR_PERM);
     g_clear_error(&err);
     g_assert_true(qcxl_pool_region_share(pool, "sh", "b", true, &err));
     g_assert_false(qcxl_pool_region_share(pool, "sh", "a", true, &err));
     g_assert_nonnull(strstr(err->message, "owns"));
     g_clear_error(&err);
-    ext = qcxl_pool_attach(pool, "sh", b, inc_b, &size, &n, &err);
+    ext = qcxl_pool_attach(pool, "sh", b, inc_b, MEM, &size, &n, &err);
     g_assert_no_error(err);
     g_assert_cmpuint(n, ==, 1);
     g_assert_cmpuint(size, ==, E);
     g_clear_pointer(&ext, g_free);
-    ext = qcxl_pool_attach(pool, "excl", a, inc_a, &size, &n, &err);
+    ext = qcxl_pool_attach(pool, "excl", a, inc_a, MEM, &size, &n, &err);
     g_assert_no_error(err);
     g_assert_cmpuint(n, ==, 2);
     g_assert_cmpuint(ext[1], ==, ext[0] + 1);      /* contiguous */
@@ -429,7 +431,7 @@ static void test_ops(void)
     /* eviction fences the old incarnation, and unmaps it */
     g_assert_true(qcxl_pool_evict(pool, "a", &err));
     g_assert_no_error(err);
-    g_assert_null(qcxl_pool_attach(pool, "excl", a, inc_a, &size, &n,
+    g_assert_null(qcxl_pool_attach(pool, "excl", a, inc_a, MEM, &size, &n,
                                    &err));
     g_assert_error(err, QCXL_POOL_ERROR, QCXL_POOL_ERR_FENCED);
     g_clear_error(&err);
@@ -459,11 +461,11 @@ static void test_ops(void)
     /* chown moves the region; the old owner may not map it */
     g_assert_true(qcxl_pool_region_chown(pool, "excl", "b", &err));
     g_assert_no_error(err);
-    g_assert_null(qcxl_pool_attach(pool, "excl", a, inc_a2, &size, &n,
+    g_assert_null(qcxl_pool_attach(pool, "excl", a, inc_a2, MEM, &size, &n,
                                    &err));
     g_assert_error(err, QCXL_POOL_ERROR, QCXL_POOL_ERR_PERM);
     g_clear_error(&err);
-    ext = qcxl_pool_attach(pool, "excl", b, inc_b, &size, &n, &err);
+    ext = qcxl_pool_attach(pool, "excl", b, inc_b, MEM, &size, &n, &err);
     g_assert_no_error(err);
     g_assert_cmpuint(n, ==, 4);
     g_clear_pointer(&ext, g_free);
@@ -490,6 +492,117 @@ static void test_ops(void)
     g_clear_error(&err);
 }
 
+/*
+ * #18, item 1: a region has one use at a time.  A host maps a region
+ * once (a stage onto guest memory, a ring over it, a second backend are
+ * refused), other hosts sharing it must use it alike, a detach drops
+ * only its own use, and the use goes with the last mapping.  fsck flags
+ * a use without a mapping, and repair clears it.
+ */
+static void test_uses(void)
+{
+    g_autoptr(QcxlPool) pool = fresh_pool(64 * MiB, 1000);
+    g_autoptr(GError) err = NULL;
+    g_autoptr(GPtrArray) problems = g_ptr_array_new_with_free_func(g_free);
+    g_autoptr(GPtrArray) fixed = g_ptr_array_new_with_free_func(g_free);
+    const QcxlPoolSuper *sb = qcxl_pool_super(pool);
+    QcxlPoolMeta *meta;
+    uint64_t inc_a, inc_b, size;
+    uint32_t n;
+    int a = qcxl_pool_join(pool, "a", true, NULL, &inc_a, &err);
+    int b = qcxl_pool_join(pool, "b", true, NULL, &inc_b, &err);
+    int r, cur;
+    uint8_t *region;
+
+    g_assert_true(qcxl_pool_region_create(pool, "ramA", E, "a", true,
+                                          &err));
+    g_assert_true(qcxl_pool_region_share(pool, "ramA", "b", true, &err));
+    g_assert_no_error(err);
+    g_free(qcxl_pool_attach(pool, "ramA", a, inc_a, MEM, &size, &n, &err));
+    g_assert_no_error(err);
+
+    /* The same host again, for any use: refused, naming the use */
+    g_assert_null(qcxl_pool_attach(pool, "ramA", a, inc_a, MEM, &size, &n,
+                                   &err));
+    g_assert_error(err, QCXL_POOL_ERROR, QCXL_POOL_ERR_BUSY);
+    g_assert_nonnull(strstr(err->message, "maps region 'ramA' already "
+                            "(as memory)"));
+    g_clear_error(&err);
+    g_assert_null(qcxl_pool_attach(pool, "ramA", a, inc_a,
+                                   QCXL_REGION_USE_RING, &size, &n, &err));
+    g_assert_error(err, QCXL_POOL_ERROR, QCXL_POOL_ERR_BUSY);
+    g_clear_error(&err);
+    /* Another host: as memory too, or not at all */
+    g_assert_null(qcxl_pool_attach(pool, "ramA", b, inc_b,
+                                   QCXL_REGION_USE_RING, &size, &n, &err));
+    g_assert_error(err, QCXL_POOL_ERROR, QCXL_POOL_ERR_BUSY);
+    g_assert_nonnull(strstr(err->message, "in use as memory, not as ring"));
+    g_clear_error(&err);
+    g_free(qcxl_pool_attach(pool, "ramA", b, inc_b, MEM, &size, &n, &err));
+    g_assert_no_error(err);
+    /* Nor as nothing */
+    g_assert_null(qcxl_pool_attach(pool, "ramA", b, inc_b,
+                                   QCXL_REGION_USE_NONE, &size, &n, &err));
+    g_assert_error(err, QCXL_POOL_ERROR, QCXL_POOL_ERR_INVALID);
+    g_clear_error(&err);
+
+    /* A detach for another use drops nothing; the refusals stay */
+    g_assert_false(qcxl_pool_detach(pool, "ramA", a, inc_a,
+                                    QCXL_REGION_USE_RING, &err));
+    g_assert_error(err, QCXL_POOL_ERROR, QCXL_POOL_ERR_BUSY);
+    g_clear_error(&err);
+    g_assert_false(qcxl_pool_region_delete(pool, "ramA", &err));
+    g_assert_error(err, QCXL_POOL_ERROR, QCXL_POOL_ERR_BUSY);
+    g_clear_error(&err);
+
+    /* The use goes with the last mapping; then any use may come */
+    g_assert_true(qcxl_pool_detach(pool, "ramA", a, inc_a, MEM, &err));
+    meta = qcxl_pool_read(pool, &err);
+    r = qcxl_pool_find_region(meta, "ramA");
+    g_assert_cmpuint(meta->regions[r].use, ==, QCXL_REGION_USE_MEMORY);
+    qcxl_pool_meta_free(meta);
+    g_assert_true(qcxl_pool_detach(pool, "ramA", b, inc_b, MEM, &err));
+    /* Detaching what is not mapped is no error */
+    g_assert_true(qcxl_pool_detach(pool, "ramA", b, inc_b, MEM, &err));
+    g_assert_no_error(err);
+    meta = qcxl_pool_read(pool, &err);
+    g_assert_cmpuint(meta->regions[r].use, ==, QCXL_REGION_USE_NONE);
+    g_assert_cmpuint(meta->regions[r].mapped, ==, 0);
+    qcxl_pool_meta_free(meta);
+    g_free(qcxl_pool_attach(pool, "ramA", b, inc_b, QCXL_REGION_USE_RING,
+                            &size, &n, &err));
+    g_assert_no_error(err);
+    /* Eviction ends the use with the mapping */
+    g_assert_true(qcxl_pool_evict(pool, "b", &err));
+    meta = qcxl_pool_read(pool, &err);
+    g_assert_cmpuint(meta->regions[r].use, ==, QCXL_REGION_USE_NONE);
+    qcxl_pool_meta_free(meta);
+    assert_clean(pool);
+
+    /* Hostile metadata: a use without a mapping, a use out of range */
+    cur = current_copy(pool);
+    region = qcxl_pool_base(pool) + QCXL_POOL_META_OFFSET +
+             cur * sb->meta_size + QCXL_POOL_META_REGIONS_OFF +
+             QCXL_POOL_META_REGION_SIZE * r;
+    region[QCXL_POOL_REGION_USE] = QCXL_REGION_USE_RING;
+    fix_crc(pool, cur);
+    meta = qcxl_pool_read(pool, &err);
+    g_assert_false(qcxl_pool_check(sb, meta, problems));
+    g_assert_nonnull(strstr(problems->pdata[0], "in use as ring but mapped "
+                            "by no host"));
+    qcxl_pool_meta_free(meta);
+    region[QCXL_POOL_REGION_USE] = 200;
+    fix_crc(pool, cur);
+    meta = qcxl_pool_read(pool, &err);
+    g_ptr_array_set_size(problems, 0);
+    g_assert_false(qcxl_pool_check(sb, meta, problems));
+    g_assert_nonnull(strstr(problems->pdata[0], "invalid use 200"));
+    qcxl_pool_meta_free(meta);
+    g_assert_true(qcxl_pool_repair(pool, fixed, &err));
+    g_assert_no_error(err);
+    assert_clean(pool);
+}
+
 /* Free extents are zero: deleted and shrunk data is never handed out. */
 static void test_zeroing(void)
 {
@@ -503,13 +616,13 @@ static void test_zeroing(void)
 
     g_assert_true(qcxl_pool_region_create(pool, "r", 3 * E, "a", false,
                                           &err));
-    ext = qcxl_pool_attach(pool, "r", a, inc, &size, &n, &err);
+    ext = qcxl_pool_attach(pool, "r", a, inc, MEM, &size, &n, &err);
     g_assert_no_error(err);
     for (uint32_t i = 0; i < n; i++) {
         memset(qcxl_pool_base(pool) + qcxl_pool_extent_offset(pool, ext[i]),
                0xee, E);
     }
-    g_assert_true(qcxl_pool_detach(pool, "r", a, inc, &err));
+    g_assert_true(qcxl_pool_detach(pool, "r", a, inc, MEM, &err));
     g_assert_true(qcxl_pool_region_resize(pool, "r", E, true, &err));
     g_assert_no_error(err);
     g_assert_true(qcxl_pool_extent_is_zero(pool, ext[1]));
@@ -781,6 +894,7 @@ int main(int argc, char **argv)
     g_test_add_func("/pool/copies", test_copies);
     g_test_add_func("/pool/hostile", test_hostile);
     g_test_add_func("/pool/ops", test_ops);
+    g_test_add_func("/pool/uses", test_uses);
     g_test_add_func("/pool/zeroing", test_zeroing);
     g_test_add_func("/pool/lock", test_lock);
     g_test_add_func("/pool/heartbeat", test_heartbeat);
