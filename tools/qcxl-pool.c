@@ -385,6 +385,11 @@ static int cmd_fsck(QcxlPool *pool, bool used_backup)
         return FSCK_ERROR;
     }
     qcxl_pool_check(sb, meta, problems);
+    /* What live hosts say they map against what the pool records */
+    if (!qcxl_pool_check_maps(pool, problems, &err)) {
+        g_ptr_array_add(problems, g_strdup(err->message));
+        g_clear_error(&err);
+    }
     for (uint32_t e = 0; e < sb->extents; e++) {
         if (meta->map[e]) {
             used++;

@@ -54,6 +54,44 @@ void qcxl_pool_beat(QcxlPool *pool, int slot)
                        __ATOMIC_RELEASE);
 }
 
+/* ---- What each host maps ---- */
+
+static uint64_t *map_word(QcxlPool *pool, int slot, int region)
+{
+    g_assert(slot >= 0 && slot < QCXL_POOL_HOSTS);
+    g_assert(region >= 0 && region < QCXL_POOL_REGIONS);
+    return lock_u64(pool, QCXL_POOL_LOCK_MAPS +
+                    slot * QCXL_POOL_LOCK_MAP_SIZE + region / 64 * 8);
+}
+
+void qcxl_pool_publish(QcxlPool *pool, int slot, int region, bool mapped)
+{
+    uint64_t *w = map_word(pool, slot, region);
+    uint64_t bit = 1ULL << (region % 64);
+
+    if (mapped) {
+        __atomic_fetch_or(w, bit, __ATOMIC_RELEASE);
+    } else {
+        __atomic_fetch_and(w, ~bit, __ATOMIC_RELEASE);
+    }
+    qcxl_pool_persist(pool, (uint8_t *)w - pool->base, sizeof(*w));
+}
+
+void qcxl_pool_publish_none(QcxlPool *pool, int slot)
+{
+    uint64_t *w = map_word(pool, slot, 0);
+
+    memset(w, 0, QCXL_POOL_LOCK_MAP_SIZE);
+    qcxl_pool_persist(pool, (uint8_t *)w - pool->base,
+                      QCXL_POOL_LOCK_MAP_SIZE);
+}
+
+static bool published(QcxlPool *pool, int slot, int region)
+{
+    return __atomic_load_n(map_word(pool, slot, region), __ATOMIC_ACQUIRE) >>
+           (region % 64) & 1;
+}
+
 /*
  * Watch @slot's heartbeat for @ms on this host's monotonic clock: true
  * if it did not advance (the host is not beating).  Peers never compare
@@ -163,6 +201,47 @@ bool qcxl_pool_zero_extents(QcxlPool *pool, const uint32_t *ext, uint32_t n,
         qcxl_pool_persist(pool, off, pool->sb.extent_size);
     }
     return true;
+}
+
+bool qcxl_pool_check_maps(QcxlPool *pool, GPtrArray *problems,
+                          GError **errp)
+{
+    g_autoptr(QcxlPoolMeta) meta = NULL;
+    int which;
+
+    /* Under the lock: attach and detach publish inside their transaction */
+    lock_acquire(pool);
+    meta = qcxl_pool_read_current(pool, &which, errp);
+    for (int h = 0; meta && h < QCXL_POOL_HOSTS; h++) {
+        if (meta->hosts[h].state != QCXL_HOST_ACTIVE) {
+            continue;
+        }
+        for (int r = 0; r < QCXL_POOL_REGIONS; r++) {
+            const QcxlPoolRegion *reg = &meta->regions[r];
+            bool rec = reg->state == QCXL_REGION_ACTIVE &&
+                       (reg->mapped >> h & 1);
+            bool pub = published(pool, h, r);
+
+            if (pub && reg->state != QCXL_REGION_ACTIVE) {
+                g_ptr_array_add(problems, g_strdup_printf(
+                    "host '%s' maps region slot %d, which is free",
+                    meta->hosts[h].name, r));
+            } else if (pub && !rec) {
+                g_ptr_array_add(problems, g_strdup_printf(
+                    "region '%s': host '%s' maps it, but the pool records "
+                    "it as not mapped by that host (another host may be "
+                    "given its extents: evict the host)", reg->name,
+                    meta->hosts[h].name));
+            } else if (rec && !pub) {
+                g_ptr_array_add(problems, g_strdup_printf(
+                    "region '%s': recorded as mapped by host '%s', which "
+                    "does not map it (if its QEMU is gone, evict the host)",
+                    reg->name, meta->hosts[h].name));
+            }
+        }
+    }
+    lock_release(pool);
+    return meta != NULL;
 }
 
 bool qcxl_pool_transact(QcxlPool *pool, QcxlPoolTxFn fn, void *opaque,

@@ -19,5 +19,13 @@
  */
 bool qcxl_pool_zero_extents(QcxlPool *pool, const uint32_t *ext, uint32_t n,
                             GError **errp);
+/*
+ * Publish that host @slot maps region slot @region, or no more; with
+ * the lock held (inside a transaction), by the host itself, or by
+ * whoever evicts it.
+ */
+void qcxl_pool_publish(QcxlPool *pool, int slot, int region, bool mapped);
+/* ... that it maps nothing */
+void qcxl_pool_publish_none(QcxlPool *pool, int slot);
 
 #endif

@@ -149,6 +149,7 @@ typedef struct TxArgs {
     int slot;
     uint64_t incarnation;
     QcxlRegionUse use;
+    int published;              /* region slot + 1 a callback published */
     /* results */
     bool created;
     uint32_t *extents;
@@ -326,13 +327,14 @@ static void unmap_region(QcxlPoolRegion *reg, int slot)
 }
 
 /* Mapping bookkeeping, like detach: the region itself does not change */
-static void unmap_host(QcxlPoolMeta *meta, int slot)
+static void unmap_host(QcxlPool *pool, QcxlPoolMeta *meta, int slot)
 {
     for (int i = 0; i < QCXL_POOL_REGIONS; i++) {
         if (meta->regions[i].mapped >> slot & 1) {
             unmap_region(&meta->regions[i], slot);
         }
     }
+    qcxl_pool_publish_none(pool, slot);
 }
 
 static bool tx_join(QcxlPool *pool, QcxlPoolMeta *meta, void *opaque,
@@ -360,7 +362,7 @@ static bool tx_join(QcxlPool *pool, QcxlPoolMeta *meta, void *opaque,
     }
     meta->hosts[h].state = QCXL_HOST_ACTIVE;
     meta->hosts[h].incarnation++;
-    unmap_host(meta, h);
+    unmap_host(pool, meta, h);
     a->slot = h;
     a->incarnation = meta->hosts[h].incarnation;
     return true;
@@ -392,7 +394,7 @@ static bool tx_leave(QcxlPool *pool, QcxlPoolMeta *meta, void *opaque,
         return false;
     }
     meta->hosts[a->slot].state = QCXL_HOST_INACTIVE;
-    unmap_host(meta, a->slot);
+    unmap_host(pool, meta, a->slot);
     return true;
 }
 
@@ -429,7 +431,7 @@ static bool tx_evict(QcxlPool *pool, QcxlPoolMeta *meta, void *opaque,
     }
     meta->hosts[h].state = QCXL_HOST_FENCED;
     meta->hosts[h].incarnation++;
-    unmap_host(meta, h);
+    unmap_host(pool, meta, h);
     return true;
 }
 
@@ -890,6 +892,8 @@ static bool tx_attach(QcxlPool *pool, QcxlPoolMeta *meta, void *opaque,
     }
     reg->mapped |= 1ULL << a->slot;
     reg->use = a->use;
+    qcxl_pool_publish(pool, a->slot, r, true);
+    a->published = r + 1;
     a->size = reg->size;
     g_free(a->extents);
     a->extents = qcxl_pool_region_extents(meta, r, &a->count);
@@ -909,6 +913,10 @@ uint32_t *qcxl_pool_attach(QcxlPool *pool, const char *region, int slot,
         return NULL;
     }
     if (!qcxl_pool_transact(pool, tx_attach, &a, errp)) {
+        if (a.published) {
+            /* Not committed after all */
+            qcxl_pool_publish(pool, slot, a.published - 1, false);
+        }
         g_free(a.extents);
         return NULL;
     }
@@ -942,6 +950,8 @@ static bool tx_detach(QcxlPool *pool, QcxlPoolMeta *meta, void *opaque,
         return false;
     }
     unmap_region(&meta->regions[r], a->slot);
+    qcxl_pool_publish(pool, a->slot, r, false);
+    a->published = r + 1;
     return true;
 }
 
@@ -952,5 +962,12 @@ bool qcxl_pool_detach(QcxlPool *pool, const char *region, int slot,
     TxArgs a = { .name = region, .slot = slot, .incarnation = incarnation,
                  .use = use };
 
-    return qcxl_pool_transact(pool, tx_detach, &a, errp);
+    if (!qcxl_pool_transact(pool, tx_detach, &a, errp)) {
+        if (a.published) {
+            /* Not committed after all: still mapped */
+            qcxl_pool_publish(pool, slot, a.published - 1, true);
+        }
+        return false;
+    }
+    return true;
 }

@@ -248,6 +248,13 @@ bool qcxl_pool_detach(QcxlPool *pool, const char *region, int slot,
                       GError **errp);
 /* "memory", "ring", ... ("none" when not mapped) */
 const char *qcxl_pool_use_name(QcxlRegionUse use);
+/*
+ * fsck: under the pool lock, compare what each active host publishes
+ * that it maps with what the metadata records; a problem per mismatch.
+ * False (and @errp) only if the metadata cannot be read.
+ */
+bool qcxl_pool_check_maps(QcxlPool *pool, GPtrArray *problems,
+                          GError **errp);
 /* fsck --repair: rewrite both copies from the newest valid one */
 bool qcxl_pool_repair(QcxlPool *pool, GPtrArray *fixed, GError **errp);
 /* Per copy: true if valid, with its seq */

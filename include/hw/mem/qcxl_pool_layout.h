@@ -10,7 +10,8 @@
  * All fields are little-endian; every checksum is CRC32C.
  *
  *   0x0000  superblock (QCXL_POOL_SB_*), 4 KiB
- *   0x1000  lock page: the lock, its holder's progress, heartbeats
+ *   0x1000  lock page: the lock, its holder's progress, heartbeats, what
+ *           each host maps
  *   0x2000  metadata copy 0, then copy 1 (each meta_size bytes, a whole
  *           number of pages): header, host slots, region slots, map
  *   ...     a backup of the superblock in the page before the data
@@ -47,6 +48,13 @@
 #define QCXL_POOL_LOCK_BEAT        8       /* holder's progress */
 #define QCXL_POOL_LOCK_PID         16      /* holder's pid (informative) */
 #define QCXL_POOL_LOCK_HEARTBEATS  64      /* one counter per host slot */
+/*
+ * Per host slot, the region slots it maps, one bit each, as the host
+ * itself publishes them (under the pool lock, with each attach and
+ * detach): fsck compares them with the metadata's record.
+ */
+#define QCXL_POOL_LOCK_MAPS        1024
+#define QCXL_POOL_LOCK_MAP_SIZE    (QCXL_POOL_REGIONS / 8)
 
 /*
  * A metadata copy: a header, QCXL_POOL_HOSTS host slots, QCXL_POOL_REGIONS

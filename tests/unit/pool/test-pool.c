@@ -572,6 +572,33 @@ static void test_uses(void)
     g_free(qcxl_pool_attach(pool, "ramA", b, inc_b, QCXL_REGION_USE_RING,
                             &size, &n, &err));
     g_assert_no_error(err);
+
+    /* What b publishes that it maps agrees with the record ... */
+    g_assert_true(qcxl_pool_check_maps(pool, problems, &err));
+    g_assert_cmpuint(problems->len, ==, 0);
+    /* ... until a hostile peer clears b's mapping in the metadata */
+    cur = current_copy(pool);
+    region = qcxl_pool_base(pool) + QCXL_POOL_META_OFFSET +
+             cur * sb->meta_size + QCXL_POOL_META_REGIONS_OFF +
+             QCXL_POOL_META_REGION_SIZE * r;
+    region[QCXL_POOL_REGION_MAPPED + b / 8] &= ~(1 << (b % 8));
+    fix_crc(pool, cur);
+    g_assert_true(qcxl_pool_check_maps(pool, problems, &err));
+    g_assert_cmpuint(problems->len, ==, 1);
+    g_assert_nonnull(strstr(problems->pdata[0], "host 'b' maps it, but the "
+                            "pool records it as not mapped"));
+    /* ... or the reverse: recorded, but b does not say it maps it */
+    region[QCXL_POOL_REGION_MAPPED + b / 8] |= 1 << (b % 8);
+    fix_crc(pool, cur);
+    qcxl_pool_base(pool)[QCXL_POOL_LOCK_OFFSET + QCXL_POOL_LOCK_MAPS +
+                         b * QCXL_POOL_LOCK_MAP_SIZE + r / 8] &=
+        ~(1 << (r % 8));
+    g_ptr_array_set_size(problems, 0);
+    g_assert_true(qcxl_pool_check_maps(pool, problems, &err));
+    g_assert_cmpuint(problems->len, ==, 1);
+    g_assert_nonnull(strstr(problems->pdata[0], "recorded as mapped by host "
+                            "'b', which does not map it"));
+    g_ptr_array_set_size(problems, 0);
     /* Eviction ends the use with the mapping */
     g_assert_true(qcxl_pool_evict(pool, "b", &err));
     meta = qcxl_pool_read(pool, &err);
