@@ -27,8 +27,8 @@
  *
  * A build is done in steps of bounded work (decoding 16 MiB of addresses,
  * touching 8 MiB of a set's fresh RAM, or copying one block in), so that
- * its caller can give the main loop back in between and pace it.  When to build or tear down sets is
- * qcxl-direct-map.c's to decide.
+ * its caller can give the main loop back in between and pace it.  When
+ * to build or tear down sets is qcxl-direct-map.c's to decide.
  */
 
 #include "qemu/osdep.h"

@@ -60,8 +60,9 @@ bool cxl_dm_set_continues(const CXLDMSet *a, const CXLDMSet *b);
  * window (with no sets) and its last evaluation, then
  * cxl_dm_build_step() until it returns 0.  Each step does bounded work
  * (decoding 16 MiB of addresses, touching 8 MiB of a set's RAM, or
- * copying one 256 MiB block in) and returns how many bytes it handled.  The decoders must not change in between:
- * free the build and tear the sets down when they do.  Sets are mapped
+ * copying one 256 MiB block in) and returns how many bytes it handled.
+ * The decoders must not change in between: free the build and tear the
+ * sets down when they do.  Sets are mapped
  * only after every window's addresses are counted, and only where each
  * of their device chunks is reached from one address.  @removing counts
  * as gone.

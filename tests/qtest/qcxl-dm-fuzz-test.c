@@ -30,6 +30,7 @@
  */
 
 #include "qemu/osdep.h"
+#include "qemu/cutils.h"
 #include "qobject/qdict.h"
 #include "qobject/qlist.h"
 #include "qcxl-wait.h"
@@ -450,7 +451,12 @@ static uint32_t fuzz_seed(void)
     const char *s = g_getenv("QCXL_FUZZ_SEED");
 
     if (!seed) {
-        seed = s ? strtoul(s, NULL, 0) : g_random_int();
+        unsigned long v = 0;
+
+        if (s && qemu_strtoul(s, NULL, 0, &v) < 0) {
+            g_error("QCXL_FUZZ_SEED=%s is not a number", s);
+        }
+        seed = s ? v : g_random_int();
         seed = seed ?: 1;
     }
     return seed;
