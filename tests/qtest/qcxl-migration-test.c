@@ -921,7 +921,7 @@ static void test_hmp(void)
             if (g_str_has_prefix(lines[i], "  region stage: 64 MiB shared, "
                                  "owner hostA, generation ")) {
                 g_assert_true(g_str_has_suffix(lines[i], ", sharers hostB, "
-                                               "mapped by hostA"));
+                                               "mapped by hostA (as memory)"));
                 n++;
             }
         }
