@@ -240,7 +240,11 @@ static void set_copy(CXLDMSet *set, bool to_ram)
 
         if (to_ram) {
             memcpy(ram + i * SET_CHUNK, m, SET_CHUNK);
-        } else {
+        } else if (memcmp(m, ram + i * SET_CHUNK, SET_CHUNK)) {
+            /*
+             * Only what changed: media the guest never wrote stays
+             * unpopulated (reading it costs no page fault, writing does).
+             */
             memcpy(m, ram + i * SET_CHUNK, SET_CHUNK);
         }
     }
