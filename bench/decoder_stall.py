@@ -24,12 +24,16 @@ until the set was back.  The same runs with -M cxl-direct-map=off give the
 software decode's floor.  Medians and spread over --reps repetitions.
 
   bench/decoder_stall.py [--sizes 256M,2G] [--reps 5] [--name NAME]
-                         [--label TEXT] [--qemu BINARY]
+                         [--label TEXT] [--qemu BINARY] [--before JSON]
+
+The medians of an earlier run (by default decoder-stall-before.json,
+measured at 452bf93, before #18) are plotted next to this one's.
 
 Writes bench/results/<name>.json and .png.
 """
 
 import argparse
+import json
 import os
 import statistics
 import sys
@@ -220,7 +224,7 @@ def plot(result: dict, path: str) -> None:
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
 
-    labels, qcxl, floor = [], [], []
+    labels, qcxl, floor, before = [], [], [], []
     # the longest any one qtest or QMP command waited (the main loop held)
     for size, runs in result['sizes'].items():
         for op in ('unused', 'recommit'):
@@ -228,15 +232,19 @@ def plot(result: dict, path: str) -> None:
             qcxl.append(runs['direct']['summary'][op]['hold_s']['median'])
             floor.append(runs['software']['summary'][op]['hold_s']
                          ['median'])
+            before.append(result.get('before', {}).get(size, {}).get(op, 0))
     fig, ax = plt.subplots(figsize=(8, 4))
     x = range(len(labels))
-    ax.bar([i - 0.2 for i in x], qcxl, 0.4, label='direct map')
-    ax.bar([i + 0.2 for i in x], floor, 0.4,
+    if result.get('before'):
+        ax.bar([i - 0.27 for i in x], before, 0.27,
+               label=f'direct map, {result["before_label"]}')
+    ax.bar(list(x), qcxl, 0.27, label=f'direct map, {result["label"]}')
+    ax.bar([i + 0.27 for i in x], floor, 0.27,
            label='cxl-direct-map=off (software decode)')
     ax.set_xticks(list(x))
     ax.set_xticklabels(labels)
     ax.set_ylabel('longest command wait (s, median)')
-    ax.set_title(f'Decoder writes vs the main loop ({result["label"]})')
+    ax.set_title('Decoder writes vs the main loop')
     ax.legend()
     fig.tight_layout()
     fig.savefig(path)
@@ -251,11 +259,22 @@ def main() -> int:
     ap.add_argument('--label', default='this tree')
     ap.add_argument('--qemu', default=harness.QCXL_QEMU,
                     help='the qcxl QEMU binary to measure')
+    ap.add_argument('--before', default=os.path.join(
+                        TOP, 'bench', 'results', 'decoder-stall-before.json'),
+                    help='an earlier run to plot next to this one')
     args = ap.parse_args()
     result = result_header('decoder-stall')
     result['label'] = args.label
     result['reps'] = args.reps
     result['sizes'] = {}
+    if os.path.exists(args.before) and not args.name.endswith('-before'):
+        with open(args.before, encoding='utf-8') as f:
+            old = json.load(f)
+        result['before_label'] = old['label']
+        result['before'] = {
+            size: {op: s['hold_s']['median']
+                   for op, s in runs['direct']['summary'].items()}
+            for size, runs in old['sizes'].items()}
     log_dir = os.path.join(harness.BUILD, 'bench-logs', args.name)
     os.makedirs(log_dir, exist_ok=True)
     for size in args.sizes.split(','):
