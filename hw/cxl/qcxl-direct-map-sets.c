@@ -438,8 +438,15 @@ static void scan_chunk(CXLDMBuild *b, CXLDMRun *run, hwaddr hpa)
                 set->devs[set->ndevs++] = c;
             }
         }
-        set->dev[i] = k;
-        set->dpa[i] = dpa / SET_CHUNK;
+        if (set->why == CXL_DM_SET_OK) {
+            set->dev[i] = k;
+            set->dpa[i] = dpa / SET_CHUNK;
+        }
+    }
+    if (set->why != CXL_DM_SET_OK && set->dev) {
+        /* Refused: only the counting goes on; its 5 MiB are not needed */
+        g_clear_pointer(&set->dev, g_free);
+        g_clear_pointer(&set->dpa, g_free);
     }
     if (i == BLOCK_CHUNKS - 1) {
         g_ptr_array_add(b->blocks, set);
