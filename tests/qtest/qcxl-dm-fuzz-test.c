@@ -288,18 +288,15 @@ static void op_coherent(Fuzz *f)
         tl |= (uint64_t)i << (8 * i);
     }
     for (c = 0; c < f->ncomp; c++) {
-        uint64_t d = f->hdm[c] + HDM_DEC(0);
-        uint64_t v = f->endpoint[c] ? 0 : tl;
-        uint32_t ctrl = ig | iw << CTRL_IW_SHIFT;
+        uint32_t ctrl = ig | iw << CTRL_IW_SHIFT | CTRL_COMMIT;
+        int q;
 
-        both_writel(f, d + HDM_CTRL, 0);
-        both_writel(f, d + HDM_BASE_LO, (uint32_t)base);
-        both_writel(f, d + HDM_BASE_HI, base >> 32);
-        both_writel(f, d + HDM_SIZE_LO, (uint32_t)size);
-        both_writel(f, d + HDM_SIZE_HI, size >> 32);
-        both_writel(f, d + HDM_TL_LO, (uint32_t)v);
-        both_writel(f, d + HDM_TL_HI, v >> 32);
-        both_writel(f, d + HDM_CTRL, ctrl | CTRL_COMMIT);
+        /* Uncommitted first, then programmed and committed */
+        both_writel(f, f->hdm[c] + HDM_DEC(0) + HDM_CTRL, 0);
+        for (q = 0; q < 2; q++) {
+            decoder_set(f->t[q]->qts, f->hdm[c], 0, base, size, ctrl,
+                        f->endpoint[c] ? 0 : tl);
+        }
     }
 }
 
