@@ -4,8 +4,10 @@
  * Copyright (c) 2026 qcxl authors
  * SPDX-License-Identifier: GPL-2.0-or-later
  *
- * Serves the host on its virtio-serial port (or, for tests, a UNIX
- * socket).  See qcxl-tier-agent(8).
+ * Enforces its policy, and serves the host on its virtio-serial port when
+ * the guest has one (or, for tests, a UNIX socket).  The port is an
+ * addition, not a precondition: without it the agent enforces all the
+ * same and serves a port plugged in later.  See qcxl-tier-agent(8).
  */
 
 #include <errno.h>
@@ -22,13 +24,17 @@
 #define PORT_NAME "org.qcxl.tier.0"
 #define DEFAULT_CONFIG "/etc/qcxl-tier-agent.conf"
 #define ENFORCE_INTERVAL_MS 1000
+#define PORT_POLL_S 1
 #define DEFAULT_STATE "/run/qcxl-tier-agent/tiers.json"
 
 typedef struct Agent {
     AgentState *state;
     AgentServer *server;
     GMainLoop *loop;
-    char *device;
+    char *root;                 /* where /sys and /dev are */
+    char *device;               /* the port's device, once found */
+    bool device_given;          /* --device: that path, never another */
+    bool port_missing;          /* said that there is no port */
     int fd;
     guint watch;
     GSocketService *service;
@@ -87,34 +93,37 @@ static bool write_all(int fd, const char *buf, size_t len)
 }
 
 /*
- * The character device of the virtio-serial port NAME: udev's
+ * The character device of the virtio-serial port NAME below ROOT: udev's
  * /dev/virtio-ports/NAME link, or (without udev) the vportNpM device
- * whose /sys/class/virtio-ports/vportNpM/name is NAME.
+ * whose /sys/class/virtio-ports/vportNpM/name is NAME.  NULL if the guest
+ * has no such port.
  */
-static char *find_port(const char *name)
+static char *find_port(const char *root, const char *name)
 {
-    g_autofree char *link = g_build_filename("/dev/virtio-ports", name, NULL);
+    g_autofree char *link = g_build_filename(root, "dev/virtio-ports", name,
+                                             NULL);
+    g_autofree char *class = g_build_filename(root, "sys/class/virtio-ports",
+                                              NULL);
     g_autoptr(GDir) dir = NULL;
     const char *e;
 
     if (g_file_test(link, G_FILE_TEST_EXISTS)) {
         return g_steal_pointer(&link);
     }
-    dir = g_dir_open("/sys/class/virtio-ports", 0, NULL);
+    dir = g_dir_open(class, 0, NULL);
     while (dir && (e = g_dir_read_name(dir))) {
-        g_autofree char *f = g_build_filename("/sys/class/virtio-ports", e,
-                                              "name", NULL);
+        g_autofree char *f = g_build_filename(class, e, "name", NULL);
         g_autofree char *n = NULL;
 
         if (g_file_get_contents(f, &n, NULL, NULL) &&
             !strcmp(g_strchomp(n), name)) {
-            return g_build_filename("/dev", e, NULL);
+            return g_build_filename(root, "dev", e, NULL);
         }
     }
     return NULL;
 }
 
-static gboolean device_reopen(gpointer opaque);
+static gboolean port_open(gpointer opaque);
 
 static gboolean device_readable(gint fd, GIOCondition cond, gpointer opaque)
 {
@@ -135,24 +144,47 @@ static gboolean device_readable(gint fd, GIOCondition cond, gpointer opaque)
         return G_SOURCE_CONTINUE;
     }
     /*
-     * The host end is not connected (virtio-serial reports a hang-up):
-     * forget any partial command and look again in a second.
+     * The host end is not connected (virtio-serial reports a hang-up), or
+     * the port was unplugged: forget any partial command and look again
+     * in a second.
      */
     agent_server_reset(a->server);
     close(a->fd);
     a->fd = -1;
     a->watch = 0;
-    g_timeout_add_seconds(1, device_reopen, a);
+    g_timeout_add_seconds(PORT_POLL_S, port_open, a);
     return G_SOURCE_REMOVE;
 }
 
-static gboolean device_reopen(gpointer opaque)
+/*
+ * Find the port (unless --device named it) and open it; until then, try
+ * again every PORT_POLL_S seconds.  Its coming and going is logged once
+ * each.
+ */
+static gboolean port_open(gpointer opaque)
 {
     Agent *a = opaque;
 
+    if (!a->device_given) {
+        g_free(a->device);
+        a->device = find_port(a->root, PORT_NAME);
+        if (!a->device) {
+            if (!a->port_missing) {
+                g_message("no host channel: this guest has no virtio-serial "
+                          "port " PORT_NAME "; enforcing without one, and "
+                          "serving the port if it is plugged in later");
+                a->port_missing = true;
+            }
+            return G_SOURCE_CONTINUE;
+        }
+    }
     a->fd = open(a->device, O_RDWR | O_NONBLOCK | O_CLOEXEC);
     if (a->fd < 0) {
         return G_SOURCE_CONTINUE;
+    }
+    if (a->port_missing) {
+        g_message("host channel: serving %s", a->device);
+        a->port_missing = false;
     }
     a->watch = g_unix_fd_add(a->fd, G_IO_IN | G_IO_HUP | G_IO_ERR,
                              device_readable, a);
@@ -241,7 +273,8 @@ int main(int argc, char **argv)
         { "socket", 's', 0, G_OPTION_ARG_FILENAME, &socket_path,
           "serve a UNIX socket instead (tests)", "PATH" },
         { "sysfs-root", 0, 0, G_OPTION_ARG_FILENAME, &root,
-          "read sysfs below this directory (default /)", "DIR" },
+          "read sysfs, and look for the port's device, below this "
+          "directory (default /)", "DIR" },
         { "state-file", 0, 0, G_OPTION_ARG_FILENAME, &state_file,
           "publish the tiers here (default " DEFAULT_STATE "; '' for "
           "none)", "PATH" },
@@ -305,15 +338,15 @@ int main(int argc, char **argv)
         }
         g_signal_connect(a.service, "incoming", G_CALLBACK(incoming), &a);
     } else {
-        a.device = device ? g_strdup(device) : find_port(PORT_NAME);
-        if (!a.device || !g_file_test(a.device, G_FILE_TEST_EXISTS)) {
-            fprintf(stderr, "qcxl-tier-agent: %s: no such port (is the "
-                    "virtio-serial port " PORT_NAME " configured?)\n",
-                    a.device ? a.device : PORT_NAME);
+        a.root = g_strdup(root ? root : "/");
+        if (device && !g_file_test(device, G_FILE_TEST_EXISTS)) {
+            fprintf(stderr, "qcxl-tier-agent: %s: no such device\n", device);
             return 1;
         }
-        if (device_reopen(&a) == G_SOURCE_CONTINUE) {
-            g_timeout_add_seconds(1, device_reopen, &a);
+        a.device = g_strdup(device);
+        a.device_given = device != NULL;
+        if (port_open(&a) == G_SOURCE_CONTINUE) {
+            g_timeout_add_seconds(PORT_POLL_S, port_open, &a);
         }
     }
     g_main_loop_run(a.loop);
@@ -325,6 +358,7 @@ int main(int argc, char **argv)
     agent_state_free(a.state);
     g_main_loop_unref(a.loop);
     g_free(a.device);
+    g_free(a.root);
     g_free(a.state_file);
     g_free(a.written);
     return 0;

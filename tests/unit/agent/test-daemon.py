@@ -10,11 +10,14 @@ that floods it, and one that sends garbage.  TAP output.
 
 import json
 import os
+import select
+import shutil
 import socket
 import subprocess
 import sys
 import tempfile
 import time
+import tty
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 FIXTURE = os.path.join(HERE, 'fixtures', 'seed001-6.1')
@@ -57,6 +60,82 @@ def command(s, cmd, **args):
         msg['arguments'] = args
     s.sendall(json.dumps(msg).encode())
     return json.loads(read_reply(s))
+
+
+def wait_for(what, cond, deadline_s=10.0):
+    """Poll @cond until it is true; fail naming @what after the deadline."""
+    end = time.monotonic() + deadline_s
+    while not cond():
+        if time.monotonic() > end:
+            raise RuntimeError(f'waited {deadline_s:.0f}s for {what}')
+        time.sleep(0.05)
+
+
+def no_port(agent, d, conf):
+    """
+    A guest without the port: the agent runs, publishes its tiers, says
+    once that it has no host channel, and serves the port when one is
+    plugged in (a pty standing in for the virtio-serial device).
+    """
+    root = os.path.join(d, 'noport-root')
+    shutil.copytree(FIXTURE, root, symlinks=True)
+    state = os.path.join(d, 'noport', 'tiers.json')
+    log = os.path.join(d, 'noport.log')
+    with open(log, 'w', encoding='utf-8') as err:
+        proc = subprocess.Popen([agent, '--sysfs-root', root, '--state-file',
+                                 state, '--config', conf], stderr=err)
+    master = slave = -1
+    try:
+        wait_for(f'{state} (the tiers, published without a port)',
+                 lambda: os.path.exists(state) or proc.poll() is not None)
+        tap(proc.poll() is None,
+            f'no port: the agent keeps running (exit {proc.poll()})')
+        with open(state, encoding='utf-8') as f:
+            tap(json.load(f)['nodes'][1]['tier'] == 18,
+                'no port: the tiers are published all the same')
+        wait_for('the agent to say it has no host channel',
+                 lambda: 'no host channel' in open(log, encoding='utf-8')
+                 .read())
+        # The host plugs the port in: its sysfs entry and its device.
+        master, slave = os.openpty()
+        tty.setraw(slave)
+        port = os.path.join(root, 'sys', 'class', 'virtio-ports', 'vport1p1')
+        os.makedirs(port)
+        os.makedirs(os.path.join(root, 'dev'), exist_ok=True)
+        os.symlink(os.ttyname(slave), os.path.join(root, 'dev', 'vport1p1'))
+        with open(os.path.join(port, 'name'), 'w', encoding='utf-8') as f:
+            f.write('org.qcxl.tier.0\n')
+        wait_for('the agent to open the plugged-in port',
+                 lambda: 'host channel: serving' in
+                 open(log, encoding='utf-8').read())
+        os.write(master, b'{"execute": "guest-sync-delimited", '
+                 b'"arguments": {"id": 77}}')
+        buf, end = b'', time.monotonic() + 10
+        while not buf.endswith(b'\n') and time.monotonic() < end:
+            if select.select([master], [], [], 1)[0]:
+                buf += os.read(master, 4096)
+        tap(buf.startswith(b'\xff') and json.loads(buf[1:]) ==
+            {'return': 77},
+            f'the port plugged in later is served ({buf[:24]!r})')
+        with open(log, encoding='utf-8') as f:
+            text = f.read()
+        tap(text.count('no host channel') == 1,
+            'the missing port was logged once '
+            f'({text.count("no host channel")} times)')
+    finally:
+        proc.terminate()
+        rc = proc.wait(10)
+        for fd in (master, slave):
+            if fd >= 0:
+                os.close(fd)
+    tap(rc == 0, f'no port: the agent exits 0 on SIGTERM ({rc})')
+    r = subprocess.run([agent, '--device', os.path.join(d, 'nonexistent'),
+                        '--sysfs-root', FIXTURE, '--state-file', '',
+                        '--config', conf],
+                       capture_output=True, text=True, timeout=10,
+                       check=False)
+    tap(r.returncode == 1 and 'no such device' in r.stderr,
+        f'--device naming a missing device: exit 1 ({r.stderr.strip()})')
 
 
 def main():
@@ -156,6 +235,7 @@ def main():
             proc.terminate()
             rc = proc.wait(10)
         tap(rc == 0, f'the agent exits 0 on SIGTERM ({rc})')
+        no_port(agent, d, conf)
         # A bad policy file: a clear error at start, exit 1
         with open(conf, 'w', encoding='utf-8') as f:
             f.write('[enforce]\nonlinning = true\n')
