@@ -266,27 +266,63 @@ guint agent_interleave_weight(guint64 bw, guint64 min_bw)
     return CLAMP(w, 1, 255);
 }
 
-guint agent_apply_placement(const char *root, const AgentTopology *t,
-                            const AgentTiers *tiers, GPtrArray *log,
-                            guint *failed)
+const char *agent_weights_name(AgentWeights w)
+{
+    switch (w) {
+    case AGENT_WEIGHTS_AGENT:
+        return "agent";
+    case AGENT_WEIGHTS_KERNEL:
+        return "kernel";
+    case AGENT_WEIGHTS_NONE:
+        break;
+    }
+    return "none";
+}
+
+#define WEIGHTS_DIR "sys/kernel/mm/mempolicy/weighted_interleave"
+
+/*
+ * Are the figures the agent uses the kernel's own?  They are unless the
+ * host set different ones for a node.
+ */
+static bool figures_are_kernels(const AgentTopology *t,
+                                const AgentTiers *tiers)
+{
+    int n;
+
+    for (n = 0; n < AGENT_MAX_NODES; n++) {
+        const AgentNode *nd = &t->nodes[n];
+        const AgentPerf *k = agent_perf_complete(&nd->access1) ?
+                             &nd->access1 : &nd->access0;
+        const AgentPerf *p = &tiers->perf[n];
+
+        if (tiers->tier[n] < 0 || tiers->source[n] != AGENT_SRC_OVERRIDE) {
+            continue;
+        }
+        if (p->read_latency != k->read_latency ||
+            p->write_latency != k->write_latency ||
+            p->read_bandwidth != k->read_bandwidth ||
+            p->write_bandwidth != k->write_bandwidth) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* The agent's own weights, in the ratio of the nodes' bandwidths */
+static guint write_weights(const char *root, const AgentTopology *t,
+                           const AgentTiers *tiers, GPtrArray *log,
+                           guint *failed)
 {
     guint64 bw[AGENT_MAX_NODES] = { 0 }, min_bw = 0;
-    bool mismatch[AGENT_MAX_NODES];
-    int n, lo = G_MAXINT, hi = -1;
     guint changed = 0;
+    int n;
 
-    *failed = 0;
-    /* Weighted interleave (6.9+): weights in the ratio of bandwidths */
     for (n = 0; n < AGENT_MAX_NODES; n++) {
         const AgentPerf *p = t->nodes[n].ncpus ? &tiers->dram
                                                : &tiers->perf[n];
 
-        if (tiers->tier[n] < 0) {
-            continue;
-        }
-        lo = MIN(lo, tiers->tier[n]);
-        hi = MAX(hi, tiers->tier[n]);
-        if (agent_perf_complete(p)) {
+        if (tiers->tier[n] >= 0 && agent_perf_complete(p)) {
             bw[n] = (guint64)p->read_bandwidth + p->write_bandwidth;
             min_bw = min_bw ? MIN(min_bw, bw[n]) : bw[n];
         }
@@ -297,16 +333,63 @@ guint agent_apply_placement(const char *root, const AgentTopology *t,
         if (!bw[n]) {
             continue;
         }
-        rel = g_strdup_printf("sys/kernel/mm/mempolicy/weighted_interleave/"
-                              "node%d", n);
+        rel = g_strdup_printf(WEIGHTS_DIR "/node%d", n);
         v = g_strdup_printf("%u", agent_interleave_weight(bw[n], min_bw));
         changed += set_attr(root, rel, v, log, failed);
+    }
+    return changed;
+}
+
+guint agent_apply_placement(const char *root, const AgentTopology *t,
+                            const AgentTiers *tiers, AgentWeights *weights,
+                            GPtrArray *log, guint *failed)
+{
+    g_autofree char *wdir = g_build_filename(root, WEIGHTS_DIR, NULL);
+    g_autofree char *autof = g_build_filename(wdir, "auto", NULL);
+    bool mismatch[AGENT_MAX_NODES];
+    bool wrong = agent_tier_mismatches(t, tiers, mismatch) != 0;
+    AgentWeights w = AGENT_WEIGHTS_NONE;
+    int n, lo = G_MAXINT, hi = -1;
+    guint changed = 0;
+
+    *failed = 0;
+    for (n = 0; n < AGENT_MAX_NODES; n++) {
+        if (tiers->tier[n] >= 0) {
+            lo = MIN(lo, tiers->tier[n]);
+            hi = MAX(hi, tiers->tier[n]);
+        }
+    }
+    if (g_file_test(autof, G_FILE_TEST_EXISTS) && !wrong &&
+        figures_are_kernels(t, tiers)) {
+        /* The kernel's auto weights follow the same figures */
+        w = AGENT_WEIGHTS_KERNEL;
+        changed += set_attr(root, WEIGHTS_DIR "/auto", "true", log, failed);
+    } else if (g_file_test(wdir, G_FILE_TEST_IS_DIR)) {
+        w = AGENT_WEIGHTS_AGENT;
+        if (g_file_test(autof, G_FILE_TEST_EXISTS)) {
+            changed += set_attr(root, WEIGHTS_DIR "/auto", "false", log,
+                                failed);
+        }
+        changed += write_weights(root, t, tiers, log, failed);
+    }
+    if (w != *weights) {
+        g_ptr_array_add(log, g_strdup_printf(
+            "placement: weighted-interleave weights: %s",
+            w == AGENT_WEIGHTS_KERNEL ?
+            "the kernel's own (auto): it tunes them from the figures the "
+            "agent uses" :
+            w == AGENT_WEIGHTS_AGENT && g_file_test(autof, G_FILE_TEST_EXISTS) ?
+            "the agent's (auto off): the agent's figures or tiers differ "
+            "from the kernel's" :
+            w == AGENT_WEIGHTS_AGENT ? "the agent's, from the bandwidths" :
+            "none (this kernel has no weighted interleave)"));
+        *weights = w;
     }
     /*
      * The kernel's demotion: on when its tiers are the agent's and there
      * is somewhere to demote to; off when its tiers are wrong.
      */
-    if (agent_tier_mismatches(t, tiers, mismatch)) {
+    if (wrong) {
         changed += set_attr(root, "sys/kernel/mm/numa/demotion_enabled", "0",
                             log, failed);
     } else if (hi > lo) {

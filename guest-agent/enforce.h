@@ -59,18 +59,35 @@ char *agent_policy_describe(const AgentPolicy *p);
 guint agent_online_movable(const char *root, const AgentTopology *t,
                            GPtrArray *log, guint *failed);
 
+/* Who sets the weighted-interleave weights */
+typedef enum AgentWeights {
+    AGENT_WEIGHTS_NONE,         /* nobody: no weighted interleave (< 6.9) */
+    AGENT_WEIGHTS_AGENT,        /* the agent writes them */
+    AGENT_WEIGHTS_KERNEL,       /* the kernel's own (auto, Linux 6.16+) */
+} AgentWeights;
+
+const char *agent_weights_name(AgentWeights w);
+
 /*
- * Placement: each node's weighted-interleave weight (Linux 6.9+) in the
- * ratio of its read + write bandwidth to the slowest node's, rounded
- * and clamped to 1..255; and the kernel's demotion
- * (/sys/kernel/mm/numa/demotion_enabled) on when the kernel's tiers are
- * the agent's and there are two or more, off when they differ.  Only
- * changes are written and logged.  Returns the number of changes,
+ * Placement: the weighted-interleave weights (Linux 6.9+) and the
+ * kernel's demotion (/sys/kernel/mm/numa/demotion_enabled), on when the
+ * kernel's tiers are the agent's and there are two or more, off when
+ * they differ.
+ *
+ * Weights: a kernel that tunes them itself from the nodes' figures
+ * (weighted_interleave/auto, Linux 6.16+) keeps doing so (auto on) while
+ * the figures the agent uses are the kernel's own; otherwise (the host's
+ * figures differ, or no auto) the agent writes each node's weight in the
+ * ratio of its read + write bandwidth to the slowest node's, rounded and
+ * clamped to 1..255 (auto off).  *WEIGHTS says who sets them; it is the
+ * previous answer on entry, and a change is logged.
+ *
+ * Only changes are written and logged.  Returns the number of changes,
  * *FAILED the writes the kernel refused.
  */
 guint agent_apply_placement(const char *root, const AgentTopology *t,
-                            const AgentTiers *tiers, GPtrArray *log,
-                            guint *failed);
+                            const AgentTiers *tiers, AgentWeights *weights,
+                            GPtrArray *log, guint *failed);
 guint agent_interleave_weight(guint64 bw, guint64 min_bw);
 
 #endif

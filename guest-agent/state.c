@@ -40,7 +40,8 @@ void agent_state_enforce(AgentState *s, GPtrArray *log)
     }
     if (s->policy.placement) {
         s->counters.placement_changes +=
-            agent_apply_placement(s->root, s->topo, &s->tiers, log, &failed);
+            agent_apply_placement(s->root, s->topo, &s->tiers, &s->weights,
+                                  log, &failed);
         s->counters.placement_failures += failed;
     }
     if (s->policy.migration) {
@@ -141,6 +142,8 @@ void agent_state_add_tiers(AgentState *s, JsonBuilder *b)
     json_builder_add_int_value(b, MAX(s->tiers.dram_node, -1));
     json_builder_set_member_name(b, "mismatches");
     json_builder_add_int_value(b, count);
+    json_builder_set_member_name(b, "interleave-weights");
+    json_builder_add_string_value(b, agent_weights_name(s->weights));
     json_builder_set_member_name(b, "nodes");
     json_builder_begin_array(b);
     for (n = 0; n < AGENT_MAX_NODES; n++) {

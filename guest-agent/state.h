@@ -33,6 +33,7 @@ typedef struct AgentState {
     AgentPolicy policy;
     AgentPromoter *promoter;    /* created on the first migration round */
     AgentPromoteStats migration;
+    AgentWeights weights;       /* who sets the interleave weights */
 } AgentState;
 
 AgentState *agent_state_new(const char *root);

@@ -595,8 +595,10 @@ static void test_placement(void)
                                              "weighted_interleave", NULL);
     g_autofree char *ndir = g_build_filename(root, "sys/kernel/mm/numa",
                                              NULL);
+    AgentWeights w = AGENT_WEIGHTS_NONE;
     AgentTiers tiers;
     guint failed;
+    int kernel_tier;
 
     /* Without the kernel's files nothing is written */
     g_free(de);
@@ -604,7 +606,7 @@ static void test_placement(void)
     g_assert_cmpint(g_unlink(de), ==, 0);
     t = agent_topology_read(root, NULL);
     agent_compute_tiers(t, NULL, &tiers);
-    g_assert_cmpuint(agent_apply_placement(root, t, &tiers, log, &failed),
+    g_assert_cmpuint(agent_apply_placement(root, t, &tiers, &w, log, &failed),
                      ==, 0);
     g_assert_cmpuint(log->len, ==, 0);
 
@@ -614,7 +616,7 @@ static void test_placement(void)
     put(root, "sys/kernel/mm/mempolicy/weighted_interleave/node1", "1\n", -1);
     put(root, "sys/kernel/mm/numa/demotion_enabled", "false\n", -1);
     /* DRAM 204800 + 204800 MB/s, the region 38400 + 38400: 5 to 1 */
-    g_assert_cmpuint(agent_apply_placement(root, t, &tiers, log, &failed),
+    g_assert_cmpuint(agent_apply_placement(root, t, &tiers, &w, log, &failed),
                      ==, 2);
     g_assert_cmpuint(failed, ==, 0);
     w0 = get(root, "sys/kernel/mm/mempolicy/weighted_interleave/node0");
@@ -623,18 +625,107 @@ static void test_placement(void)
     g_assert_cmpstr(w0, ==, "5");
     g_assert_cmpstr(w1, ==, "1");
     g_assert_cmpstr(de, ==, "1");
-    g_assert_cmpuint(log->len, ==, 2);
+    /* two writes, and who sets the weights */
+    g_assert_cmpuint(log->len, ==, 3);
+    g_assert_cmpint(w, ==, AGENT_WEIGHTS_AGENT);
     /* Applied again: no change, nothing logged */
-    g_assert_cmpuint(agent_apply_placement(root, t, &tiers, log, &failed),
+    g_assert_cmpuint(agent_apply_placement(root, t, &tiers, &w, log, &failed),
                      ==, 0);
-    g_assert_cmpuint(log->len, ==, 2);
+    g_assert_cmpuint(log->len, ==, 3);
     /* The kernel's tiers are wrong: its demotion goes off */
+    kernel_tier = t->nodes[1].kernel_tier;
     t->nodes[1].kernel_tier = 4;
-    g_assert_cmpuint(agent_apply_placement(root, t, &tiers, log, &failed),
+    g_assert_cmpuint(agent_apply_placement(root, t, &tiers, &w, log, &failed),
                      ==, 1);
     g_free(de);
     de = get(root, "sys/kernel/mm/numa/demotion_enabled");
     g_assert_cmpstr(de, ==, "0");
+    t->nodes[1].kernel_tier = kernel_tier;
+    remove_tree(root);
+}
+
+static bool log_has(GPtrArray *log, const char *what)
+{
+    guint i;
+
+    for (i = 0; i < log->len; i++) {
+        if (strstr(g_ptr_array_index(log, i), what)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/*
+ * A kernel that tunes the interleave weights itself (Linux 6.16+:
+ * weighted_interleave/auto) keeps them while the agent's figures are the
+ * kernel's; figures of the host's that differ make them the agent's.
+ */
+static void test_placement_auto(void)
+{
+    char *root = copy_fixture("cxl-region-6.12");
+    g_autoptr(GPtrArray) log = g_ptr_array_new_with_free_func(g_free);
+    g_autoptr(AgentTopology) t = NULL;
+    g_autofree char *wdir = g_build_filename(root, "sys/kernel/mm/mempolicy/"
+                                             "weighted_interleave", NULL);
+    AgentPerf ov[AGENT_MAX_NODES] = { { 0 } };
+    AgentWeights w = AGENT_WEIGHTS_NONE;
+    AgentTiers tiers;
+    guint failed;
+    char *v;
+
+    g_assert_cmpint(g_mkdir_with_parents(wdir, 0755), ==, 0);
+    put(root, "sys/kernel/mm/mempolicy/weighted_interleave/node0", "26\n", -1);
+    put(root, "sys/kernel/mm/mempolicy/weighted_interleave/node1", "5\n", -1);
+    put(root, "sys/kernel/mm/mempolicy/weighted_interleave/auto", "true\n",
+        -1);
+    t = agent_topology_read(root, NULL);
+    agent_compute_tiers(t, NULL, &tiers);
+    /* The kernel's weights stay; the decision is logged once */
+    agent_apply_placement(root, t, &tiers, &w, log, &failed);
+    g_assert_cmpint(w, ==, AGENT_WEIGHTS_KERNEL);
+    g_assert_cmpuint(failed, ==, 0);
+    g_assert_true(log_has(log, "weights: the kernel's own (auto)"));
+    v = get(root, "sys/kernel/mm/mempolicy/weighted_interleave/node0");
+    g_assert_cmpstr(v, ==, "26");
+    g_free(v);
+    g_ptr_array_set_size(log, 0);
+    agent_apply_placement(root, t, &tiers, &w, log, &failed);
+    g_assert_cmpuint(log->len, ==, 0);
+
+    /* The host's figures equal the kernel's: still the kernel's weights */
+    ov[1] = tiers.perf[1];
+    agent_compute_tiers(t, ov, &tiers);
+    g_assert_cmpint(tiers.source[1], ==, AGENT_SRC_OVERRIDE);
+    agent_apply_placement(root, t, &tiers, &w, log, &failed);
+    g_assert_cmpint(w, ==, AGENT_WEIGHTS_KERNEL);
+    g_assert_cmpuint(log->len, ==, 0);
+
+    /* Slower figures from the host: the agent's weights, auto off */
+    ov[1].read_bandwidth = ov[1].write_bandwidth = 20480;
+    agent_compute_tiers(t, ov, &tiers);
+    agent_apply_placement(root, t, &tiers, &w, log, &failed);
+    g_assert_cmpint(w, ==, AGENT_WEIGHTS_AGENT);
+    g_assert_cmpuint(failed, ==, 0);
+    g_assert_true(log_has(log, "weights: the agent's (auto off)"));
+    v = get(root, "sys/kernel/mm/mempolicy/weighted_interleave/auto");
+    g_assert_cmpstr(v, ==, "false");
+    g_free(v);
+    /* 204800 + 204800 against 20480 + 20480 */
+    v = get(root, "sys/kernel/mm/mempolicy/weighted_interleave/node0");
+    g_assert_cmpstr(v, ==, "10");
+    g_free(v);
+    v = get(root, "sys/kernel/mm/mempolicy/weighted_interleave/node1");
+    g_assert_cmpstr(v, ==, "1");
+    g_free(v);
+
+    /* Cleared: back to the kernel's */
+    agent_compute_tiers(t, NULL, &tiers);
+    agent_apply_placement(root, t, &tiers, &w, log, &failed);
+    g_assert_cmpint(w, ==, AGENT_WEIGHTS_KERNEL);
+    v = get(root, "sys/kernel/mm/mempolicy/weighted_interleave/auto");
+    g_assert_cmpstr(v, ==, "true");
+    g_free(v);
     remove_tree(root);
 }
 
@@ -795,6 +886,7 @@ int main(int argc, char **argv)
     g_test_add_func("/agent/plan", test_plan);
     g_test_add_func("/agent/interleave-weight", test_interleave_weight);
     g_test_add_func("/agent/placement", test_placement);
+    g_test_add_func("/agent/placement-auto", test_placement_auto);
     g_test_add_func("/agent/scan", test_scan);
     g_test_add_func("/agent/state-file", test_state_file);
     return g_test_run();
