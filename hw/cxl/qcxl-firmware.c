@@ -145,32 +145,40 @@ void cxl_firmware_machine_init(Object *machine)
 
 /* ---- the path's figures ---- */
 
-/* Per-lane MB/s after line encoding, as Linux's PCIE_SPEED2MBS_ENC / 8 */
-static uint32_t lane_mbs(PCIExpLinkSpeed s)
-{
-    static const uint32_t mbs[] = {
-        [QEMU_PCI_EXP_LNK_2_5GT] = 250, [QEMU_PCI_EXP_LNK_5GT] = 500,
-        [QEMU_PCI_EXP_LNK_8GT] = 984, [QEMU_PCI_EXP_LNK_16GT] = 1969,
-        [QEMU_PCI_EXP_LNK_32GT] = 3938, [QEMU_PCI_EXP_LNK_64GT] = 8000,
-    };
-
-    return s < ARRAY_SIZE(mbs) && mbs[s] ? mbs[s] : 250;
-}
-
 /*
- * Flit latency of a link in ns: a 68-byte flit over one lane (CXL Memory
- * Device Software Guide 2.11.4), 17 ns at 32 GT/s.
+ * A link's figures, computed as Linux computes them for a CXL region
+ * (drivers/cxl: cxl_pci_get_bandwidth(), cxl_pci_get_latency()), so that
+ * the HMAT of firmware-provisioned memory and the kernel's own sum for a
+ * region on the same path agree:
+ *
+ * - bandwidth: lanes x GT/s / 8, per direction, without the line
+ *   encoding (4000 MB/s a lane at 32 GT/s);
+ * - latency: a 68-byte flit over the whole link (CXL Memory Device
+ *   Software Guide 2.11.4: flit size / link bandwidth), rounded up to a
+ *   whole ns: 2 ns at 32 GT/s x16, 5 ns at 16 GT/s x8.
+ *
+ * Linux 6.12 adds the flit time of one lane in picoseconds instead
+ * (17000 at 32 GT/s); docs/cxl-performance.rst has both kernels' sums.
  */
-static uint32_t link_latency_ns(PCIExpLinkSpeed s)
+static uint32_t gt_tenths(PCIExpLinkSpeed s)
 {
     static const uint32_t gt10[] = {
         [QEMU_PCI_EXP_LNK_2_5GT] = 25, [QEMU_PCI_EXP_LNK_5GT] = 50,
         [QEMU_PCI_EXP_LNK_8GT] = 80, [QEMU_PCI_EXP_LNK_16GT] = 160,
         [QEMU_PCI_EXP_LNK_32GT] = 320, [QEMU_PCI_EXP_LNK_64GT] = 640,
     };
-    uint32_t g = s < ARRAY_SIZE(gt10) && gt10[s] ? gt10[s] : 25;
 
-    return DIV_ROUND_UP(68 * 8 * 10, g);
+    return s < ARRAY_SIZE(gt10) && gt10[s] ? gt10[s] : 25;
+}
+
+static uint32_t link_mbs(PCIExpLinkSpeed s, PCIExpLinkWidth w)
+{
+    return gt_tenths(s) * 100 / 8 * MAX(w, 1);
+}
+
+static uint32_t link_latency_ns(PCIExpLinkSpeed s, PCIExpLinkWidth w)
+{
+    return DIV_ROUND_UP(68 * 8 * 10, gt_tenths(s) * MAX(w, 1));
 }
 
 /* Add a link between two ends to PATH: its latency, its bandwidth cap. */
@@ -178,10 +186,11 @@ static void add_link(CXLPerf *path, PCIExpLinkSpeed s1, PCIExpLinkWidth w1,
                      PCIExpLinkSpeed s2, PCIExpLinkWidth w2)
 {
     PCIExpLinkSpeed s = MIN(s1, s2);
-    uint32_t bw = MIN(w1, w2) * lane_mbs(s);
+    PCIExpLinkWidth w = MIN(w1, w2);
+    uint32_t bw = link_mbs(s, w);
 
-    path->read_latency += link_latency_ns(s);
-    path->write_latency += link_latency_ns(s);
+    path->read_latency += link_latency_ns(s, w);
+    path->write_latency += link_latency_ns(s, w);
     path->read_bandwidth = MIN(path->read_bandwidth, bw);
     path->write_bandwidth = MIN(path->write_bandwidth, bw);
 }

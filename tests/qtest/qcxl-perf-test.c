@@ -831,8 +831,9 @@ static uint64_t direct_bytes(QTestState *qts, int w, int n, uint64_t size,
  * cxl-firmware=ram: at reset the decoders are committed (the direct map
  * shows the device mapped without any guest programming), the range is
  * usable RAM in the E820, and the window's domain has the path's
- * figures in the HMAT: host 70 + link 17 (68-byte flit, 32 GT/s) +
- * media 150 ns; min(64000, 16 lanes x 3938, 38400) MB/s.
+ * figures in the HMAT: host 70 + link 2 (a 68-byte flit over 16 lanes at
+ * 32 GT/s, rounded up, as Linux 7.3 computes it) + media 150 ns;
+ * min(64000, 16 lanes x 4000, 38400) MB/s.
  */
 static void test_firmware_ram(void)
 {
@@ -850,8 +851,8 @@ static void test_firmware_ram(void)
     g_assert_cmpuint(direct_bytes(qts, 0, 1, 256 * MiB, devs), ==,
                      256 * MiB);
 
-    g_assert_cmpuint(hmat_value(&t, READ_LAT, 0, 2), ==, 237000);
-    g_assert_cmpuint(hmat_value(&t, WRITE_LAT, 0, 2), ==, 237000);
+    g_assert_cmpuint(hmat_value(&t, READ_LAT, 0, 2), ==, 222000);
+    g_assert_cmpuint(hmat_value(&t, WRITE_LAT, 0, 2), ==, 222000);
     g_assert_cmpuint(hmat_value(&t, READ_BW, 0, 2), ==, 38400);
     g_assert_cmpuint(hmat_value(&t, WRITE_BW, 0, 2), ==, 38400);
     /* The generic port and the DRAM are as without firmware mode. */
@@ -901,12 +902,13 @@ static void test_firmware_switch(void)
     g_assert_cmpuint(direct_bytes(qts, 0, 1, 256 * MiB, devs), ==,
                      768 * MiB);
     /*
-     * t31: 70 + 17 (root port) + 70 (switch) + 17 (x4 link) + 400;
-     * bandwidth capped by its x4 link: 4 x 3938.
+     * t31: 70 + 2 (x16 link to the root port) + 70 (switch) + 5 (x4
+     * link: 4.25 ns, rounded up) + 400; bandwidth capped by its x4 link:
+     * 4 x 4000.
      */
-    g_assert_cmpuint(hmat_value(&t, READ_LAT, 0, 2), ==, 574000);
-    g_assert_cmpuint(hmat_value(&t, WRITE_LAT, 0, 2), ==, 324000);
-    g_assert_cmpuint(hmat_value(&t, READ_BW, 0, 2), ==, 15752);
+    g_assert_cmpuint(hmat_value(&t, READ_LAT, 0, 2), ==, 547000);
+    g_assert_cmpuint(hmat_value(&t, WRITE_LAT, 0, 2), ==, 297000);
+    g_assert_cmpuint(hmat_value(&t, READ_BW, 0, 2), ==, 16000);
     g_free(t.blob);
     qtest_quit(qts);
 }
