@@ -4,7 +4,7 @@
 #   make               build QEMU with qcxl -> build/qemu-system-x86_64
 #   make pristine      the same base, Debian's patches only
 #                      -> build/pristine-qemu-system-x86_64
-#   make guest-images  kernels 6.12 and 6.1 + initramfs -> build/guest/
+#   make guest-images  kernels 6.12, 6.1 and 7.3 + initramfs -> build/guest/
 #   make check         unit tests, qtests, guest tests
 #   make demo          boot a CXL demo VM and show what the guest sees
 #   make bench         side-by-side guest benchmark, qcxl vs pristine
@@ -57,7 +57,11 @@ pristine:
 	@[ -d build/pristine-build ] || ./configure
 	scripts/build-qemu.sh pristine
 
+# The systemd guest image gets the agent exactly as install-agent installs
+# it (build/agent-install is that DESTDIR).
 guest-images: qcxl-tools
+	@rm -rf build/agent-install
+	$(call install_agent,build/agent-install)
 	scripts/guest-images.sh
 
 QTESTS := tests/qtest/cxl-test tests/qtest/bios-tables-test \
@@ -111,13 +115,16 @@ install: all
 
 # The tier agent, for a guest's file system (a distribution package would
 # take these): binary, systemd unit, man page.
-install-agent: qcxl-tools
-	install -D -m 0755 build/qcxl/qcxl-tier-agent $(DESTDIR)/usr/sbin/qcxl-tier-agent
-	install -D -m 0755 build/qcxl/qcxl-tier-run $(DESTDIR)/usr/bin/qcxl-tier-run
+define install_agent
+	install -D -m 0755 build/qcxl/qcxl-tier-agent $(1)/usr/sbin/qcxl-tier-agent
+	install -D -m 0755 build/qcxl/qcxl-tier-run $(1)/usr/bin/qcxl-tier-run
 	install -D -m 0644 guest-agent/qcxl-tier-agent.service \
-	    $(DESTDIR)/lib/systemd/system/qcxl-tier-agent.service
+	    $(1)/lib/systemd/system/qcxl-tier-agent.service
 	install -D -m 0644 guest-agent/qcxl-tier-agent.8 \
-	    $(DESTDIR)/usr/share/man/man8/qcxl-tier-agent.8
+	    $(1)/usr/share/man/man8/qcxl-tier-agent.8
+endef
+install-agent: qcxl-tools
+	$(call install_agent,$(DESTDIR))
 	@echo "installed the tier agent under $(DESTDIR)/"
 
 # Removes this checkout's build/ (links into the cache, test logs).  The

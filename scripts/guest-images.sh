@@ -3,26 +3,34 @@
 # Debian packages:
 #   kernel 6.12  linux-image-amd64 from bookworm-backports (resolved now)
 #   kernel 6.1   linux-image-amd64 from bookworm
+#   kernel 7.3   linux-image-amd64 from trixie-backports
 #   userland     trixie's cxl (cxl-cli 81), daxctl, ndctl, numactl, kmod
 #                with their libraries; busybox-static; our static test
 #                programs from build/qcxl
+# and one image booting a Debian system:
+#   systemd      kernel 7.3 as above; a trixie root file system made by
+#                mmdebstrap (systemd as init, udev, the same userland),
+#                the tier agent as "make install-agent" installs it
+#                (build/agent-install, made by "make guest-images") and
+#                enabled, and a unit that runs the test (qcxl-test.service)
 # Output: build/guest/<flavour>/{vmlinuz,initrd.img,kernel-version}.
 # Each image carries a stamp of its inputs and is rebuilt when they change.
 #
-# usage: scripts/guest-images.sh [FLAVOUR...]   (default: 6.12 6.1)
+# usage: scripts/guest-images.sh [FLAVOUR...]
+#        (default: 6.12 6.1 7.3 systemd)
 
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 . "$top/scripts/lib.sh"
 
 flavours=("$@")
-[ ${#flavours[@]} -gt 0 ] || flavours=(6.12 6.1)
+[ ${#flavours[@]} -gt 0 ] || flavours=(6.12 6.1 7.3 systemd)
 
 mkdir -p "$QCXL_CACHE"
 exec 9>"$QCXL_CACHE/lock"
 flock 9
 setup_private_apt "$(qcxl_archive)"
-ensure_packages auto busybox-static cpio xz-utils kmod
+ensure_packages auto busybox-static cpio xz-utils kmod mmdebstrap systemd
 
 # Kernel modules the images carry (with their dependencies).  Anything the
 # Debian kernel builds in, rather than as a module, is simply skipped.
@@ -31,6 +39,11 @@ modules="cxl_acpi cxl_pci cxl_port cxl_mem cxl_pmem dax_cxl device_dax kmem
 # libjson-glib and GLib: the tier agent's (built on the host, dynamic).
 userland="cxl daxctl ndctl numactl kmod libjson-glib-1.0-0 libglib2.0-0t64"
 guest_bins="qcxl-memtest qcxl-hotset qcxl-share qcxl-tier-agent qcxl-tier-run test-agent"
+# The systemd image: Debian's packages, plus what "make install-agent"
+# installed into $agent_install, plus the test programs.
+systemd_pkgs="systemd systemd-sysv udev $userland"
+agent_install=${QCXL_AGENT_INSTALL:-$top/build/agent-install}
+test_bins="qcxl-memtest qcxl-hotset qcxl-share test-agent"
 
 # The trixie userland closure, resolved by apt with an empty status file.
 userland_debs() {
@@ -57,13 +70,25 @@ userland_debs() {
     sed "s|^|$dir/|" "$rec"
 }
 
-kernel_deb() {
-    local suite=$1 meta dep
+# kernel_debs SUITE: the kernel's packages, the image package first.  From
+# 7.x Debian splits the image into linux-binary-KVER (vmlinuz),
+# linux-modules-KVER and linux-base-KVER (modules.builtin, System.map), on
+# which linux-image-KVER depends.
+kernel_debs() {
+    local suite=$1 meta dep img kver p
     meta=$(fetch_deb linux-image-amd64 "$suite")
     dep=$(dpkg-deb -f "$meta" Depends | tr ',' '\n' |
           sed -n 's/^ *\(linux-image-[0-9][^ ]*\).*/\1/p' | head -n1)
     [ -n "$dep" ] || die "cannot tell which kernel $meta depends on"
-    fetch_deb "$dep" "$suite"
+    img=$(fetch_deb "$dep" "$suite")
+    echo "$img"
+    kver=${dep#linux-image-}
+    for p in linux-binary linux-modules linux-base; do
+        if dpkg-deb -f "$img" Depends | tr ',' '\n' |
+                grep -q "^ *$p-$kver\b"; then
+            fetch_deb "$p-$kver" "$suite"
+        fi
+    done
 }
 
 build_root() {
@@ -101,18 +126,32 @@ modules_dir() {
     done
 }
 
+# add_modules ROOT KVER VMLINUZ DEB...: unpack the kernel's packages, copy
+# vmlinuz to VMLINUZ and the wanted modules (with their dependencies) into
+# ROOT; print how many modules went in.
 add_modules() {
-    local root=$1 kdeb=$2 kver=$3 tmp
+    local root=$1 kver=$2 vmlinuz=$3 tmp d
+    shift 3
     tmp=$(mktemp -d)
-    dpkg-deb -x "$kdeb" "$tmp"
+    for d in "$@"; do
+        dpkg-deb -x "$d" "$tmp"
+    done
     local mdir
     mdir=$(modules_dir "$tmp" "$kver")
-    [ -n "$mdir" ] || die "no modules for $kver in $kdeb"
+    [ -n "$mdir" ] || die "no modules for $kver in $*"
+    # Packages of the merged-/usr era (7.x) put them under usr/lib only;
+    # this host's depmod looks under lib/modules.
+    [ -e "$tmp/lib" ] || ln -s usr/lib "$tmp/lib"
     # Debian generates modules.dep at install time; do it here.
-    depmod -b "$tmp" "$kver" || die "depmod failed on $kdeb"
+    depmod -b "$tmp" "$kver" || die "depmod failed on $kver"
     mdir=$(modules_dir "$tmp" "$kver")
     [ -f "$mdir/modules.dep" ] || die "depmod left no modules.dep for $kver"
-    cp "$tmp/boot/vmlinuz-$kver" "$2.vmlinuz.tmp"
+    local k
+    for k in "$tmp/boot/vmlinuz-$kver" "$mdir/vmlinuz" ""; do
+        [ -z "$k" ] || [ -f "$k" ] && break
+    done
+    [ -n "$k" ] || die "no vmlinuz for $kver in $*"
+    cp "$k" "$vmlinuz"
     # Closure of the wanted modules over modules.dep.
     local want=() m
     for m in $modules; do
@@ -147,20 +186,78 @@ add_modules() {
     echo "$all" | wc -l
 }
 
+# The trixie root file system as a tarball, made by mmdebstrap once for
+# each package list and archive; print its path.
+systemd_rootfs() {
+    local key tar
+    key=$(echo "$systemd_pkgs $QCXL_ARCHIVE_URL" | sha256sum | cut -c1-12)
+    tar="$QCXL_CACHE/debs/trixie-systemd-$key.tar"
+    if [ -z "${QCXL_REFRESH:-}" ] && [ -s "$tar" ]; then
+        echo "$tar"
+        return 0
+    fi
+    info "making a trixie root file system with mmdebstrap: $systemd_pkgs"
+    mmdebstrap --mode=root --format=tar --variant=minbase \
+        --include="$(echo $systemd_pkgs | tr ' ' ',')" \
+        --dpkgopt='path-exclude=/usr/share/man/*' \
+        --dpkgopt='path-exclude=/usr/share/doc/*' \
+        --dpkgopt='path-exclude=/usr/share/locale/*' \
+        trixie "$tar.tmp" \
+        "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $QCXL_ARCHIVE_URL trixie main" \
+        > "$tar.log" 2>&1 ||
+        die "mmdebstrap could not make the trixie root (see $tar.log)"
+    mv "$tar.tmp" "$tar"
+    echo "$tar"
+}
+
+# systemd_root ROOT TAR: the Debian system the systemd image boots.
+systemd_root() {
+    local root=$1 tar=$2 b
+    rm -rf "$root"
+    mkdir -p "$root"
+    tar -C "$root" -xf "$tar"
+    # The agent as "make install-agent" installed it, then enabled the way
+    # an administrator enables it.
+    # (through the root's merged-/usr links: its /lib is usr/lib)
+    tar -C "$agent_install" -c . |
+        tar -C "$root" -x --keep-directory-symlink --no-same-owner
+    for b in $test_bins; do
+        install -m 0755 "$top/build/qcxl/$b" "$root/usr/local/bin/$b"
+    done
+    install -D -m 0755 "$top/tests/guest/image/qcxl-test-run" \
+        "$root/usr/local/sbin/qcxl-test-run"
+    install -D -m 0644 "$top/tests/guest/image/qcxl-test.service" \
+        "$root/etc/systemd/system/qcxl-test.service"
+    systemctl --root="$root" -q enable qcxl-tier-agent.service \
+        qcxl-test.service
+    # The console belongs to the test; nothing asks questions at boot.
+    systemctl --root="$root" -q mask serial-getty@ttyS0.service \
+        getty@tty1.service systemd-firstboot.service apt-daily.timer \
+        apt-daily-upgrade.timer
+    echo qcxl-guest > "$root/etc/hostname"
+    od -An -N16 -tx1 /dev/urandom | tr -d ' \n' > "$root/etc/machine-id"
+    echo >> "$root/etc/machine-id"
+    # The kernel runs /init from an initramfs: systemd, as the root.
+    ln -sfn usr/lib/systemd/systemd "$root/init"
+}
+
 build_flavour() {
-    local flavour=$1 suite
-    case "$flavour" in
+    local flavour=$1 kflavour=$1 suite
+    [ "$flavour" != systemd ] || kflavour=7.3
+    case "$kflavour" in
     6.12) suite=bookworm-backports ;;
     6.1) suite=bookworm ;;
-    *) die "unknown guest flavour '$flavour' (known: 6.12 6.1)" ;;
+    7.3) suite=trixie-backports ;;
+    *) die "unknown guest flavour '$flavour' (known: 6.12 6.1 7.3 systemd)" ;;
     esac
-    local kdeb kver
-    kdeb=$(kernel_deb "$suite")
+    local kdebs kdeb kver
+    mapfile -t kdebs < <(kernel_debs "$suite")
+    kdeb=${kdebs[0]}
     kver=$(dpkg-deb -f "$kdeb" Package)
     kver=${kver#linux-image-}
     case "$kver" in
-    "$flavour".*|"$flavour"-*) ;;
-    *) die "$suite's linux-image-amd64 is $kver, not $flavour" ;;
+    "$kflavour".*|"$kflavour"-*) ;;
+    *) die "$suite's linux-image-amd64 is $kver, not $kflavour" ;;
     esac
 
     local udebs stamp out="$QCXL_CACHE/guest/$flavour"
@@ -169,13 +266,22 @@ build_flavour() {
     for b in $guest_bins; do
         [ -x "$top/build/qcxl/$b" ] || die "build/qcxl/$b is not built (run make)"
     done
+    local rootfs=""
+    if [ "$flavour" = systemd ]; then
+        [ -x "$agent_install/usr/sbin/qcxl-tier-agent" ] ||
+            die "$agent_install has no agent (run make guest-images)"
+        rootfs=$(systemd_rootfs)
+    fi
     stamp=$( {
         echo 2 # image layout version
-        basename "$kdeb"
-        printf '%s\n' "${udebs[@]##*/}"
+        printf '%s\n' "${kdebs[@]##*/}"
+        printf '%s\n' "${udebs[@]##*/}" "${rootfs##*/}"
         echo "$modules"
-        sha256sum /bin/busybox "$top/tests/guest/image/init" "$0" | cut -c1-64
+        sha256sum /bin/busybox "$top"/tests/guest/image/* "$0" | cut -c1-64
         for b in $guest_bins; do sha256sum < "$top/build/qcxl/$b"; done
+        [ -z "$rootfs" ] ||
+            (cd "$agent_install" && find . -type f | LC_ALL=C sort |
+             xargs sha256sum)
     } | sha256sum | cut -c1-64)
     if [ "$(cat "$out/.stamp" 2>/dev/null)" = "$stamp" ]; then
         info "guest image $flavour ($kver) is up to date"
@@ -185,10 +291,13 @@ build_flavour() {
     local work="$out.tmp"
     rm -rf "$work"
     mkdir -p "$work"
-    build_root "$work/root" "${udebs[@]}"
+    if [ -n "$rootfs" ]; then
+        systemd_root "$work/root" "$rootfs"
+    else
+        build_root "$work/root" "${udebs[@]}"
+    fi
     local nmod
-    nmod=$(add_modules "$work/root" "$kdeb" "$kver")
-    mv "$kdeb.vmlinuz.tmp" "$work/vmlinuz"
+    nmod=$(add_modules "$work/root" "$kver" "$work/vmlinuz" "${kdebs[@]}")
     (cd "$work/root" && find . -print0 | LC_ALL=C sort -z |
         cpio --null -o -H newc --quiet | gzip -1) > "$work/initrd.img"
     rm -rf "$work/root"

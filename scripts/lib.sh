@@ -84,6 +84,7 @@ deb-src [signed-by=$kr] $archive trixie main
 deb [signed-by=$kr] $archive trixie main
 deb [signed-by=$kr] $archive bookworm main
 deb [signed-by=$kr] $archive bookworm-backports main
+deb [signed-by=$kr] $archive trixie-backports main
 EOF
 )
     # apt keeps each archive's lists apart (by URL) and, with List-Cleanup
@@ -119,7 +120,8 @@ papt() {
 apt_ready() {
     [ "$apt_updated" = yes ] && return 0
     local stamp
-    stamp="$apt_dir/.updated-$(printf '%s' "$QCXL_ARCHIVE_URL" | sha256sum | cut -c1-12)"
+    # The stamp names the source list: a suite added to it is read at once.
+    stamp="$apt_dir/.updated-$(sha256sum < "$apt_dir/sources.list" | cut -c1-12)"
     if [ -z "${QCXL_REFRESH:-}" ] && [ -f "$stamp" ] &&
        [ -n "$(find "$stamp" -mmin -720)" ]; then
         apt_updated=yes

@@ -85,5 +85,22 @@ create_ram_region() {
         sleep 1
     done
     check "the region's memory is onlined as a new CPU-less NUMA node" [ -n "$node" ]
+    # The node has memory from its first block on; the others follow
+    # (all of them exist before the first goes online): up to 30 s.
+    for i in $(seq 1 30); do
+        [ -z "$node" ] || node_blocks_online "$node" && break
+        sleep 1
+    done
     REGION_NODE=$node
+}
+
+# node_blocks_online N: node N has memory blocks and all are online.
+node_blocks_online() {
+    local m total=0 off=0
+    for m in /sys/devices/system/memory/memory*; do
+        [ -e "$m/node$1" ] || continue
+        total=$((total + 1))
+        [ "$(cat "$m/state")" = online ] || off=$((off + 1))
+    done
+    [ "$total" -gt 0 ] && [ "$off" -eq 0 ]
 }
