@@ -10,11 +10,14 @@ and on the CXL node: memset and memcpy bandwidth (best of REPS) and
 dependent-load latency (random pointer chase, one load per cache line).
 Builds alternate when --repeat > 1, and each figure is the median over
 repeats.  Because the machine is noisy, the results that count are the
-CXL/DRAM ratios within one boot.
+CXL/DRAM ratios within one boot.  The qcxl build also runs on the newest
+guest kernel (--newest-kernel, 7.3; result key "qcxl-7.3"), so its
+ratio stands next to 6.12's from the same run.
 
 Writes bench/results/<name>.json and <name>.png and prints the ratios.
 
   bench/run.py [--size-mib N] [--loads N] [--repeat N] [--builds qcxl,pristine]
+               [--newest-kernel 7.3|'']
 """
 
 import argparse
@@ -53,7 +56,7 @@ finish
 METRICS = ('memset_mbps', 'memcpy_mbps', 'lat_ns')
 
 
-def run_one(build, topo, args, log_dir):
+def run_one(build, topo, args, log_dir, flavour='6.12'):
     binary = {'qcxl': harness.QCXL_QEMU, 'pristine': harness.PRISTINE_QEMU}[build]
     t = TOPOLOGIES[topo]
     with open(os.path.join(TOP, 'tests', 'guest', 'guest-lib.sh'),
@@ -63,8 +66,9 @@ def run_one(build, topo, args, log_dir):
                                      memdevs=t['memdevs'], size=args.size_mib,
                                      reps=args.reps, loads=args.loads)
     r = harness.run_guest(script, t['qemu_args'], binary=binary,
-                          timeout=args.timeout, log_dir=log_dir,
-                          name=f'bench-{topo}-{build}')
+                          flavour=flavour, timeout=args.timeout,
+                          log_dir=log_dir,
+                          name=f'bench-{topo}-{build}-{flavour}')
     figs = {'dram': {}, 'cxl': {}}
     for line in r.output:
         p = line.split()
@@ -75,7 +79,8 @@ def run_one(build, topo, args, log_dir):
           and all(figs[n].get(k, 1) == 0 for n in figs
                   for k in ('bw_pages_off_node', 'lat_pages_off_node')))
     if not ok:
-        raise RuntimeError(f'{build}/{topo}: guest run failed (exit {r.exit_code}, '
+        raise RuntimeError(f'{build}/{topo}/{flavour}: guest run failed '
+                           f'(exit {r.exit_code}, '
                            f'QEMU {r.qemu_exitcode}); see {log_dir}')
     return figs, r.data.get('cxl_node'), r.elapsed
 
@@ -129,8 +134,10 @@ def plot(result, path):
     axes[1].set_ylabel('CXL node / DRAM node load latency')
     axes[1].legend(loc='upper center', ncol=2)
     axes[1].set_title('Guest latency ratio (lower is better)')
-    fig.suptitle(f"qcxl vs pristine QEMU {result['base']} under TCG, "
-                 f"kernel {result['kernel']}")
+    kernels = ', '.join(f'{b}: {k}' for b, k in
+                        result.get('kernels', {}).items())
+    fig.suptitle(f"qcxl vs pristine QEMU {result['base']} under TCG\n"
+                 f"kernels {kernels or result['kernel']}", fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
 
@@ -144,6 +151,9 @@ def main():
     ap.add_argument('--loads', type=int, default=200000)
     ap.add_argument('--repeat', type=int, default=1)
     ap.add_argument('--builds', default='qcxl,pristine')
+    ap.add_argument('--newest-kernel', default='7.3',
+                    help="also run the qcxl build on this guest kernel "
+                         "('' for none)")
     ap.add_argument('--topologies', default=','.join(TOPOLOGIES))
     ap.add_argument('--timeout', type=float, default=1200)
     ap.add_argument('--out', default=os.path.join(TOP, 'bench', 'results'))
@@ -160,25 +170,32 @@ def main():
         ap.error('bad --size-mib/--repeat/--reps')
 
     log_dir = os.path.join(harness.BUILD, 'bench-logs')
-    raw = {b: {t: [] for t in topos} for b in builds}
+    # (result key, build, guest kernel)
+    runs = [(b, b, '6.12') for b in builds]
+    if args.newest_kernel and 'qcxl' in builds:
+        runs.append((f'qcxl-{args.newest_kernel}', 'qcxl',
+                     args.newest_kernel))
+    keys = [k for k, _, _ in runs]
+    raw = {k: {t: [] for t in topos} for k in keys}
     for i in range(args.repeat):
-        order = builds if i % 2 == 0 else list(reversed(builds))
+        order = runs if i % 2 == 0 else list(reversed(runs))
         for t in topos:
-            for b in order:
-                print(f'# run {i + 1}/{args.repeat}: {b}, {t}', flush=True)
-                figs, node, elapsed = run_one(b, t, args, log_dir)
-                raw[b][t].append(figs)
+            for key, b, flavour in order:
+                print(f'# run {i + 1}/{args.repeat}: {key}, {t}', flush=True)
+                figs, node, elapsed = run_one(b, t, args, log_dir, flavour)
+                raw[key][t].append(figs)
                 print(f'#   dram {figs["dram"]}\n#   cxl (node {node}) '
                       f'{figs["cxl"]}\n#   {elapsed:.0f}s', flush=True)
 
     result = {
         **result_header(args.name),
+        'kernels': {k: harness.guest_image(f)['version'] for k, _, f in runs},
         'config': {'size_mib': args.size_mib, 'reps': args.reps,
                    'loads': args.loads, 'repeat': args.repeat},
         'topologies': {t: {'qemu_args': TOPOLOGIES[t]['qemu_args']} for t in topos},
         'builds': {},
     }
-    for b in builds:
+    for b in keys:
         result['builds'][b] = {}
         for t in topos:
             med = {n: {m: statistics.median(r[n][m] for r in raw[b][t])
@@ -191,7 +208,7 @@ def main():
     print()
     print(f'{"build":9} {"topology":8} {"DRAM memset":>12} {"CXL memset":>11} '
           f'{"bw ratio":>9} {"cpy ratio":>9} {"lat ratio":>9}')
-    for b in builds:
+    for b in keys:
         for t in topos:
             r = result['builds'][b][t]
             print(f'{b:9} {t:8} {r["dram"]["memset_mbps"]:9.1f} MB/s '
@@ -202,7 +219,12 @@ def main():
         for t in topos:
             q = result['builds']['qcxl'][t]['ratio']['memset_mbps']
             p = result['builds']['pristine'][t]['ratio']['memset_mbps']
-            print(f'{t}: CXL/DRAM bandwidth ratio qcxl {q:.3f}, pristine {p:.3f}')
+            newest = ''.join(
+                f', qcxl on {k[5:]} '
+                f'{result["builds"][k][t]["ratio"]["memset_mbps"]:.3f}'
+                for k in keys if k.startswith('qcxl-'))
+            print(f'{t}: CXL/DRAM bandwidth ratio qcxl {q:.3f}{newest}, '
+                  f'pristine {p:.3f}')
     print(f'wrote {jpath}\nwrote {ppath}')
     return 0
 

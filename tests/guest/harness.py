@@ -264,14 +264,31 @@ def _read(path: str) -> str:
         return ''
 
 
-def agent_channel_args(sock: str) -> List[str]:
-    """QEMU options for the tier agent's port, a UNIX socket at @sock."""
+def agent_channel_args(sock: str, hotplug: bool = False) -> List[str]:
+    """
+    QEMU options for the tier agent's port, a UNIX socket at @sock; with
+    @hotplug only its virtio-serial controller (plug_agent_port() adds
+    the port later).
+    """
     if os.path.exists(sock):
         os.unlink(sock)
+    if hotplug:
+        return ['-device', 'virtio-serial-pci,id=vser0,bus=pcie.0']
     return ['-device', 'virtio-serial-pci,id=vser0,bus=pcie.0',
             '-chardev', f'socket,id=tier0,path={sock},server=on,wait=off',
             '-device', 'virtserialport,bus=vser0.0,chardev=tier0,'
                        'name=org.qcxl.tier.0']
+
+
+def plug_agent_port(vm: QEMUMachine, sock: str) -> None:
+    """Hot-plug the tier agent's port, as agent_channel_args() has it."""
+    vm.cmd('chardev-add', id='tier0',
+           backend={'type': 'socket',
+                    'data': {'addr': {'type': 'unix',
+                                      'data': {'path': sock}},
+                             'server': True, 'wait': False}})
+    vm.cmd('device_add', driver='virtserialport', bus='vser0.0',
+           chardev='tier0', name='org.qcxl.tier.0', id='tierport0')
 
 
 def run_guest(script: str, qemu_args: List[str], *,

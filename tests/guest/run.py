@@ -2,7 +2,8 @@
 """
 Run qcxl guest tests and report TAP.
 
-  tests/guest/run.py [--qemu qcxl|pristine|PATH] [--list] [NAME-GLOB...]
+  tests/guest/run.py [--qemu qcxl|pristine|PATH] [--kernel 6.1|6.12|7.3]
+                     [--list] [NAME-GLOB...]
 
 Each case boots a real Debian kernel under TCG (see harness.py); every
 check the guest script makes becomes one TAP line here, plus one line for
@@ -19,7 +20,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 # pylint: disable=wrong-import-position
 import harness  # noqa: E402
-from cases import all_cases  # noqa: E402
+from cases import all_cases, on_kernel  # noqa: E402
 
 
 def main() -> int:
@@ -28,6 +29,9 @@ def main() -> int:
     ap.add_argument('--qemu', default='qcxl',
                     help='qcxl, pristine, or a path to qemu-system-x86_64')
     ap.add_argument('--log-dir', default=os.path.join(harness.BUILD, 'test-logs', 'guest'))
+    ap.add_argument('--kernel', metavar='FLAVOUR',
+                    help='boot the chosen cases on this guest kernel '
+                         'instead of their own (6.1, 6.12 or 7.3)')
     ap.add_argument('--list', action='store_true', help='list the cases')
     ap.add_argument('names', nargs='*', help='case name globs (default: all)')
     args = ap.parse_args()
@@ -36,6 +40,9 @@ def main() -> int:
               'pristine': harness.PRISTINE_QEMU}.get(args.qemu, args.qemu)
     cases = [c for c in all_cases()
              if not args.names or any(fnmatch.fnmatch(c.name, g) for g in args.names)]
+    if args.kernel:
+        cases = [on_kernel(c, args.kernel) for c in cases
+                 if c.flavour != args.kernel]
     if args.list:
         for c in cases:
             print(f'{c.name}  (kernel {c.flavour})')
@@ -107,10 +114,12 @@ def main() -> int:
             if c.host_agent:
                 os.makedirs(args.log_dir, exist_ok=True)
                 sock = os.path.join(args.log_dir, f'{c.name}.tier.sock')
-                extra = harness.agent_channel_args(sock)
+                extra = harness.agent_channel_args(sock,
+                                                   c.agent_port_hotplug)
 
                 def on_vm_line(vm, line, c=c, sock=sock):
-                    # pylint: disable=unused-argument
+                    if line == 'QCXL-PLUG-PORT' and c.agent_port_hotplug:
+                        harness.plug_agent_port(vm, sock)
                     if line == 'QCXL-AGENT-READY' and not host_results:
                         host_results.extend(c.host_agent(sock))
             if c.companion:

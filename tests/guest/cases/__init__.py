@@ -1,7 +1,9 @@
 """Guest test cases.  Each module here defines CASES, a list of GuestCase."""
 
+import dataclasses
 import importlib
 import pkgutil
+import re
 from dataclasses import dataclass, field
 from typing import Callable, List, Optional
 
@@ -10,7 +12,7 @@ from typing import Callable, List, Optional
 class GuestCase:
     """One guest boot: a QEMU command line and a script to run inside."""
     name: str
-    flavour: str                  # guest image: '6.12' or '6.1'
+    flavour: str                  # guest image: '6.12', '6.1' or '7.3'
     qemu_args: List[str]
     script: str
     memory: str = '2G'
@@ -32,6 +34,9 @@ class GuestCase:
     # this is called with the socket's path and returns (ok, description)
     # checks made from the host.
     host_agent: Optional[Callable] = None
+    # The guest boots without the port (the virtio-serial controller
+    # only); when the script prints QCXL-PLUG-PORT the host hot-plugs it.
+    agent_port_hotplug: bool = False
     smp: int = 2
     # Runs on the host before the guests boot (e.g. to make a pool).
     setup: Optional[Callable[[], None]] = None
@@ -40,6 +45,34 @@ class GuestCase:
     # companion_result) then returns host-side (ok, description) checks.
     companion: Optional['GuestCase'] = None
     pair_checks: Optional[Callable] = None
+
+
+def guest_kernel(result) -> tuple:
+    """The guest kernel's (major, minor), from its QCXL-BOOT line."""
+    m = re.search(r'QCXL-BOOT kernel=(\d+)\.(\d+)', result.console)
+    return (int(m.group(1)), int(m.group(2))) if m else (0, 0)
+
+
+def on_kernel(case: GuestCase, flavour: str) -> GuestCase:
+    """
+    @case booted on kernel @flavour instead: its name loses its own kernel
+    suffix, if it has one, and gets -@flavour.  A companion moves too.
+    """
+    base = case.name
+    sfx = f'-{case.flavour}'
+    if sfx in base:
+        base = base.replace(sfx, '', 1)
+    name = f'{base}-{flavour}'
+    if case.companion and case.companion.name.startswith(case.name):
+        # pool-two-hosts-6.12-hostB -> pool-two-hosts-7.3-hostB
+        comp_name = name + case.companion.name[len(case.name):]
+    elif case.companion:
+        comp_name = f'{case.companion.name}-{flavour}'
+    companion = (dataclasses.replace(case.companion, name=comp_name,
+                                     flavour=flavour)
+                 if case.companion else None)
+    return dataclasses.replace(case, name=name, flavour=flavour,
+                               companion=companion)
 
 
 def all_cases() -> List[GuestCase]:

@@ -11,7 +11,8 @@ virtio-serial port with tools/qcxl-tier.
   kernel's.
 
 - Kernel 6.12, hot-added CXL memory left offline by the kernel: the
-  agent onlines it movable (enforcement, [enforce] onlining).
+  agent onlines it movable (enforcement, [enforce] onlining), agrees
+  with the kernel's tiers and applies placement.
 - Kernel 6.1, seed 001's machine again, with a workload whose hot set
   starts on node 1 because node 0 is full of cold pages: the agent
   demotes cold pages to node 1 and promotes the hot ones to node 0
@@ -20,15 +21,18 @@ virtio-serial port with tools/qcxl-tier.
   soft-dirty tracking.
 - Kernel 6.12 with a CXL region: placement writes weighted-interleave
   weights in the ratio of the bandwidths and turns the kernel's demotion
-  on, since the kernel's tiers are right.
+  on, since the kernel's tiers are right.  A kernel that tunes the
+  weights itself (6.16+, weighted_interleave/auto; 7.3 here) keeps its
+  own: they follow the same figures.
 """
 
 import json
 import os
 import subprocess
 import sys
+import time
 
-from cases import GuestCase
+from cases import GuestCase, guest_kernel
 from cases.foundation import CXL_1WAY, SEED001_HMAT
 
 CLI = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..',
@@ -95,11 +99,8 @@ cat /tmp/agent.log
 finish
 '''
 
-CXL_SCRIPT = r'''
-create_ram_region decoder0.0 1 mem0
-node=$REGION_NODE
-[ -n "$node" ] || node=1
-''' + START_AGENT + TIER_OF + r'''
+# The agent agrees with the kernel on the CXL node $node's tier.
+AGREE = r'''
 t=$(agent_tier "$node")
 k=$(tier_of_node "$node")
 data agent_tier "$t"
@@ -107,25 +108,81 @@ data kernel_tier "${k#memory_tier}"
 check "the agent's tier for the CXL node ($t) is the kernel's (${k})" \
     [ "memory_tier$t" = "$k" ]
 check "no mismatch" grep -q '"mismatches" : 0' /run/qcxl-tier-agent/tiers.json
-# Placement: DRAM 204800+204800 MB/s against the region's 38400+38400
+'''
+
+# Placement: who sets the weighted-interleave weights (the kernel from
+# 6.16 on, tuning them from the same figures; the agent before), and the
+# kernel's demotion switched on since its tiers are right.
+WEIGHTS = r'''
 wi=/sys/kernel/mm/mempolicy/weighted_interleave
-# the agent sets the weights once it has its tiers: up to 30 s
-for i in $(seq 1 30); do
-    [ "$(cat $wi/node0)" = 5 ] && [ "$(cat $wi/node$node)" = 1 ] && break
-    sleep 1
-done
-grep -H . $wi/node* /sys/kernel/mm/numa/demotion_enabled
-check "weighted interleave: DRAM node 0 weighs 5" [ "$(cat $wi/node0)" = 5 ]
-check "weighted interleave: CXL node $node weighs 1" \
-    [ "$(cat $wi/node$node)" = 1 ]
+weights_by() {
+    grep -q "\"interleave-weights\" : \"$1\"" /run/qcxl-tier-agent/tiers.json
+}
+if [ -e $wi/auto ]; then
+    # Linux 6.16+ tunes the weights itself from the same figures: the
+    # agent leaves them to it (up to 30 s for its first round).
+    for i in $(seq 1 30); do
+        weights_by kernel && break
+        sleep 1
+    done
+    grep -H . $wi/* /sys/kernel/mm/numa/demotion_enabled
+    data weights "kernel:$(cat $wi/node0):$(cat $wi/node$node)"
+    check "the agent leaves the weights to the kernel (auto)" weights_by kernel
+    check "the kernel's auto weights are on" [ "$(cat $wi/auto)" = true ]
+else
+    # Placement: DRAM 204800+204800 MB/s against the region's 38400+38400
+    # the agent sets the weights once it has its tiers: up to 30 s
+    for i in $(seq 1 30); do
+        [ "$(cat $wi/node0)" = 5 ] && [ "$(cat $wi/node$node)" = 1 ] && break
+        sleep 1
+    done
+    grep -H . $wi/node* /sys/kernel/mm/numa/demotion_enabled
+    data weights "agent:$(cat $wi/node0):$(cat $wi/node$node)"
+    check "weighted interleave: DRAM node 0 weighs 5" [ "$(cat $wi/node0)" = 5 ]
+    check "weighted interleave: CXL node $node weighs 1" \
+        [ "$(cat $wi/node$node)" = 1 ]
+    check "the agent says the weights are its own" weights_by agent
+fi
 check "the kernel's tiers are right: its demotion is on" \
     [ "$(cat /sys/kernel/mm/numa/demotion_enabled)" = true ]
+'''
+
+# What the host does (cxl_host): the kernel's own figures for the node as
+# an override (nothing changes: same tier, same owner of the weights),
+# then slower ones (300 ns, 10000 MB/s), its last command.  The node moves
+# to a slower tier and the weights become the agent's: DRAM's 409600 MB/s
+# against 20000, 20 to 1 (on 7.3 the kernel's auto weights go off).
+HOST_FIGURES = r'''
+for i in $(seq 1 90); do
+    [ "$(agent_tier "$node")" != "$t" ] && break
+    sleep 1
+done
+check "the host's slower figures re-tier node $node ($t -> $(agent_tier "$node"))" \
+    [ "$(agent_tier "$node")" != "$t" ]
+host_weights() {
+    [ "$(cat $wi/node0)" = 20 ] && [ "$(cat $wi/node$node)" = 1 ] &&
+        weights_by agent
+}
+for i in $(seq 1 30); do
+    host_weights && break
+    sleep 1
+done
+grep -H . $wi/*
+check "with the host's figures the agent writes the weights: 20 to 1" \
+    host_weights
+if [ -e $wi/auto ]; then
+    check "the kernel's auto weights are off" [ "$(cat $wi/auto)" = false ]
+fi
+'''
+
+CXL_SCRIPT = r'''
+create_ram_region decoder0.0 1 mem0
+node=$REGION_NODE
+[ -n "$node" ] || node=1
+''' + START_AGENT + TIER_OF + r'''
+''' + AGREE + r'''''' + WEIGHTS + r'''
 echo QCXL-AGENT-READY
-# The host's last step: the same figures as an override (no new tier).
-wait_override
-check "the host's override reached the agent" \
-    has_override
-check "the same figures keep the node in tier $t" [ "$(agent_tier "$node")" = "$t" ]
+''' + HOST_FIGURES + r'''
 finish
 '''
 
@@ -171,10 +228,9 @@ check "all $total of node $node's blocks are online and movable" \
 cat /tmp/agent.log
 check "the agent logged each decision ($logged lines)" \
     [ "$logged" -eq "$total" ]
+''' + AGREE + WEIGHTS + r'''
 echo QCXL-AGENT-READY
-wait_override
-check "the host's last command reached the agent" \
-    has_override
+''' + HOST_FIGURES + r'''
 finish
 '''
 
@@ -288,24 +344,64 @@ def seed001_host(sock):
     return out
 
 
+def enforcement_rounds(sock, n, deadline_s=30):
+    """Wait until the agent has enforced @n more rounds (its retiers)."""
+    rc, c, err = cli(sock, 'counters')
+    if rc != 0:
+        return False, err
+    want = c['retiers'] + n
+    end = time.monotonic() + deadline_s
+    while time.monotonic() < end:
+        rc, c, err = cli(sock, 'counters')
+        if rc == 0 and c['retiers'] >= want:
+            return True, f'{n} rounds'
+        time.sleep(0.5)
+    return False, f'waited {deadline_s}s for {n} enforcement rounds'
+
+
 def cxl_host(sock):
+    """
+    The kernel's own figures as an override: nothing changes; then slower
+    figures (the guest waits for them: the host's last command).
+    """
     rc, t, err = cli(sock, 'tiers')
     out = [(rc == 0 and t['mismatches'] == 0,
             f'qcxl-tier tiers over the port: no mismatch ({rc} {err})')]
+    weights = (t or {}).get('interleave-weights')
     cxl = next((x for x in (t or {}).get('nodes', [])
                 if x['source'] == 'sysfs' and x['node'] != 0), None)
-    if cxl:
-        p = cxl['perf']
-        rc, t2, err = cli(sock, 'set-node-perf', cxl['node'],
-                          p['read-latency'], p['write-latency'],
-                          p['read-bandwidth'], p['write-bandwidth'])
-        out.append((rc == 0 and node(t2, cxl['node'])['tier'] ==
-                    cxl['tier'],
-                    f'the same figures as an override keep node '
-                    f'{cxl["node"]} in tier {cxl["tier"]} ({rc} {err})'))
-    else:
-        out.append((False, f'no CXL node with figures in {t}'))
+    if not cxl:
+        return out + [(False, f'no CXL node with figures in {t}')]
+    p = cxl['perf']
+    rc, t2, err = cli(sock, 'set-node-perf', cxl['node'],
+                      p['read-latency'], p['write-latency'],
+                      p['read-bandwidth'], p['write-bandwidth'])
+    out.append((rc == 0 and node(t2, cxl['node'])['tier'] == cxl['tier'],
+                f'the same figures as an override keep node '
+                f'{cxl["node"]} in tier {cxl["tier"]} ({rc} {err})'))
+    ok, why = enforcement_rounds(sock, 2)
+    rc, t3, err = cli(sock, 'tiers')
+    after = (t3 or {}).get('interleave-weights')
+    out.append((ok and after == weights and weights in ('agent', 'kernel'),
+                f'the same figures leave the weights to whoever set '
+                f'them: {weights} before, {after} after ({why})'))
+    rc, t4, err = cli(sock, 'set-node-perf', cxl['node'], 300, 300, 10000,
+                      10000)
+    # 576 x 600 / 220 x 409600 / 20000, over 128
+    out.append((rc == 0 and node(t4, cxl['node'])['tier'] == 251,
+                f'slower figures from the host: node {cxl["node"]} in '
+                f'tier 251 ({rc} {err or node(t4 or {}, cxl["node"])})'))
     return out
+
+
+def weights_checks(r):
+    """Who sets the interleave weights: the kernel from 6.16 (auto)."""
+    k = guest_kernel(r)
+    want = 'kernel' if k >= (6, 16) else 'agent'
+    got = r.data.get('weights', '')
+    return [(got.split(':')[0] == want,
+             f'kernel {k[0]}.{k[1]}: the interleave weights are the '
+             f'{want}\'s ({got})')]
 
 
 def onlining_host(sock):
@@ -339,9 +435,9 @@ CASES = [
     GuestCase('agent-seed001-6.1', '6.1', SEED001_HMAT, SEED001_SCRIPT,
               host_agent=seed001_host),
     GuestCase('agent-cxl-region-6.12', '6.12', CXL_1WAY, CXL_SCRIPT,
-              host_agent=cxl_host),
+              host_agent=cxl_host, host_checks=weights_checks),
     GuestCase('agent-onlining-6.12', '6.12', CXL_1WAY, ONLINING_SCRIPT,
-              host_agent=onlining_host),
+              host_agent=onlining_host, host_checks=weights_checks),
     GuestCase('agent-migration-seed001-6.1', '6.1', SEED001_HMAT,
               MIGRATION_SCRIPT, host_agent=migration_host),
 ]
