@@ -11,9 +11,9 @@
  * allocations is applied at start: the program runs with
  * MPOL_PREFERRED_MANY on the nodes of the lowest tier the agent
  * published (or, with --interleave, MPOL_WEIGHTED_INTERLEAVE over every
- * node with a tier, with the weights the agent wrote; Linux 6.9+), and
- * in the agent's cgroup, so that the agent also promotes and demotes its
- * pages.  See qcxl-tier-agent(8).
+ * node with a tier, with the weights in effect, the agent's or the
+ * kernel's own; Linux 6.9+), and in the agent's cgroup, so that the agent
+ * also promotes and demotes its pages.  See qcxl-tier-agent(8).
  */
 
 #include <errno.h>
