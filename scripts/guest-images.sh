@@ -187,10 +187,11 @@ add_modules() {
 }
 
 # The trixie root file system as a tarball, made by mmdebstrap once for
-# each package list and archive; print its path.
+# each package list (from whichever archive: a mirror holds the same
+# packages); print its path.
 systemd_rootfs() {
     local key tar
-    key=$(echo "$systemd_pkgs $QCXL_ARCHIVE_URL" | sha256sum | cut -c1-12)
+    key=$(echo "$systemd_pkgs" | sha256sum | cut -c1-12)
     tar="$QCXL_CACHE/debs/trixie-systemd-$key.tar"
     if [ -z "${QCXL_REFRESH:-}" ] && [ -s "$tar" ]; then
         echo "$tar"
