@@ -291,18 +291,13 @@ static bool figures_are_kernels(const AgentTopology *t,
     int n;
 
     for (n = 0; n < AGENT_MAX_NODES; n++) {
-        const AgentNode *nd = &t->nodes[n];
-        const AgentPerf *k = agent_perf_complete(&nd->access1) ?
-                             &nd->access1 : &nd->access0;
-        const AgentPerf *p = &tiers->perf[n];
+        AgentPerf k;
 
         if (tiers->tier[n] < 0 || tiers->source[n] != AGENT_SRC_OVERRIDE) {
             continue;
         }
-        if (p->read_latency != k->read_latency ||
-            p->write_latency != k->write_latency ||
-            p->read_bandwidth != k->read_bandwidth ||
-            p->write_bandwidth != k->write_bandwidth) {
+        agent_node_figures(&t->nodes[n], NULL, &k);
+        if (memcmp(&k, &tiers->perf[n], sizeof(k))) {
             return false;
         }
     }
@@ -346,6 +341,7 @@ guint agent_apply_placement(const char *root, const AgentTopology *t,
 {
     g_autofree char *wdir = g_build_filename(root, WEIGHTS_DIR, NULL);
     g_autofree char *autof = g_build_filename(wdir, "auto", NULL);
+    bool has_auto = g_file_test(autof, G_FILE_TEST_EXISTS);
     bool mismatch[AGENT_MAX_NODES];
     bool wrong = agent_tier_mismatches(t, tiers, mismatch) != 0;
     AgentWeights w = AGENT_WEIGHTS_NONE;
@@ -359,30 +355,32 @@ guint agent_apply_placement(const char *root, const AgentTopology *t,
             hi = MAX(hi, tiers->tier[n]);
         }
     }
-    if (g_file_test(autof, G_FILE_TEST_EXISTS) && !wrong &&
-        figures_are_kernels(t, tiers)) {
+    if (has_auto && !wrong && figures_are_kernels(t, tiers)) {
         /* The kernel's auto weights follow the same figures */
         w = AGENT_WEIGHTS_KERNEL;
         changed += set_attr(root, WEIGHTS_DIR "/auto", "true", log, failed);
     } else if (g_file_test(wdir, G_FILE_TEST_IS_DIR)) {
         w = AGENT_WEIGHTS_AGENT;
-        if (g_file_test(autof, G_FILE_TEST_EXISTS)) {
+        if (has_auto) {
             changed += set_attr(root, WEIGHTS_DIR "/auto", "false", log,
                                 failed);
         }
         changed += write_weights(root, t, tiers, log, failed);
     }
     if (w != *weights) {
-        g_ptr_array_add(log, g_strdup_printf(
-            "placement: weighted-interleave weights: %s",
+        const char *why =
             w == AGENT_WEIGHTS_KERNEL ?
-            "the kernel's own (auto): it tunes them from the figures the "
-            "agent uses" :
-            w == AGENT_WEIGHTS_AGENT && g_file_test(autof, G_FILE_TEST_EXISTS) ?
-            "the agent's (auto off): the agent's figures or tiers differ "
-            "from the kernel's" :
-            w == AGENT_WEIGHTS_AGENT ? "the agent's, from the bandwidths" :
-            "none (this kernel has no weighted interleave)"));
+                "the kernel's own (auto): it tunes them from the figures "
+                "the agent uses" :
+            w == AGENT_WEIGHTS_NONE ?
+                "none (this kernel has no weighted interleave)" :
+            has_auto ?
+                "the agent's (auto off): the agent's figures or tiers "
+                "differ from the kernel's" :
+                "the agent's, from the bandwidths";
+
+        g_ptr_array_add(log, g_strdup_printf(
+            "placement: weighted-interleave weights: %s", why));
         *weights = w;
     }
     /*

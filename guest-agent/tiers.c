@@ -61,9 +61,8 @@ static bool perf_close(const AgentPerf *a, const AgentPerf *b)
            close_to(a->write_bandwidth, b->write_bandwidth);
 }
 
-/* The figures a node has, and where they come from */
-static AgentSource node_figures(const AgentNode *n, const AgentPerf *ov,
-                                AgentPerf *p)
+AgentSource agent_node_figures(const AgentNode *n, const AgentPerf *ov,
+                               AgentPerf *p)
 {
     if (ov && agent_perf_complete(ov)) {
         *p = *ov;
@@ -101,8 +100,9 @@ void agent_compute_tiers(const AgentTopology *t, const AgentPerf *overrides,
             out->source[n] = AGENT_SRC_NONE;
             continue;
         }
-        out->source[n] = node_figures(node, overrides ? &overrides[n] : NULL,
-                                      &out->perf[n]);
+        out->source[n] = agent_node_figures(node,
+                                            overrides ? &overrides[n] : NULL,
+                                            &out->perf[n]);
         if (node->ncpus == 0) {
             continue;
         }

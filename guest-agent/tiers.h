@@ -41,6 +41,14 @@ typedef struct AgentTiers {
 } AgentTiers;
 
 /*
+ * The figures node N has, into P, and where they come from: OV if its
+ * four figures are non-zero (the host's), else the kernel's (sysfs
+ * access1, access0), else the SRAT and HMAT's, else none.
+ */
+AgentSource agent_node_figures(const AgentNode *n, const AgentPerf *ov,
+                               AgentPerf *p);
+
+/*
  * Compute every node's tier.  OVERRIDES (AGENT_MAX_NODES entries, or
  * NULL): a node whose four figures are all non-zero uses them instead of
  * what the guest reports.

@@ -644,6 +644,16 @@ static void test_placement(void)
     remove_tree(root);
 }
 
+#define WI "sys/kernel/mm/mempolicy/weighted_interleave/"
+
+/* The kernel knob REL below ROOT holds WANT */
+static void assert_attr(const char *root, const char *rel, const char *want)
+{
+    g_autofree char *v = get(root, rel);
+
+    g_assert_cmpstr(v, ==, want);
+}
+
 static bool log_has(GPtrArray *log, const char *what)
 {
     guint i;
@@ -672,7 +682,6 @@ static void test_placement_auto(void)
     AgentWeights w = AGENT_WEIGHTS_NONE;
     AgentTiers tiers;
     guint failed;
-    char *v;
 
     g_assert_cmpint(g_mkdir_with_parents(wdir, 0755), ==, 0);
     put(root, "sys/kernel/mm/mempolicy/weighted_interleave/node0", "26\n", -1);
@@ -686,9 +695,7 @@ static void test_placement_auto(void)
     g_assert_cmpint(w, ==, AGENT_WEIGHTS_KERNEL);
     g_assert_cmpuint(failed, ==, 0);
     g_assert_true(log_has(log, "weights: the kernel's own (auto)"));
-    v = get(root, "sys/kernel/mm/mempolicy/weighted_interleave/node0");
-    g_assert_cmpstr(v, ==, "26");
-    g_free(v);
+    assert_attr(root, WI "node0", "26");
     g_ptr_array_set_size(log, 0);
     agent_apply_placement(root, t, &tiers, &w, log, &failed);
     g_assert_cmpuint(log->len, ==, 0);
@@ -708,24 +715,16 @@ static void test_placement_auto(void)
     g_assert_cmpint(w, ==, AGENT_WEIGHTS_AGENT);
     g_assert_cmpuint(failed, ==, 0);
     g_assert_true(log_has(log, "weights: the agent's (auto off)"));
-    v = get(root, "sys/kernel/mm/mempolicy/weighted_interleave/auto");
-    g_assert_cmpstr(v, ==, "false");
-    g_free(v);
+    assert_attr(root, WI "auto", "false");
     /* 204800 + 204800 against 20480 + 20480 */
-    v = get(root, "sys/kernel/mm/mempolicy/weighted_interleave/node0");
-    g_assert_cmpstr(v, ==, "10");
-    g_free(v);
-    v = get(root, "sys/kernel/mm/mempolicy/weighted_interleave/node1");
-    g_assert_cmpstr(v, ==, "1");
-    g_free(v);
+    assert_attr(root, WI "node0", "10");
+    assert_attr(root, WI "node1", "1");
 
     /* Cleared: back to the kernel's */
     agent_compute_tiers(t, NULL, &tiers);
     agent_apply_placement(root, t, &tiers, &w, log, &failed);
     g_assert_cmpint(w, ==, AGENT_WEIGHTS_KERNEL);
-    v = get(root, "sys/kernel/mm/mempolicy/weighted_interleave/auto");
-    g_assert_cmpstr(v, ==, "true");
-    g_free(v);
+    assert_attr(root, WI "auto", "true");
     remove_tree(root);
 }
 
