@@ -158,6 +158,7 @@ def main():
     ap.add_argument('--timeout', type=float, default=1200)
     ap.add_argument('--out', default=os.path.join(TOP, 'bench', 'results'))
     args = ap.parse_args()
+    harness.prepare_host()
     builds = args.builds.split(',')
     topos = args.topologies.split(',')
     for b in builds:

@@ -16,6 +16,8 @@ import subprocess
 import sys
 import time
 
+import host_limits
+
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUILD = os.path.join(TOP, 'build')
 QTEST_DIR = os.path.join(BUILD, 'qemu-build', 'tests', 'qtest')
@@ -180,6 +182,10 @@ def main():
             return 2
     total_p = total_f = total_s = 0
     start = time.monotonic()
+    if 'qtest' in suites or 'guest' in suites:
+        said = host_limits.raise_max_map_count()
+        if said:
+            print(f'# {said}')
     for s in suites:
         for name, cmd, env in SUITES[s]():
             p, f, sk = run_tap(name, cmd, env)

@@ -50,8 +50,10 @@ void hmp_info_cxl_direct_map(Monitor *mon, const QDict *qdict)
                 strList *d;
 
                 monitor_printf(mon, "  0x%" PRIx64 "-0x%" PRIx64 " direct, "
-                               "interleaved set in host-physical order:",
-                               x->start, x->start + x->size - 1);
+                               "interleaved set in host-physical order "
+                               "(%s):", x->start, x->start + x->size - 1,
+                               x->set_backing == CXL_SET_BACKING_COPY ?
+                               "a copy" : "the backends' own pages");
                 for (d = x->interleaved; d; d = d->next) {
                     monitor_printf(mon, " %s", d->value);
                 }

@@ -7,18 +7,33 @@
  * Ranges of a window that interleave (at the window, a host bridge, a
  * switch or the endpoints) cannot be one alias of one backend.  Where a
  * whole 256 MiB block of them decodes, chunk by 256-byte chunk, onto the
- * private volatile media of at most SET_MAX_DEVS type-3 devices, a set
- * holds the block's data in one RAM block in host-physical order, mapped
- * over the window like an alias.  Every chunk is decoded with upstream's
- * own per-address functions (cxl_cfmws_find_device(),
+ * volatile or persistent media of at most SET_MAX_DEVS type-3 devices, a
+ * set holds the block's bytes as one RAM block in host-physical order,
+ * mapped over the window like an alias.  Every chunk is decoded with
+ * upstream's own per-address functions (cxl_cfmws_find_device(),
  * cxl_type3_hpa_to_as_and_dpa()), so a set gives the guest exactly the
- * bytes the software decode would.  While a set is mapped the media's
- * bytes are in the set; unmapping and releasing it copies them back.
+ * bytes the software decode would.
  *
- * A set holds a copy, so it may only hold device chunks that no other
- * host address reaches (docs/cxl-memory.rst): if a chunk were reached
- * from two addresses, writes through one would not be seen through the
- * other, and copying back would lose one of them.  Before any set is
+ * A set is one of two kinds (CXLDMSetKind).  Where no other process sees
+ * the media (private backends, and share=on RAM or memfd backends whose
+ * fd this QEMU gives no one) it is a copy: while it is mapped the media's
+ * bytes are in its RAM, and releasing it copies them back.  Where others
+ * do see them (shared files, persistent memory on them, pool regions),
+ * the media must hold every byte at all times, so the set is the
+ * backends' own pages mapped again, page by page, in host-physical order
+ * (mremap() of a shared mapping with old size 0 maps the same pages
+ * again): nothing is copied, a kill -9 of QEMU loses nothing the guest
+ * wrote, and another process mapping a file sees the guest's writes as
+ * they happen.  That needs chunks of whole pages (interleave granularity
+ * at least the page size) and one mapping per run of pages, which
+ * vm.max_map_count bounds.
+ *
+ * A set may only hold device chunks that no other host address reaches
+ * (docs/cxl-memory.rst): if a chunk were reached from two addresses, a
+ * copy's writes through one would not be seen through the other, and
+ * copying back would lose one of them (the pages kind would stay
+ * coherent, but TCG tracks code per RAM block, and one rule for both
+ * kinds is simpler to reason about).  Before any set is
  * mapped, a build therefore counts, per device chunk, the addresses of
  * every window that reach it: linear ranges by their DPA interval,
  * interleaved ranges chunk by chunk (the same decode that fills the
@@ -26,20 +41,26 @@
  * software decode, and cxl_dm_sets_refused() says why.
  *
  * A build is done in steps of bounded work (decoding 16 MiB of addresses,
- * touching 8 MiB of a set's fresh RAM, or copying one block in), so that
+ * touching 8 MiB of a copy's fresh RAM, copying one block in, or mapping
+ * PAGES_STEP runs of a block's pages), so that
  * its caller can give the main loop back in between and pace it.  When
  * to build or tear down sets is qcxl-direct-map.c's to decide.
  */
 
 #include "qemu/osdep.h"
+#include <sys/mman.h>
+#include "qemu/atomic.h"
 #include "qemu/bitmap.h"
+#include "qemu/cutils.h"
 #include "qemu/error-report.h"
+#include "qemu/rcu.h"
 #include "qemu/units.h"
 #include "qapi/error.h"
 #include "hw/cxl/cxl.h"
 #include "hw/cxl/qcxl_direct_map.h"
 #include "system/hostmem.h"
 #include "exec/cpu-common.h"
+#include "exec/ramblock.h"
 #include "qcxl-direct-map-eval.h"
 #include "qcxl-direct-map-sets.h"
 #include "trace.h"
@@ -55,11 +76,35 @@
  */
 #define STEP_CHUNKS     (BLOCK_CHUNKS / 16)
 #define POPULATE_STEP   (8 * MiB)
+/* Mapping a run of pages again costs about 3 us here: 12 ms a step */
+#define PAGES_STEP      4096
+/*
+ * A run of pages is mapped again with one mremap(), which takes the
+ * source's file offsets from the mapping the run starts in.  Backends
+ * map their media as one mapping, except pool regions, whose extents
+ * are separate mappings of at least 2 MiB, aligned: runs are cut there.
+ */
+#define PAGES_RUN_MAX   (2 * MiB)
+/* Mappings left for the rest of QEMU, at the least */
+#define MAPS_HEADROOM   8192
 
+/* How others see a set member's media */
+typedef enum CXLDMMediaKind {
+    CXL_DM_MEDIA_PRIVATE,       /* share=off: only this QEMU */
+    CXL_DM_MEDIA_OWN_FD,        /* share=on RAM, memfd: this QEMU's */
+    CXL_DM_MEDIA_SEEN,          /* a shared file, a pool region */
+} CXLDMMediaKind;
+
+/* RAM for sets: never freed (the flat view may still name it), reused */
 typedef struct CXLDMPoolEntry {
+    struct rcu_head rcu;        /* retiring a PAGES entry */
+    CXLDMSetKind kind;
     MemoryRegion *ram;
+    uint8_t *va;                /* PAGES: the reserved range */
+    uint64_t maps;              /* PAGES: mappings in it */
     bool used;
-    bool populated;             /* its pages are there: kept until trimmed */
+    bool retiring;              /* PAGES: pages dropped after RCU */
+    bool populated;             /* COPY: its pages are there (until trim) */
 } CXLDMPoolEntry;
 
 /* One block: mapped, or (while a build scans it) a candidate */
@@ -67,12 +112,21 @@ struct CXLDMSet {
     CXLDMSets *w;
     hwaddr start, end;          /* absolute host physical addresses */
     CXLDMSetWhy why;            /* candidates: OK while it may be a set */
+    CXLDMSetKind kind;
     CXLDMPoolEntry *backing;
-    uint8_t *dev;               /* per chunk: index into devs[] */
-    uint32_t *dpa;              /* per chunk: DPA / SET_CHUNK */
+    uint8_t *dev;               /* per chunk: index into devs[], media[] */
+    uint32_t *dpa;              /* per chunk: offset in media / SET_CHUNK */
     CXLType3Dev *devs[SET_MAX_DEVS];
+    MemoryRegion *media[SET_MAX_DEVS];  /* the backend of devs[k] used */
     int ndevs;
 };
+
+/*
+ * Mappings that PAGES entries hold, all windows; of which retiring: to
+ * be dropped once no vCPU can reach them (pages_retire(), under RCU).
+ */
+static uint64_t pages_maps_held;
+static uint64_t pages_maps_retiring;
 
 /* A block that got no set, and why */
 typedef struct CXLDMRefusal {
@@ -87,9 +141,9 @@ struct CXLDMSets {
     GPtrArray *pool;            /* CXLDMPoolEntry: never freed, reused */
 };
 
-/* How many host addresses reach each chunk of one device's media */
+/* How many host addresses reach each chunk of one backend's media */
 typedef struct CXLDMReach {
-    CXLType3Dev *dev;
+    MemoryRegion *media;
     uint64_t chunks;
     unsigned long *once;        /* reached at least once */
     unsigned long *twice;       /* reached at least twice */
@@ -111,24 +165,39 @@ struct CXLDMBuild {
     CXLDMSet *cur;              /* the block being scanned, or NULL */
     GPtrArray *blocks;          /* CXLDMSet: scanned blocks, to map */
     guint next;                 /* map cursor: the block ... */
-    uint64_t populated;         /* ... and how much of its RAM is */
+    uint64_t populated;         /* ... and how much of its RAM is ready */
     GPtrArray *windows;         /* CXLDMSets the build fills */
+    int64_t other_maps;         /* mappings not ours, or -1: not counted */
+    uint64_t max_maps;          /* most that PAGES sets may hold */
+    GPtrArray *moving;          /* MemoryRegion: media not to hold */
+    bool waiting;               /* for retiring mappings to go */
 };
 
 /* ---- Decoding and reach ---- */
 
-/* The media a set may hold: volatile, private, enabled */
-static MemoryRegion *vmem(CXLType3Dev *c)
+/*
+ * The backend that upstream's decode reached, by its address space:
+ * volatile or persistent media.  Dynamic capacity is not held in sets.
+ */
+static MemoryRegion *media_of(CXLType3Dev *c, AddressSpace *as)
 {
-    return c->hostvmem ? host_memory_backend_get_memory(c->hostvmem) : NULL;
+    if (c->hostvmem && as == &c->hostvmem_as) {
+        return host_memory_backend_get_memory(c->hostvmem);
+    }
+    if (c->hostpmem && as == &c->hostpmem_as) {
+        return host_memory_backend_get_memory(c->hostpmem);
+    }
+    return NULL;
 }
 
 /*
  * Decode one chunk with upstream's per-address functions.  True if it
- * lands, whole, on the volatile media of a type-3 device.
+ * lands, whole, on the volatile or persistent media of a type-3 device:
+ * *@media at offset *@off.
  */
 static bool chunk_decode(CXLFixedWindow *fw, DeviceState *removing,
-                         hwaddr hpa, CXLType3Dev **out, uint64_t *dpa)
+                         hwaddr hpa, CXLType3Dev **out, MemoryRegion **media,
+                         uint64_t *off)
 {
     PCIDevice *d = cxl_cfmws_find_device(fw, hpa - fw->base);
     AddressSpace *as;
@@ -139,10 +208,12 @@ static bool chunk_decode(CXLFixedWindow *fw, DeviceState *removing,
         return false;
     }
     c = CXL_TYPE3(d);
-    if (!vmem(c) ||
-        cxl_type3_hpa_to_as_and_dpa(c, hpa, SET_CHUNK, &as, dpa) ||
-        as != &c->hostvmem_as || *dpa % SET_CHUNK ||
-        *dpa + SET_CHUNK > memory_region_size(vmem(c))) {
+    if (cxl_type3_hpa_to_as_and_dpa(c, hpa, SET_CHUNK, &as, off)) {
+        return false;
+    }
+    *media = media_of(c, as);
+    if (!*media || *off % SET_CHUNK ||
+        *off + SET_CHUNK > memory_region_size(*media)) {
         return false;
     }
     *out = c;
@@ -150,33 +221,45 @@ static bool chunk_decode(CXLFixedWindow *fw, DeviceState *removing,
 }
 
 /*
- * May @c's media be held in a set's RAM?  Not if it is shared (other
- * hosts must see its bytes where they are) or disabled (sanitize).
+ * Who else sees @media's pages, by its RAM block.  A shared block that
+ * is not from a named file (memory-backend-ram,share=on and
+ * memory-backend-memfd) is seen by no one: this QEMU passes its
+ * descriptor on only for RAM in the guest's memory map (vhost-user) or
+ * for a cpr-transfer migration, an interleaved device's backend is never
+ * in the memory map, and sets are taken down before any migration.  A
+ * shared block from a named file others may map: memory-backend-file,
+ * and pool memory, which qcxl-pool-ram.c marks so while it is the
+ * pool's (a pull back into DRAM clears the mark).
  */
-static bool set_device_ok(CXLType3Dev *c)
+static CXLDMMediaKind media_kind(MemoryRegion *media)
 {
-    return !cxl_dev_media_disabled(&c->cxl_dstate) &&
-           !object_property_get_bool(OBJECT(c->hostvmem), "share", NULL);
+    RAMBlock *rb = media->ram_block;
+
+    if (!qemu_ram_is_shared(rb)) {
+        return CXL_DM_MEDIA_PRIVATE;
+    }
+    return qemu_ram_is_named_file(rb) ? CXL_DM_MEDIA_SEEN :
+                                        CXL_DM_MEDIA_OWN_FD;
 }
 
-static CXLDMReach *reach_of(CXLDMBuild *b, CXLType3Dev *c)
+static CXLDMReach *reach_of(CXLDMBuild *b, MemoryRegion *media)
 {
     CXLDMReach *r = b->last_reach;
     int i;
 
-    if (r && r->dev == c) {
+    if (r && r->media == media) {
         return r;
     }
     for (i = 0; i < b->reach->len; i++) {
         r = g_ptr_array_index(b->reach, i);
-        if (r->dev == c) {
+        if (r->media == media) {
             b->last_reach = r;
             return r;
         }
     }
     r = g_new0(CXLDMReach, 1);
-    r->dev = c;
-    r->chunks = memory_region_size(vmem(c)) / SET_CHUNK;
+    r->media = media;
+    r->chunks = memory_region_size(media) / SET_CHUNK;
     r->once = bitmap_new(r->chunks);
     r->twice = bitmap_new(r->chunks);
     g_ptr_array_add(b->reach, r);
@@ -192,11 +275,11 @@ static void reach_free(gpointer p)
     g_free(r);
 }
 
-/* Chunks [first, first + n) of @c are reached from one more address. */
-static void reach_add(CXLDMBuild *b, CXLType3Dev *c, uint64_t first,
+/* Chunks [first, first + n) of @media are reached from one more address */
+static void reach_add(CXLDMBuild *b, MemoryRegion *media, uint64_t first,
                       uint64_t n)
 {
-    CXLDMReach *r = reach_of(b, c);
+    CXLDMReach *r = reach_of(b, media);
     uint64_t i, end = MIN(first + n, r->chunks);
 
     if (n == 1 && first < end) {
@@ -215,14 +298,28 @@ static void reach_add(CXLDMBuild *b, CXLType3Dev *c, uint64_t first,
     }
 }
 
-static bool reached_twice(CXLDMBuild *b, CXLType3Dev *c, uint64_t chunk)
+static bool reached_twice(CXLDMBuild *b, MemoryRegion *media, uint64_t chunk)
 {
-    CXLDMReach *r = reach_of(b, c);
+    CXLDMReach *r = reach_of(b, media);
 
     return chunk < r->chunks && test_bit(chunk, r->twice);
 }
 
 /* ---- Sets: their RAM, copying, mapping ---- */
+
+/*
+ * The media were written behind the memory API's back (by copying back,
+ * or through the set's pages): tell dirty tracking.
+ */
+static void set_media_dirty(CXLDMSet *set)
+{
+    int k;
+
+    for (k = 0; k < set->ndevs; k++) {
+        memory_region_set_dirty(set->media[k], 0,
+                                memory_region_size(set->media[k]));
+    }
+}
 
 /* Copy a set's data between its RAM and the devices' media. */
 static void set_copy(CXLDMSet *set, bool to_ram)
@@ -233,7 +330,7 @@ static void set_copy(CXLDMSet *set, bool to_ram)
     int k;
 
     for (k = 0; k < set->ndevs; k++) {
-        media[k] = memory_region_get_ram_ptr(vmem(set->devs[k]));
+        media[k] = memory_region_get_ram_ptr(set->media[k]);
     }
     for (i = 0; i < n; i++) {
         uint8_t *m = media[set->dev[i]] + (uint64_t)set->dpa[i] * SET_CHUNK;
@@ -249,16 +346,56 @@ static void set_copy(CXLDMSet *set, bool to_ram)
         }
     }
     if (!to_ram) {
-        /* Written behind the memory API's back: tell dirty tracking. */
-        for (k = 0; k < set->ndevs; k++) {
-            MemoryRegion *mr = vmem(set->devs[k]);
-
-            memory_region_set_dirty(mr, 0, memory_region_size(mr));
-        }
+        set_media_dirty(set);
     }
 }
 
-static CXLDMPoolEntry *pool_get(CXLDMSets *w, uint64_t size)
+/* A range of @size for a PAGES entry, aligned for 2 MiB pages */
+static uint8_t *pages_reserve(uint64_t size)
+{
+    uint8_t *raw = mmap(NULL, size + PAGES_RUN_MAX, PROT_NONE,
+                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    uint8_t *va;
+
+    if (raw == MAP_FAILED) {
+        return NULL;
+    }
+    va = (uint8_t *)QEMU_ALIGN_UP((uintptr_t)raw, PAGES_RUN_MAX);
+    if (va > raw) {
+        munmap(raw, va - raw);
+    }
+    munmap(va + size, raw + PAGES_RUN_MAX - va);
+    return va;
+}
+
+/*
+ * Drop the pages an entry maps: one mapping of nothing over the range
+ * replaces them all (the range stays reserved).
+ */
+static void pages_drop(CXLDMPoolEntry *e)
+{
+    void *p = mmap(e->va, memory_region_size(e->ram), PROT_NONE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED,
+                   -1, 0);
+
+    /* Replacing a mapping in place needs no new mapping count. */
+    g_assert(p == e->va);
+    qatomic_sub(&pages_maps_held, e->maps);
+    e->maps = 0;
+}
+
+/* Under RCU: no vCPU can reach the pages any more */
+static void pages_retire(struct rcu_head *head)
+{
+    CXLDMPoolEntry *e = container_of(head, CXLDMPoolEntry, rcu);
+
+    qatomic_sub(&pages_maps_retiring, e->maps);
+    pages_drop(e);
+    qatomic_store_release(&e->retiring, false);
+}
+
+static CXLDMPoolEntry *pool_get(CXLDMSets *w, CXLDMSetKind kind,
+                                uint64_t size)
 {
     CXLDMPoolEntry *e;
     g_autofree char *name = NULL;
@@ -268,21 +405,35 @@ static CXLDMPoolEntry *pool_get(CXLDMSets *w, uint64_t size)
     /* Populated ones first: a rebuild after a teardown costs a copy. */
     for (i = 0; i < 2 * w->pool->len; i++) {
         e = g_ptr_array_index(w->pool, i % w->pool->len);
-        if (!e->used && memory_region_size(e->ram) == size &&
+        if (!e->used && e->kind == kind &&
+            memory_region_size(e->ram) == size &&
+            !qatomic_load_acquire(&e->retiring) &&
             (e->populated || i >= w->pool->len)) {
             e->used = true;
             return e;
         }
     }
     /*
-     * Not migrated as RAM: a set is torn down (its data back on the
+     * Not migrated as RAM: a set is torn down (a copy's data back on the
      * media, which migrates) before any savevm or migration starts.
      */
     e = g_new0(CXLDMPoolEntry, 1);
+    e->kind = kind;
     e->ram = g_new0(MemoryRegion, 1);
     name = g_strdup_printf("cxl-interleave@0x%" PRIx64 "[%u]", w->fw->base,
                            w->pool->len);
-    if (!memory_region_init_ram_nomigrate(e->ram, NULL, name, size, &err)) {
+    if (kind == CXL_DM_SET_PAGES) {
+        e->va = pages_reserve(size);
+        if (!e->va) {
+            warn_report("cxl direct map: reserving %" PRIu64 " bytes for "
+                        "an interleaved set: %s", size, strerror(errno));
+            g_free(e->ram);
+            g_free(e);
+            return NULL;
+        }
+        memory_region_init_ram_ptr(e->ram, NULL, name, size, e->va);
+    } else if (!memory_region_init_ram_nomigrate(e->ram, NULL, name, size,
+                                                 &err)) {
         warn_report_err(err);
         g_free(e->ram);
         g_free(e);
@@ -311,9 +462,20 @@ static void refuse(CXLDMSets *w, CXLDMSet *set)
                                      set->why);
 }
 
-/* Give a pool entry back; its pages stay until cxl_dm_sets_trim() */
-static void pool_put(CXLDMPoolEntry *e)
+/*
+ * Give a pool entry back.  A copy's pages stay until cxl_dm_sets_trim();
+ * the pages a PAGES entry maps go once no vCPU can reach them (@seen:
+ * it was in the guest's memory map), before it is used again.
+ */
+static void pool_put(CXLDMPoolEntry *e, bool seen)
 {
+    if (e->kind == CXL_DM_SET_PAGES && seen) {
+        e->retiring = true;
+        qatomic_add(&pages_maps_retiring, e->maps);
+        call_rcu1(&e->rcu, pages_retire);
+    } else if (e->kind == CXL_DM_SET_PAGES) {
+        pages_drop(e);
+    }
     e->used = false;
 }
 
@@ -324,7 +486,7 @@ void cxl_dm_sets_trim(CXLDMSets *w)
     for (i = 0; i < w->pool->len; i++) {
         CXLDMPoolEntry *e = g_ptr_array_index(w->pool, i);
 
-        if (!e->used && e->populated) {
+        if (!e->used && e->populated && e->kind == CXL_DM_SET_COPY) {
             ram_block_discard_range(e->ram->ram_block, 0,
                                     memory_region_size(e->ram));
             e->populated = false;
@@ -332,12 +494,17 @@ void cxl_dm_sets_trim(CXLDMSets *w)
     }
 }
 
-/* Map a block whose RAM is populated: its data in, the RAM over the window */
+/*
+ * Map a block whose RAM is ready (a copy's populated, a PAGES entry's
+ * pages mapped): a copy's data in, the RAM over the window.
+ */
 static void set_map(CXLDMSet *set)
 {
     CXLDMSets *w = set->w;
 
-    set_copy(set, true);
+    if (set->kind == CXL_DM_SET_COPY) {
+        set_copy(set, true);
+    }
     memory_region_transaction_begin();
     memory_region_add_subregion_overlap(&w->fw->mr, set->start - w->fw->base,
                                         set->backing->ram, 1);
@@ -349,15 +516,23 @@ static void set_map(CXLDMSet *set)
 
 /* ---- Building ---- */
 
-CXLDMBuild *cxl_dm_build_new(DeviceState *removing)
+CXLDMBuild *cxl_dm_build_new(DeviceState *removing, uint64_t max_maps,
+                             const GPtrArray *moving)
 {
     CXLDMBuild *b = g_new0(CXLDMBuild, 1);
+    guint i;
 
+    b->moving = g_ptr_array_new();
+    for (i = 0; moving && i < moving->len; i++) {
+        g_ptr_array_add(b->moving, g_ptr_array_index(moving, i));
+    }
+    b->max_maps = max_maps;
     b->removing = removing;
     b->reach = g_ptr_array_new_with_free_func(reach_free);
     b->runs = g_array_new(false, false, sizeof(CXLDMRun));
     b->blocks = g_ptr_array_new();
     b->windows = g_ptr_array_new();
+    b->other_maps = -1;
     return b;
 }
 
@@ -372,9 +547,9 @@ void cxl_dm_build_add_window(CXLDMBuild *b, CXLDMSets *w, GArray *ranges)
     for (i = 0; ranges && i < ranges->len; i++) {
         CXLDMRange *r = &g_array_index(ranges, CXLDMRange, i);
 
-        if (r->target && r->ct3d && r->target == vmem(r->ct3d)) {
-            /* A linear range reaches its DPA interval once. */
-            reach_add(b, r->ct3d, r->target_offset / SET_CHUNK,
+        if (r->target && r->ct3d) {
+            /* A linear range reaches its media interval once. */
+            reach_add(b, r->target, r->target_offset / SET_CHUNK,
                       DIV_ROUND_UP(r->target_offset % SET_CHUNK +
                                    r->end - r->start, SET_CHUNK));
             continue;
@@ -399,7 +574,8 @@ static void scan_chunk(CXLDMBuild *b, CXLDMRun *run, hwaddr hpa)
     hwaddr blk = QEMU_ALIGN_DOWN(hpa, SET_BLOCK);
     CXLDMSet *set;
     CXLType3Dev *c;
-    uint64_t dpa;
+    MemoryRegion *media;
+    uint64_t off;
     size_t i;
     bool hit;
     int k;
@@ -414,9 +590,9 @@ static void scan_chunk(CXLDMBuild *b, CXLDMRun *run, hwaddr hpa)
         set->dpa = g_new(uint32_t, BLOCK_CHUNKS);
     }
     set = b->cur;
-    hit = chunk_decode(run->w->fw, b->removing, hpa, &c, &dpa);
+    hit = chunk_decode(run->w->fw, b->removing, hpa, &c, &media, &off);
     if (hit) {
-        reach_add(b, c, dpa / SET_CHUNK, 1);
+        reach_add(b, media, off / SET_CHUNK, 1);
     }
     if (!set) {
         return;
@@ -425,22 +601,26 @@ static void scan_chunk(CXLDMBuild *b, CXLDMRun *run, hwaddr hpa)
     if (set->why == CXL_DM_SET_OK && !hit) {
         set->why = CXL_DM_SET_UNDECODED;
     } else if (set->why == CXL_DM_SET_OK) {
-        for (k = 0; k < set->ndevs && set->devs[k] != c; k++) {
-            /* find the device's index */
+        for (k = 0; k < set->ndevs && set->media[k] != media; k++) {
+            /* find the media's index */
         }
         if (k == set->ndevs) {
-            /* A device new to the set: may the set hold its media? */
+            /* Media new to the set: may the set hold them? */
             if (k == SET_MAX_DEVS) {
                 set->why = CXL_DM_SET_TOO_MANY_DEVICES;
-            } else if (!set_device_ok(c)) {
-                set->why = CXL_DM_SET_NOT_PRIVATE;
+            } else if (cxl_dev_media_disabled(&c->cxl_dstate)) {
+                set->why = CXL_DM_SET_MEDIA_DISABLED;
+            } else if (g_ptr_array_find(b->moving, media, NULL)) {
+                set->why = CXL_DM_SET_MEDIA_MOVING;
             } else {
-                set->devs[set->ndevs++] = c;
+                set->devs[k] = c;
+                set->media[k] = media;
+                set->ndevs++;
             }
         }
         if (set->why == CXL_DM_SET_OK) {
             set->dev[i] = k;
-            set->dpa[i] = dpa / SET_CHUNK;
+            set->dpa[i] = off / SET_CHUNK;
         }
     }
     if (set->why != CXL_DM_SET_OK && set->dev) {
@@ -454,24 +634,213 @@ static void scan_chunk(CXLDMBuild *b, CXLDMRun *run, hwaddr hpa)
     }
 }
 
+/* The largest page size of a set's media */
+static size_t set_page_size(const CXLDMSet *set)
+{
+    size_t page = qemu_real_host_page_size();
+    int k;
+
+    for (k = 0; k < set->ndevs; k++) {
+        page = MAX(page, qemu_ram_pagesize(set->media[k]->ram_block));
+    }
+    return page;
+}
+
+/* Does chunk @j continue chunk @i's run: same media, the next chunk? */
+static bool chunk_follows(const CXLDMSet *set, size_t i, size_t j)
+{
+    return set->dev[j] == set->dev[i] && set->dpa[j] == set->dpa[i] + (j - i);
+}
+
+/*
+ * Where the run of @set's chunks that starts at chunk @i ends: the run
+ * mapped again with one mremap() (cut at PAGES_RUN_MAX boundaries of
+ * the media).
+ */
+static size_t pages_run_end(const CXLDMSet *set, size_t i)
+{
+    size_t j = i + 1;
+
+    while (j < BLOCK_CHUNKS && chunk_follows(set, i, j) &&
+           (uint64_t)set->dpa[j] * SET_CHUNK % PAGES_RUN_MAX) {
+        j++;
+    }
+    return j;
+}
+
+/*
+ * How many mappings @set's pages take, or 0 if some page of the block
+ * is not one whole, aligned page of one backend.
+ */
+static uint64_t pages_runs(const CXLDMSet *set)
+{
+    size_t per_page = set_page_size(set) / SET_CHUNK;
+    uint64_t runs = 0;
+    size_t i, j;
+
+    for (i = 0; i < BLOCK_CHUNKS; i += per_page) {
+        if (set->dpa[i] % per_page) {
+            return 0;
+        }
+        for (j = i + 1; j < i + per_page; j++) {
+            if (!chunk_follows(set, i, j)) {
+                return 0;
+            }
+        }
+    }
+    for (i = 0; i < BLOCK_CHUNKS; i = pages_run_end(set, i)) {
+        runs++;
+    }
+    return runs;
+}
+
+/* The process's mappings now, or -1 if they cannot be counted */
+static int64_t maps_now(void)
+{
+    g_autofree char *text = NULL;
+    int64_t n = 0;
+    char *p;
+
+    if (!g_file_get_contents("/proc/self/maps", &text, NULL, NULL)) {
+        return -1;
+    }
+    for (p = strchr(text, '\n'); p; p = strchr(p + 1, '\n')) {
+        n++;
+    }
+    return n;
+}
+
+/*
+ * May @runs more mappings be made, within the machine's limit and
+ * leaving the rest of QEMU enough of the kernel's?
+ */
+static bool maps_allow(CXLDMBuild *b, uint64_t runs)
+{
+    g_autofree char *text = NULL;
+    uint64_t held = qatomic_read(&pages_maps_held);
+    uint64_t max = 0;
+
+    if (held > b->max_maps || runs > b->max_maps - held) {
+        return false;
+    }
+    if (!g_file_get_contents("/proc/sys/vm/max_map_count", &text, NULL,
+                             NULL) ||
+        qemu_strtou64(text, NULL, 10, &max) || max < MAPS_HEADROOM) {
+        /* Not Linux as we know it: let mremap() say. */
+        return true;
+    }
+    if (b->other_maps < 0) {
+        int64_t now = maps_now();
+
+        b->other_maps = now < 0 ? 0 :
+                        MAX(0, now - (int64_t)qatomic_read(&pages_maps_held));
+    }
+    return b->other_maps + qatomic_read(&pages_maps_held) + runs +
+           MAX(MAPS_HEADROOM, max / 16) <= max;
+}
+
+/*
+ * What kind of set a scanned block may be, or why it may be none.
+ * Copies where nobody else sees the media; the media's own pages where
+ * anybody may.
+ */
+static void set_choose(CXLDMBuild *b, CXLDMSet *set)
+{
+    bool seen = false, shared = true;
+    size_t i;
+    int k;
+
+    for (i = 0; set->why == CXL_DM_SET_OK && i < BLOCK_CHUNKS; i++) {
+        if (reached_twice(b, set->media[set->dev[i]], set->dpa[i])) {
+            set->why = CXL_DM_SET_ALIASED;
+        }
+    }
+    if (set->why != CXL_DM_SET_OK) {
+        return;
+    }
+    for (k = 0; k < set->ndevs; k++) {
+        CXLDMMediaKind m = media_kind(set->media[k]);
+
+        seen |= m == CXL_DM_MEDIA_SEEN;
+        shared &= m != CXL_DM_MEDIA_PRIVATE;
+    }
+    set->kind = seen ? CXL_DM_SET_PAGES : CXL_DM_SET_COPY;
+    if (!seen) {
+        return;
+    }
+    if (!shared) {
+        set->why = CXL_DM_SET_MIXED;
+    } else if (!pages_runs(set)) {
+        set->why = CXL_DM_SET_GRANULE;
+    } else if (!maps_allow(b, pages_runs(set))) {
+        /* Sets just taken down may free enough: wait for them. */
+        b->waiting = qatomic_read(&pages_maps_retiring) > 0;
+        set->why = b->waiting ? CXL_DM_SET_OK : CXL_DM_SET_MAP_COUNT;
+    }
+}
+
+/*
+ * One step of mapping a PAGES set's pages again, PAGES_STEP runs at a
+ * time, then mapping the set.  Returns the bytes of work.
+ */
+static uint64_t pages_step(CXLDMBuild *b, CXLDMSet *set)
+{
+    CXLDMPoolEntry *e = set->backing;
+    size_t i = b->populated / SET_CHUNK, j, n = 0;
+
+    for (; i < BLOCK_CHUNKS && n < PAGES_STEP; i = j, n++) {
+        uint8_t *src = memory_region_get_ram_ptr(set->media[set->dev[i]]) +
+                       (uint64_t)set->dpa[i] * SET_CHUNK;
+
+        j = pages_run_end(set, i);
+        if (mremap(src, 0, (j - i) * SET_CHUNK, MREMAP_MAYMOVE | MREMAP_FIXED,
+                   e->va + i * SET_CHUNK) == MAP_FAILED) {
+            int err = errno;
+
+            /* Never in the memory map: the pages go at once. */
+            qatomic_add(&pages_maps_held, n);
+            e->maps += n;
+            pool_put(e, false);
+            set->why = err == ENOMEM ? CXL_DM_SET_MAP_COUNT :
+                                       CXL_DM_SET_MAP_FAILED;
+            trace_cxl_direct_map_pages_failed(set->start, err);
+            refuse(set->w, set);
+            set_free(set);
+            b->next++;
+            return n * PAGES_RUN_MAX;
+        }
+    }
+    qatomic_add(&pages_maps_held, n);
+    e->maps += n;
+    b->populated = i * SET_CHUNK;
+    if (i < BLOCK_CHUNKS) {
+        return n * PAGES_RUN_MAX;
+    }
+    trace_cxl_direct_map_pages_mapped(set->start, e->maps,
+                                      qatomic_read(&pages_maps_held));
+    set_map(set);
+    b->next++;
+    return SET_BLOCK;
+}
+
 /*
  * One step towards mapping the next scanned block, if it may be a set:
- * the check and RAM for it, then populating the RAM (first touches are
- * slow, so a step populates POPULATE_STEP), then copying its data in and
- * mapping it.  Returns the bytes of work.
+ * the check and RAM for it; for a copy, populating the RAM (first
+ * touches are slow, so a step populates POPULATE_STEP), then copying its
+ * data in and mapping it; for a set of the media's pages, mapping them
+ * again in steps, then mapping it.  Returns the bytes of work.
  */
 static uint64_t map_step(CXLDMBuild *b, CXLDMSet *set)
 {
     size_t i;
 
     if (!set->backing) {
-        for (i = 0; set->why == CXL_DM_SET_OK && i < BLOCK_CHUNKS; i++) {
-            if (reached_twice(b, set->devs[set->dev[i]], set->dpa[i])) {
-                set->why = CXL_DM_SET_ALIASED;
-            }
+        set_choose(b, set);
+        if (b->waiting) {
+            return PAGES_RUN_MAX;
         }
         if (set->why == CXL_DM_SET_OK) {
-            set->backing = pool_get(set->w, SET_BLOCK);
+            set->backing = pool_get(set->w, set->kind, SET_BLOCK);
             if (!set->backing) {
                 set->why = CXL_DM_SET_NO_RAM;
             }
@@ -483,6 +852,9 @@ static uint64_t map_step(CXLDMBuild *b, CXLDMSet *set)
             return BLOCK_CHUNKS;
         }
         b->populated = set->backing->populated ? SET_BLOCK : 0;
+    }
+    if (set->kind == CXL_DM_SET_PAGES) {
+        return pages_step(b, set);
     }
     if (b->populated < SET_BLOCK) {
         uint8_t *p = memory_region_get_ram_ptr(set->backing->ram);
@@ -505,6 +877,7 @@ uint64_t cxl_dm_build_step(CXLDMBuild *b)
 {
     uint64_t n = 0;
 
+    b->waiting = false;
     /* First every interleaved address, a block's worth at a time ... */
     while (b->run < b->runs->len && n < STEP_CHUNKS) {
         CXLDMRun *run = &g_array_index(b->runs, CXLDMRun, b->run);
@@ -525,6 +898,11 @@ uint64_t cxl_dm_build_step(CXLDMBuild *b)
         return map_step(b, g_ptr_array_index(b->blocks, b->next));
     }
     return 0;
+}
+
+bool cxl_dm_build_waiting(const CXLDMBuild *b)
+{
+    return b->waiting;
 }
 
 bool cxl_dm_build_uses(const CXLDMBuild *b, const CXLDMSets *w)
@@ -549,13 +927,14 @@ void cxl_dm_build_free(CXLDMBuild *b)
         CXLDMSet *set = g_ptr_array_index(b->blocks, i);
 
         if (set->backing) {
-            pool_put(set->backing);
+            pool_put(set->backing, false);
         }
         set_free(set);
     }
     g_ptr_array_free(b->blocks, true);
     g_ptr_array_free(b->reach, true);
     g_ptr_array_free(b->windows, true);
+    g_ptr_array_free(b->moving, true);
     g_array_free(b->runs, true);
     g_free(b);
 }
@@ -602,8 +981,12 @@ void cxl_dm_sets_release(CXLDMSets *w)
     for (i = 0; i < w->sets->len; i++) {
         CXLDMSet *set = g_ptr_array_index(w->sets, i);
 
-        set_copy(set, false);
-        pool_put(set->backing);
+        if (set->kind == CXL_DM_SET_COPY) {
+            set_copy(set, false);
+        } else {
+            set_media_dirty(set);
+        }
+        pool_put(set->backing, true);
         set_free(set);
     }
     g_ptr_array_set_size(w->sets, 0);
@@ -689,8 +1072,51 @@ CXLType3Dev *cxl_dm_set_dev(const CXLDMSet *set, int i)
     return set->devs[i];
 }
 
+CXLDMSetKind cxl_dm_set_kind(const CXLDMSet *set)
+{
+    return set->kind;
+}
+
 bool cxl_dm_set_continues(const CXLDMSet *a, const CXLDMSet *b)
 {
-    return a && b && a->end == b->start && a->ndevs == b->ndevs &&
+    return a && b && a->end == b->start && a->kind == b->kind &&
+           a->ndevs == b->ndevs &&
            !memcmp(a->devs, b->devs, a->ndevs * sizeof(a->devs[0]));
+}
+
+char *cxl_dm_set_why_text(CXLDMSetWhy why)
+{
+    switch (why) {
+    case CXL_DM_SET_OK:
+        return NULL;
+    case CXL_DM_SET_UNDECODED:
+        return g_strdup("part of the block decodes to no volatile or "
+                        "persistent media");
+    case CXL_DM_SET_MEDIA_DISABLED:
+        return g_strdup("a device's media is disabled");
+    case CXL_DM_SET_MEDIA_MOVING:
+        return g_strdup("a backend's pages are being moved (a pool job, "
+                        "or this host was fenced)");
+    case CXL_DM_SET_TOO_MANY_DEVICES:
+        return g_strdup_printf("the block spans more than %d backends",
+                               SET_MAX_DEVS);
+    case CXL_DM_SET_ALIASED:
+        return g_strdup("device bytes are reached from more than one "
+                        "address");
+    case CXL_DM_SET_NO_RAM:
+        return g_strdup("no host memory for a copy of the block");
+    case CXL_DM_SET_MIXED:
+        return g_strdup("it mixes private backends with backends other "
+                        "processes map");
+    case CXL_DM_SET_GRANULE:
+        return g_strdup("its backends are mapped by other processes and "
+                        "it interleaves in pieces smaller than their "
+                        "pages");
+    case CXL_DM_SET_MAP_COUNT:
+        return g_strdup("mapping its backends' pages would exceed "
+                        "vm.max_map_count");
+    case CXL_DM_SET_MAP_FAILED:
+        return g_strdup("its backends' pages could not be mapped again");
+    }
+    g_assert_not_reached();
 }

@@ -8,6 +8,11 @@
 #include "qemu/osdep.h"
 #include "qapi/error.h"
 #include "qapi/qapi-commands-qcxl.h"
+#include "hw/cxl/qcxl_direct_map.h"
+
+void cxl_direct_map_backend_moving(MemoryRegion *mr, bool moving)
+{
+}
 
 CxlWindowDirectMapList *qmp_query_cxl_direct_map(Error **errp)
 {

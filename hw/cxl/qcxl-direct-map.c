@@ -106,6 +106,9 @@ typedef struct CXLDMWindow {
     uint64_t teardowns;         /* sets or builds taken down */
 } CXLDMWindow;
 
+/* A build waiting for mappings to be dropped looks again after this */
+#define SETS_WAIT_NS    (10 * SCALE_MS)
+
 static struct {
     CXLState *state;
     bool enabled;
@@ -120,8 +123,12 @@ static struct {
     RateLimit rate;             /* the pace of builds ... */
     int64_t pace_until;         /* ... until then (QEMU_CLOCK_REALTIME) */
     bool set_at_start;          /* cxl-direct-map= given at start-up */
+    uint64_t max_maps;          /* cxl-direct-map-max-maps */
+    GPtrArray *moving;          /* MemoryRegion: backends being moved */
+    uint64_t moving_changes;    /* ... changed this often */
 } dm = {
     .enabled = true,
+    .max_maps = UINT64_MAX,
 };
 
 /* Mapped ranges of @ranges, adjacent pieces of one backend merged. */
@@ -319,6 +326,7 @@ static uint64_t sets_fingerprint(void)
     h = fp_mix(h, &dm.enabled, sizeof(dm.enabled));
     h = fp_mix(h, &dm.migrating, sizeof(dm.migrating));
     h = fp_mix(h, &dm.removing, sizeof(dm.removing));
+    h = fp_mix(h, &dm.moving_changes, sizeof(dm.moving_changes));
     for (i = 0; i < dm.windows->len; i++) {
         CXLFixedWindow *fw = g_array_index(dm.windows, CXLDMWindow, i).fw;
 
@@ -490,7 +498,7 @@ static void sets_build_step(void *opaque)
         if (!sets_wanted()) {
             return;
         }
-        dm.build = cxl_dm_build_new(dm.removing);
+        dm.build = cxl_dm_build_new(dm.removing, dm.max_maps, dm.moving);
         for (i = 0; i < dm.windows->len; i++) {
             CXLDMWindow *w = &g_array_index(dm.windows, CXLDMWindow, i);
 
@@ -517,12 +525,34 @@ static void sets_build_step(void *opaque)
     }
     delay = qemu_clock_get_ns(QEMU_CLOCK_REALTIME) < dm.pace_until ?
             ratelimit_calculate_delay(&dm.rate, MAX(took, 1)) : 0;
+    if (cxl_dm_build_waiting(dm.build)) {
+        delay = MAX(delay, SETS_WAIT_NS);
+    }
     trace_cxl_direct_map_build_step(work, took, delay);
     if (delay > 0) {
         timer_mod(dm.timer, qemu_clock_get_ns(QEMU_CLOCK_REALTIME) + delay);
     } else {
         qemu_bh_schedule(dm.bh);
     }
+}
+
+void cxl_direct_map_backend_moving(MemoryRegion *mr, bool moving)
+{
+    if (!dm.moving) {
+        dm.moving = g_ptr_array_new();
+    }
+    if (moving == g_ptr_array_find(dm.moving, mr, NULL)) {
+        return;
+    }
+    if (moving) {
+        g_ptr_array_add(dm.moving, mr);
+    } else {
+        g_ptr_array_remove_fast(dm.moving, mr);
+    }
+    dm.moving_changes++;
+    trace_cxl_direct_map_backend_moving(memory_region_name(mr), moving);
+    /* A new decode fingerprint: sets holding @mr are taken down now. */
+    cxl_direct_map_update();
 }
 
 /* A device-side command is about to access @dev's media by DPA */
@@ -710,6 +740,13 @@ void cxl_direct_map_machine_init(Object *obj)
                                     "fixed memory windows wherever the "
                                     "committed decoders are not "
                                     "interleaved (default on)");
+    object_property_add_uint64_ptr(obj, "cxl-direct-map-max-maps",
+                                   &dm.max_maps, OBJ_PROP_FLAG_READWRITE);
+    object_property_set_description(obj, "cxl-direct-map-max-maps",
+                                    "Most memory mappings that interleaved "
+                                    "sets of shared backends may hold "
+                                    "(default: as many as vm.max_map_count "
+                                    "leaves; taken at the next build)");
 }
 
 /* ---- What is mapped, for QMP and HMP (qcxl-direct-map-cmds.c) ---- */
@@ -735,6 +772,7 @@ static CxlWindowDirectMap *window_info(CXLDMWindow *w)
     CxlDirectMapRange *last = NULL;
     CXLDMRange prev = { 0 };
     const CXLDMSet *prev_set = NULL;
+    CXLDMSetWhy prev_refusal = CXL_DM_SET_OK;
     int i;
 
     info->base = w->fw->base;
@@ -752,6 +790,7 @@ static CxlWindowDirectMap *window_info(CXLDMWindow *w)
             hwaddr e = cxl_dm_sets_boundary(w->sets, s, whole->end);
             const CXLDMSet *set = whole->target ? NULL :
                                   cxl_dm_sets_at(w->sets, s);
+            CXLDMSetWhy refusal = CXL_DM_SET_OK;
             CXLDMRange r = *whole;
             int k;
 
@@ -759,17 +798,20 @@ static CxlWindowDirectMap *window_info(CXLDMWindow *w)
             r.end = e;
             if (whole->target) {
                 r.target_offset += s - whole->start;
-            } else if (!set && cxl_dm_reason_interleaves(r.reason) &&
-                       cxl_dm_sets_refused(w->sets, s) ==
-                       CXL_DM_SET_ALIASED) {
-                r.reason = CXL_DM_ALIASED;
+            } else if (!set && cxl_dm_reason_interleaves(r.reason)) {
+                refusal = cxl_dm_sets_refused(w->sets, s);
+                if (refusal == CXL_DM_SET_ALIASED) {
+                    r.reason = CXL_DM_ALIASED;
+                    refusal = CXL_DM_SET_OK;
+                }
             }
             s = e;
             if (r.target || set) {
                 info->direct_bytes += r.end - r.start;
             }
             if (last && ((set && cxl_dm_set_continues(prev_set, set)) ||
-                         (!set && !prev_set && same_piece(&prev, &r)))) {
+                         (!set && !prev_set && refusal == prev_refusal &&
+                          same_piece(&prev, &r)))) {
                 last->size += r.end - r.start;
                 prev = r;
                 continue;
@@ -794,12 +836,23 @@ static CxlWindowDirectMap *window_info(CXLDMWindow *w)
                     QAPI_LIST_APPEND(dt, object_get_canonical_path(
                                          OBJECT(cxl_dm_set_dev(set, k))));
                 }
+                last->has_set_backing = true;
+                last->set_backing =
+                    cxl_dm_set_kind(set) == CXL_DM_SET_PAGES ?
+                    CXL_SET_BACKING_BACKEND_PAGES : CXL_SET_BACKING_COPY;
             } else {
-                last->reason = cxl_dm_range_why(&r);
+                g_autofree char *why = cxl_dm_range_why(&r);
+                g_autofree char *no_set = cxl_dm_set_why_text(refusal);
+
+                last->reason = no_set ?
+                    g_strdup_printf("%s; no interleaved set: %s", why,
+                                    no_set) :
+                    g_steal_pointer(&why);
             }
             QAPI_LIST_APPEND(tail, last);
             prev = r;
             prev_set = set;
+            prev_refusal = refusal;
         }
     }
     return info;

@@ -15,6 +15,8 @@
 #include "qom/object.h"
 #include "exec/memory.h"
 #include "hw/mem/qcxl_pool_ram.h"
+#include "hw/cxl/qcxl_direct_map.h"
+#include "system/hostmem.h"
 #include "trace.h"
 
 struct QcxlPoolRam {
@@ -174,6 +176,9 @@ void qcxl_pool_ram_fence(QcxlPoolRam *ram)
     uint64_t size = qcxl_pool_ram_size(ram);
 
     trace_qcxl_pool_ram_fence(qcxl_pool_ram_name(ram), size);
+    /* No interleaved set may reach the pool's pages any more. */
+    cxl_direct_map_backend_moving(host_memory_backend_get_memory(ram->backend),
+                                  true);
     if (mmap(ptr, size, PROT_READ | PROT_WRITE,
              MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE,
              -1, 0) == MAP_FAILED) {

@@ -58,6 +58,7 @@
 #include "hw/mem/qcxl_pool_backend.h"
 #include "hw/mem/qcxl_pool_ram.h"
 #include "hw/mem/qcxl_pool_stage.h"
+#include "hw/cxl/qcxl_direct_map.h"
 #include "trace.h"
 
 #define MOVE_MIN_HOLE       (64 * KiB)
@@ -415,6 +416,8 @@ static void move_job_clean(Job *job)
     MoveJob *j = container_of(job, MoveJob, common);
 
     migrate_del_blocker(&j->blocker);
+    cxl_direct_map_backend_moving(host_memory_backend_get_memory(j->backend),
+                                  false);
     object_unref(OBJECT(j->backend));
     moves = g_slist_remove(moves, j);
 }
@@ -491,6 +494,9 @@ static MoveJob *move_job_new(const char *job_id, QcxlPoolRam *ram,
         ratelimit_set_speed(&j->limit, speed, 100 * SCALE_MS);
     }
     moves = g_slist_prepend(moves, j);
+    /* An interleaved set must not hold the pages while they move. */
+    cxl_direct_map_backend_moving(host_memory_backend_get_memory(j->backend),
+                                  true);
     return j;
 }
 

@@ -26,11 +26,21 @@ TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))
 BUILD = os.path.join(TOP, 'build')
 sys.path.insert(0, os.path.join(BUILD, 'qemu-src', 'python'))
 
+sys.path.insert(0, os.path.join(TOP, 'scripts'))
+
 # pylint: disable=wrong-import-position
 from qemu.machine import QEMUMachine  # noqa: E402
+import host_limits  # noqa: E402
 
 QCXL_QEMU = os.path.join(BUILD, 'qemu-system-x86_64')
 PRISTINE_QEMU = os.path.join(BUILD, 'pristine-qemu-system-x86_64')
+
+
+def prepare_host() -> None:
+    """Raise the host limits qcxl's QEMU needs (scripts/host_limits.py)."""
+    said = host_limits.raise_max_map_count()
+    if said:
+        print(f'# {said}', flush=True)
 
 
 def guest_image(flavour: str) -> Dict[str, str]:

@@ -35,6 +35,7 @@ def main() -> int:
     ap.add_argument('--list', action='store_true', help='list the cases')
     ap.add_argument('names', nargs='*', help='case name globs (default: all)')
     args = ap.parse_args()
+    harness.prepare_host()
 
     binary = {'qcxl': harness.QCXL_QEMU,
               'pristine': harness.PRISTINE_QEMU}.get(args.qemu, args.qemu)

@@ -15,9 +15,15 @@
 #include "libqtest.h"
 #include "qemu/bswap.h"
 
+#ifndef KiB
 #define KiB (1ULL << 10)
+#endif
+#ifndef MiB
 #define MiB (1ULL << 20)
+#endif
+#ifndef GiB
 #define GiB (1ULL << 30)
+#endif
 #define DEV_SIZE (256 * MiB)
 
 /* CXL r3.1 8.2.4: component registers; cache_mem follows 4 KiB of io. */
@@ -32,6 +38,7 @@
 #define HDM_CTRL               0x10
 #define HDM_TL_LO              0x14     /* target list; DPA skip (endpoint) */
 #define HDM_TL_HI              0x18
+#define CTRL_IG_SHIFT          0
 #define CTRL_IW_SHIFT          4
 #define CTRL_COMMIT            (1u << 9)
 #define CTRL_COMMITTED         (1u << 10)
@@ -53,6 +60,7 @@ typedef struct Topo {
     int nep;                /* type-3 devices */
     Dev dev[8];
     int ndev;               /* ... of which backed by files in dev[] */
+    int ig;                 /* interleave granularity: 256 << ig bytes */
     char *kind;
 } Topo;
 
@@ -122,13 +130,22 @@ static inline void decoder_set(QTestState *qts, uint64_t hdm, int n,
     qtest_writel(qts, d + HDM_CTRL, ctrl);
 }
 
+/* Commit decoder @n interleaving 1 << @iw_enc ways at 256 << @ig bytes */
+static inline void commit_ig(QTestState *qts, uint64_t hdm, int n,
+                             uint64_t base, uint64_t size, int iw_enc,
+                             int ig_enc, uint64_t tl_or_skip)
+{
+    decoder_set(qts, hdm, n, base, size,
+                CTRL_COMMIT | iw_enc << CTRL_IW_SHIFT |
+                ig_enc << CTRL_IG_SHIFT, tl_or_skip);
+    g_assert_true(qtest_readl(qts, hdm + HDM_DEC(n) + HDM_CTRL) &
+                  CTRL_COMMITTED);
+}
+
 static inline void commit(QTestState *qts, uint64_t hdm, int n, uint64_t base,
                           uint64_t size, int iw_enc, uint64_t tl_or_skip)
 {
-    decoder_set(qts, hdm, n, base, size,
-                CTRL_COMMIT | iw_enc << CTRL_IW_SHIFT, tl_or_skip);
-    g_assert_true(qtest_readl(qts, hdm + HDM_DEC(n) + HDM_CTRL) &
-                  CTRL_COMMITTED);
+    commit_ig(qts, hdm, n, base, size, iw_enc, 0, tl_or_skip);
 }
 
 static inline void uncommit(QTestState *qts, uint64_t hdm, int n)
@@ -200,17 +217,46 @@ static inline void topo_setup(Topo *t);
  * kind "1way-dc":   the same with one 256 MiB dynamic-capacity region
  * kind "hbN":       host bridge with N root ports -> N type-3 devices
  * kind "switch":    root port -> switch (USP, one DSP) -> type-3
- * kind "2hb-ram":   two host bridges (one root port each) -> one type-3
+ * kind "2hb":       two host bridges (one root port each) -> one type-3
  *                   each; the window interleaves the two bridges
- * kind "switch2-ram": root port -> switch (USP, two DSPs) -> two type-3
- * A "-ram" suffix gives the devices private RAM backends instead of
- * files shared with the test.
+ * kind "switch2":   root port -> switch (USP, two DSPs) -> two type-3
+ * The devices' backends are files shared with the test, unless a suffix
+ * says otherwise (for hbN, 2hb and switch2):
+ *   "-ram":   private RAM backends (memory-backend-ram);
+ *   "-memfd": memory-backend-ram,share=on (upstream's documented line);
+ *   "-pmem":  the files as persistent memory (with LSAs);
+ *   "-ext":   @extra defines the backends (ids cxl-mem0, cxl-mem1, ...);
+ *   "-pmem-ext": @extra defines them and their LSAs (lsa0, lsa1, ...),
+ *             used as persistent memory.
  */
-static inline Topo *topo_new(const char *kind, const char *extra)
+static inline const char *topo_suffix(const char *kind)
+{
+    const char *dash = strchr(kind, '-');
+
+    return dash && strcmp(kind, "1way-pmem") && strcmp(kind, "1way-dc") ?
+           dash : "";
+}
+
+/* The backend property (and LSA) of device @i */
+static inline char *topo_memdev(const char *kind, int i)
+{
+    if (g_str_has_prefix(topo_suffix(kind), "-pmem")) {
+        return g_strdup_printf("persistent-memdev=cxl-mem%d,lsa=lsa%d", i, i);
+    }
+    return g_strdup_printf("volatile-memdev=cxl-mem%d", i);
+}
+
+/*
+ * Topology @kind (above), interleaving at 256 << @ig bytes where the
+ * window does, QEMU from the binary in environment variable @var (NULL:
+ * QTEST_QEMU_BINARY).
+ */
+static inline Topo *topo_new_full(const char *kind, const char *extra,
+                                  int ig, const char *var)
 {
     Topo *t = g_new0(Topo, 1);
     g_autoptr(GString) args = g_string_new("-machine q35,cxl=on ");
-    bool ram = g_str_has_suffix(kind, "-ram");
+    const char *suffix = topo_suffix(kind);
     bool hb = g_str_has_prefix(kind, "hb");
     bool two_hb = g_str_has_prefix(kind, "2hb");
     bool sw2 = g_str_has_prefix(kind, "switch2");
@@ -218,11 +264,15 @@ static inline Topo *topo_new(const char *kind, const char *extra)
 
     g_assert(n >= 1 && n <= 8);
     t->win_size = 4 * GiB;
+    t->ig = ig;
     for (i = 0; i < n; i++) {
-        if (ram) {
-            /* Private media: interleaved sets may be built on it. */
+        if (g_str_has_suffix(suffix, "-ext")) {
+            continue;
+        }
+        if (!strcmp(suffix, "-ram") || !strcmp(suffix, "-memfd")) {
             g_string_append_printf(args, "-object memory-backend-ram,"
-                                   "id=cxl-mem%d,size=256M ", i);
+                                   "id=cxl-mem%d,size=256M%s ", i,
+                                   strcmp(suffix, "-ram") ? ",share=on" : "");
             continue;
         }
         dev_open(&t->dev[i], i);
@@ -230,21 +280,27 @@ static inline Topo *topo_new(const char *kind, const char *extra)
         g_string_append_printf(args, "-object memory-backend-file,id=cxl-mem%d,"
                                "share=on,mem-path=%s,size=256M ", i,
                                t->dev[i].path);
+        if (!strcmp(suffix, "-pmem")) {
+            g_string_append_printf(args, "-object memory-backend-ram,"
+                                   "id=lsa%d,size=1M ", i);
+        }
     }
     if (two_hb) {
-        g_string_append(args, "-M cxl-fmw.0.targets.0=cxl.1,"
+        g_autofree char *m0 = topo_memdev(kind, 0);
+        g_autofree char *m1 = topo_memdev(kind, 1);
+
+        g_string_append_printf(args, "-M cxl-fmw.0.targets.0=cxl.1,"
                         "cxl-fmw.0.targets.1=cxl.2,cxl-fmw.0.size=4G,"
-                        "cxl-fmw.0.interleave-granularity=256 "
+                        "cxl-fmw.0.interleave-granularity=%d "
                         "-device pxb-cxl,bus_nr=12,bus=pcie.0,id=cxl.1 "
                         "-device pxb-cxl,bus_nr=64,bus=pcie.0,id=cxl.2 "
                         "-device cxl-rp,port=0,bus=cxl.1,id=rp0,chassis=0,"
                         "slot=2 "
-                        "-device cxl-type3,bus=rp0,volatile-memdev=cxl-mem0,"
-                        "id=ep0 "
+                        "-device cxl-type3,bus=rp0,%s,id=ep0 "
                         "-device cxl-rp,port=0,bus=cxl.2,id=rp1,chassis=0,"
                         "slot=3 "
-                        "-device cxl-type3,bus=rp1,volatile-memdev=cxl-mem1,"
-                        "id=ep1 ");
+                        "-device cxl-type3,bus=rp1,%s,id=ep1 ",
+                        256 << ig, m0, m1);
     } else {
         g_string_append(args, "-M cxl-fmw.0.targets.0=cxl.1,cxl-fmw.0.size=4G "
                         "-device pxb-cxl,bus_nr=12,bus=pcie.0,id=cxl.1 ");
@@ -253,11 +309,12 @@ static inline Topo *topo_new(const char *kind, const char *extra)
         /* all set above */
     } else if (hb) {
         for (i = 0; i < n; i++) {
+            g_autofree char *m = topo_memdev(kind, i);
+
             g_string_append_printf(args, "-device cxl-rp,port=%d,bus=cxl.1,"
                                    "id=rp%d,chassis=0,slot=%d "
-                                   "-device cxl-type3,bus=rp%d,"
-                                   "volatile-memdev=cxl-mem%d,id=ep%d ",
-                                   i, i, 2 + i, i, i, i);
+                                   "-device cxl-type3,bus=rp%d,%s,id=ep%d ",
+                                   i, i, 2 + i, i, m, i);
         }
     } else {
         g_string_append(args, "-device cxl-rp,port=0,bus=cxl.1,id=rp0,"
@@ -274,16 +331,17 @@ static inline Topo *topo_new(const char *kind, const char *extra)
                         "-device cxl-type3,bus=rp0,persistent-memdev=cxl-mem0,"
                         "lsa=lsa0,id=ep0 ");
     } else if (sw2) {
-        g_string_append(args,
+        g_autofree char *m0 = topo_memdev(kind, 0);
+        g_autofree char *m1 = topo_memdev(kind, 1);
+
+        g_string_append_printf(args,
                         "-device cxl-upstream,bus=rp0,id=us0 "
                         "-device cxl-downstream,port=0,bus=us0,id=ds0,"
                         "chassis=0,slot=4 "
                         "-device cxl-downstream,port=1,bus=us0,id=ds1,"
                         "chassis=0,slot=5 "
-                        "-device cxl-type3,bus=ds0,"
-                        "volatile-memdev=cxl-mem0,id=ep0 "
-                        "-device cxl-type3,bus=ds1,"
-                        "volatile-memdev=cxl-mem1,id=ep1 ");
+                        "-device cxl-type3,bus=ds0,%s,id=ep0 "
+                        "-device cxl-type3,bus=ds1,%s,id=ep1 ", m0, m1);
     } else if (strcmp(kind, "switch") == 0) {
         g_string_append(args,
                         "-device cxl-upstream,bus=rp0,id=us0 "
@@ -293,12 +351,18 @@ static inline Topo *topo_new(const char *kind, const char *extra)
                         "volatile-memdev=cxl-mem0,id=ep0 ");
     }
     g_string_append(args, extra ?: "");
-    t->qts = qtest_init(args->str);
+    t->qts = var ? qtest_init_with_env(var, args->str, true) :
+                   qtest_init(args->str);
     t->win = mtree_addr(t->qts, "cxl-fixed-memory-region");
     t->kind = g_strdup(kind);
     t->nep = n;
     topo_setup(t);
     return t;
+}
+
+static inline Topo *topo_new(const char *kind, const char *extra)
+{
+    return topo_new_full(kind, extra, 0, NULL);
 }
 
 /*
@@ -360,6 +424,42 @@ static inline void topo_setup(Topo *t)
         setup_bar0(t->qts, 13 << 8, 0xfe000000);
         t->ep_hdm[0] = find_hdm(t->qts, 0xfe000000);
     }
+}
+
+/* ---- Interleaved sets ---- */
+
+/*
+ * Program an N-way set over the whole of @t's devices at the topology's
+ * granularity: whichever level interleaves (host bridge, switch, or the
+ * window), and every endpoint.  Returns the set's size.
+ */
+static inline uint64_t topo_commit_set(Topo *t, int ways)
+{
+    uint64_t size = ways * DEV_SIZE, tl = 0, w = t->win;
+    int i, iw = ways == 2 ? 1 : ways == 4 ? 2 : 3;
+
+    for (i = 0; i < ways; i++) {
+        tl |= (uint64_t)i << (8 * i);
+    }
+    if (t->hb_hdm) {
+        commit_ig(t->qts, t->hb_hdm, 0, w, size, iw, t->ig, tl);
+    }
+    if (t->usp_hdm) {
+        commit_ig(t->qts, t->usp_hdm, 0, w, size, iw, t->ig, tl);
+    }
+    for (i = 0; i < ways; i++) {
+        commit_ig(t->qts, t->ep_hdm[i], 0, w, size, iw, t->ig, 0);
+    }
+    return size;
+}
+
+/* Where set offset @off lives: its device (returned) and DPA */
+static inline int topo_set_dpa(Topo *t, int ways, uint64_t off, uint64_t *dpa)
+{
+    uint64_t g = 256ULL << t->ig;
+
+    *dpa = off / (g * ways) * g + off % g;
+    return off / g % ways;
 }
 
 /* ---- The mailbox ---- */

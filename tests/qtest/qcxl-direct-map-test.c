@@ -639,93 +639,119 @@ static void set_direct_map(QTestState *qts, bool on)
     qobject_unref(r);
 }
 
-static void assert_qmp_interleaved(QTestState *qts, uint64_t addr, int ndevs)
+/*
+ * The range at @addr is an interleaved set of @ndevs devices whose RAM is
+ * @backing ("copy" or "backend-pages").
+ */
+static void assert_qmp_set(QTestState *qts, uint64_t addr, int ndevs,
+                           const char *backing)
 {
     QDict *resp, *r;
     uint64_t bytes;
 
     r = qmp_range(qts, addr, &resp, &bytes);
+    if (!qdict_get_bool(r, "direct")) {
+        g_test_message("reason: %s", qdict_get_str(r, "reason"));
+    }
     g_assert_true(qdict_get_bool(r, "direct"));
     g_assert_true(qdict_haskey(r, "interleaved"));
     g_assert_cmpint(qlist_size(qdict_get_qlist(r, "interleaved")), ==, ndevs);
+    g_assert_cmpstr(qdict_get_str(r, "set-backing"), ==, backing);
     qobject_unref(resp);
 }
 
-/*
- * An N-way set across the host bridge's root ports on private media gets
- * one RAM block in host-physical order.  Its bytes must be exactly what
- * the software decode gives: checked by taking the set away at run time
- * (cxl-direct-map=off puts the data back on the media and leaves the
- * software decode) and building it again, in both directions, and across
- * a guest uncommit and recommit.
- */
-static void check_interleave_set_on(const char *kind, int ways)
+static void assert_qmp_interleaved(QTestState *qts, uint64_t addr, int ndevs)
 {
-    Topo *t = topo_new(kind, NULL);
-    uint64_t size = ways * DEV_SIZE, tl = 0, offs[12];
-    uint64_t w = t->win;
-    int i, iw = ways == 2 ? 1 : ways == 4 ? 2 : 3;
+    assert_qmp_set(qts, addr, ndevs, "copy");
+}
 
-    for (i = 0; i < ways; i++) {
-        tl |= (uint64_t)i << (8 * i);
-    }
+/*
+ * An N-way set on @kind's backends, interleaving at 256 << @ig bytes, is
+ * held as RAM of kind @backing.  Its bytes must be exactly what the
+ * software decode gives: checked by taking the set away at run time
+ * (cxl-direct-map=off puts a copy's data back on the media and leaves
+ * the software decode) and building it again, in both directions, and
+ * across a guest uncommit and recommit.  Where the backends are files
+ * shared with the test, the files hold every byte written, in the
+ * devices' own (DPA) layout, while the set is mapped; and what the test
+ * writes into them is what the guest reads.
+ */
+static void check_set(const char *kind, int ways, int ig,
+                      const char *backing)
+{
+    Topo *t = topo_new_full(kind, NULL, ig, NULL);
+    uint64_t g = 256ULL << ig, size, offs[12], dpa;
+    uint64_t w = t->win;
+    int i, n = ways + 3, dev;
+
     /* Granules on every device, a page edge, and the set's two ends. */
     for (i = 0; i < ways + 1; i++) {
-        offs[i] = i * 256 + (i % 3) * 8;
+        offs[i] = i * g + (i % 3) * 8;
     }
     offs[ways + 1] = 4096 - 8;
-    offs[ways + 2] = size - 8;
-    g_assert(ways + 3 <= ARRAY_SIZE(offs));
+    offs[ways + 2] = ways * DEV_SIZE - 8;
+    g_assert(n <= ARRAY_SIZE(offs));
 
-    /* Whichever level interleaves: host bridge, switch, or the window. */
-    if (t->hb_hdm) {
-        commit(t->qts, t->hb_hdm, 0, w, size, iw, tl);
-    }
-    if (t->usp_hdm) {
-        commit(t->qts, t->usp_hdm, 0, w, size, iw, tl);
-    }
-    for (i = 0; i < ways; i++) {
-        commit(t->qts, t->ep_hdm[i], 0, w, size, iw, 0);
-    }
-    assert_qmp_interleaved(t->qts, w, ways);
-    assert_qmp_interleaved(t->qts, w + size - 1, ways);
+    size = topo_commit_set(t, ways);
+    assert_qmp_set(t->qts, w, ways, backing);
+    assert_qmp_set(t->qts, w + size - 1, ways, backing);
     assert_kind(t->qts, w + size, "i/o", NULL);
     assert_kind(t->qts, w, "ram", "cxl-interleave");
     assert_kind(t->qts, w + size - 1, "ram", "cxl-interleave");
 
     /* Written into the set's RAM, read through the software decode. */
-    for (i = 0; i < ways + 3; i++) {
+    for (i = 0; i < n; i++) {
         qtest_writeq(t->qts, w + offs[i], 0x1111000000000000ULL + offs[i]);
+    }
+    for (i = 0; t->ndev && i < n; i++) {
+        /* A set of the files' own pages: already there, in DPA layout */
+        dev = topo_set_dpa(t, ways, offs[i], &dpa);
+        g_assert_cmphex(ldq_le_p(t->dev[dev].media + dpa), ==,
+                        0x1111000000000000ULL + offs[i]);
     }
     set_direct_map(t->qts, false);
     assert_kind(t->qts, w, "i/o", NULL);
-    for (i = 0; i < ways + 3; i++) {
+    for (i = 0; i < n; i++) {
         g_assert_cmphex(qtest_readq(t->qts, w + offs[i]), ==,
                         0x1111000000000000ULL + offs[i]);
     }
 
     /* Written through the software decode, read from a rebuilt set. */
-    for (i = 0; i < ways + 3; i++) {
+    for (i = 0; i < n; i++) {
         qtest_writeq(t->qts, w + offs[i], 0x2222000000000000ULL + offs[i]);
     }
     set_direct_map(t->qts, true);
-    assert_qmp_interleaved(t->qts, w, ways);
+    assert_qmp_set(t->qts, w, ways, backing);
     assert_kind(t->qts, w, "ram", "cxl-interleave");
-    for (i = 0; i < ways + 3; i++) {
+    for (i = 0; i < n; i++) {
         g_assert_cmphex(qtest_readq(t->qts, w + offs[i]), ==,
                         0x2222000000000000ULL + offs[i]);
+    }
+    for (i = 0; t->ndev && i < n; i++) {
+        /* Another process writes the files: the guest sees it at once. */
+        dev = topo_set_dpa(t, ways, offs[i], &dpa);
+        stq_le_p(t->dev[dev].media + dpa, 0x3333000000000000ULL + offs[i]);
+        g_assert_cmphex(qtest_readq(t->qts, w + offs[i]), ==,
+                        0x3333000000000000ULL + offs[i]);
+        stq_le_p(t->dev[dev].media + dpa, 0x2222000000000000ULL + offs[i]);
     }
 
     /* The guest breaks the set and makes it again: the data stays. */
     uncommit(t->qts, t->ep_hdm[ways - 1], 0);
     assert_kind(t->qts, w, "i/o", NULL);
-    commit(t->qts, t->ep_hdm[ways - 1], 0, w, size, iw, 0);
-    assert_qmp_interleaved(t->qts, w, ways);
-    for (i = 0; i < ways + 3; i++) {
+    commit_ig(t->qts, t->ep_hdm[ways - 1], 0, w, size,
+              ways == 2 ? 1 : ways == 4 ? 2 : 3, ig, 0);
+    assert_qmp_set(t->qts, w, ways, backing);
+    for (i = 0; i < n; i++) {
         g_assert_cmphex(qtest_readq(t->qts, w + offs[i]), ==,
                         0x2222000000000000ULL + offs[i]);
     }
     topo_free(t);
+}
+
+static void check_interleave_set_on(const char *kind, int ways)
+{
+    check_set(kind, ways, 0, "copy");
 }
 
 static void test_interleave_2way(void)
@@ -751,6 +777,212 @@ static void test_interleave_host_bridges(void)
 static void test_interleave_switch(void)
 {
     check_interleave_set_on("switch2-ram", 2);
+}
+
+/*
+ * #19: upstream's documented command line, memory-backend-ram,share=on:
+ * no other process can map it, so its sets are copies, at any
+ * granularity.
+ */
+static void test_share_ram(void)
+{
+    check_set("hb2-memfd", 2, 0, "copy");
+    check_set("switch2-memfd", 2, 4, "copy");
+}
+
+/*
+ * Shared files: the set is the files' own pages, the files hold every
+ * byte in DPA layout at all times.  16 KiB and up keep the mappings
+ * under Debian's default vm.max_map_count (65530): a 256 MiB block
+ * takes 256 MiB / granularity of them.
+ */
+static void test_pages_file(void)
+{
+    check_set("hb2", 2, 6, "backend-pages");          /* 16 KiB */
+    check_set("2hb", 2, 6, "backend-pages");
+    check_set("hb4", 4, 8, "backend-pages");          /* 64 KiB */
+}
+
+/* Persistent memory on shared files, behind a host bridge and a switch */
+static void test_pages_pmem(void)
+{
+    check_set("hb2-pmem", 2, 6, "backend-pages");
+    check_set("switch2-pmem", 2, 7, "backend-pages");
+    check_set("hb8-pmem", 8, 10, "backend-pages");    /* 256 KiB */
+}
+
+/* The kernel's limit on mappings, or 0 if it cannot be read */
+static uint64_t max_map_count(void)
+{
+    g_autofree char *text = NULL;
+
+    if (!g_file_get_contents("/proc/sys/vm/max_map_count", &text, NULL,
+                             NULL)) {
+        return 0;
+    }
+    return g_ascii_strtoull(text, NULL, 10);
+}
+
+/*
+ * 4 KiB, the Linux driver's usual granularity: one mapping a page,
+ * 65536 per 256 MiB block.  Needs vm.max_map_count raised (make check
+ * raises it to 1048576, as docs/cxl-memory.rst tells users).
+ */
+static void test_pages_4k(void)
+{
+    if (max_map_count() < 4 * 65536) {
+        g_test_skip("vm.max_map_count is below 262144");
+        return;
+    }
+    check_set("hb2", 2, 4, "backend-pages");
+    check_set("hb2-pmem", 2, 4, "backend-pages");
+}
+
+/* A value for set offset @off, different in every run */
+static uint64_t kill_pattern(uint64_t off)
+{
+    return 0x706d656d00000000ULL ^ off ^ ((uint64_t)getpid() << 40);
+}
+
+/*
+ * #19: persistent memory interleaved on shared files, and QEMU killed
+ * with SIGKILL while the set is mapped: every write the test completed
+ * is in the files, in the devices' layout, and a new QEMU on the same
+ * files reads it all back through its own set.  The first QEMU runs
+ * under a shell that exits 0 once it is gone, so that libqtest sees a
+ * clean end.
+ */
+static void test_pages_pmem_kill(void)
+{
+    g_autofree char *pidfile = g_strdup_printf("%s/qcxl-dm-%d.pid",
+                                               g_get_tmp_dir(), getpid());
+    g_autofree char *wrapper = NULL, *backends = NULL, *extra = NULL;
+    g_autofree char *pid_text = NULL;
+    uint8_t buf[4096];
+    uint64_t size, off, dpa, step = 64 * KiB + 8;
+    Topo geometry = { .ig = 6 };
+    Dev d[2];
+    Topo *t;
+    pid_t pid;
+    int i, dev;
+
+    for (i = 0; i < 2; i++) {
+        dev_open(&d[i], i);
+    }
+    backends = g_strdup_printf("-object memory-backend-file,id=cxl-mem0,"
+                               "share=on,mem-path=%s,size=256M "
+                               "-object memory-backend-file,id=cxl-mem1,"
+                               "share=on,mem-path=%s,size=256M "
+                               "-object memory-backend-ram,id=lsa0,size=1M "
+                               "-object memory-backend-ram,id=lsa1,size=1M ",
+                               d[0].path, d[1].path);
+    extra = g_strdup_printf("%s -pidfile %s", backends, pidfile);
+    wrapper = g_strdup_printf("sh -c '\"$0\" \"$@\"; exit 0' %s",
+                              g_getenv("QTEST_QEMU_BINARY"));
+    g_setenv("QCXL_DM_KILLABLE_QEMU", wrapper, true);
+    t = topo_new_full("hb2-pmem-ext", extra, 6, "QCXL_DM_KILLABLE_QEMU");
+    size = topo_commit_set(t, 2);
+    assert_qmp_set(t->qts, t->win, 2, "backend-pages");
+    for (off = 0; off + 8 <= size; off += step) {
+        qtest_writeq(t->qts, t->win + off, kill_pattern(off));
+    }
+    for (i = 0; i < sizeof(buf); i++) {
+        buf[i] = i * 7 + 1;
+    }
+    /* Across a granule boundary: two devices */
+    qtest_memwrite(t->qts, t->win + 16 * KiB - 2048, buf, sizeof(buf));
+
+    g_assert_true(g_file_get_contents(pidfile, &pid_text, NULL, NULL));
+    pid = atoi(pid_text);
+    g_assert_cmpint(pid, >, 1);
+    g_assert_cmpint(kill(pid, SIGKILL), ==, 0);
+    {
+        g_auto(QcxlDeadline) dl = qcxl_deadline(30, "QEMU (pid %d) to die "
+                                                "of SIGKILL", pid);
+
+        while (kill(pid, 0) == 0) {
+            qcxl_wait(&dl, 10);
+        }
+    }
+    topo_free(t);
+    unlink(pidfile);
+
+    /* The files hold every completed write, where the device puts it. */
+    for (off = 0; off + 8 <= size; off += step) {
+        dev = topo_set_dpa(&geometry, 2, off, &dpa);
+        g_assert_cmphex(ldq_le_p(d[dev].media + dpa), ==, kill_pattern(off));
+    }
+
+    /* A new QEMU on the same files reads it back through its set. */
+    t = topo_new_full("hb2-pmem-ext", backends, 6, NULL);
+    topo_commit_set(t, 2);
+    assert_qmp_set(t->qts, t->win, 2, "backend-pages");
+    for (off = 0; off + 8 <= size; off += step) {
+        g_assert_cmphex(qtest_readq(t->qts, t->win + off), ==,
+                        kill_pattern(off));
+    }
+    memset(buf + 1, 0, sizeof(buf) - 1);
+    qtest_memread(t->qts, t->win + 16 * KiB - 2048, buf, sizeof(buf));
+    for (i = 0; i < sizeof(buf); i++) {
+        g_assert_cmpint(buf[i], ==, (uint8_t)(i * 7 + 1));
+    }
+    topo_free(t);
+    for (i = 0; i < 2; i++) {
+        munmap(d[i].media, DEV_SIZE);
+        unlink(d[i].path);
+        g_free(d[i].path);
+    }
+}
+
+/*
+ * Where the media's own pages cannot be the set, the software decode
+ * stays, and the query says why: chunks finer than a page, private
+ * media mixed with shared, more mappings than the machine allows (the
+ * first block fits, the second not; allowed more, both are mapped).
+ */
+static void test_pages_refused(void)
+{
+    Topo *t = topo_new_full("hb2", NULL, 0, NULL);
+    g_autofree char *mixed = NULL;
+    uint64_t w;
+    Dev d;
+
+    topo_commit_set(t, 2);
+    assert_qmp_reason(t->qts, t->win, "interleaves in pieces smaller than "
+                      "their pages");
+    assert_kind(t->qts, t->win, "i/o", NULL);
+    check_data(t, t->win + 256, &t->dev[1], 0);
+    topo_free(t);
+
+    dev_open(&d, 0);
+    mixed = g_strdup_printf("-object memory-backend-file,id=cxl-mem0,"
+                            "share=on,mem-path=%s,size=256M "
+                            "-object memory-backend-ram,id=cxl-mem1,"
+                            "size=256M ", d.path);
+    t = topo_new_full("hb2-ext", mixed, 6, NULL);
+    topo_commit_set(t, 2);
+    assert_qmp_reason(t->qts, t->win, "mixes private backends with "
+                      "backends other processes map");
+    topo_free(t);
+    munmap(d.media, DEV_SIZE);
+    unlink(d.path);
+    g_free(d.path);
+
+    t = topo_new_full("hb2", "-M cxl-direct-map-max-maps=20000", 6, NULL);
+    w = t->win;
+    topo_commit_set(t, 2);
+    assert_qmp_set(t->qts, w, 2, "backend-pages");
+    assert_qmp_reason(t->qts, w + 256 * MiB, "would exceed");
+    assert_kind(t->qts, w + 256 * MiB, "i/o", NULL);
+    check_data(t, w + 256 * MiB + 16 * KiB, &t->dev[1], 128 * MiB);
+    qtest_qmp_assert_success(t->qts, "{ 'execute': 'qom-set', 'arguments':"
+                             " { 'path': '/machine', 'property': "
+                             "'cxl-direct-map-max-maps', 'value': 40000 } }");
+    set_direct_map(t->qts, false);
+    set_direct_map(t->qts, true);
+    assert_qmp_set(t->qts, w + 256 * MiB, 2, "backend-pages");
+    check_data(t, w + 256 * MiB + 16 * KiB, &t->dev[1], 128 * MiB);
+    topo_free(t);
 }
 
 /*
@@ -981,6 +1213,12 @@ int main(int argc, char **argv)
                    test_interleave_host_bridges);
     qtest_add_func("/qcxl/direct-map/interleave-switch",
                    test_interleave_switch);
+    qtest_add_func("/qcxl/direct-map/share-ram", test_share_ram);
+    qtest_add_func("/qcxl/direct-map/pages-file", test_pages_file);
+    qtest_add_func("/qcxl/direct-map/pages-pmem", test_pages_pmem);
+    qtest_add_func("/qcxl/direct-map/pages-4k", test_pages_4k);
+    qtest_add_func("/qcxl/direct-map/pages-refused", test_pages_refused);
+    qtest_add_func("/qcxl/direct-map/pages-pmem-kill", test_pages_pmem_kill);
     qtest_add_func("/qcxl/direct-map/hb-bad-ways", test_hb_bad_ways);
     qtest_add_func("/qcxl/direct-map/aliased", test_aliased);
     qtest_add_func("/qcxl/direct-map/decoder-write-cost",

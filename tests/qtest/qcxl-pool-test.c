@@ -15,7 +15,10 @@
  *   number, the same in every QEMU;
  * - the QMP commands query, allocate, share, release and evict, refuse
  *   what the host may not do, report damaged metadata as an error, and
- *   a stuck host's expired lease is an event.
+ *   a stuck host's expired lease is an event;
+ * - a region interleaved across two heads is an interleaved set of the
+ *   pool's own pages, in each of two QEMU processes that map the same
+ *   regions: each guest sees the other's writes at once.
  */
 
 #include "qemu/osdep.h"
@@ -28,6 +31,8 @@
 #include "qcxl-wait.h"
 
 #define MiB ((uint64_t)1 << 20)
+
+#include "qcxl-cxl-topo.h"
 
 typedef struct Fixture {
     char *path;
@@ -436,6 +441,155 @@ static void test_head(void)
     teardown(&f);
 }
 
+/* How window 0 of @qts maps @addr: "copy", "backend-pages" or NULL */
+static const char *set_backing_at(QTestState *qts, uint64_t addr)
+{
+    g_auto(QcxlDeadline) d = qcxl_deadline(60, "interleaved sets to be "
+                                           "built (sets-building false)");
+    static char backing[32];
+    const QListEntry *e;
+    QDict *resp, *win;
+
+    for (;;) {
+        resp = qtest_qmp(qts, "{ 'execute': 'query-cxl-direct-map' }");
+        win = qobject_to(QDict, qlist_peek(qdict_get_qlist(resp, "return")));
+        if (!qdict_get_bool(win, "sets-building")) {
+            break;
+        }
+        qobject_unref(resp);
+        qcxl_wait(&d, 20);
+    }
+    backing[0] = 0;
+    QLIST_FOREACH_ENTRY(qdict_get_qlist(win, "ranges"), e) {
+        QDict *r = qobject_to(QDict, qlist_entry_obj(e));
+        uint64_t s = dict_u64(r, "start");
+
+        if (addr >= s && addr - s < dict_u64(r, "size")) {
+            if (qdict_haskey(r, "set-backing")) {
+                g_strlcpy(backing, qdict_get_str(r, "set-backing"),
+                          sizeof(backing));
+            } else {
+                g_test_message("0x%" PRIx64 ": %s", addr,
+                               qdict_get_try_str(r, "reason"));
+            }
+        }
+    }
+    qobject_unref(resp);
+    return backing[0] ? backing : NULL;
+}
+
+/* Pull @memdev out of the pool as job @id, and wait for it to end well */
+static void pull(QTestState *qts, const char *id, const char *memdev)
+{
+    g_auto(QcxlDeadline) d = qcxl_deadline(60, "job %s pulling %s to "
+                                           "conclude", id, memdev);
+
+    qtest_qmp_assert_success(qts, "{'execute': 'qcxl-pool-pull', "
+                             "'arguments': {'job-id': %s, 'memdev': %s}}",
+                             id, memdev);
+    for (;;) {
+        QDict *resp = qtest_qmp(qts, "{'execute': 'query-jobs'}");
+        QDict *job = qobject_to(QDict,
+                                qlist_peek(qdict_get_qlist(resp, "return")));
+        bool done = job && !strcmp(qdict_get_str(job, "status"),
+                                   "concluded");
+
+        if (done) {
+            g_assert_false(qdict_haskey(job, "error"));
+        }
+        qobject_unref(resp);
+        if (done) {
+            break;
+        }
+        qcxl_wait(&d, 20);
+    }
+    qtest_qmp_assert_success(qts, "{'execute': 'job-dismiss', "
+                             "'arguments': {'id': %s}}", id);
+}
+
+/*
+ * #19: a region interleaved across two pool heads (two type-3 devices on
+ * two pool regions) at 16 KiB, in two QEMU processes of two hosts that
+ * share both regions.  Each set is the pool's own pages: what one guest
+ * writes is in the regions, in the devices' layout, and the other guest
+ * reads it through its own set at once.
+ */
+static void test_interleaved_heads(void)
+{
+    g_autoptr(GError) err = NULL;
+    g_autofree char *xa = NULL, *xb = NULL;
+    Topo *ta, *tb;
+    uint64_t off, dpa, size;
+    Fixture f;
+    int dev;
+
+    f.path = g_strdup_printf("/dev/shm/qcxl-qtest-%d.pool", getpid());
+    unlink(f.path);
+    g_assert_true(qcxl_pool_format(f.path, 640 * MiB, 2 * MiB, 1000, false,
+                                   &err));
+    f.pool = qcxl_pool_open(f.path, &err);
+    g_assert_no_error(err);
+    g_assert_true(qcxl_pool_host_add(f.pool, "hostA", &err));
+    g_assert_true(qcxl_pool_host_add(f.pool, "hostB", &err));
+    for (dev = 0; dev < 2; dev++) {
+        g_autofree char *name = g_strdup_printf("head%d", dev);
+
+        g_assert_true(qcxl_pool_region_create(f.pool, name, 256 * MiB,
+                                              "hostA", true, &err));
+        g_assert_true(qcxl_pool_region_share(f.pool, name, "hostB", true,
+                                             &err));
+    }
+    g_assert_no_error(err);
+#define HEADS "-object memory-backend-qcxl-pool,id=cxl-mem0,size=256M," \
+              "pool=%s,host=%s,region=head0 " \
+              "-object memory-backend-qcxl-pool,id=cxl-mem1,size=256M," \
+              "pool=%s,host=%s,region=head1 "
+    xa = g_strdup_printf(HEADS, f.path, "hostA", f.path, "hostA");
+    xb = g_strdup_printf(HEADS, f.path, "hostB", f.path, "hostB");
+#undef HEADS
+    ta = topo_new_full("hb2-ext", xa, 6, NULL);
+    tb = topo_new_full("hb2-ext", xb, 6, NULL);
+    size = topo_commit_set(ta, 2);
+    topo_commit_set(tb, 2);
+    g_assert_cmpstr(set_backing_at(ta->qts, ta->win), ==, "backend-pages");
+    g_assert_cmpstr(set_backing_at(tb->qts, tb->win + size - 1), ==,
+                    "backend-pages");
+
+    for (off = 8; off < size; off += 3 * MiB + 16 * KiB + 8) {
+        uint64_t v = 0x6865616400000000ULL ^ off, got;
+        g_autofree char *name = NULL;
+
+        qtest_writeq(ta->qts, ta->win + off, v);
+        dev = topo_set_dpa(ta, 2, off, &dpa);
+        name = g_strdup_printf("head%d", dev);
+        memcpy(&got, region_byte(&f, name, dpa), 8);
+        g_assert_cmphex(got, ==, v);
+        g_assert_cmphex(qtest_readq(tb->qts, tb->win + off), ==, v);
+        qtest_writeq(tb->qts, tb->win + off, ~v);
+        g_assert_cmphex(qtest_readq(ta->qts, ta->win + off), ==, ~v);
+    }
+
+    /*
+     * hostA pulls head0 into its DRAM: the set of the pool's pages goes
+     * first (left mapped, it would keep writing into the pool).  With
+     * head0 private and head1 the pool's, no set can hold both.
+     */
+    pull(ta->qts, "p0", "cxl-mem0");
+    g_assert_null(set_backing_at(ta->qts, ta->win));
+    g_assert_cmphex(qtest_readq(ta->qts, ta->win + 8), ==,
+                    ~(0x6865616400000000ULL ^ 8));
+    qtest_writeq(ta->qts, ta->win + 8, 0x70756c6c);
+    g_assert_cmphex(qtest_readq(tb->qts, tb->win + 8), ==,
+                    ~(0x6865616400000000ULL ^ 8));
+    /* Both pulled: private media, a copy */
+    pull(ta->qts, "p1", "cxl-mem1");
+    g_assert_cmpstr(set_backing_at(ta->qts, ta->win), ==, "copy");
+    g_assert_cmphex(qtest_readq(ta->qts, ta->win + 8), ==, 0x70756c6c);
+    topo_free(tb);
+    topo_free(ta);
+    teardown(&f);
+}
+
 /* Run a QMP command that must fail with @msg in its description */
 static void G_GNUC_PRINTF(3, 4) qmp_fails(QTestState *qts, const char *msg,
                                           const char *fmt, ...)
@@ -692,5 +846,6 @@ int main(int argc, char **argv)
     qtest_add_func("/qcxl/pool/fenced", test_fenced);
     qtest_add_func("/qcxl/pool/head", test_head);
     qtest_add_func("/qcxl/pool/qmp", test_qmp);
+    qtest_add_func("/qcxl/pool/interleaved-heads", test_interleaved_heads);
     return g_test_run();
 }

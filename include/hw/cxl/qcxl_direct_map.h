@@ -49,6 +49,15 @@ void cxl_direct_map_device_removed(DeviceState *dev);
 void cxl_direct_map_mailbox(DeviceState *dev, uint16_t effect);
 
 /*
+ * The pages behind backend memory @mr are being moved (@moving: a pool
+ * job moves them between DRAM and a pool region, or the pool fenced
+ * this host) or have stopped moving.  While they move, no interleaved
+ * set holds them: sets holding them now are taken down first (a copy's
+ * bytes back on @mr), and builds leave them to the software decode.
+ */
+void cxl_direct_map_backend_moving(MemoryRegion *mr, bool moving);
+
+/*
  * What is mapped now, window by window, as query-cxl-direct-map returns
  * it (the decoders are evaluated first); NULL with @errp set on a machine
  * without CXL fixed memory windows.
