@@ -4,8 +4,7 @@ make bench: guest bandwidth and latency on the DRAM node and the CXL node,
 qcxl build and pristine build side by side in one run.
 
 For each build and topology the same guest (Debian 6.12, cxl-cli 81)
-creates a CXL RAM region (1-way on one device; 2-way interleaved across
-two root ports), onlines it as a NUMA node, and measures on node 0 (DRAM)
+makes its CXL memory a NUMA node and measures on node 0 (DRAM)
 and on the CXL node: memset and memcpy bandwidth (best of REPS) and
 dependent-load latency (random pointer chase, one load per cache line).
 Builds alternate when --repeat > 1, and each figure is the median over
@@ -13,6 +12,12 @@ repeats.  Because the machine is noisy, the results that count are the
 CXL/DRAM ratios within one boot.  The qcxl build also runs on the newest
 guest kernel (--newest-kernel, 7.3; result key "qcxl-7.3"), so its
 ratio stands next to 6.12's from the same run.
+
+Topologies: 1way (a RAM region on one device); 2way (interleaved across
+two root ports, private backends); 2way-share (the same with upstream's
+documented memory-backend-ram,share=on); 2way-pmem (two persistent
+devices on shared files, a 2-way pmem region at 4 KiB made system RAM
+through a devdax namespace); 4way-switch (interleaved at a switch).
 
 Writes bench/results/<name>.json and <name>.png and prints the ratios.
 
@@ -22,6 +27,7 @@ Writes bench/results/<name>.json and <name>.png and prints the ratios.
 
 import argparse
 import os
+import shutil
 import statistics
 import sys
 
@@ -32,16 +38,31 @@ sys.path.insert(0, os.path.join(TOP, 'tests', 'guest'))
 import harness  # noqa: E402
 from result import result_header, write_result  # noqa: E402
 from cases.foundation import CXL_1WAY, CXL_2WAY  # noqa: E402
+from cases.interleave_backends import (CXL_2WAY_SHARE,  # noqa: E402
+                                       CXL_4WAY_SWITCH, PMEM_DIR,
+                                       make_pmem_files, pmem_args)
 
+# Each topology: its QEMU arguments, the guest commands that make its
+# CXL memory a NUMA node ($REGION_NODE), and what to do on the host first.
 TOPOLOGIES = {
-    '1way': {'qemu_args': CXL_1WAY, 'decoder': 'decoder0.0', 'ways': 1,
-             'memdevs': 'mem0'},
-    '2way': {'qemu_args': CXL_2WAY, 'decoder': 'decoder0.0', 'ways': 2,
-             'memdevs': 'mem0 mem1'},
+    '1way': {'qemu_args': CXL_1WAY,
+             'region': 'create_ram_region decoder0.0 1 mem0'},
+    '2way': {'qemu_args': CXL_2WAY,
+             'region': 'create_ram_region decoder0.0 2 mem0 mem1'},
+    # upstream's documented command line (memory-backend-ram,share=on)
+    '2way-share': {'qemu_args': CXL_2WAY_SHARE,
+                   'region': 'create_ram_region decoder0.0 2 mem0 mem1'},
+    # persistent memory on shared files, 4 KiB, as system RAM (devdax)
+    '2way-pmem': {'qemu_args': pmem_args(), 'setup': make_pmem_files,
+                  'region': 'create_pmem_ram_node decoder0.0 2 4096 '
+                            'mem0 mem1'},
+    '4way-switch': {'qemu_args': CXL_4WAY_SWITCH,
+                    'region': 'create_ram_region decoder0.0 4 mem0 mem1 '
+                              'mem2 mem3'},
 }
 
 SCRIPT = r'''
-create_ram_region {decoder} {ways} {memdevs}
+{region}
 node=$REGION_NODE
 [ -n "$node" ] || {{ finish; exit 1; }}
 data cxl_node $node
@@ -62,9 +83,10 @@ def run_one(build, topo, args, log_dir, flavour='6.12'):
     with open(os.path.join(TOP, 'tests', 'guest', 'guest-lib.sh'),
               encoding='utf-8') as f:
         prelude = f.read()
-    script = prelude + SCRIPT.format(decoder=t['decoder'], ways=t['ways'],
-                                     memdevs=t['memdevs'], size=args.size_mib,
+    script = prelude + SCRIPT.format(region=t['region'], size=args.size_mib,
                                      reps=args.reps, loads=args.loads)
+    if t.get('setup'):
+        t['setup']()
     r = harness.run_guest(script, t['qemu_args'], binary=binary,
                           flavour=flavour, timeout=args.timeout,
                           log_dir=log_dir,
@@ -92,7 +114,7 @@ def plot(result, path):
 
     builds = list(result['builds'])
     topos = list(result['topologies'])
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+    fig, axes = plt.subplots(1, 2, figsize=(6 + 3 * len(topos), 4.6))
     width = 0.8 / max(1, len(builds))
     labels = []
     for ti, topo in enumerate(topos):
@@ -227,6 +249,7 @@ def main():
             print(f'{t}: CXL/DRAM bandwidth ratio qcxl {q:.3f}{newest}, '
                   f'pristine {p:.3f}')
     print(f'wrote {jpath}\nwrote {ppath}')
+    shutil.rmtree(PMEM_DIR, ignore_errors=True)
     return 0
 
 

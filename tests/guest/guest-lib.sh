@@ -94,6 +94,49 @@ create_ram_region() {
     REGION_NODE=$node
 }
 
+# create_pmem_ram_node DECODER WAYS GRANULARITY MEMDEV...: create a pmem
+# region with cxl-cli, a devdax namespace on it with ndctl, online that
+# as system RAM with daxctl, and set REGION_NODE to the new NUMA node (""
+# if none).  Reports a check for each step.
+create_pmem_ram_node() {
+    local decoder=$1 ways=$2 gran=$3 rc nd dax before i n node
+    shift 3
+    cxl create-region -m -d "$decoder" -t pmem -w "$ways" -g "$gran" "$@" \
+        > /tmp/region.json 2>&1
+    rc=$?
+    cat /tmp/region.json
+    check "cxl create-region -t pmem -w $ways -g $gran ($*)" [ "$rc" -eq 0 ]
+    nd=$(ndctl list -R | sed -n 's/.*"dev":"\(region[0-9]*\)".*/\1/p' |
+         head -n1)
+    check "the pmem region is an nvdimm region ($nd)" [ -n "$nd" ]
+    ndctl create-namespace -r "$nd" -m devdax > /tmp/ns.json 2>&1
+    rc=$?
+    cat /tmp/ns.json
+    check "ndctl create-namespace -m devdax on $nd" [ "$rc" -eq 0 ]
+    dax=$(sed -n 's/.*"chardev":"\(dax[0-9.]*\)".*/\1/p' /tmp/ns.json |
+          head -n1)
+    check "the namespace is a devdax device ($dax)" [ -n "$dax" ]
+    # daxctl onlines the memory itself (movable), and refuses if the
+    # kernel would too.
+    echo offline > /sys/devices/system/memory/auto_online_blocks
+    before=$(memory_only_nodes | tr '\n' ' ')
+    daxctl reconfigure-device --mode=system-ram "$dax" > /tmp/d.json 2>&1
+    rc=$?
+    cat /tmp/d.json
+    check "daxctl onlines $dax as system RAM" [ "$rc" -eq 0 ]
+    node=""
+    for i in $(seq 1 30); do
+        for n in $(memory_only_nodes); do
+            case " $before " in *" $n "*) ;; *) node=$n ;; esac
+        done
+        [ -n "$node" ] && node_blocks_online "$node" && break
+        sleep 1
+    done
+    check "the pmem region's memory is a CPU-less NUMA node ($node)" \
+        [ -n "$node" ]
+    REGION_NODE=$node
+}
+
 # node_blocks_online N: node N has memory blocks and all are online.
 node_blocks_online() {
     local m total=0 off=0

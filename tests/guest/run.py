@@ -70,9 +70,11 @@ def main() -> int:
                 print(f'#   {line}')
         for ok, desc in r.tap:
             tap(ok, f'{c.name}: {desc}')
-        if c.host_agent:
+        if c.host_agent or c.host_at:
             if not host_results:
-                tap(False, f'{c.name}: the guest never said QCXL-AGENT-READY')
+                marker = ('QCXL-AGENT-READY' if c.host_agent else
+                          'QCXL-HOST-CHECK')
+                tap(False, f'{c.name}: the guest never said {marker}')
             for ok, desc in host_results:
                 tap(ok, f'{c.name}: host: {desc}')
         if c.host_checks:
@@ -123,6 +125,10 @@ def main() -> int:
                         harness.plug_agent_port(vm, sock)
                     if line == 'QCXL-AGENT-READY' and not host_results:
                         host_results.extend(c.host_agent(sock))
+            if c.host_at:
+                def on_vm_line(vm, line, c=c):
+                    if line == 'QCXL-HOST-CHECK' and not host_results:
+                        host_results.extend(c.host_at(vm))
             if c.companion:
                 with concurrent.futures.ThreadPoolExecutor(2) as ex:
                     fa = ex.submit(boot, c, extra, on_vm_line)

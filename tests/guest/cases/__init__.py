@@ -37,6 +37,10 @@ class GuestCase:
     # The guest boots without the port (the virtio-serial controller
     # only); when the script prints QCXL-PLUG-PORT the host hot-plugs it.
     agent_port_hotplug: bool = False
+    # When the script prints QCXL-HOST-CHECK this is called with the
+    # running QEMUMachine and returns (ok, description) checks made from
+    # the host (over QMP, say); the guest goes on meanwhile.
+    host_at: Optional[Callable] = None
     smp: int = 2
     # Runs on the host before the guests boot (e.g. to make a pool).
     setup: Optional[Callable[[], None]] = None
