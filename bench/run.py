@@ -37,10 +37,9 @@ sys.path.insert(0, os.path.join(TOP, 'tests', 'guest'))
 # pylint: disable=wrong-import-position
 import harness  # noqa: E402
 from result import result_header, write_result  # noqa: E402
-from cases.foundation import CXL_1WAY, CXL_2WAY  # noqa: E402
-from cases.interleave_backends import (CXL_2WAY_SHARE,  # noqa: E402
-                                       CXL_4WAY_SWITCH, PMEM_DIR,
-                                       make_pmem_files, pmem_args)
+from cases.foundation import CXL_1WAY, CXL_2WAY, CXL_2WAY_SHARE  # noqa: E402
+from cases.interleave_backends import (CXL_4WAY_SWITCH,  # noqa: E402
+                                       PMEM_DIR, make_pmem_files, pmem_args)
 
 # Each topology: its QEMU arguments, the guest commands that make its
 # CXL memory a NUMA node ($REGION_NODE), and what to do on the host first.

@@ -7,7 +7,8 @@
  * Ranges of a window that interleave (at the window, a host bridge, a
  * switch or the endpoints) cannot be one alias of one backend.  Where a
  * whole 256 MiB block of them decodes, chunk by 256-byte chunk, onto the
- * volatile or persistent media of at most SET_MAX_DEVS type-3 devices, a
+ * volatile, persistent or dynamic-capacity media of at most SET_MAX_DEVS
+ * type-3 devices, a
  * set holds the block's bytes as one RAM block in host-physical order,
  * mapped over the window like an alias.  Every chunk is decoded with
  * upstream's own per-address functions (cxl_cfmws_find_device(),
@@ -104,6 +105,7 @@ typedef struct CXLDMPoolEntry {
     uint64_t maps;              /* PAGES: mappings in it */
     bool used;
     bool retiring;              /* PAGES: pages dropped after RCU */
+    bool broken;                /* PAGES: its range is gone: never reused */
     bool populated;             /* COPY: its pages are there (until trim) */
 } CXLDMPoolEntry;
 
@@ -177,7 +179,9 @@ struct CXLDMBuild {
 
 /*
  * The backend that upstream's decode reached, by its address space:
- * volatile or persistent media.  Dynamic capacity is not held in sets.
+ * volatile or persistent media, or dynamic capacity (upstream decodes it
+ * only where an accepted extent backs the block; the decode fingerprint
+ * covers which blocks are backed, so a set never outlives its extents).
  */
 static MemoryRegion *media_of(CXLType3Dev *c, AddressSpace *as)
 {
@@ -186,6 +190,9 @@ static MemoryRegion *media_of(CXLType3Dev *c, AddressSpace *as)
     }
     if (c->hostpmem && as == &c->hostpmem_as) {
         return host_memory_backend_get_memory(c->hostpmem);
+    }
+    if (c->dc.host_dc && as == &c->dc.host_dc_as) {
+        return host_memory_backend_get_memory(c->dc.host_dc);
     }
     return NULL;
 }
@@ -374,12 +381,21 @@ static uint8_t *pages_reserve(uint64_t size)
  */
 static void pages_drop(CXLDMPoolEntry *e)
 {
-    void *p = mmap(e->va, memory_region_size(e->ram), PROT_NONE,
-                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED,
-                   -1, 0);
+    uint64_t size = memory_region_size(e->ram);
 
-    /* Replacing a mapping in place needs no new mapping count. */
-    g_assert(p == e->va);
+    if (mmap(e->va, size, PROT_NONE,
+             MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED,
+             -1, 0) == MAP_FAILED) {
+        /*
+         * Replacing the whole range lowers the count, so this is not
+         * expected; the pages must go all the same, and the entry is
+         * not used again.
+         */
+        warn_report("cxl direct map: dropping an interleaved set's pages: "
+                    "%s", strerror(errno));
+        munmap(e->va, size);
+        e->broken = true;
+    }
     qatomic_sub(&pages_maps_held, e->maps);
     e->maps = 0;
 }
@@ -405,7 +421,7 @@ static CXLDMPoolEntry *pool_get(CXLDMSets *w, CXLDMSetKind kind,
     /* Populated ones first: a rebuild after a teardown costs a copy. */
     for (i = 0; i < 2 * w->pool->len; i++) {
         e = g_ptr_array_index(w->pool, i % w->pool->len);
-        if (!e->used && e->kind == kind &&
+        if (!e->used && e->kind == kind && !e->broken &&
             memory_region_size(e->ram) == size &&
             !qatomic_load_acquire(&e->retiring) &&
             (e->populated || i >= w->pool->len)) {
@@ -747,6 +763,7 @@ static bool maps_allow(CXLDMBuild *b, uint64_t runs)
 static void set_choose(CXLDMBuild *b, CXLDMSet *set)
 {
     bool seen = false, shared = true;
+    uint64_t runs;
     size_t i;
     int k;
 
@@ -768,11 +785,12 @@ static void set_choose(CXLDMBuild *b, CXLDMSet *set)
     if (!seen) {
         return;
     }
+    runs = shared ? pages_runs(set) : 0;
     if (!shared) {
         set->why = CXL_DM_SET_MIXED;
-    } else if (!pages_runs(set)) {
+    } else if (!runs) {
         set->why = CXL_DM_SET_GRANULE;
-    } else if (!maps_allow(b, pages_runs(set))) {
+    } else if (!maps_allow(b, runs)) {
         /* Sets just taken down may free enough: wait for them. */
         b->waiting = qatomic_read(&pages_maps_retiring) > 0;
         set->why = b->waiting ? CXL_DM_SET_OK : CXL_DM_SET_MAP_COUNT;
@@ -1090,8 +1108,8 @@ char *cxl_dm_set_why_text(CXLDMSetWhy why)
     case CXL_DM_SET_OK:
         return NULL;
     case CXL_DM_SET_UNDECODED:
-        return g_strdup("part of the block decodes to no volatile or "
-                        "persistent media");
+        return g_strdup("part of the block decodes to no media (or to "
+                        "dynamic capacity no accepted extent backs)");
     case CXL_DM_SET_MEDIA_DISABLED:
         return g_strdup("a device's media is disabled");
     case CXL_DM_SET_MEDIA_MOVING:

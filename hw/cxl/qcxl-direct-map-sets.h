@@ -39,7 +39,7 @@ typedef enum CXLDMSetKind {
 /* Why a whole interleaved block got no set */
 typedef enum CXLDMSetWhy {
     CXL_DM_SET_OK,
-    CXL_DM_SET_UNDECODED,       /* a chunk decodes to no device media */
+    CXL_DM_SET_UNDECODED,       /* a chunk decodes to no media */
     CXL_DM_SET_MEDIA_DISABLED,  /* ... to disabled media (sanitize) */
     CXL_DM_SET_MEDIA_MOVING,    /* ... to media a pool job moves */
     CXL_DM_SET_TOO_MANY_DEVICES,

@@ -297,10 +297,21 @@ static int fp_device(DeviceState *dev, void *opaque)
     if (object_dynamic_cast(OBJECT(dev), TYPE_CXL_TYPE3)) {
         CXLType3Dev *c = CXL_TYPE3(dev);
         bool off = cxl_dev_media_disabled(&c->cxl_dstate);
+        int r;
 
         *h = fp_cstate(*h, &c->cxl_cstate, true);
         *h = fp_mix(*h, &off, sizeof(off));
         *h = fp_mix(*h, &dev, sizeof(dev));
+        /* Dynamic capacity decodes where accepted extents back it. */
+        for (r = 0; r < c->dc.num_regions; r++) {
+            CXLDCRegion *reg = &c->dc.regions[r];
+
+            if (reg->blk_bitmap && reg->block_size) {
+                *h = fp_mix(*h, reg->blk_bitmap,
+                            BITS_TO_LONGS(reg->len / reg->block_size) *
+                            sizeof(unsigned long));
+            }
+        }
     } else if (object_dynamic_cast(OBJECT(dev), TYPE_CXL_USP)) {
         CXLComponentState *cs = cxl_usp_to_cstate(CXL_USP(dev));
 

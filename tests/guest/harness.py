@@ -109,6 +109,9 @@ def _collect(console: str) -> tuple:
 
 
 MIGRATE_MARKER = 'QCXL-MIGRATE-NOW'
+KILL_MARKER = 'QCXL-KILL-NOW'
+# On the kernel command line of a guest booted again after a kill
+RESTARTED_ARG = 'qcxl.restarted=1'
 
 
 class _SerialLoggedMachine(QEMUMachine):
@@ -309,7 +312,8 @@ def run_guest(script: str, qemu_args: List[str], *,
               on_line: Optional[Callable[[str], None]] = None,
               on_vm_line: Optional[Callable[[QEMUMachine, str], None]] = None,
               migrate_through_file: bool = False,
-              live_migration: Optional[Dict] = None
+              live_migration: Optional[Dict] = None,
+              kill_and_restart: bool = False
               ) -> GuestResult:
     """
     Boot the guest image @flavour with @qemu_args under TCG and run
@@ -322,6 +326,12 @@ def run_guest(script: str, qemu_args: List[str], *,
     VM is migrated to a file ("migrate file:..."), that QEMU quits, a new
     QEMU with the same command line and "-incoming defer" loads the file,
     and the guest is sent a newline on its console to go on.
+
+    With @kill_and_restart, when the script prints QCXL-KILL-NOW QEMU is
+    killed with SIGKILL (as a host failure would: QEMU cleans nothing up)
+    and a new QEMU with the same command line boots the guest again, its
+    kernel command line carrying qcxl.restarted=1; the same script runs
+    and can tell the boots apart by /proc/cmdline.
 
     With @live_migration (a dict), the migration is live, to a second QEMU
     started then with the dict's 'dest_args' in place of @qemu_args:
@@ -423,6 +433,17 @@ def run_guest(script: str, qemu_args: List[str], *,
                     vm.cmd('cont')
                 vm.console_socket.sendall(b'\n')
                 os.unlink(state)
+                continue
+            if (kill_and_restart and not earlier and
+                    KILL_MARKER + '\n' in text):
+                # qemu.machine's hard shutdown is SIGKILL.
+                vm.shutdown(hard=True)
+                logs.append(vm.get_log() or '')
+                earlier = _read(console_path)
+                i = args.index('-append') + 1
+                again = args[:i] + [f'{args[i]} {RESTARTED_ARG}'] + \
+                    args[i + 1:]
+                vm, console_path = launch('-restarted', [], again)
                 continue
             if (live_migration and not migration and
                     MIGRATE_MARKER + '\n' in text):

@@ -227,7 +227,9 @@ static inline void topo_setup(Topo *t);
  *   "-pmem":  the files as persistent memory (with LSAs);
  *   "-ext":   @extra defines the backends (ids cxl-mem0, cxl-mem1, ...);
  *   "-pmem-ext": @extra defines them and their LSAs (lsa0, lsa1, ...),
- *             used as persistent memory.
+ *             used as persistent memory;
+ *   "-dc", "-dc-ram": each device's backend (a file, or private RAM) is
+ *             one dynamic-capacity region of 256 MiB.
  */
 static inline const char *topo_suffix(const char *kind)
 {
@@ -242,6 +244,10 @@ static inline char *topo_memdev(const char *kind, int i)
 {
     if (g_str_has_prefix(topo_suffix(kind), "-pmem")) {
         return g_strdup_printf("persistent-memdev=cxl-mem%d,lsa=lsa%d", i, i);
+    }
+    if (g_str_has_prefix(topo_suffix(kind), "-dc")) {
+        return g_strdup_printf("num-dc-regions=1,volatile-dc-memdev=cxl-mem%d",
+                               i);
     }
     return g_strdup_printf("volatile-memdev=cxl-mem%d", i);
 }
@@ -269,10 +275,11 @@ static inline Topo *topo_new_full(const char *kind, const char *extra,
         if (g_str_has_suffix(suffix, "-ext")) {
             continue;
         }
-        if (!strcmp(suffix, "-ram") || !strcmp(suffix, "-memfd")) {
+        if (g_str_has_suffix(suffix, "-ram") || !strcmp(suffix, "-memfd")) {
             g_string_append_printf(args, "-object memory-backend-ram,"
                                    "id=cxl-mem%d,size=256M%s ", i,
-                                   strcmp(suffix, "-ram") ? ",share=on" : "");
+                                   strcmp(suffix, "-memfd") ? "" :
+                                   ",share=on");
             continue;
         }
         dev_open(&t->dev[i], i);

@@ -1194,6 +1194,106 @@ static void test_dynamic_capacity(void)
     topo_free(t);
 }
 
+/* Offer @len bytes at @off of DC region 0 to @dev, and accept them */
+static void dc_extent(Topo *t, int dev, uint64_t mb, bool add, uint64_t off,
+                      uint64_t len)
+{
+    uint8_t pl[32];
+    QDict *r;
+
+    g_autofree char *path = g_strdup_printf("/machine/peripheral/ep%d", dev);
+
+    if (add) {
+        r = qtest_qmp(t->qts, "{ 'execute': 'cxl-add-dynamic-capacity', "
+                      "'arguments': { 'path': %s, 'host-id': 0, "
+                      "'selection-policy': 'prescriptive', 'region': 0, "
+                      "'extents': [ { 'offset': %" PRIu64 ", 'len': %" PRIu64
+                      " } ] } }", path, off, len);
+    } else {
+        r = qtest_qmp(t->qts, "{ 'execute': 'cxl-release-dynamic-capacity', "
+                      "'arguments': { 'path': %s, 'host-id': 0, "
+                      "'removal-policy': 'prescriptive', 'region': 0, "
+                      "'extents': [ { 'offset': %" PRIu64 ", 'len': %" PRIu64
+                      " } ] } }", path, off, len);
+    }
+    g_assert(qdict_haskey(r, "return"));
+    qobject_unref(r);
+    one_extent(pl, off, len);
+    g_assert_cmpint(mbox_cmd(t->qts, mb, add ? 0x4802 : 0x4803, pl,
+                             sizeof(pl)), ==, 0);
+}
+
+/*
+ * #19: interleaved dynamic capacity.  Two DC devices, 2-way: no set until
+ * accepted extents back the whole block on both; then one set (a copy on
+ * private RAM; the files' own pages on files, checked in the files), the
+ * software decode's bytes both ways; an extent released on one device
+ * takes the set down, the other device's bytes are still there.
+ */
+static void check_dc_set(const char *kind, int ig, const char *backing)
+{
+    Topo *t = topo_new_full(kind, NULL, ig, NULL);
+    uint64_t w = t->win, mb[2], size, dpa, offs[4];
+    int i, dev;
+
+    for (i = 0; i < 2; i++) {
+        uint32_t bar2 = 0xfe080000 + i * 0x100000;
+
+        cfg_write(t->qts, (13 + i) << 8, 0x18, bar2);
+        cfg_write(t->qts, (13 + i) << 8, 0x1c, 0);
+        mb[i] = find_mailbox(t->qts, bar2);
+    }
+    size = topo_commit_set(t, 2);
+    assert_qmp_reason(t->qts, w, "dynamic capacity no accepted extent");
+    dc_extent(t, 0, mb[0], true, 0, DEV_SIZE);
+    assert_qmp_reason(t->qts, w, "dynamic capacity no accepted extent");
+    dc_extent(t, 1, mb[1], true, 0, DEV_SIZE);
+    assert_qmp_set(t->qts, w, 2, backing);
+    assert_qmp_set(t->qts, w + size - 1, 2, backing);
+
+    offs[0] = 8;
+    offs[1] = (256ULL << ig) + 16;          /* device 1 */
+    offs[2] = size / 2 + 24;
+    offs[3] = size - 8;
+    for (i = 0; i < 4; i++) {
+        qtest_writeq(t->qts, w + offs[i], 0xdc00000000000000ULL + offs[i]);
+        if (t->ndev) {
+            dev = topo_set_dpa(t, 2, offs[i], &dpa);
+            g_assert_cmphex(ldq_le_p(t->dev[dev].media + dpa), ==,
+                            0xdc00000000000000ULL + offs[i]);
+        }
+    }
+    set_direct_map(t->qts, false);
+    for (i = 0; i < 4; i++) {
+        g_assert_cmphex(qtest_readq(t->qts, w + offs[i]), ==,
+                        0xdc00000000000000ULL + offs[i]);
+        qtest_writeq(t->qts, w + offs[i], 0xdd00000000000000ULL + offs[i]);
+    }
+    set_direct_map(t->qts, true);
+    assert_qmp_set(t->qts, w, 2, backing);
+    for (i = 0; i < 4; i++) {
+        g_assert_cmphex(qtest_readq(t->qts, w + offs[i]), ==,
+                        0xdd00000000000000ULL + offs[i]);
+    }
+
+    /* Device 1 gives its first 2 MiB back: no set; device 0 keeps its */
+    dc_extent(t, 1, mb[1], false, 0, DEV_SIZE);
+    dc_extent(t, 1, mb[1], true, 2 * MiB, DEV_SIZE - 2 * MiB);
+    assert_qmp_reason(t->qts, w, "dynamic capacity no accepted extent");
+    assert_kind(t->qts, w, "i/o", NULL);
+    g_assert_cmphex(qtest_readq(t->qts, w + offs[0]), ==,
+                    0xdd00000000000000ULL + offs[0]);
+    g_assert_cmphex(qtest_readq(t->qts, w + offs[2]), ==,
+                    0xdd00000000000000ULL + offs[2]);
+    topo_free(t);
+}
+
+static void test_dc_interleave(void)
+{
+    check_dc_set("hb2-dc-ram", 0, "copy");
+    check_dc_set("hb2-dc", 6, "backend-pages");
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -1219,6 +1319,7 @@ int main(int argc, char **argv)
     qtest_add_func("/qcxl/direct-map/pages-4k", test_pages_4k);
     qtest_add_func("/qcxl/direct-map/pages-refused", test_pages_refused);
     qtest_add_func("/qcxl/direct-map/pages-pmem-kill", test_pages_pmem_kill);
+    qtest_add_func("/qcxl/direct-map/dc-interleave", test_dc_interleave);
     qtest_add_func("/qcxl/direct-map/hb-bad-ways", test_hb_bad_ways);
     qtest_add_func("/qcxl/direct-map/aliased", test_aliased);
     qtest_add_func("/qcxl/direct-map/decoder-write-cost",

@@ -48,6 +48,8 @@ typedef struct FuzzTopo {
 
 static const FuzzTopo fuzz_topos[] = {
     { "host-bridge", "hb2-ram", NULL },
+    /* Shared files: sets of the files' own pages at 4 KiB and up */
+    { "host-bridge-files", "hb2", NULL },
     { "host-bridge-4", "hb4-ram", NULL },
     { "switch", "switch2-ram", NULL },
     { "two-host-bridges", "2hb-ram", NULL },
@@ -272,7 +274,7 @@ static void op_poke(Fuzz *f)
 static void op_coherent(Fuzz *f)
 {
     Topo *t = f->t[0];
-    int ways = t->nep, ig = rnd(f, 5);
+    int ways = t->nep, ig = rnd(f, 7);      /* 256 bytes to 16 KiB */
     uint32_t iw = ways == 4 ? 2 : ways == 2 ? 1 : 0;
     uint64_t base = t->win + ((uint64_t)rnd(f, 4) << 28);
     uint64_t size = (uint64_t)ways << 28, tl = 0;

@@ -27,6 +27,9 @@ class GuestCase:
     expect_crash: bool = False
     # Migrate through a file when the script prints QCXL-MIGRATE-NOW.
     migrate_through_file: bool = False
+    # Kill QEMU with SIGKILL when the script prints QCXL-KILL-NOW and boot
+    # the guest again: see harness.run_guest's kill_and_restart.
+    kill_and_restart: bool = False
     # Or live, to a second QEMU: see harness.run_guest's live_migration.
     live_migration: Optional[dict] = None
     # The guest gets the tier agent's virtio-serial port (org.qcxl.tier.0,

@@ -33,6 +33,13 @@ CXL_2WAY = DRAM_NODE0 + [
     '-device', 'cxl-type3,bus=rp1,volatile-memdev=cxl-mem1,id=cxl-vmem1',
 ]
 
+# The same, with the backends upstream's docs/system/devices/cxl.rst
+# writes (memory-backend-ram,share=on): interleaved sets are copies there
+# too, as nothing outside this QEMU can map such a backend.
+CXL_2WAY_SHARE = [a.replace(',size=256M', ',share=on,size=256M')
+                  if a.startswith('memory-backend-ram,id=cxl-mem') else a
+                  for a in CXL_2WAY]
+
 CXL_REGION_SCRIPT = r'''
 ver=$(cxl version)
 data cxl_cli_version "$ver"

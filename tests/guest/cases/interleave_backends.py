@@ -2,11 +2,9 @@
 Interleaved regions on the backends users write (#19), kernel 6.12,
 cxl-cli 81.
 
-- cxl-ram-region-2way-share: upstream QEMU's documented command line
-  (memory-backend-ram,share=on) under a 2-way RAM region at 256-byte
-  granularity.  No other process can map such a backend, so the set is a
-  copy, as for private RAM: the host checks over QMP that the whole region
-  is one interleaved set ("set-backing": "copy").
+- (cxl-ram-region-2way, in direct_map.py, runs upstream QEMU's
+  documented command line, memory-backend-ram,share=on: the host checks
+  over QMP that the whole region is one copy set.)
 - cxl-ram-region-4way-switch: a 4-way RAM region interleaved at a switch
   (the bench's 4way-switch topology), one copy set of 1 GiB.
 - cxl-pmem-region-2way: two persistent-memory devices on files shared
@@ -14,6 +12,9 @@ cxl-cli 81.
   a devdax namespace on it onlined as system RAM and filled with a pattern.
   The set is the files' own pages ("backend-pages"); the host reads the
   files while the guest runs and finds the guest's bytes in them.
+- cxl-pmem-kill-restart: 32 MiB written to an fsdax namespace on such a
+  region, QEMU killed with SIGKILL, a new QEMU on the same files: the
+  namespace is found again and holds the same bytes.
 """
 
 import os
@@ -21,16 +22,7 @@ import shutil
 
 import harness
 from cases import GuestCase
-from cases.foundation import CXL_2WAY, DRAM_NODE0
-
-# What upstream's docs/system/devices/cxl.rst writes for volatile memory
-CXL_2WAY_SHARE = [a.replace('memory-backend-ram,id=cxl-mem0,size=256M',
-                            'memory-backend-ram,id=cxl-mem0,share=on,'
-                            'size=256M')
-                   .replace('memory-backend-ram,id=cxl-mem1,size=256M',
-                            'memory-backend-ram,id=cxl-mem1,share=on,'
-                            'size=256M')
-                  for a in CXL_2WAY]
+from cases.foundation import DRAM_NODE0
 
 # Made afresh by the case's setup, removed once the host has checked it
 # One host bridge, one root port, a switch with four downstream ports, a
@@ -51,20 +43,24 @@ CXL_4WAY_SWITCH = list(DRAM_NODE0) + [
 PMEM_DIR = os.path.join(harness.BUILD, 'guest-pmem')
 
 
-def pmem_file(i: int, what: str = 'mem') -> str:
-    return os.path.join(PMEM_DIR, f'cxl-{what}{i}.raw')
+# The kill-and-restart case's, which must outlive its first QEMU
+KILL_DIR = os.path.join(harness.BUILD, 'guest-pmem-kill')
 
 
-def make_pmem_files() -> None:
-    shutil.rmtree(PMEM_DIR, ignore_errors=True)
-    os.makedirs(PMEM_DIR)
+def pmem_file(i: int, what: str = 'mem', where: str = PMEM_DIR) -> str:
+    return os.path.join(where, f'cxl-{what}{i}.raw')
+
+
+def make_pmem_files(where: str = PMEM_DIR) -> None:
+    shutil.rmtree(where, ignore_errors=True)
+    os.makedirs(where)
     for i in range(2):
         for what, size in (('mem', 256 << 20), ('lsa', 1 << 20)):
-            with open(pmem_file(i, what), 'wb') as f:
+            with open(pmem_file(i, what, where), 'wb') as f:
                 f.truncate(size)
 
 
-def pmem_args() -> list:
+def pmem_args(where: str = PMEM_DIR) -> list:
     args = list(DRAM_NODE0) + [
         '-M', 'cxl=on,cxl-fmw.0.targets.0=cxl.1,cxl-fmw.0.size=4G',
         '-device', 'pxb-cxl,bus_nr=12,bus=pcie.0,id=cxl.1',
@@ -72,28 +68,17 @@ def pmem_args() -> list:
     for i in range(2):
         args += [
             '-object', f'memory-backend-file,id=cxl-mem{i},share=on,'
-                       f'mem-path={pmem_file(i)},size=256M',
+                       f'mem-path={pmem_file(i, "mem", where)},size=256M',
             '-object', f'memory-backend-file,id=cxl-lsa{i},share=on,'
-                       f'mem-path={pmem_file(i, "lsa")},size=1M',
+                       f'mem-path={pmem_file(i, "lsa", where)},size=1M',
             '-device', f'cxl-rp,port={i},bus=cxl.1,id=rp{i},chassis=0,'
                        f'slot={2 + i}',
+            # Linux 7.x refuses a pmem region on devices without one
             '-device', f'cxl-type3,bus=rp{i},persistent-memdev=cxl-mem{i},'
-                       f'lsa=cxl-lsa{i},id=cxl-pmem{i}',
+                       f'lsa=cxl-lsa{i},sn={0x51c0 + i},id=cxl-pmem{i}',
         ]
     return args
 
-
-SHARE_SCRIPT = r'''
-create_ram_region decoder0.0 2 mem0 mem1
-node=$REGION_NODE
-[ -n "$node" ] || node=1
-kb=$(awk '/MemTotal/ { print $4 }' /sys/devices/system/node/node$node/meminfo)
-check "node $node holds the 2-way region's 512 MiB" [ "$kb" -eq 524288 ]
-qcxl-memtest fill "$node" all
-check "a pattern written over all of the 2-way share=on region reads back intact" [ $? -eq 0 ]
-echo QCXL-HOST-CHECK
-finish
-'''
 
 PMEM_SCRIPT = r'''
 create_pmem_ram_node decoder0.0 2 4096 mem0 mem1
@@ -104,6 +89,55 @@ check "a pattern written over all of node $node reads back intact" [ $? -eq 0 ]
 echo QCXL-HOST-CHECK
 finish
 '''
+
+
+# First boot: a 2-way pmem region at 4 KiB, an fsdax namespace (its label
+# on the devices' LSAs, files too), 32 MiB of random data written to
+# /dev/pmem0 and flushed; then the host kills QEMU.  Second boot (a new
+# QEMU on the same files): the same region again, whose namespace the
+# kernel finds from its label, and the data read back.  The host
+# compares the two checksums.
+KILL_SCRIPT = r'''
+cxl create-region -m -d decoder0.0 -t pmem -w 2 -g 4096 mem0 mem1 \
+    > /tmp/region.json 2>&1
+check "cxl create-region -t pmem -w 2 -g 4096 (mem0 mem1)" [ $? -eq 0 ]
+if grep -q qcxl.restarted=1 /proc/cmdline; then
+    for i in $(seq 1 30); do
+        [ -b /dev/pmem0 ] && break
+        sleep 1
+    done
+    ndctl list -N
+    check "after the kill, the namespace is found again from its label" \
+        [ -b /dev/pmem0 ]
+    sum=$(dd if=/dev/pmem0 bs=1M count=32 2>/dev/null | md5sum | cut -c1-32)
+    data read_md5 "$sum"
+    finish
+    exit
+fi
+nd=$(ndctl list -R | sed -n 's/.*"dev":"\(region[0-9]*\)".*/\1/p' | head -n1)
+ndctl create-namespace -r "$nd" -m fsdax > /tmp/ns.json 2>&1
+rc=$?
+cat /tmp/ns.json
+check "ndctl create-namespace -m fsdax on $nd" [ "$rc" -eq 0 ]
+check "the namespace is /dev/pmem0" [ -b /dev/pmem0 ]
+dd if=/dev/urandom of=/tmp/pat bs=1M count=32 2>/dev/null
+data written_md5 "$(md5sum < /tmp/pat | cut -c1-32)"
+dd if=/tmp/pat of=/dev/pmem0 bs=1M oflag=direct conv=fsync 2>/dev/null
+check "32 MiB written to /dev/pmem0 and flushed" [ $? -eq 0 ]
+echo QCXL-KILL-NOW
+# The host kills QEMU now; reaching the end of this wait is a failure.
+sleep 300
+check "the host killed QEMU" false
+finish
+'''
+
+
+def kill_checks(result) -> list:
+    w, r = result.data.get('written_md5'), result.data.get('read_md5')
+    shutil.rmtree(KILL_DIR, ignore_errors=True)
+    return [(bool(w) and w == r,
+             f'host: the data read after kill -9 and a restart is what '
+             f'was written before (md5 {w} then {r})')]
 
 
 def window_sets(vm) -> list:
@@ -161,10 +195,11 @@ CASES = [
     GuestCase('cxl-ram-region-4way-switch', '6.12', CXL_4WAY_SWITCH,
               SWITCH_SCRIPT, timeout=1200,
               host_at=set_checks('copy', 1 << 30)),
-    GuestCase('cxl-ram-region-2way-share', '6.12', CXL_2WAY_SHARE,
-              SHARE_SCRIPT, timeout=1200,
-              host_at=set_checks('copy', 512 << 20)),
     GuestCase('cxl-pmem-region-2way', '6.12', pmem_args(), PMEM_SCRIPT,
               timeout=1200, setup=make_pmem_files,
               host_at=set_checks('backend-pages', 512 << 20)),
+    GuestCase('cxl-pmem-kill-restart', '6.12', pmem_args(KILL_DIR),
+              KILL_SCRIPT, timeout=1200,
+              setup=lambda: make_pmem_files(KILL_DIR),
+              kill_and_restart=True, host_checks=kill_checks),
 ]
