@@ -16,7 +16,9 @@ exercises kernel code that changes between releases:
 - the agent: agreement with the kernel's tiers, onlining and placement
   (the kernel's own interleave weights from 6.16); promotion runs on 7.3
   in agent-systemd-no-port (systemd.py);
-- live migration through the pool.
+- live migration through the pool;
+- a 2-way persistent-memory region made system RAM (the nvdimm and DAX
+  code; 7.x wants device serial numbers for it).
 
 Cases whose subject is QEMU itself (save/restore, TCG access paths,
 migration failure handling) or 6.1's gaps stay on one kernel.
@@ -25,6 +27,7 @@ migration failure handling) or 6.1's gaps stay on one kernel.
 from cases import on_kernel
 from cases.agent import CASES as AGENT
 from cases.direct_map import CASES as DIRECT_MAP
+from cases.interleave_backends import CASES as INTERLEAVE
 from cases.migration import CASES as MIGRATION
 from cases.perf import CASES as PERF
 from cases.pool import CASES as POOL
@@ -34,7 +37,8 @@ ON_NEWEST = ['cxl-direct-exec', 'cxl-ram-region-2way',
              'perf-figures-default', 'perf-figures-slow',
              'firmware-ram-6.12', 'firmware-soft-reserved-6.12',
              'pool-two-hosts-6.12', 'agent-onlining-6.12',
-             'migrate-pool-6.12']
+             'migrate-pool-6.12', 'cxl-pmem-region-2way']
 
-_ALL = {c.name: c for c in AGENT + DIRECT_MAP + MIGRATION + PERF + POOL}
+_ALL = {c.name: c for c in AGENT + DIRECT_MAP + INTERLEAVE + MIGRATION +
+        PERF + POOL}
 CASES = [on_kernel(_ALL[n], NEWEST) for n in ON_NEWEST]
