@@ -8,10 +8,10 @@
  * switch or the endpoints) cannot be one alias of one backend.  Where a
  * whole 256 MiB block of them decodes, chunk by 256-byte chunk, onto the
  * volatile, persistent or dynamic-capacity media of at most SET_MAX_DEVS
- * type-3 devices, a
- * set holds the block's bytes as one RAM block in host-physical order,
- * mapped over the window like an alias.  Every chunk is decoded with
- * upstream's own per-address functions (cxl_cfmws_find_device(),
+ * type-3 devices, a set holds the block's bytes as one RAM block in
+ * host-physical order, mapped over the window like an alias.  Every
+ * chunk is decoded with upstream's own per-address functions
+ * (cxl_cfmws_find_device(),
  * cxl_type3_hpa_to_as_and_dpa()), so a set gives the guest exactly the
  * bytes the software decode would.
  *
@@ -34,8 +34,8 @@
  * copy's writes through one would not be seen through the other, and
  * copying back would lose one of them (the pages kind would stay
  * coherent, but TCG tracks code per RAM block, and one rule for both
- * kinds is simpler to reason about).  Before any set is
- * mapped, a build therefore counts, per device chunk, the addresses of
+ * kinds is simpler to reason about).  Before any set is mapped, a
+ * build therefore counts, per device chunk, the addresses of
  * every window that reach it: linear ranges by their DPA interval,
  * interleaved ranges chunk by chunk (the same decode that fills the
  * sets).  A block with a chunk reached twice gets no set; it keeps the
@@ -43,8 +43,8 @@
  *
  * A build is done in steps of bounded work (decoding 16 MiB of addresses,
  * touching 8 MiB of a copy's fresh RAM, copying one block in, or mapping
- * PAGES_STEP runs of a block's pages), so that
- * its caller can give the main loop back in between and pace it.  When
+ * PAGES_STEP runs of a block's pages), so that its caller can give the
+ * main loop back in between and pace it.  When
  * to build or tear down sets is qcxl-direct-map.c's to decide.
  */
 
@@ -61,7 +61,6 @@
 #include "hw/cxl/qcxl_direct_map.h"
 #include "system/hostmem.h"
 #include "exec/cpu-common.h"
-#include "exec/ramblock.h"
 #include "qcxl-direct-map-eval.h"
 #include "qcxl-direct-map-sets.h"
 #include "trace.h"
