@@ -12,9 +12,9 @@ cxl-cli 81.
   a devdax namespace on it onlined as system RAM and filled with a pattern.
   The set is the files' own pages ("backend-pages"); the host reads the
   files while the guest runs and finds the guest's bytes in them.
-- cxl-pmem-kill-restart: 32 MiB written to an fsdax namespace on such a
+- cxl-pmem-kill-restart: 32 MiB written to a raw namespace on such a
   region, QEMU killed with SIGKILL, a new QEMU on the same files: the
-  namespace is found again and holds the same bytes.
+  region's namespace holds the same bytes.
 """
 
 import os
@@ -91,36 +91,41 @@ finish
 '''
 
 
-# First boot: a 2-way pmem region at 4 KiB, an fsdax namespace (its label
-# on the devices' LSAs, files too), 32 MiB of random data written to
-# /dev/pmem0 and flushed; then the host kills QEMU.  Second boot (a new
-# QEMU on the same files): the same region again, whose namespace the
-# kernel finds from its label, and the data read back.  The host
-# compares the two checksums.
+# First boot: a 2-way pmem region at 4 KiB, a raw namespace over all of
+# it (data at the region's offset 0; its label on the devices' LSAs,
+# files too), 32 MiB of random data written to /dev/pmem0 and flushed;
+# then the host kills QEMU.  Second boot (a new QEMU on the same files):
+# the same region again, its namespace found from its label and
+# enabled, and the data read back.  The host compares the checksums.
 KILL_SCRIPT = r'''
 cxl create-region -m -d decoder0.0 -t pmem -w 2 -g 4096 mem0 mem1 \
     > /tmp/region.json 2>&1
 check "cxl create-region -t pmem -w 2 -g 4096 (mem0 mem1)" [ $? -eq 0 ]
+nd=$(ndctl list -R | sed -n 's/.*"dev":"\(region[0-9]*\)".*/\1/p' | head -n1)
 if grep -q qcxl.restarted=1 /proc/cmdline; then
+    # The kernel finds the namespace from its label; it may leave it
+    # disabled, as after any region assembly: enable what is there.
+    ndctl list -Ni
+    ndctl enable-namespace all
     for i in $(seq 1 30); do
         [ -b /dev/pmem0 ] && break
         sleep 1
     done
     ndctl list -N
-    check "after the kill, the namespace is found again from its label" \
-        [ -b /dev/pmem0 ]
+    check "after the kill, /dev/pmem0 is the region's raw namespace" \
+        sh -c 'ndctl list -N | grep -q "\"mode\":\"raw\""'
     sum=$(dd if=/dev/pmem0 bs=1M count=32 2>/dev/null | md5sum | cut -c1-32)
     data read_md5 "$sum"
     finish
     exit
 fi
-nd=$(ndctl list -R | sed -n 's/.*"dev":"\(region[0-9]*\)".*/\1/p' | head -n1)
-ndctl create-namespace -r "$nd" -m fsdax > /tmp/ns.json 2>&1
+ndctl create-namespace -r "$nd" -m raw > /tmp/ns.json 2>&1
 rc=$?
 cat /tmp/ns.json
-check "ndctl create-namespace -m fsdax on $nd" [ "$rc" -eq 0 ]
+check "ndctl create-namespace -m raw on $nd" [ "$rc" -eq 0 ]
 check "the namespace is /dev/pmem0" [ -b /dev/pmem0 ]
-dd if=/dev/urandom of=/tmp/pat bs=1M count=32 2>/dev/null
+head -c 33554432 /dev/urandom > /tmp/pat
+check "32 MiB of random data" [ "$(wc -c < /tmp/pat)" -eq 33554432 ]
 data written_md5 "$(md5sum < /tmp/pat | cut -c1-32)"
 dd if=/tmp/pat of=/dev/pmem0 bs=1M oflag=direct conv=fsync 2>/dev/null
 check "32 MiB written to /dev/pmem0 and flushed" [ $? -eq 0 ]
