@@ -169,6 +169,7 @@ struct CXLDMBuild {
     uint64_t populated;         /* ... and how much of its RAM is ready */
     GPtrArray *windows;         /* CXLDMSets the build fills */
     int64_t other_maps;         /* mappings not ours, or -1: not counted */
+    uint64_t kernel_max_maps;   /* vm.max_map_count then, 0: unknown */
     uint64_t max_maps;          /* most that PAGES sets may hold */
     GPtrArray *moving;          /* MemoryRegion: media not to hold */
     bool waiting;               /* for retiring mappings to go */
@@ -731,27 +732,30 @@ static int64_t maps_now(void)
  */
 static bool maps_allow(CXLDMBuild *b, uint64_t runs)
 {
-    g_autofree char *text = NULL;
     uint64_t held = qatomic_read(&pages_maps_held);
-    uint64_t max = 0;
+    uint64_t max = b->kernel_max_maps;
 
     if (held > b->max_maps || runs > b->max_maps - held) {
         return false;
     }
-    if (!g_file_get_contents("/proc/sys/vm/max_map_count", &text, NULL,
-                             NULL) ||
-        qemu_strtou64(text, NULL, 10, &max) || max < MAPS_HEADROOM) {
+    if (b->other_maps < 0) {
+        /* Once a build: the kernel's limit, and the mappings not ours */
+        g_autofree char *text = NULL;
+        int64_t now = maps_now();
+
+        if (!g_file_get_contents("/proc/sys/vm/max_map_count", &text, NULL,
+                                 NULL) ||
+            qemu_strtou64(text, NULL, 10, &max) || max < MAPS_HEADROOM) {
+            max = 0;
+        }
+        b->kernel_max_maps = max;
+        b->other_maps = now < 0 ? 0 : MAX(0, now - (int64_t)held);
+    }
+    if (!max) {
         /* Not Linux as we know it: let mremap() say. */
         return true;
     }
-    if (b->other_maps < 0) {
-        int64_t now = maps_now();
-
-        b->other_maps = now < 0 ? 0 :
-                        MAX(0, now - (int64_t)qatomic_read(&pages_maps_held));
-    }
-    return b->other_maps + qatomic_read(&pages_maps_held) + runs +
-           MAX(MAPS_HEADROOM, max / 16) <= max;
+    return b->other_maps + held + runs + MAX(MAPS_HEADROOM, max / 16) <= max;
 }
 
 /*

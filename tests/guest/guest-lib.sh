@@ -67,7 +67,7 @@ finish() {
 # NUMA node ("" if none).  Reports two checks (region created, node
 # appeared).  Call it directly, not in $(...): checks count globally.
 create_ram_region() {
-    local decoder=$1 ways=$2 rc node before i n
+    local decoder=$1 ways=$2 rc before
     shift 2
     echo online_movable > /sys/devices/system/memory/auto_online_blocks
     before=$(memory_only_nodes | tr '\n' ' ')
@@ -76,22 +76,30 @@ create_ram_region() {
     rc=$?
     cat /tmp/region.json
     check "cxl create-region -t ram -w $ways on $decoder ($*)" [ "$rc" -eq 0 ]
-    node=""
+    wait_new_node "$before"
+    check "the region's memory is onlined as a new CPU-less NUMA node" \
+        [ -n "$NEW_NODE" ]
+    REGION_NODE=$NEW_NODE
+}
+
+# wait_new_node "NODES": set NEW_NODE to a CPU-less node not in NODES
+# once all its memory blocks are online (the node has memory from its
+# first block on; the others follow), "" if none appears.  Up to 30 s
+# for the node, 30 s more for its blocks.
+wait_new_node() {
+    local i n
+    NEW_NODE=""
     for i in $(seq 1 30); do
         for n in $(memory_only_nodes); do
-            case " $before " in *" $n "*) ;; *) node=$n ;; esac
+            case " $1 " in *" $n "*) ;; *) NEW_NODE=$n ;; esac
         done
-        [ -n "$node" ] && break
+        [ -n "$NEW_NODE" ] && break
         sleep 1
     done
-    check "the region's memory is onlined as a new CPU-less NUMA node" [ -n "$node" ]
-    # The node has memory from its first block on; the others follow
-    # (all of them exist before the first goes online): up to 30 s.
     for i in $(seq 1 30); do
-        [ -z "$node" ] || node_blocks_online "$node" && break
+        [ -z "$NEW_NODE" ] || node_blocks_online "$NEW_NODE" && break
         sleep 1
     done
-    REGION_NODE=$node
 }
 
 # create_pmem_ram_node DECODER WAYS GRANULARITY MEMDEV...: create a pmem
@@ -99,7 +107,7 @@ create_ram_region() {
 # as system RAM with daxctl, and set REGION_NODE to the new NUMA node (""
 # if none).  Reports a check for each step.
 create_pmem_ram_node() {
-    local decoder=$1 ways=$2 gran=$3 rc nd dax before i n node
+    local decoder=$1 ways=$2 gran=$3 rc nd dax before
     shift 3
     cxl create-region -m -d "$decoder" -t pmem -w "$ways" -g "$gran" "$@" \
         > /tmp/region.json 2>&1
@@ -124,17 +132,10 @@ create_pmem_ram_node() {
     rc=$?
     cat /tmp/d.json
     check "daxctl onlines $dax as system RAM" [ "$rc" -eq 0 ]
-    node=""
-    for i in $(seq 1 30); do
-        for n in $(memory_only_nodes); do
-            case " $before " in *" $n "*) ;; *) node=$n ;; esac
-        done
-        [ -n "$node" ] && node_blocks_online "$node" && break
-        sleep 1
-    done
-    check "the pmem region's memory is a CPU-less NUMA node ($node)" \
-        [ -n "$node" ]
-    REGION_NODE=$node
+    wait_new_node "$before"
+    check "the pmem region's memory is a CPU-less NUMA node ($NEW_NODE)" \
+        [ -n "$NEW_NODE" ]
+    REGION_NODE=$NEW_NODE
 }
 
 # node_blocks_online N: node N has memory blocks and all are online.
