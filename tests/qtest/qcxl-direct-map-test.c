@@ -942,7 +942,14 @@ static void test_pages_pmem_kill(void)
  */
 static void test_pages_refused(void)
 {
+    static const char *const bad_max[] = {
+        "{ 'execute': 'qom-set', 'arguments': { 'path': '/machine', "
+        "'property': 'cxl-direct-map-max-maps', 'value': 'many' } }",
+        "{ 'execute': 'qom-set', 'arguments': { 'path': '/machine', "
+        "'property': 'cxl-direct-map-max-maps', 'value': 1.5 } }",
+    };
     Topo *t = topo_new_full("hb2", NULL, 0, NULL);
+    int i;
     g_autofree char *mixed = NULL;
     uint64_t w;
     Dev d;
@@ -975,6 +982,22 @@ static void test_pages_refused(void)
     assert_qmp_reason(t->qts, w + 256 * MiB, "would exceed");
     assert_kind(t->qts, w + 256 * MiB, "i/o", NULL);
     check_data(t, w + 256 * MiB + 16 * KiB, &t->dev[1], 128 * MiB);
+    /* Bad values are refused, and the limit stays. */
+    for (i = 0; i < ARRAY_SIZE(bad_max); i++) {
+        QDict *r = qtest_qmp(t->qts, bad_max[i]);
+
+        g_assert_true(qdict_haskey(r, "error"));
+        qobject_unref(r);
+    }
+    {
+        QDict *r = qtest_qmp(t->qts, "{ 'execute': 'qom-get', 'arguments': "
+                             "{ 'path': '/machine', 'property': "
+                             "'cxl-direct-map-max-maps' } }");
+
+        g_assert_cmpuint(qnum_get_uint(qobject_to(QNum, qdict_get(r,
+                                                  "return"))), ==, 20000);
+        qobject_unref(r);
+    }
     qtest_qmp_assert_success(t->qts, "{ 'execute': 'qom-set', 'arguments':"
                              " { 'path': '/machine', 'property': "
                              "'cxl-direct-map-max-maps', 'value': 40000 } }");
