@@ -56,6 +56,8 @@ static QcxlPoolRegionUse region_use(uint8_t use)
         return QCXL_POOL_REGION_USE_MEMORY;
     case QCXL_REGION_USE_RING:
         return QCXL_POOL_REGION_USE_RING;
+    case QCXL_REGION_USE_CHECKPOINT:
+        return QCXL_POOL_REGION_USE_CHECKPOINT;
     case QCXL_REGION_USE_NONE:
     case QCXL_REGION_USE__MAX:
         break;

@@ -30,10 +30,34 @@ GQuark qcxl_pool_error_quark(void)
 }
 
 /* CRC32C, reflected, polynomial 0x82F63B78 */
+#if defined(__x86_64__)
+/* The SSE4.2 instruction computes the same CRC, 8 bytes at a time. */
+__attribute__((target("sse4.2")))
+static uint32_t crc32c_sse42(uint32_t crc, const uint8_t *p, size_t len)
+{
+    uint64_t c = crc;
+
+    while (len >= 8) {
+        uint64_t v;
+
+        memcpy(&v, p, 8);
+        c = __builtin_ia32_crc32di(c, v);
+        p += 8;
+        len -= 8;
+    }
+    crc = c;
+    while (len--) {
+        crc = __builtin_ia32_crc32qi(crc, *p++);
+    }
+    return crc;
+}
+#endif
+
 uint32_t qcxl_crc32c(uint32_t crc, const void *buf, size_t len)
 {
     static uint32_t table[256];
     static gsize init;
+    static bool sse42;
     const uint8_t *p = buf;
 
     if (g_once_init_enter(&init)) {
@@ -44,8 +68,16 @@ uint32_t qcxl_crc32c(uint32_t crc, const void *buf, size_t len)
             }
             table[i] = c;
         }
+#if defined(__x86_64__)
+        sse42 = __builtin_cpu_supports("sse4.2");
+#endif
         g_once_init_leave(&init, 1);
     }
+#if defined(__x86_64__)
+    if (sse42) {
+        return ~crc32c_sse42(~crc, p, len);
+    }
+#endif
     crc = ~crc;
     while (len--) {
         crc = table[(crc ^ *p++) & 0xff] ^ (crc >> 8);

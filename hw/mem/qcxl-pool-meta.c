@@ -307,6 +307,7 @@ const char *qcxl_pool_use_name(QcxlRegionUse use)
         [QCXL_REGION_USE_NONE] = "none",
         [QCXL_REGION_USE_MEMORY] = "memory",
         [QCXL_REGION_USE_RING] = "ring",
+        [QCXL_REGION_USE_CHECKPOINT] = "checkpoint",
     };
     return use < G_N_ELEMENTS(names) ? names[use] : "invalid";
 }

@@ -759,59 +759,80 @@ typedef struct HandoffArgs {
     const uint64_t *generations;
 } HandoffArgs;
 
+/*
+ * The actor takes region @name over from host slot @from (named
+ * @from_name): at @generation if that is not NULL.
+ */
+static bool take_region(QcxlPool *pool, QcxlPoolMeta *meta, int from,
+                        const char *from_name, const char *name,
+                        const uint64_t *generation, GError **errp)
+{
+    int r = need_region(meta, name, errp);
+    QcxlPoolRegion *reg;
+
+    if (r < 0) {
+        return false;
+    }
+    reg = &meta->regions[r];
+    if (reg->owner != from) {
+        g_set_error(errp, QCXL_POOL_ERROR, QCXL_POOL_ERR_PERM,
+                    "region '%s' no longer belongs to host '%s'",
+                    reg->name, from_name);
+        return false;
+    }
+    if (generation && reg->generation != *generation) {
+        g_set_error(errp, QCXL_POOL_ERROR, QCXL_POOL_ERR_BUSY,
+                    "region '%s' changed since host '%s' handed it "
+                    "over (generation %" G_GUINT64_FORMAT ", offered %"
+                    G_GUINT64_FORMAT ")", reg->name, from_name,
+                    reg->generation, *generation);
+        return false;
+    }
+    if (reg->owner != pool->actor &&
+        !(reg->mode == QCXL_REGION_SHARED &&
+          (reg->sharers >> pool->actor & 1))) {
+        g_set_error(errp, QCXL_POOL_ERROR, QCXL_POOL_ERR_PERM,
+                    "region '%s' is not shared with host '%s'",
+                    reg->name, meta->hosts[pool->actor].name);
+        return false;
+    }
+    reg->owner = pool->actor;
+    reg->sharers &= ~(1ULL << pool->actor);
+    reg->sharers |= 1ULL << from;
+    reg->mode = QCXL_REGION_SHARED;
+    reg->generation++;
+    return true;
+}
+
+/* Only a host with a lease takes regions over; returns @from's slot */
+static int taker_and_from(QcxlPool *pool, QcxlPoolMeta *meta,
+                          const char *from, GError **errp)
+{
+    if (pool->actor < 0) {
+        g_set_error(errp, QCXL_POOL_ERROR, QCXL_POOL_ERR_INVALID,
+                    "only a host can take regions over");
+        return -1;
+    }
+    if (!actor_active(pool, meta, errp)) {
+        return -1;
+    }
+    return need_host(meta, from, errp);
+}
+
 static bool tx_handoff(QcxlPool *pool, QcxlPoolMeta *meta, void *opaque,
                        GError **errp)
 {
     HandoffArgs *a = opaque;
-    int from;
+    int from = taker_and_from(pool, meta, a->from, errp);
 
-    if (pool->actor < 0) {
-        g_set_error(errp, QCXL_POOL_ERROR, QCXL_POOL_ERR_INVALID,
-                    "only a host can take regions over");
-        return false;
-    }
-    if (!actor_active(pool, meta, errp)) {
-        return false;
-    }
-    from = need_host(meta, a->from, errp);
     if (from < 0) {
         return false;
     }
     for (guint i = 0; i < a->n; i++) {
-        int r = need_region(meta, a->names[i], errp);
-        QcxlPoolRegion *reg;
-
-        if (r < 0) {
+        if (!take_region(pool, meta, from, a->from, a->names[i],
+                         &a->generations[i], errp)) {
             return false;
         }
-        reg = &meta->regions[r];
-        if (reg->owner != from) {
-            g_set_error(errp, QCXL_POOL_ERROR, QCXL_POOL_ERR_PERM,
-                        "region '%s' no longer belongs to host '%s'",
-                        reg->name, a->from);
-            return false;
-        }
-        if (reg->generation != a->generations[i]) {
-            g_set_error(errp, QCXL_POOL_ERROR, QCXL_POOL_ERR_BUSY,
-                        "region '%s' changed since host '%s' handed it "
-                        "over (generation %" G_GUINT64_FORMAT ", offered %"
-                        G_GUINT64_FORMAT ")", reg->name, a->from,
-                        reg->generation, a->generations[i]);
-            return false;
-        }
-        if (reg->owner != pool->actor &&
-            !(reg->mode == QCXL_REGION_SHARED &&
-              (reg->sharers >> pool->actor & 1))) {
-            g_set_error(errp, QCXL_POOL_ERROR, QCXL_POOL_ERR_PERM,
-                        "region '%s' is not shared with host '%s'",
-                        reg->name, meta->hosts[pool->actor].name);
-            return false;
-        }
-        reg->owner = pool->actor;
-        reg->sharers &= ~(1ULL << pool->actor);
-        reg->sharers |= 1ULL << from;
-        reg->mode = QCXL_REGION_SHARED;
-        reg->generation++;
     }
     return true;
 }
@@ -824,6 +845,69 @@ bool qcxl_pool_handoff(QcxlPool *pool, const char *from, guint n,
                       .generations = generations };
 
     return qcxl_pool_transact(pool, tx_handoff, &a, errp);
+}
+
+/*
+ * HA takeover: the old owner is gone, not handing anything over.  It
+ * must hold no live lease: fenced, inactive, or active at the
+ * incarnation whose lease the caller watched expire (it is fenced here,
+ * as by an eviction, in the same transaction).
+ */
+typedef struct TakeoverArgs {
+    const char *from;
+    bool expired;
+    uint64_t incarnation;
+    guint n;
+    const char *const *names;
+} TakeoverArgs;
+
+static bool tx_takeover(QcxlPool *pool, QcxlPoolMeta *meta, void *opaque,
+                        GError **errp)
+{
+    TakeoverArgs *a = opaque;
+    int from = taker_and_from(pool, meta, a->from, errp);
+    QcxlPoolHost *h;
+
+    if (from < 0) {
+        return false;
+    }
+    h = &meta->hosts[from];
+    if (from == pool->actor) {
+        g_set_error(errp, QCXL_POOL_ERROR, QCXL_POOL_ERR_INVALID,
+                    "host '%s' cannot take regions over from itself",
+                    a->from);
+        return false;
+    }
+    if (h->state == QCXL_HOST_ACTIVE) {
+        if (!a->expired || h->incarnation != a->incarnation) {
+            g_set_error(errp, QCXL_POOL_ERROR, QCXL_POOL_ERR_BUSY,
+                        "host '%s' still holds a live lease (incarnation %"
+                        G_GUINT64_FORMAT "); fence it first (qcxl-pool "
+                        "evict) or wait until its lease expires",
+                        a->from, h->incarnation);
+            return false;
+        }
+        h->state = QCXL_HOST_FENCED;
+        h->incarnation++;
+        unmap_host(pool, meta, from);
+    }
+    for (guint i = 0; i < a->n; i++) {
+        if (!take_region(pool, meta, from, a->from, a->names[i], NULL,
+                         errp)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+bool qcxl_pool_takeover(QcxlPool *pool, const char *from, bool expired,
+                        uint64_t incarnation, guint n,
+                        const char *const *names, GError **errp)
+{
+    TakeoverArgs a = { .from = from, .expired = expired,
+                       .incarnation = incarnation, .n = n, .names = names };
+
+    return qcxl_pool_transact(pool, tx_takeover, &a, errp);
 }
 
 static bool tx_reclaim(QcxlPool *pool, QcxlPoolMeta *meta, void *opaque,

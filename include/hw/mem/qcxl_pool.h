@@ -86,6 +86,7 @@ typedef enum {
     QCXL_REGION_USE_NONE = 0,
     QCXL_REGION_USE_MEMORY = 1, /* guest memory: a memory backend, staged */
     QCXL_REGION_USE_RING = 2,   /* a migration stream's ring */
+    QCXL_REGION_USE_CHECKPOINT = 3, /* an HA checkpoint (qcxl_ckpt.h) */
     QCXL_REGION_USE__MAX,
 } QcxlRegionUse;
 
@@ -233,6 +234,15 @@ bool qcxl_pool_region_chown(QcxlPool *pool, const char *name,
 bool qcxl_pool_handoff(QcxlPool *pool, const char *from, guint n,
                        const char *const *names, const uint64_t *generations,
                        GError **errp);
+/*
+ * HA takeover: the actor takes regions @names over from host @from,
+ * which hands nothing over (it failed).  Refused while @from holds a
+ * live lease; if @expired, the caller watched the lease of @from's
+ * @incarnation expire, and @from is fenced in the same transaction.
+ */
+bool qcxl_pool_takeover(QcxlPool *pool, const char *from, bool expired,
+                        uint64_t incarnation, guint n,
+                        const char *const *names, GError **errp);
 bool qcxl_pool_reclaim(QcxlPool *pool, guint n, const char *const *names,
                        GError **errp);
 /*

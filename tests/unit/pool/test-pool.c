@@ -910,6 +910,79 @@ static void test_handoff(void)
     assert_clean(op);
 }
 
+/* HA takeover: refused while the owner's lease is live, then atomic */
+static void test_takeover(void)
+{
+    g_autoptr(QcxlPool) op = fresh_pool(64 * MiB, 1000);
+    g_autoptr(QcxlPool) a = qcxl_pool_open(pool_path, NULL);
+    g_autoptr(QcxlPool) c = qcxl_pool_open(pool_path, NULL);
+    g_autoptr(GError) err = NULL;
+    const char *both[] = { "ckpt", "img" };
+    uint64_t gen, sharers, inc_a, inc_c;
+    int sa, sc, owner;
+
+    sa = qcxl_pool_join(a, "hostA", true, NULL, &inc_a, &err);
+    sc = qcxl_pool_join(c, "hostC", true, NULL, &inc_c, &err);
+    g_assert_no_error(err);
+    qcxl_pool_act_as(a, sa, inc_a);
+    qcxl_pool_act_as(c, sc, inc_c);
+    for (int i = 0; i < 2; i++) {
+        g_assert_true(qcxl_pool_region_create(a, both[i], 2 * MiB, "hostA",
+                                              false, &err));
+        g_assert_true(qcxl_pool_region_share(a, both[i], "hostC", true,
+                                             &err));
+        g_assert_no_error(err);
+    }
+    gen = region_gen(op, "ckpt", &owner, &sharers);
+
+#define REFUSED(call, code) \
+    do { \
+        g_assert_false(call); \
+        g_assert_error(err, QCXL_POOL_ERROR, code); \
+        g_clear_error(&err); \
+    } while (0)
+    /* a live lease; an expiry of an older incarnation; from itself */
+    REFUSED(qcxl_pool_takeover(c, "hostA", false, 0, 2, both, &err),
+            QCXL_POOL_ERR_BUSY);
+    REFUSED(qcxl_pool_takeover(c, "hostA", true, inc_a - 1, 2, both, &err),
+            QCXL_POOL_ERR_BUSY);
+    REFUSED(qcxl_pool_takeover(c, "hostC", true, inc_c, 2, both, &err),
+            QCXL_POOL_ERR_INVALID);
+    REFUSED(qcxl_pool_takeover(op, "hostA", true, inc_a, 2, both, &err),
+            QCXL_POOL_ERR_INVALID);
+    g_assert_cmpuint(region_gen(op, "ckpt", &owner, &sharers), ==, gen);
+    g_assert_cmpint(owner, ==, sa);
+
+    /* the lease of this incarnation expired: A is fenced, C owns both */
+    g_assert_true(qcxl_pool_takeover(c, "hostA", true, inc_a, 2, both,
+                                     &err));
+    g_assert_no_error(err);
+    for (int i = 0; i < 2; i++) {
+        region_gen(op, both[i], &owner, &sharers);
+        g_assert_cmpint(owner, ==, sc);
+        g_assert_cmpuint(sharers, ==, 1ULL << sa);
+    }
+    g_assert_cmpuint(region_gen(op, "ckpt", &owner, &sharers), ==, gen + 1);
+    {
+        g_autoptr(QcxlPoolMeta) meta = qcxl_pool_read(op, NULL);
+
+        g_assert_cmpint(meta->hosts[sa].state, ==, QCXL_HOST_FENCED);
+        g_assert_false(qcxl_pool_still_active(meta, sa, inc_a));
+    }
+    /* the fenced host can take nothing back */
+    REFUSED(qcxl_pool_reclaim(a, 2, both, &err), QCXL_POOL_ERR_FENCED);
+    /* nor can C take over twice: the regions are its own now */
+    REFUSED(qcxl_pool_takeover(c, "hostA", false, 0, 2, both, &err),
+            QCXL_POOL_ERR_PERM);
+#undef REFUSED
+    g_assert_true(qcxl_pool_leave(c, sc, inc_c, &err));
+    g_assert_no_error(err);
+    for (int i = 0; i < 2; i++) {
+        g_assert_true(qcxl_pool_region_delete(op, both[i], &err));
+        g_assert_no_error(err);
+    }
+}
+
 int main(int argc, char **argv)
 {
     int rc;
@@ -927,6 +1000,7 @@ int main(int argc, char **argv)
     g_test_add_func("/pool/heartbeat", test_heartbeat);
     g_test_add_func("/pool/actor", test_actor);
     g_test_add_func("/pool/handoff", test_handoff);
+    g_test_add_func("/pool/takeover", test_takeover);
     rc = g_test_run();
     remove_pool();
     g_free(pool_path);
