@@ -56,7 +56,10 @@
 
 #define PAGE            QCXL_CKPT_PAGE
 
-G_DEFINE_QUARK(qcxl-ckpt-error-quark, qcxl_ckpt_error)
+GQuark qcxl_ckpt_error_quark(void)
+{
+    return g_quark_from_static_string("qcxl-ckpt-error-quark");
+}
 
 static uint32_t ld32(const uint8_t *p)
 {

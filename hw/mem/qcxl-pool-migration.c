@@ -280,10 +280,21 @@ static int handoff_post_load(void *opaque, int version_id)
     return 0;
 }
 
+/*
+ * Only a migration hands memory over: an HA checkpoint saves the device
+ * state too (qemu_save_device_state()), and a takeover claims the
+ * regions itself.
+ */
+static bool handoff_needed(void *opaque)
+{
+    return migration_is_running();
+}
+
 static const VMStateDescription vmstate_handoff = {
     .name = "qcxl-pool-handoff",
     .version_id = 1,
     .minimum_version_id = 1,
+    .needed = handoff_needed,
     .pre_save = handoff_pre_save,
     .pre_load = handoff_pre_load,
     .post_load = handoff_post_load,

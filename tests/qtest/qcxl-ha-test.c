@@ -1,0 +1,643 @@
+/*
+ * qtest: HA over CXL, epoch checkpoints in a pool and takeover
+ *
+ * Copyright (c) 2026 qcxl authors
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ *
+ * - protect refuses what it cannot protect, with the reason;
+ * - a takeover QEMU resumes exactly the last committed epoch: the
+ *   markers the test wrote into RAM and into a device (the RTC's CMOS)
+ *   before each commit, and nothing written after it; it is refused
+ *   while the primary holds a live lease, and the primary that lost the
+ *   VM can commit nothing more;
+ * - a primary killed between commit and the images' update, or in the
+ *   middle of an epoch, leaves a checkpoint the takeover completes or
+ *   ignores;
+ * - damaged records, logs, device state and headers are refused, and
+ *   nothing is loaded;
+ * - kill-random: the primary is killed with SIGKILL at random instants
+ *   of a checkpoint, over and over; each time a new QEMU takes the VM
+ *   over, checks it is exactly the epoch last acknowledged or the one in
+ *   flight, protects it again into the other regions and becomes the
+ *   next primary.
+ *
+ * The RAM checks read the image region straight from the pool: after a
+ * takeover it is the new QEMU's RAM.
+ */
+
+#include "qemu/osdep.h"
+#include <sys/wait.h>
+#include "libqtest.h"
+#include "qobject/qdict.h"
+#include "hw/mem/qcxl_pool.h"
+#include "hw/mem/qcxl_ckpt.h"
+#include "qcxl-wait.h"
+
+#define MiB ((uint64_t)1 << 20)
+#define RAM_MB 32
+#define CKPT_MB 48
+#define MARK_OFF (8 * MiB)
+#define MARK_LEN (16 * MiB)
+#define CMOS_INDEX 0x40
+#define KILLS 100
+
+typedef struct Fixture {
+    char *path;
+    QcxlPool *pool;
+} Fixture;
+
+/* Two region sets: checkpoint and RAM image; set 1 hostA's, 2 hostC's */
+static const char *ckpt_of[] = { NULL, "ckpt1", "ckpt2" };
+static const char *img_of[] = { NULL, "img1", "img2" };
+
+static void setup(Fixture *f)
+{
+    g_autoptr(GError) err = NULL;
+    const char *owner[] = { NULL, "hostA", "hostC" };
+    const char *other[] = { NULL, "hostC", "hostA" };
+
+    f->path = g_strdup_printf("/dev/shm/qcxl-ha-qtest-%d.pool", getpid());
+    unlink(f->path);
+    g_assert_true(qcxl_pool_format(f->path, 256 * MiB, 2 * MiB, 200, false,
+                                   &err));
+    f->pool = qcxl_pool_open(f->path, &err);
+    g_assert_no_error(err);
+    g_assert_true(qcxl_pool_host_add(f->pool, "hostA", &err));
+    g_assert_true(qcxl_pool_host_add(f->pool, "hostC", &err));
+    for (int s = 1; s <= 2; s++) {
+        g_assert_true(qcxl_pool_region_create(f->pool, ckpt_of[s],
+                                              CKPT_MB * MiB,
+                                              owner[s], true, &err));
+        g_assert_true(qcxl_pool_region_share(f->pool, ckpt_of[s], other[s],
+                                             true, &err));
+        g_assert_true(qcxl_pool_region_create(f->pool, img_of[s],
+                                              RAM_MB * MiB, owner[s], true,
+                                              &err));
+        g_assert_true(qcxl_pool_region_share(f->pool, img_of[s], other[s],
+                                             true, &err));
+    }
+    g_assert_true(qcxl_pool_region_create(f->pool, "small", 2 * MiB,
+                                          "hostA", true, &err));
+    g_assert_no_error(err);
+}
+
+static void teardown(Fixture *f)
+{
+    qcxl_pool_close(f->pool);
+    unlink(f->path);
+    g_free(f->path);
+}
+
+/* The host address of byte @off of region @name */
+static uint8_t *region_byte(Fixture *f, const char *name, uint64_t off)
+{
+    g_autoptr(QcxlPoolMeta) meta = qcxl_pool_read(f->pool, NULL);
+    g_autofree uint32_t *ext = NULL;
+    uint64_t e = qcxl_pool_super(f->pool)->extent_size;
+    uint32_t n;
+
+    ext = qcxl_pool_region_extents(meta, qcxl_pool_find_region(meta, name),
+                                   &n);
+    g_assert_cmpuint(off / e, <, n);
+    return qcxl_pool_base(f->pool) + qcxl_pool_extent_offset(f->pool,
+                                                             ext[off / e]) +
+           off % e;
+}
+
+/* Region @name, @size bytes, which a fresh pool allocates in one run */
+static uint8_t *region_ptr(Fixture *f, const char *name, uint64_t size)
+{
+    uint8_t *p = region_byte(f, name, 0);
+
+    g_assert_true(region_byte(f, name, size - 1) == p + size - 1);
+    return p;
+}
+
+#define MACHINE "-machine q35 -nodefaults -m " G_STRINGIFY(RAM_MB) "M "
+
+/* A VM in DRAM, as any protected VM starts */
+static QTestState *start_primary(const char *extra)
+{
+    return qtest_initf(MACHINE "-object memory-backend-ram,id=ram0,size=%d"
+                       "M -machine memory-backend=ram0 %s", RAM_MB,
+                       extra ? extra : "");
+}
+
+/* A QEMU ready to take over the VM whose RAM image is region @img */
+static QTestState *start_standby(Fixture *f, const char *host,
+                                 const char *img)
+{
+    return qtest_initf(MACHINE "-object memory-backend-qcxl-pool,id=ram0,"
+                       "size=%dM,pool=%s,host=%s,region=%s "
+                       "-machine memory-backend=ram0 -incoming defer",
+                       RAM_MB, f->path, host, img);
+}
+
+static QDict *ha_info(QTestState *qts)
+{
+    QDict *rsp = qtest_qmp(qts, "{'execute': 'query-qcxl-ha'}");
+    QDict *ret = qdict_get_qdict(rsp, "return");
+
+    g_assert_nonnull(ret);
+    qobject_ref(ret);
+    qobject_unref(rsp);
+    return ret;
+}
+
+static char *status_of(QTestState *qts)
+{
+    QDict *rsp = qtest_qmp(qts, "{'execute': 'query-status'}");
+    char *s = g_strdup(qdict_get_str(qdict_get_qdict(rsp, "return"),
+                                     "status"));
+
+    qobject_unref(rsp);
+    return s;
+}
+
+/* Protect into set @set as @host; wait for the first commit */
+static void protect(Fixture *f, QTestState *qts, const char *host, int set)
+{
+    g_auto(QcxlDeadline) dl = qcxl_deadline(60, "the protection of %s into "
+                                            "%s to commit its first epoch",
+                                            host, ckpt_of[set]);
+
+    qtest_qmp_assert_success(qts, "{'execute': 'qcxl-ha-protect', "
+                             "'arguments': {'region': %s, 'pool': %s, "
+                             "'host': %s, 'epoch-ms': 0, "
+                             "'devstate-size': %d, 'images': [{'memdev': "
+                             "'ram0', 'region': %s}]}}", ckpt_of[set],
+                             f->path, host, 2 * 1024 * 1024, img_of[set]);
+    for (;;) {
+        g_autoptr(QDict) i = ha_info(qts);
+
+        if (!strcmp(qdict_get_str(i, "state"), "protected") &&
+            qdict_get_int(i, "epoch") >= 1) {
+            return;
+        }
+        g_assert_cmpstr(qdict_get_str(i, "state"), ==, "base");
+        qcxl_wait(&dl, 5);
+    }
+}
+
+/*
+ * The byte of marker @m: nonzero, and never that of m - 1 or m + 1.  The
+ * test writes marker m + 1 into RAM and CMOS before each commit.
+ */
+static uint8_t mark_value(uint64_t m)
+{
+    return m % 251 + 1;
+}
+
+static void mark(QTestState *qts, uint64_t m)
+{
+    qtest_memset(qts, MARK_OFF, mark_value(m), MARK_LEN);
+    qtest_outb(qts, 0x70, CMOS_INDEX);
+    qtest_outb(qts, 0x71, mark_value(m));
+}
+
+static void checkpoint(QTestState *qts)
+{
+    qtest_qmp_assert_success(qts, "{'execute': 'qcxl-ha-checkpoint'}");
+}
+
+/* The VM in @qts holds marker @m: its RAM (the image region), its CMOS */
+static void assert_epoch(Fixture *f, QTestState *qts, const char *img,
+                         uint64_t m)
+{
+    uint8_t v = mark_value(m);
+
+    for (uint64_t off = MARK_OFF; off < MARK_OFF + MARK_LEN; off += 4096) {
+        uint8_t *p = region_byte(f, img, off);
+
+        if (p[0] != v || p[4095] != v) {
+            g_error("the image of marker %" PRIu64 " holds 0x%02x/0x%02x "
+                    "at 0x%" PRIx64 ", not 0x%02x", m, p[0], p[4095], off,
+                    v);
+        }
+    }
+    g_assert_cmpuint(qtest_readb(qts, MARK_OFF), ==, v);
+    g_assert_cmpuint(qtest_readb(qts, MARK_OFF + MARK_LEN - 1), ==, v);
+    g_assert_cmpuint(qtest_readb(qts, MARK_OFF + MARK_LEN), !=, v);
+    qtest_outb(qts, 0x70, CMOS_INDEX);
+    g_assert_cmpuint(qtest_inb(qts, 0x71), ==, v);
+}
+
+/* SIGKILL: the QEMU dies at once, with no chance to tidy up */
+static void kill_qemu(QTestState *qts)
+{
+    pid_t pid = qtest_pid(qts);
+    int st;
+
+    g_assert_cmpint(kill(pid, SIGKILL), ==, 0);
+    g_assert_cmpint(waitpid(pid, &st, 0), ==, pid);
+    g_assert_true(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+    /* reaped here: libqtest must not wait for it again */
+    qtest_remove_abrt_handler(qts);
+}
+
+/* What the cluster manager's fence agent does: evict the host */
+static void fence(Fixture *f, const char *host)
+{
+    g_autoptr(GError) err = NULL;
+
+    g_assert_true(qcxl_pool_evict(f->pool, host, &err));
+    g_assert_no_error(err);
+}
+
+static void takeover(QTestState *qts, const char *host, int set)
+{
+    qtest_qmp_assert_success(qts, "{'execute': 'qcxl-ha-takeover', "
+                             "'arguments': {'region': %s, 'host': %s}}",
+                             ckpt_of[set], host);
+}
+
+static void assert_error(QDict *rsp, const char *text)
+{
+    const char *desc;
+
+    g_assert_true(qdict_haskey(rsp, "error"));
+    desc = qdict_get_str(qdict_get_qdict(rsp, "error"), "desc");
+    if (!strstr(desc, text)) {
+        g_error("expected an error with '%s', got: %s", text, desc);
+    }
+    qobject_unref(rsp);
+}
+
+static void test_refused(void)
+{
+    Fixture f;
+    QTestState *qts;
+
+    setup(&f);
+    qts = start_primary("-device virtio-net-pci,id=nic0");
+    assert_error(qtest_qmp(qts, "{'execute': 'qcxl-ha-protect', "
+                           "'arguments': {'region': 'ckpt1', 'pool': %s, "
+                           "'host': 'hostA'}}", f.path),
+                 "network card 'nic0' sends packets");
+    qtest_quit(qts);
+
+    qts = start_primary("-drive if=none,id=d0,file=null-co://,format=raw "
+                        "-device virtio-blk-pci,drive=d0,id=disk0");
+    assert_error(qtest_qmp(qts, "{'execute': 'qcxl-ha-protect', "
+                           "'arguments': {'region': 'ckpt1', 'pool': %s, "
+                           "'host': 'hostA'}}", f.path),
+                 "device 'disk0' writes to a disk");
+    qtest_quit(qts);
+
+    qts = start_primary(NULL);
+#define PROTECT(args, text) \
+    assert_error(qtest_qmp(qts, "{'execute': 'qcxl-ha-protect', " \
+                           "'arguments': {'pool': %s, " args "}}", f.path), \
+                 text)
+    PROTECT("'host': 'hostA', 'region': 'nowhere'", "'nowhere' is missing");
+    PROTECT("'host': 'hostA', 'region': 'ckpt2'", "another host's");
+    PROTECT("'host': 'nobody', 'region': 'ckpt1'", "nobody");
+    PROTECT("'host': 'hostA', 'region': 'ckpt1', 'epoch-ms': 5",
+            "epoch-ms must be 0 or 10 to 60000");
+    PROTECT("'host': 'hostA', 'region': 'ckpt1', 'images': "
+            "[{'memdev': 'nope', 'region': 'img1'}]",
+            "'nope' is not a memory backend");
+    PROTECT("'host': 'hostA', 'region': 'ckpt1', 'images': "
+            "[{'memdev': 'ram0', 'region': 'img1'}, "
+            "{'memdev': 'ram0', 'region': 'img1'}]", "two image regions");
+    /* RAM inline, with two 16 MiB device-state areas: not in 48 MiB */
+    PROTECT("'host': 'hostA', 'region': 'ckpt1'", "too small");
+    PROTECT("'host': 'hostA', 'region': 'small', 'images': "
+            "[{'memdev': 'ram0', 'region': 'img1'}]", "too small");
+#undef PROTECT
+    assert_error(qtest_qmp(qts, "{'execute': 'qcxl-ha-unprotect'}"),
+                 "not protected");
+    assert_error(qtest_qmp(qts, "{'execute': 'qcxl-ha-checkpoint'}"),
+                 "not protected");
+    assert_error(qtest_qmp(qts, "{'execute': 'qcxl-ha-takeover', "
+                           "'arguments': {'region': 'ckpt1', 'pool': %s, "
+                           "'host': 'hostA'}}", f.path),
+                 "needs a QEMU started with -incoming defer");
+    /* and after all that, it protects, once */
+    protect(&f, qts, "hostA", 1);
+    assert_error(qtest_qmp(qts, "{'execute': 'qcxl-ha-protect', "
+                           "'arguments': {'region': 'ckpt1'}}"),
+                 "protected already");
+    assert_error(qtest_qmp(qts, "{'execute': 'migrate', 'arguments': "
+                           "{'uri': 'exec:cat > /dev/null'}}"),
+                 "qcxl-ha-unprotect");
+    qtest_qmp_assert_success(qts, "{'execute': 'qcxl-ha-unprotect'}");
+    qtest_quit(qts);
+    teardown(&f);
+}
+
+/*
+ * Epochs 2..4 committed, epoch 5 written but not committed; the primary
+ * lives on.  A takeover is refused while its lease is live; once it is
+ * fenced, the new QEMU runs epoch 4, and the old one can commit nothing.
+ */
+static void test_takeover(void)
+{
+    Fixture f;
+    QTestState *a, *c;
+    g_autoptr(QDict) info = NULL;
+    g_autofree char *st = NULL;
+
+    setup(&f);
+    a = start_primary(NULL);
+    protect(&f, a, "hostA", 1);
+    for (uint64_t e = 2; e <= 4; e++) {
+        mark(a, e);
+        checkpoint(a);
+    }
+    mark(a, 5);
+    info = ha_info(a);
+    g_assert_cmpint(qdict_get_int(info, "epoch"), ==, 4);
+    g_assert_cmpint(qdict_get_int(info, "dirty-bytes"), >=, MARK_LEN);
+    g_assert_cmpint(qdict_get_int(info, "devstate-bytes"), >, 0);
+
+    c = start_standby(&f, "hostC", "img1");
+    assert_error(qtest_qmp(c, "{'execute': 'qcxl-ha-takeover', "
+                           "'arguments': {'region': 'ckpt1'}}"),
+                 "'hostA' still holds a live lease");
+    st = status_of(c);
+    g_assert_cmpstr(st, ==, "inmigrate");
+
+    fence(&f, "hostA");
+    takeover(c, "hostC", 1);
+    g_free(st);
+    st = status_of(c);
+    g_assert_cmpstr(st, ==, "running");
+    qobject_unref(info);
+    info = ha_info(c);
+    g_assert_cmpint(qdict_get_int(info, "resumed-epoch"), ==, 4);
+    assert_epoch(&f, c, "img1", 4);
+
+    /* the old primary is fenced: it stops, and commits nothing more */
+    {
+        g_auto(QcxlDeadline) dl = qcxl_deadline(10, "the fenced primary to "
+                                                "stop its VM");
+
+        for (;;) {
+            g_autofree char *sa = status_of(a);
+
+            if (strcmp(sa, "running")) {
+                break;
+            }
+            qcxl_wait(&dl, 20);
+        }
+    }
+    assert_error(qtest_qmp(a, "{'execute': 'qcxl-ha-checkpoint'}"),
+                 "another host took the VM over");
+    qobject_unref(info);
+    info = ha_info(a);
+    g_assert_cmpstr(qdict_get_str(info, "state"), ==, "stopped");
+    g_assert_cmpstr(qdict_get_str(info, "stop-reason"), ==, "fenced");
+    qtest_quit(a);
+    qtest_quit(c);
+    teardown(&f);
+}
+
+/*
+ * A primary killed after committing epoch 3 but before its images held
+ * it: the takeover replays the log.  Then a primary killed in the middle
+ * of epoch 6 (its slot holds junk): the takeover runs epoch 5.
+ */
+static void test_replay(void)
+{
+    Fixture f;
+    QTestState *a, *c;
+    g_autoptr(QDict) info = NULL;
+    uint8_t *base;
+
+    setup(&f);
+    a = start_primary(NULL);
+    protect(&f, a, "hostA", 1);
+    mark(a, 2);
+    checkpoint(a);
+    mark(a, 3);
+    checkpoint(a);
+    kill_qemu(a);
+    /* undo what step 7 of epoch 3 did: the images hold epoch 2 */
+    base = region_ptr(&f, "ckpt1", CKPT_MB * MiB);
+    g_assert_cmpuint(qcxl_ckpt_applied_read(base), ==, 3);
+    qcxl_ckpt_applied_set(base, 2);
+    for (uint64_t off = MARK_OFF; off < MARK_OFF + MARK_LEN; off += 4096) {
+        memset(region_byte(&f, "img1", off), mark_value(2), 4096);
+    }
+    fence(&f, "hostA");
+    c = start_standby(&f, "hostC", "img1");
+    takeover(c, "hostC", 1);
+    info = ha_info(c);
+    g_assert_cmpint(qdict_get_int(info, "resumed-epoch"), ==, 3);
+    g_assert_true(qdict_get_bool(info, "resumed-replayed"));
+    assert_epoch(&f, c, "img1", 3);
+
+    /*
+     * C protects into set 2 (its epochs count from 1 again): markers 4
+     * and 5 are epochs 2 and 3, and epoch 4 is half written
+     */
+    protect(&f, c, "hostC", 2);
+    mark(c, 4);
+    checkpoint(c);
+    mark(c, 5);
+    checkpoint(c);
+    kill_qemu(c);
+    base = region_ptr(&f, "ckpt2", CKPT_MB * MiB);
+    g_assert_cmpuint(qcxl_ckpt_commit_read(base), ==, 3);
+    memset(base + QCXL_CKPT_RECORD_OFF, 0x5a, QCXL_CKPT_RECORD_SIZE);
+    {
+        QcxlCkptLayout l;
+
+        g_assert_true(qcxl_ckpt_open(base, CKPT_MB * MiB, &l, NULL));
+        memset(base + l.log_off[0], 0xa5, 1 * MiB);
+        memset(base + l.devstate_off[0], 0xa5, 4096);
+    }
+    fence(&f, "hostC");
+    a = start_standby(&f, "hostA", "img2");
+    takeover(a, "hostA", 2);
+    qobject_unref(info);
+    info = ha_info(a);
+    g_assert_cmpint(qdict_get_int(info, "resumed-epoch"), ==, 3);
+    g_assert_false(qdict_get_bool(info, "resumed-replayed"));
+    assert_epoch(&f, a, "img2", 5);
+    qtest_quit(a);
+    teardown(&f);
+}
+
+/* Flip a byte of the checkpoint; the takeover must refuse, saying @what */
+static void refused_damage(Fixture *f, QTestState *c, uint8_t *p,
+                           const char *what)
+{
+    g_autofree char *st = NULL;
+
+    *p ^= 0x10;
+    assert_error(qtest_qmp(c, "{'execute': 'qcxl-ha-takeover', "
+                           "'arguments': {'region': 'ckpt1'}}"), what);
+    *p ^= 0x10;
+    st = status_of(c);
+    g_assert_cmpstr(st, ==, "inmigrate");
+}
+
+static void test_hostile(void)
+{
+    Fixture f;
+    QTestState *a, *c;
+    QcxlCkptLayout l;
+    QcxlCkptRecord rec;
+    uint8_t *base;
+
+    setup(&f);
+    a = start_primary(NULL);
+    protect(&f, a, "hostA", 1);
+    mark(a, 2);
+    checkpoint(a);
+    kill_qemu(a);
+    fence(&f, "hostA");
+    base = region_ptr(&f, "ckpt1", CKPT_MB * MiB);
+    g_assert_true(qcxl_ckpt_open(base, CKPT_MB * MiB, &l, NULL));
+    g_assert_true(qcxl_ckpt_record_read(base, &l, 2, &rec, NULL));
+
+    c = start_standby(&f, "hostC", "img1");
+    refused_damage(&f, c, base + 20, "header is damaged");
+    refused_damage(&f, c, base + QCXL_CKPT_DIR_OFF + 3, "directory is "
+                   "damaged");
+    refused_damage(&f, c, base + QCXL_CKPT_RECORD_OFF + 8, "record of "
+                   "epoch 2 is damaged");
+    refused_damage(&f, c, base + l.log_off[0] + 100, "log of epoch 2 is "
+                   "damaged");
+    refused_damage(&f, c, base + l.devstate_off[0] + rec.devstate_len - 2,
+                   "device state of epoch 2 is damaged");
+    /* a commit word from the future: no such record */
+    {
+        uint64_t *w = (uint64_t *)(base + QCXL_CKPT_COMMIT_OFF);
+        uint64_t saved = *w;
+
+        *w = 7 | QCXL_CKPT_TAKEN;
+        assert_error(qtest_qmp(c, "{'execute': 'qcxl-ha-takeover', "
+                               "'arguments': {'region': 'ckpt1'}}"),
+                     "slot of epoch 7");
+        *w = saved;
+    }
+    /* a device state that is no migration stream: checksummed anew */
+    {
+        uint8_t *ds = base + l.devstate_off[0];
+        uint8_t saved[8];
+        QcxlCkptLog w = {
+            .log = base + l.log_off[0], .max = l.log_max,
+            .data_bytes = rec.data_bytes, .entries = rec.entries,
+        };
+
+        memcpy(saved, ds, 8);
+        memset(ds, 0x77, 8);
+        qcxl_ckpt_record_write(base, &l, 2, &w, rec.devstate_len, 0, 0,
+                               &rec);
+        assert_error(qtest_qmp(c, "{'execute': 'qcxl-ha-takeover', "
+                               "'arguments': {'region': 'ckpt1'}}"),
+                     "does not load");
+        memcpy(ds, saved, 8);
+        qcxl_ckpt_record_write(base, &l, 2, &w, rec.devstate_len, 0, 0,
+                               &rec);
+    }
+    /* repaired, the same QEMU takes it over */
+    takeover(c, "hostC", 1);
+    assert_epoch(&f, c, "img1", 2);
+    qtest_quit(c);
+    teardown(&f);
+}
+
+static int64_t now_us(void)
+{
+    return g_get_monotonic_time();
+}
+
+/*
+ * Kill the primary at random instants of a checkpoint, KILLS times; each
+ * takeover QEMU is the next primary, protected into the other set.
+ */
+static void test_kill_random(void)
+{
+    Fixture f;
+    GRand *rnd = g_rand_new();
+    const char *hosts[] = { "hostA", "hostC" };
+    QTestState *p;
+    int set = 1;
+    uint64_t m = 2, window_us, t0;
+    unsigned before = 0, replayed = 0, after = 0;
+
+    setup(&f);
+    p = start_primary(NULL);
+    protect(&f, p, hosts[0], 1);
+    /* how long a checkpoint of MARK_LEN takes: the window to kill in */
+    mark(p, m);
+    t0 = now_us();
+    checkpoint(p);
+    window_us = MAX(2000, (now_us() - t0) * 3 / 2);
+    g_test_message("a checkpoint of %" PRIu64 " MiB takes %" PRIu64 " us; "
+                   "kills land in [0, %" PRIu64 ") us of the next one",
+                   MARK_LEN / MiB, window_us * 2 / 3, window_us);
+
+    for (int i = 0; i < KILLS; i++) {
+        int next = 3 - set;
+        const char *victim = hosts[i % 2];
+        const char *taker = hosts[(i + 1) % 2];
+        g_autoptr(QDict) before_kill = ha_info(p);
+        g_autoptr(QDict) info = NULL;
+        uint64_t acked = qdict_get_int(before_kill, "epoch"), resumed;
+        g_autoptr(GError) err = NULL;
+
+        /* marker m + 1 in flight, as epoch acked + 1, when SIGKILL comes */
+        mark(p, m + 1);
+        qtest_qmp_send(p, "{'execute': 'qcxl-ha-checkpoint'}");
+        g_usleep(g_rand_int_range(rnd, 0, window_us));
+        kill_qemu(p);
+        fence(&f, victim);
+
+        p = start_standby(&f, taker, img_of[set]);
+        takeover(p, taker, set);
+        info = ha_info(p);
+        resumed = qdict_get_int(info, "resumed-epoch");
+        if (resumed == acked) {
+            before++;
+        } else if (resumed == acked + 1) {
+            m++;
+            if (qdict_get_bool(info, "resumed-replayed")) {
+                replayed++;
+            } else {
+                after++;
+            }
+        } else {
+            g_error("kill %d: epoch %" PRIu64 " acknowledged, the takeover "
+                    "resumed epoch %" PRIu64, i, acked, resumed);
+        }
+        assert_epoch(&f, p, img_of[set], m);
+
+        /*
+         * The other set becomes the new primary's, shared with the other
+         * host (a change of owner drops the sharers): protect into it
+         */
+        for (int k = 0; k < 2; k++) {
+            const char *r = k ? img_of[next] : ckpt_of[next];
+
+            g_assert_true(qcxl_pool_region_chown(f.pool, r, taker, &err));
+            g_assert_true(qcxl_pool_region_share(f.pool, r, victim, true,
+                                                 &err));
+            g_assert_no_error(err);
+        }
+        protect(&f, p, taker, next);
+        set = next;
+    }
+    g_test_message("%d kills: %u before the commit, %u after it with the "
+                   "images still to update, %u after both", KILLS, before,
+                   replayed, after);
+    g_assert_cmpuint(before + replayed + after, ==, KILLS);
+    qtest_quit(p);
+    g_rand_free(rnd);
+    teardown(&f);
+}
+
+int main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+    qtest_add_func("/qcxl/ha/refused", test_refused);
+    qtest_add_func("/qcxl/ha/takeover", test_takeover);
+    qtest_add_func("/qcxl/ha/replay", test_replay);
+    qtest_add_func("/qcxl/ha/hostile", test_hostile);
+    qtest_add_func("/qcxl/ha/kill-random", test_kill_random);
+    return g_test_run();
+}
