@@ -53,6 +53,7 @@
 
 #define PAUSES          1024    /* pauses kept for the percentiles */
 #define BASE_CHUNK      (2 * MiB)
+#define BASE_ROUNDS     16      /* rounds of the base copy at most */
 #define COPY_RUN_MAX    65536   /* pages per log entry */
 
 typedef struct HaBlock {
@@ -84,6 +85,7 @@ typedef struct Ha {
     bool cancel;                /* atomic */
     uint64_t base_done;         /* atomic */
     uint64_t base_total;
+    int base_round;
     /* statistics */
     uint64_t dirty_bytes, devstate_bytes;
     uint64_t pause_last, pause_max;
@@ -334,21 +336,36 @@ static void tick(void *opaque)
 
 /* ---- The base copy: every page, while the VM runs ---- */
 
+/*
+ * Before epoch 1 commits, the images are nobody's checkpoint, so pages go
+ * straight into them: round 0 copies every page, and each further round
+ * the pages dirtied meanwhile (ha.blocks[].dirty), until what is left
+ * fits a log comfortably; epoch 1 logs the rest with the VM paused.
+ */
 static void *base_thread(void *opaque)
 {
+    bool all = ha.base_round == 0;
+
     rcu_register_thread();
     for (uint32_t i = 0; i < ha.l.nblocks; i++) {
         HaBlock *b = &ha.blocks[i];
         const uint8_t *host = qemu_ram_get_host_addr(b->rb);
+        uint64_t pages = b->size / QCXL_CKPT_PAGE;
+        uint64_t p = all ? 0 : find_first_bit(b->dirty, pages);
 
-        for (uint64_t off = 0; off < b->size; off += BASE_CHUNK) {
-            uint64_t n = MIN(BASE_CHUNK, b->size - off);
+        while (p < pages) {
+            uint64_t n = all ? MIN(BASE_CHUNK / QCXL_CKPT_PAGE, pages - p)
+                : find_next_zero_bit(b->dirty, pages, p) - p;
 
             if (qatomic_read(&ha.cancel)) {
                 goto out;
             }
-            memcpy(b->image + off, host + off, n);
-            qatomic_add(&ha.base_done, n);
+            memcpy(b->image + p * QCXL_CKPT_PAGE, host + p * QCXL_CKPT_PAGE,
+                   n * QCXL_CKPT_PAGE);
+            if (all) {
+                qatomic_add(&ha.base_done, n * QCXL_CKPT_PAGE);
+            }
+            p = all ? p + n : find_next_bit(b->dirty, pages, p + n);
         }
     }
 out:
@@ -356,19 +373,55 @@ out:
     return NULL;
 }
 
-static void base_done(void *opaque)
-{
-    int64_t ms;
+static void base_step(void *opaque);
 
-    if (ha.state != QCXL_HA_STATE_BASE ||
-        qatomic_read(&ha.base_done) != ha.base_total) {
+static void *base_thread_main(void *opaque)
+{
+    base_thread(opaque);
+    if (!qatomic_read(&ha.cancel)) {
+        aio_bh_schedule_oneshot(qemu_get_aio_context(), base_step, NULL);
+    }
+    return NULL;
+}
+
+static void base_round_start(void)
+{
+    ha.thread_running = true;
+    qemu_thread_create(&ha.thread, "qcxl-ha-base", base_thread_main, NULL,
+                       QEMU_THREAD_JOINABLE);
+}
+
+/* A round of the base copy ended: another one, or epoch 1 */
+static void base_step(void *opaque)
+{
+    uint64_t dirty = 0;
+
+    if (ha.state != QCXL_HA_STATE_BASE || !ha.thread_running) {
         return;
     }
     join_base_thread();
-    ms = qemu_clock_get_ms(QEMU_CLOCK_REALTIME) - ha.commit_ms;
-    trace_qcxl_ha_base_done(ha.base_total, ms);
+    qatomic_set(&ha.cancel, false);
+    for (uint32_t i = 0; i < ha.l.nblocks && ha.base_round; i++) {
+        bitmap_zero(ha.blocks[i].dirty, ha.blocks[i].size / QCXL_CKPT_PAGE);
+    }
+    ha.base_round++;
+    qcxl_ha_dirty_sync_begin();
+    WITH_RCU_READ_LOCK_GUARD() {
+        for (uint32_t i = 0; i < ha.l.nblocks; i++) {
+            dirty += qcxl_ha_dirty_take(ha.blocks[i].rb, ha.blocks[i].dirty);
+        }
+    }
+    qcxl_ha_dirty_sync_end();
+    dirty *= QCXL_CKPT_PAGE;
+    if (dirty > ha.l.log_max / 2 && ha.base_round < BASE_ROUNDS) {
+        base_round_start();
+        return;
+    }
+    trace_qcxl_ha_base_done(ha.base_total, ha.base_round,
+                            qemu_clock_get_ms(QEMU_CLOCK_REALTIME) -
+                            ha.commit_ms);
     ha.state = QCXL_HA_STATE_PROTECTED;
-    /* epoch 1: what changed during the base copy */
+    /* epoch 1: what changed since the last round */
     if (!epoch(NULL)) {
         return;
     }
@@ -377,15 +430,6 @@ static void base_done(void *opaque)
         timer_mod(ha.timer, qemu_clock_get_ms(QEMU_CLOCK_REALTIME) +
                             ha.epoch_ms);
     }
-}
-
-static void *base_thread_main(void *opaque)
-{
-    base_thread(opaque);
-    if (!qatomic_read(&ha.cancel)) {
-        aio_bh_schedule_oneshot(qemu_get_aio_context(), base_done, NULL);
-    }
-    return NULL;
 }
 
 /* ---- RAM that changes under protection stops it ---- */
@@ -733,9 +777,7 @@ bool qcxl_ha_protect(const char *region, QcxlHaImageList *images,
     ha.commit_ms = qemu_clock_get_ms(QEMU_CLOCK_REALTIME);
     trace_qcxl_ha_protect(region, ha.l.nblocks, ha.l.inline_size,
                           ha.l.log_max);
-    ha.thread_running = true;
-    qemu_thread_create(&ha.thread, "qcxl-ha-base", base_thread_main, NULL,
-                       QEMU_THREAD_JOINABLE);
+    base_round_start();
     return true;
 
 fail:

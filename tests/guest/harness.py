@@ -30,6 +30,7 @@ sys.path.insert(0, os.path.join(TOP, 'scripts'))
 
 # pylint: disable=wrong-import-position
 from qemu.machine import QEMUMachine  # noqa: E402
+from qemu.qmp import ExecuteError  # noqa: E402
 import host_limits  # noqa: E402
 
 QCXL_QEMU = os.path.join(BUILD, 'qemu-system-x86_64')
@@ -269,6 +270,69 @@ def _migrate_live(vm, console_path, launch, base, lm, found, logs, timeout):
     return vm, console_path, ''
 
 
+def _ha_wait_epochs(vm: QEMUMachine, epochs: int, timeout: float) -> Dict:
+    """query-qcxl-ha once @epochs epochs are committed"""
+    deadline = time.monotonic() + timeout
+    while True:
+        info = vm.cmd('query-qcxl-ha')
+        if info['state'] == 'protected' and info['epoch'] >= epochs:
+            return info
+        if info['state'] not in ('base', 'protected'):
+            raise RuntimeError(f'protection stopped: {info}')
+        if time.monotonic() > deadline:
+            raise TimeoutError(f'{epochs} epochs not committed: {info}')
+        time.sleep(0.05)
+
+
+def _failover(vm, console_path, launch, base_args, fo, found, logs,
+              timeout):
+    """
+    HA (see run_guest's @failover): protect @vm, kill it, take the guest
+    over on a standby, fo['kills'] times.  Returns the QEMU the guest goes
+    on in, its console log path and the console text before it.
+    """
+    sets = fo['sets']
+    earlier = ''
+    found['rounds'] = []
+    for k in range(fo.get('kills', 1)):
+        s, nxt = sets[k % len(sets)], sets[(k + 1) % len(sets)]
+        vm.cmd('qcxl-ha-protect', region=s['ckpt'], pool=fo['pool'],
+               host=s['host'], images=[{'memdev': 'ram0',
+                                        'region': s['img']}],
+               **{'epoch-ms': fo.get('epoch_ms', 100)})
+        rnd = {'protected': _ha_wait_epochs(vm, fo.get('epochs', 10),
+                                            timeout)}
+        standby, standby_console = launch(
+            f'-standby{k}', ['-incoming', 'defer'],
+            base_args(nxt['host'], s['img']))
+        last = vm.cmd('query-qcxl-ha')
+        vm.kill()               # SIGKILL: the host died
+        logs.append(vm.get_log() or '')
+        earlier += _read(console_path)
+        rnd['before_kill'] = last
+        fo['fence'](s['host'])  # what the cluster's fence agent does
+        start = time.monotonic()
+        standby.cmd('qcxl-ha-takeover', region=s['ckpt'])
+        rnd['takeover_ms'] = round((time.monotonic() - start) * 1000, 1)
+        rnd['state'] = _run_state(standby)
+        rnd['taken'] = standby.cmd('query-qcxl-ha')
+        found['rounds'].append(rnd)
+        if k == 0 and fo.get('restart_old'):
+            # the old primary's host, started again, must not get the VM
+            old, _ = launch('-old', ['-incoming', 'defer'],
+                            base_args(s['host'], s['img']))
+            try:
+                old.cmd('qcxl-ha-takeover', region=s['ckpt'])
+                found['old_takeover'] = 'accepted'
+            except ExecuteError as e:
+                found['old_takeover'] = str(e)
+            found['old_state'] = _run_state(old)
+            old.shutdown()
+            logs.append(old.get_log() or '')
+        vm, console_path = standby, standby_console
+    return vm, console_path, earlier
+
+
 def _read(path: str) -> str:
     try:
         with open(path, encoding='utf-8', errors='replace') as f:
@@ -313,7 +377,8 @@ def run_guest(script: str, qemu_args: List[str], *,
               on_vm_line: Optional[Callable[[QEMUMachine, str], None]] = None,
               migrate_through_file: bool = False,
               live_migration: Optional[Dict] = None,
-              kill_and_restart: bool = False
+              kill_and_restart: bool = False,
+              failover: Optional[Dict] = None
               ) -> GuestResult:
     """
     Boot the guest image @flavour with @qemu_args under TCG and run
@@ -350,6 +415,18 @@ def run_guest(script: str, qemu_args: List[str], *,
     DRAM, job "pull0".  Both run while the guest works; their last
     query-jobs entries (with 'ms') are in the result's migration record.
     Either way the surviving guest then gets its newline.
+
+    With @failover (a dict), when the script prints QCXL-MIGRATE-NOW the
+    VM is protected into pool 'pool' (qcxl-ha-protect, RAM backend
+    "ram0"), and once 'epochs' epochs are committed it is killed with
+    SIGKILL, its host fenced ('fence', called with the host's name) and
+    a standby started with "-incoming defer" and base_args(host, image
+    region) in place of @qemu_args takes it over; 'kills' times, the
+    standby being protected in its turn.  'sets' lists the region sets
+    ({'ckpt', 'img', 'host'}) used in turn: set k is protected into by
+    its host, and set k + 1's host takes it over.  With 'restart_old',
+    the first killed primary's host is started again and must not get
+    the VM.  The record (result.migration) has 'rounds'.
     """
     img = guest_image(flavour)
     if not os.access(binary, os.X_OK):
@@ -444,6 +521,16 @@ def run_guest(script: str, qemu_args: List[str], *,
                 again = args[:i] + [f'{args[i]} {RESTARTED_ARG}'] + \
                     args[i + 1:]
                 vm, console_path = launch('-restarted', [], again)
+                continue
+            if (failover and not migration and
+                    MIGRATE_MARKER + '\n' in text):
+                def base_args(host, img):
+                    return args[:len(args) - len(qemu_args)] + \
+                        list(failover['standby_args'](host, img))
+                vm, console_path, earlier = _failover(
+                    vm, console_path, launch, base_args, failover,
+                    migration, logs, timeout / 2)
+                vm.console_socket.sendall(b'\n')
                 continue
             if (live_migration and not migration and
                     MIGRATE_MARKER + '\n' in text):

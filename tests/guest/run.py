@@ -104,7 +104,8 @@ def main() -> int:
                                  name=c.name, on_vm_line=on_vm_line,
                                  migrate_through_file=c.migrate_through_file,
                                  live_migration=c.live_migration,
-                                 kill_and_restart=c.kill_and_restart)
+                                 kill_and_restart=c.kill_and_restart,
+                                 failover=c.failover)
 
     for c in cases:
         print(f'# {c.name}: booting kernel {c.flavour} on {c.binary or binary}'

@@ -32,6 +32,8 @@ class GuestCase:
     kill_and_restart: bool = False
     # Or live, to a second QEMU: see harness.run_guest's live_migration.
     live_migration: Optional[dict] = None
+    # Or protected, killed and taken over: see harness.run_guest's failover.
+    failover: Optional[dict] = None
     # The guest gets the tier agent's virtio-serial port (org.qcxl.tier.0,
     # a UNIX socket on the host); when the script prints QCXL-AGENT-READY
     # this is called with the socket's path and returns (ok, description)
