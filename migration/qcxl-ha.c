@@ -20,6 +20,7 @@
 #include "qemu/bitmap.h"
 #include "qemu/units.h"
 #include "qemu/error-report.h"
+#include "qemu/madvise.h"
 #include "qemu/main-loop.h"
 #include "qemu/rcu.h"
 #include "qemu/thread.h"
@@ -36,7 +37,9 @@
 #include "migration/blocker.h"
 #include "migration/global_state.h"
 #include "migration/misc.h"
+#include "net/filter.h"
 #include "net/net.h"
+#include "net/qcxl-ha-filter.h"
 #include "system/block-backend.h"
 #include "system/cpus.h"
 #include "system/hostmem.h"
@@ -100,11 +103,37 @@ typedef struct Ha {
 } Ha;
 
 static Ha ha;
+static NotifierList output_notifiers =
+    NOTIFIER_LIST_INITIALIZER(output_notifiers);
 
 static bool active(void)
 {
     return ha.state == QCXL_HA_STATE_BASE ||
            ha.state == QCXL_HA_STATE_PROTECTED;
+}
+
+/* ---- Output commit ---- */
+
+bool qcxl_ha_holding(void)
+{
+    return active();
+}
+
+void qcxl_ha_output_add_notifier(Notifier *n)
+{
+    notifier_list_add(&output_notifiers, n);
+}
+
+void qcxl_ha_output_remove_notifier(Notifier *n)
+{
+    notifier_remove(n);
+}
+
+static void output(QcxlHaOutput what, uint64_t epoch)
+{
+    QcxlHaOutputEvent e = { .what = what, .epoch = epoch };
+
+    notifier_list_notify(&output_notifiers, &e);
 }
 
 /* ---- Releasing what protection holds ---- */
@@ -166,6 +195,13 @@ static void stop(QcxlHaStopReason reason, const char *fmt, ...)
     ha.has_reason = true;
     ha.reason = reason;
     ha.state = QCXL_HA_STATE_STOPPED;
+    if (reason == QCXL_HA_STOP_REASON_FENCED) {
+        output(QCXL_HA_OUTPUT_DROP, ha.epoch);
+    } else {
+        /* the VM runs on unprotected: its checkpoint is stale from now */
+        qcxl_ckpt_abandon(ha.base);
+        output(QCXL_HA_OUTPUT_PASS, ha.epoch);
+    }
     trace_qcxl_ha_stop(QcxlHaStopReason_str(reason), ha.epoch);
     error_report("qcxl HA %s: protection stopped at epoch %" PRIu64 ": %s",
                  ha.region, ha.epoch, ha.message);
@@ -269,6 +305,8 @@ static bool epoch(Error **errp)
     if (!full) {
         devstate = save_devstate(next, &too_big);
     }
+    /* what the VM sent until now is this epoch's output */
+    output(QCXL_HA_OUTPUT_SEAL, next);
     if (running) {
         vm_start();
     }
@@ -305,6 +343,7 @@ static bool epoch(Error **errp)
         return false;
     }
     ha.epoch = next;
+    output(QCXL_HA_OUTPUT_RELEASE, next);
     ha.commit_ms = qemu_clock_get_ms(QEMU_CLOCK_REALTIME);
     ha.dirty_bytes = w.data_bytes;
     ha.devstate_bytes = devstate;
@@ -469,13 +508,37 @@ static QcxlPoolMember *membership(const char *pool, const char *host,
                         : qcxl_pool_member_find(pool, host, errp);
 }
 
-/* Devices whose output protection does not hold back yet */
+/* Does a filter-qcxl-ha on @nc hold what passes @dir? */
+static bool holds(NetClientState *nc, NetFilterDirection dir)
+{
+    NetFilterState *nf;
+
+    QTAILQ_FOREACH(nf, &nc->filters, next) {
+        if (object_dynamic_cast(OBJECT(nf), TYPE_FILTER_QCXL_HA) && nf->on &&
+            (nf->direction == dir ||
+             nf->direction == NET_FILTER_DIRECTION_ALL)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* A NIC whose packets no filter-qcxl-ha holds back */
 static void nic_uncovered(NICState *nic, void *opaque)
 {
     char **first = opaque;
 
-    if (!*first) {
-        *first = g_strdup(qemu_get_queue(nic)->name);
+    for (int i = 0; i < nic->conf->peers.queues || i == 0; i++) {
+        NetClientState *nc = qemu_get_subqueue(nic, i);
+
+        if (*first || !nc->peer) {
+            continue;           /* a card without a backend sends nothing */
+        }
+        /* the card's own transmit queue, or the backend's receive queue */
+        if (!holds(nc, NET_FILTER_DIRECTION_TX) &&
+            !holds(nc->peer, NET_FILTER_DIRECTION_RX)) {
+            *first = g_strdup(nc->name);
+        }
     }
 }
 
@@ -485,10 +548,10 @@ static bool output_covered(Error **errp)
 
     qemu_foreach_nic(nic_uncovered, &nic);
     if (nic) {
-        error_setg(errp, "network card '%s' sends packets, and protection "
-                   "does not hold packets back until their epoch commits "
-                   "yet: a takeover would roll back what its peers saw",
-                   nic);
+        error_setg(errp, "network card '%s' sends packets that no "
+                   "filter-qcxl-ha holds back until their epoch commits "
+                   "(add -object filter-qcxl-ha,id=...,netdev=...,queue=rx): "
+                   "a takeover would roll back what its peers saw", nic);
         return false;
     }
     for (BlockBackend *blk = blk_next(NULL); blk; blk = blk_next(blk)) {
@@ -743,6 +806,10 @@ bool qcxl_ha_protect(const char *region, QcxlHaImageList *images,
         ha.base_total += b->size;
     }
     qcxl_ckpt_format(ha.base, &ha.l);
+    /* fault the slots in now, not in the pauses of the first epochs */
+    qemu_madvise(ha.base + ha.l.devstate_off[0],
+                 ha.l.log_off[1] + ha.l.log_max - ha.l.devstate_off[0],
+                 QEMU_MADV_POPULATE_WRITE);
 
     error_setg(&ha.blocker, "qcxl HA: this VM is protected into region "
                "'%s'; unprotect it (qcxl-ha-unprotect) to migrate it",
@@ -793,6 +860,10 @@ bool qcxl_ha_unprotect(Error **errp)
         return false;
     }
     trace_qcxl_ha_unprotect(ha.region, ha.epoch);
+    /* the VM runs on unprotected: its checkpoint is stale from now */
+    qcxl_ckpt_abandon(ha.base);
+    ha.state = QCXL_HA_STATE_OFF;
+    output(QCXL_HA_OUTPUT_PASS, ha.epoch);
     release();
     ha.state = QCXL_HA_STATE_OFF;
     return true;
@@ -854,6 +925,13 @@ QcxlHaInfo *qcxl_ha_info(void)
     info->has_stop_reason = ha.has_reason;
     info->stop_reason = ha.reason;
     info->stop_message = g_strdup(ha.message);
+    {
+        QcxlHaOutputEvent count = { .what = QCXL_HA_OUTPUT_COUNT };
+
+        notifier_list_notify(&output_notifiers, &count);
+        info->held_packets = count.held_packets;
+        info->held_bytes = count.held_bytes;
+    }
     info->has_resumed_epoch = ha.has_resumed;
     info->resumed_epoch = ha.resumed_epoch;
     info->has_resumed_replayed = ha.has_resumed;
@@ -1044,6 +1122,12 @@ static bool takeover(Takeover *t, const char *region, bool start,
     /* from here the old host can commit nothing more */
     word = qcxl_ckpt_take(t->base);
     e = word & QCXL_CKPT_EPOCH_MASK;
+    if (word & QCXL_CKPT_ABANDONED) {
+        error_setg(errp, "its protection ended after epoch %" PRIu64
+                   " and the VM ran on unprotected: the checkpoint is "
+                   "older than what the VM showed the world", e);
+        return false;
+    }
     applied = qcxl_ckpt_applied_read(t->base);
     if (!qcxl_ckpt_record_read(t->base, &t->l, e, &rec, &gerr)) {
         error_setg(errp, "%s", gerr->message);

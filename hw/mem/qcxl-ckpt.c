@@ -357,6 +357,12 @@ uint64_t qcxl_ckpt_take(uint8_t *base)
                              QCXL_CKPT_TAKEN, __ATOMIC_SEQ_CST);
 }
 
+void qcxl_ckpt_abandon(uint8_t *base)
+{
+    __atomic_fetch_or(word(base, QCXL_CKPT_COMMIT_OFF), QCXL_CKPT_ABANDONED,
+                      __ATOMIC_SEQ_CST);
+}
+
 uint64_t qcxl_ckpt_applied_read(const uint8_t *base)
 {
     return __atomic_load_n(word(base, QCXL_CKPT_APPLIED_OFF),

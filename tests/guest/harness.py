@@ -317,6 +317,8 @@ def _failover(vm, console_path, launch, base_args, fo, found, logs,
         rnd['state'] = _run_state(standby)
         rnd['taken'] = standby.cmd('query-qcxl-ha')
         found['rounds'].append(rnd)
+        if fo.get('on_takeover'):
+            fo['on_takeover'](k)
         if k == 0 and fo.get('restart_old'):
             # the old primary's host, started again, must not get the VM
             old, _ = launch('-old', ['-incoming', 'defer'],
@@ -426,7 +428,8 @@ def run_guest(script: str, qemu_args: List[str], *,
     ({'ckpt', 'img', 'host'}) used in turn: set k is protected into by
     its host, and set k + 1's host takes it over.  With 'restart_old',
     the first killed primary's host is started again and must not get
-    the VM.  The record (result.migration) has 'rounds'.
+    the VM.  'on_takeover', if given, is called with k after the k-th
+    takeover.  The record (result.migration) has 'rounds'.
     """
     img = guest_image(flavour)
     if not os.access(binary, os.X_OK):

@@ -269,11 +269,36 @@ static void test_refused(void)
     QTestState *qts;
 
     setup(&f);
-    qts = start_primary("-device virtio-net-pci,id=nic0");
+    /* a card's packets must be held: no filter, or one on the wrong queue */
+    qts = start_primary("-netdev user,id=n0 "
+                        "-device virtio-net-pci,id=nic0,netdev=n0");
     assert_error(qtest_qmp(qts, "{'execute': 'qcxl-ha-protect', "
                            "'arguments': {'region': 'ckpt1', 'pool': %s, "
                            "'host': 'hostA'}}", f.path),
-                 "network card 'nic0' sends packets");
+                 "network card 'nic0' sends packets that no "
+                 "filter-qcxl-ha holds back");
+    qtest_quit(qts);
+    qts = start_primary("-netdev user,id=n0 "
+                        "-device virtio-net-pci,id=nic0,netdev=n0 "
+                        "-object filter-qcxl-ha,id=f0,netdev=n0,queue=tx");
+    assert_error(qtest_qmp(qts, "{'execute': 'qcxl-ha-protect', "
+                           "'arguments': {'region': 'ckpt1', 'pool': %s, "
+                           "'host': 'hostA'}}", f.path),
+                 "network card 'nic0' sends packets that no");
+    qtest_quit(qts);
+    /* with the filter on the right queue it protects; the filter stays */
+    qts = start_primary("-netdev user,id=n0 "
+                        "-device virtio-net-pci,id=nic0,netdev=n0 "
+                        "-object filter-qcxl-ha,id=f0,netdev=n0,queue=rx");
+    protect(&f, qts, "hostA", 1);
+    assert_error(qtest_qmp(qts, "{'execute': 'qom-set', 'arguments': "
+                           "{'path': '/objects/f0', 'property': 'status', "
+                           "'value': 'off'}}"),
+                 "holds a protected VM's packets");
+    qtest_qmp_assert_success(qts, "{'execute': 'qcxl-ha-unprotect'}");
+    qtest_qmp_assert_success(qts, "{'execute': 'qom-set', 'arguments': "
+                             "{'path': '/objects/f0', 'property': "
+                             "'status', 'value': 'off'}}");
     qtest_quit(qts);
 
     qts = start_primary("-drive if=none,id=d0,file=null-co://,format=raw "
@@ -322,6 +347,13 @@ static void test_refused(void)
                            "{'uri': 'exec:cat > /dev/null'}}"),
                  "qcxl-ha-unprotect");
     qtest_qmp_assert_success(qts, "{'execute': 'qcxl-ha-unprotect'}");
+    qtest_quit(qts);
+
+    /* unprotected, the VM ran on: no takeover may resume its checkpoint */
+    qts = start_standby(&f, "hostC", "img1");
+    assert_error(qtest_qmp(qts, "{'execute': 'qcxl-ha-takeover', "
+                           "'arguments': {'region': 'ckpt1'}}"),
+                 "its protection ended after epoch 1");
     qtest_quit(qts);
     teardown(&f);
 }

@@ -33,7 +33,13 @@
 #define QCXL_CKPT_HOST_LEN       32      /* as QCXL_POOL_HOST_NAME_LEN */
 /* in the commit word: a takeover has frozen it */
 #define QCXL_CKPT_TAKEN          (1ULL << 63)
-#define QCXL_CKPT_EPOCH_MASK     (QCXL_CKPT_TAKEN - 1)
+/*
+ * in the commit word: protection ended (unprotect, or a failure) and the
+ * VM ran on unprotected, so its last epoch is older than what it showed
+ * the world; no takeover may use it
+ */
+#define QCXL_CKPT_ABANDONED      (1ULL << 62)
+#define QCXL_CKPT_EPOCH_MASK     (QCXL_CKPT_ABANDONED - 1)
 #define QCXL_CKPT_MIN_LOG        (1ULL << 20)
 #define QCXL_CKPT_DEFAULT_DEVSTATE (16ULL << 20)
 
@@ -115,12 +121,14 @@ bool qcxl_ckpt_open(const uint8_t *base, uint64_t size, QcxlCkptLayout *l,
 /* Is there a checkpoint header at @base (its magic), valid or not? */
 bool qcxl_ckpt_probe(const uint8_t *base, uint64_t size);
 
-/* The commit word: epoch | QCXL_CKPT_TAKEN */
+/* The commit word: epoch | QCXL_CKPT_TAKEN | QCXL_CKPT_ABANDONED */
 uint64_t qcxl_ckpt_commit_read(const uint8_t *base);
 /* Commit @epoch over @prev; false if the word is not @prev (taken) */
 bool qcxl_ckpt_commit(uint8_t *base, uint64_t prev, uint64_t epoch);
 /* Set QCXL_CKPT_TAKEN and return the word as it was */
 uint64_t qcxl_ckpt_take(uint8_t *base);
+/* Set QCXL_CKPT_ABANDONED */
+void qcxl_ckpt_abandon(uint8_t *base);
 uint64_t qcxl_ckpt_applied_read(const uint8_t *base);
 void qcxl_ckpt_applied_set(uint8_t *base, uint64_t epoch);
 

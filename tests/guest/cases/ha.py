@@ -2,22 +2,32 @@
 HA over CXL: a protected guest survives the SIGKILL of its QEMU (issue #20).
 
 The guest's RAM is ordinary DRAM (memory-backend-ram "ram0").  While it
-rewrites 64 MiB (qcxl-memtest dirty), its QEMU (hostA) is protected into
-pool regions ckpt1 (checkpoint) and img1 (the RAM's image), commits
-epochs of 100 ms, and is killed with SIGKILL.  hostA is fenced, as the
-cluster's fence agent would, and a standby QEMU (hostC, started with
--incoming defer and img1 as its RAM) takes the guest over from the last
-committed epoch.  hostA's QEMU, started again, cannot have the VM.  The
-guest, on hostC, is protected again (ckpt2, img2), hostC is killed in its
-turn, and a new hostA QEMU takes it over from img2.  The guest then
-checks that every page holds its last write: the verification goes on
-across both takeovers without one bad word.
+rewrites 64 MiB (qcxl-memtest dirty) and serves a counter over TCP
+(qcxl-counter, virtio-net on user networking, a host port forwarded to
+it), its QEMU (hostA) is protected into pool regions ckpt1 (checkpoint)
+and img1 (the RAM's image), commits epochs of 100 ms, and is killed with
+SIGKILL.  hostA is fenced, as the cluster's fence agent would, and a
+standby QEMU (hostC, started with -incoming defer, img1 as its RAM and
+its own forwarded port) takes the guest over from the last committed
+epoch.  hostA's QEMU, started again, cannot have the VM.  The guest, on
+hostC, is protected again (ckpt2, img2), hostC is killed in its turn,
+and a new hostA QEMU takes it over from img2.
 
-Network packets and disk writes are not held back yet, so the guest has
-neither (-nic none; its root is the initramfs).
+Meanwhile a client on the host asks the counter for its next value over
+and over, and follows the service to each new QEMU's port.  A
+filter-qcxl-ha on the netdev holds the guest's packets until their epoch
+commits, so no reply the client saw is ever rolled back: every reply is
+larger than the one before, across both takeovers.  At the end the
+guest checks that every page holds its last write.
+
+Disk writes are not held back yet, so the guest has no disk (its root
+is the initramfs).
 """
 
 import os
+import socket
+import threading
+import time
 
 from cases import GuestCase
 from cases.pool import pool_cli, pool_steps, remove_at_exit
@@ -26,6 +36,80 @@ POOL = f'/dev/shm/qcxl-guest-ha-{os.getpid()}.pool'
 remove_at_exit(POOL)
 SETS = [{'ckpt': 'ckpt1', 'img': 'img1', 'host': 'hostA'},
         {'ckpt': 'ckpt2', 'img': 'img2', 'host': 'hostC'}]
+COUNTER_PORT = 7000
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+class CounterClient:
+    """
+    Asks the guest's counter for its next value, about a hundred times a
+    second, on the host port of the QEMU the guest runs in; keeps every
+    reply with the index of the port it came from.
+    """
+
+    def __init__(self, ports):
+        self.ports = ports
+        self.port = 0
+        self.replies = []
+        self.stopping = threading.Event()
+        self.thread = None
+
+    def start(self) -> None:
+        self.replies, self.port = [], 0
+        self.stopping.clear()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def moved(self, k: int) -> None:
+        """The guest runs behind port k + 1 now"""
+        self.port = k + 1
+
+    def stop(self) -> list:
+        self.stopping.set()
+        if self.thread:
+            self.thread.join(10)
+        return self.replies
+
+    def _run(self) -> None:
+        deadline = time.monotonic() + 1200
+        sock, port, buf = None, None, b''
+        while not self.stopping.is_set() and time.monotonic() < deadline:
+            if sock is None or port != self.port:
+                if sock:
+                    sock.close()
+                port, buf = self.port, b''
+                try:
+                    sock = socket.create_connection(
+                        ('127.0.0.1', self.ports[port]), timeout=2)
+                except OSError:
+                    sock = None
+                    self.stopping.wait(0.2)
+                    continue
+            try:
+                sock.sendall(b'inc\n')
+                while b'\n' not in buf:
+                    data = sock.recv(64)
+                    if not data:
+                        raise OSError('closed')
+                    buf += data
+            except OSError:     # includes timeouts: reconnect
+                sock.close()
+                sock = None
+                continue
+            line, buf = buf.split(b'\n', 1)
+            self.replies.append((int(line), port))
+            self.stopping.wait(0.01)
+        if sock:
+            sock.close()
+
+
+PORTS = [free_port() for _ in range(4)]
+CLIENT = CounterClient(PORTS)
 
 
 def make_pool() -> None:
@@ -37,6 +121,7 @@ def make_pool() -> None:
                   ['create', s['img'], '1G', '--owner', s['host']],
                   ['share', s['img'], other]]
     pool_steps(POOL, steps)
+    CLIENT.start()
 
 
 def fence(host: str) -> None:
@@ -45,14 +130,38 @@ def fence(host: str) -> None:
         raise RuntimeError(f'qcxl-pool evict {host}: {r.stderr}')
 
 
+def net_args(port: int) -> list:
+    return ['-netdev', f'user,id=n0,hostfwd=tcp:127.0.0.1:{port}-'
+                       f':{COUNTER_PORT}',
+            '-device', 'virtio-net-pci,netdev=n0,id=nic0',
+            '-object', 'filter-qcxl-ha,id=hold0,netdev=n0,queue=rx']
+
+
 def standby_args(host: str, img: str) -> list:
-    return ['-nic', 'none',
-            '-object', f'memory-backend-qcxl-pool,id=ram0,size=1G,'
-                       f'pool={POOL},host={host},region={img}',
-            '-M', 'memory-backend=ram0']
+    """
+    Each QEMU gets a forwarded port of its own: the first standby the
+    second port, the second standby the third, and the old primary,
+    started again beside the first standby, the fourth
+    """
+    port = PORTS[2] if img == 'img2' else \
+        PORTS[1] if host == 'hostC' else PORTS[3]
+    return net_args(port) + [
+        '-object', f'memory-backend-qcxl-pool,id=ram0,size=1G,'
+                   f'pool={POOL},host={host},region={img}',
+        '-M', 'memory-backend=ram0']
 
 
 SCRIPT = r'''
+modprobe virtio_net
+ip link set eth0 up && ip addr add 10.0.2.15/24 dev eth0 &&
+    ip route add default via 10.0.2.2
+check "the guest's network is up" [ $? -eq 0 ]
+qcxl-counter ''' + str(COUNTER_PORT) + r''' > /tmp/counter.log 2>&1 &
+for i in $(seq 100); do
+    grep -q counter_listening /tmp/counter.log && break
+    sleep 0.1
+done
+check "the counter service listens" grep -q counter_listening /tmp/counter.log
 qcxl-memtest dirty 64 0
 check "every page rewritten across two takeovers holds its last write" \
     [ $? -eq 0 ]
@@ -61,6 +170,7 @@ finish
 
 
 def checks(r):
+    replies = CLIENT.stop()
     rounds = r.migration.get('rounds', [])
     yield len(rounds) == 2, f'two kills and takeovers ({len(rounds)})'
     for k, rnd in enumerate(rounds):
@@ -85,15 +195,24 @@ def checks(r):
            f'the old primary, started again, is refused the VM: {old}')
     yield (r.migration.get('old_state') == 'inmigrate',
            f'and does not run ({r.migration.get("old_state")})')
+    per_port = [sum(1 for _, p in replies if p == i) for i in range(3)]
+    yield (all(per_port),
+           f'the client got counter replies from each of the three QEMUs '
+           f'in turn ({per_port})')
+    back = [(a, b) for (a, _), (b, _) in zip(replies, replies[1:]) if b <= a]
+    yield (not back and len(replies) > 1,
+           f'no reply the client saw was rolled back: {len(replies)} '
+           f'replies, each larger than the one before'
+           + (f'; went back {back[:5]}' if back else ''))
 
 
 CASES = [
-    GuestCase('ha-failover-6.12', '6.12', [
-        '-nic', 'none',
+    GuestCase('ha-failover-6.12', '6.12', net_args(PORTS[0]) + [
         '-object', 'memory-backend-ram,id=ram0,size=1G',
         '-M', 'memory-backend=ram0'], SCRIPT, memory='1G', timeout=900,
         setup=make_pool, host_checks=checks,
         failover={'pool': POOL, 'sets': SETS, 'kills': 2, 'epochs': 10,
                   'epoch_ms': 100, 'fence': fence,
-                  'standby_args': standby_args, 'restart_old': True}),
+                  'standby_args': standby_args, 'restart_old': True,
+                  'on_takeover': CLIENT.moved}),
 ]
