@@ -153,6 +153,8 @@ void hmp_info_qcxl_ha(Monitor *mon, const QDict *qdict)
     monitor_printf(mon, "  pauses: median %" PRIu64 " us, p99 %" PRIu64
                    " us, longest %" PRIu64 " us\n", i->pause_median_us,
                    i->pause_p99_us, i->pause_max_us);
+    monitor_printf(mon, "  held: %" PRIu64 " packets (%" PRIu64 " bytes)\n",
+                   i->held_packets, i->held_bytes);
     if (i->has_stop_reason) {
         monitor_printf(mon, "  stopped (%s): %s\n",
                        QcxlHaStopReason_str(i->stop_reason),
