@@ -16,6 +16,7 @@
 #include <string.h>
 #include <json-glib/json-glib.h>
 #include "hw/mem/qcxl_pool.h"
+#include "hw/mem/qcxl_ckpt.h"
 
 enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
 /* fsck, as fsck(8): 0 clean, 1 repaired, 4 problems left, 8 error */
@@ -154,6 +155,154 @@ static void add_hosts_array(JsonBuilder *b, const QcxlPoolMeta *meta,
     json_builder_end_array(b);
 }
 
+/* An HA checkpoint in region @r, as its first extent shows it */
+typedef struct CkptView {
+    QcxlCkptLayout l;
+    uint64_t word, applied;
+    bool has_rec;
+    QcxlCkptRecord rec;
+    char *error;                /* the header is damaged: why */
+} CkptView;
+
+static bool ckpt_view(QcxlPool *pool, const QcxlPoolMeta *meta, int r,
+                      CkptView *v)
+{
+    g_autoptr(GError) err = NULL;
+    g_autofree uint32_t *ext = NULL;
+    const uint8_t *base;
+    uint32_t n;
+
+    memset(v, 0, sizeof(*v));
+    ext = qcxl_pool_region_extents(meta, r, &n);
+    if (!n) {
+        return false;
+    }
+    /* header, directory, words and records lie in the first extent */
+    base = qcxl_pool_base(pool) + qcxl_pool_extent_offset(pool, ext[0]);
+    if (!qcxl_ckpt_probe(base, qcxl_pool_super(pool)->extent_size)) {
+        return false;
+    }
+    if (!qcxl_ckpt_open(base, meta->regions[r].size, &v->l, &err)) {
+        v->error = g_strdup(err->message);
+        return true;
+    }
+    v->word = qcxl_ckpt_commit_read(base);
+    v->applied = qcxl_ckpt_applied_read(base);
+    v->has_rec = qcxl_ckpt_record_peek(base, v->word & QCXL_CKPT_EPOCH_MASK,
+                                       &v->rec);
+    return true;
+}
+
+static const char *ckpt_state(const CkptView *v)
+{
+    return v->error ? "damaged" :
+           v->word & QCXL_CKPT_TAKEN ? "taken-over" :
+           v->word & QCXL_CKPT_ABANDONED ? "abandoned" :
+           !(v->word & QCXL_CKPT_EPOCH_MASK) ? "no-epoch" : "protected";
+}
+
+static void json_checkpoints(JsonBuilder *b, QcxlPool *pool,
+                             const QcxlPoolMeta *meta)
+{
+    json_builder_set_member_name(b, "checkpoints");
+    json_builder_begin_array(b);
+    for (int r = 0; r < QCXL_POOL_REGIONS; r++) {
+        CkptView v;
+
+        if (!meta->regions[r].state || !ckpt_view(pool, meta, r, &v)) {
+            continue;
+        }
+        json_builder_begin_object(b);
+        json_builder_set_member_name(b, "region");
+        json_builder_add_string_value(b, meta->regions[r].name);
+        json_builder_set_member_name(b, "state");
+        json_builder_add_string_value(b, ckpt_state(&v));
+        if (v.error) {
+            json_builder_set_member_name(b, "error");
+            json_builder_add_string_value(b, v.error);
+            g_free(v.error);
+            json_builder_end_object(b);
+            continue;
+        }
+        json_builder_set_member_name(b, "host");
+        json_builder_add_string_value(b, v.l.host);
+        json_builder_set_member_name(b, "epoch");
+        json_builder_add_int_value(b, v.word & QCXL_CKPT_EPOCH_MASK);
+        json_builder_set_member_name(b, "applied");
+        json_builder_add_int_value(b, v.applied);
+        json_builder_set_member_name(b, "epoch-ms");
+        json_builder_add_int_value(b, v.l.epoch_ms);
+        if (v.has_rec) {
+            json_builder_set_member_name(b, "committed-ns");
+            json_builder_add_int_value(b, v.rec.commit_ns);
+            json_builder_set_member_name(b, "pause-us");
+            json_builder_add_int_value(b, v.rec.pause_ns / 1000);
+        }
+        json_builder_set_member_name(b, "images");
+        json_builder_begin_array(b);
+        for (uint32_t i = 0; i < v.l.nblocks; i++) {
+            if (v.l.blocks[i].kind != QCXL_CKPT_IMAGE_REGION) {
+                continue;
+            }
+            json_builder_begin_object(b);
+            json_builder_set_member_name(b, "block");
+            json_builder_add_string_value(b, v.l.blocks[i].name);
+            json_builder_set_member_name(b, "region");
+            json_builder_add_string_value(b, v.l.blocks[i].region);
+            json_builder_end_object(b);
+        }
+        json_builder_end_array(b);
+        json_builder_end_object(b);
+    }
+    json_builder_end_array(b);
+}
+
+static void print_checkpoints(QcxlPool *pool, const QcxlPoolMeta *meta)
+{
+    bool header = false;
+
+    for (int r = 0; r < QCXL_POOL_REGIONS; r++) {
+        CkptView v;
+        g_autofree char *age = NULL, *images = NULL;
+        GString *im;
+
+        if (!meta->regions[r].state || !ckpt_view(pool, meta, r, &v)) {
+            continue;
+        }
+        if (!header) {
+            printf("\n%-24s %-12s %-11s %10s %-14s %s\n", "CHECKPOINT",
+                   "HOST", "STATE", "EPOCH", "COMMITTED", "IMAGES");
+            header = true;
+        }
+        if (v.error) {
+            printf("%-24s %-12s %-11s %10s %-14s %s\n",
+                   meta->regions[r].name, "-", ckpt_state(&v), "-", "-",
+                   v.error);
+            g_free(v.error);
+            continue;
+        }
+        if (v.has_rec) {
+            int64_t ms = (g_get_real_time() * 1000 -
+                          (int64_t)v.rec.commit_ns) / 1000000;
+
+            age = g_strdup_printf("%.1f s ago", MAX(ms, 0) / 1000.0);
+        }
+        im = g_string_new(NULL);
+        for (uint32_t i = 0; i < v.l.nblocks; i++) {
+            if (v.l.blocks[i].kind == QCXL_CKPT_IMAGE_REGION) {
+                g_string_append_printf(im, "%s%s=%s", im->len ? "," : "",
+                                       v.l.blocks[i].name,
+                                       v.l.blocks[i].region);
+            }
+        }
+        images = g_string_free(im, false);
+        printf("%-24s %-12s %-11s %10" G_GUINT64_FORMAT " %-14s %s\n",
+               meta->regions[r].name, v.l.host, ckpt_state(&v),
+               (uint64_t)(v.word & QCXL_CKPT_EPOCH_MASK), age ? age : "-",
+               images[0] ? images : "-");
+    }
+}
+
 static int cmd_list(QcxlPool *pool)
 {
     const QcxlPoolSuper *sb = qcxl_pool_super(pool);
@@ -239,6 +388,7 @@ static int cmd_list(QcxlPool *pool)
             json_builder_end_object(b);
         }
         json_builder_end_array(b);
+        json_checkpoints(b, pool, meta);
         json_builder_end_object(b);
         print_json(b);
         return EXIT_OK;
@@ -276,6 +426,7 @@ static int cmd_list(QcxlPool *pool)
                "-", sh ? sh : "-", mp ? mp : "-", mp ? " (as " : "",
                mp ? qcxl_pool_use_name(re->use) : "", mp ? ")" : "");
     }
+    print_checkpoints(pool, meta);
     return EXIT_OK;
 }
 

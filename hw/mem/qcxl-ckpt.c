@@ -491,6 +491,33 @@ static bool walk(const uint8_t *base, const QcxlCkptLayout *l,
     return true;
 }
 
+static void record_decode(const uint8_t *r, QcxlCkptRecord *rec)
+{
+    *rec = (QcxlCkptRecord) {
+        .epoch = ld64(r + R_EPOCH),
+        .entries = ld64(r + R_ENTRIES),
+        .data_bytes = ld64(r + R_DATA_BYTES),
+        .devstate_len = ld64(r + R_DEVSTATE_LEN),
+        .log_crc = ld32(r + R_LOG_CRC),
+        .devstate_crc = ld32(r + R_DEVSTATE_CRC),
+        .commit_ns = ld64(r + R_COMMIT_NS),
+        .pause_ns = ld64(r + R_PAUSE_NS),
+    };
+}
+
+bool qcxl_ckpt_record_peek(const uint8_t *base, uint64_t epoch,
+                           QcxlCkptRecord *rec)
+{
+    const uint8_t *r = base + QCXL_CKPT_RECORD_OFF +
+                       (epoch & 1) * QCXL_CKPT_RECORD_SIZE;
+
+    if (!epoch || ld32(r + R_CRC) != qcxl_crc32c(0, r, R_CRC)) {
+        return false;
+    }
+    record_decode(r, rec);
+    return rec->epoch == epoch;
+}
+
 bool qcxl_ckpt_record_read(const uint8_t *base, const QcxlCkptLayout *l,
                            uint64_t epoch, QcxlCkptRecord *rec,
                            GError **errp)
@@ -507,16 +534,7 @@ bool qcxl_ckpt_record_read(const uint8_t *base, const QcxlCkptLayout *l,
         return fail(errp, QCXL_CKPT_ERR_FORMAT, "the record of epoch %"
                     G_GUINT64_FORMAT " is damaged (checksum)", epoch);
     }
-    *rec = (QcxlCkptRecord) {
-        .epoch = ld64(r + R_EPOCH),
-        .entries = ld64(r + R_ENTRIES),
-        .data_bytes = ld64(r + R_DATA_BYTES),
-        .devstate_len = ld64(r + R_DEVSTATE_LEN),
-        .log_crc = ld32(r + R_LOG_CRC),
-        .devstate_crc = ld32(r + R_DEVSTATE_CRC),
-        .commit_ns = ld64(r + R_COMMIT_NS),
-        .pause_ns = ld64(r + R_PAUSE_NS),
-    };
+    record_decode(r, rec);
     if (rec->epoch != epoch) {
         return fail(errp, QCXL_CKPT_ERR_FORMAT, "the record in the slot of "
                     "epoch %" G_GUINT64_FORMAT " is epoch %" G_GUINT64_FORMAT,

@@ -32,13 +32,13 @@
 #define QCXL_CKPT_REGION_LEN     64      /* as QCXL_POOL_REGION_NAME_LEN */
 #define QCXL_CKPT_HOST_LEN       32      /* as QCXL_POOL_HOST_NAME_LEN */
 /* in the commit word: a takeover has frozen it */
-#define QCXL_CKPT_TAKEN          (1ULL << 63)
+#define QCXL_CKPT_TAKEN          ((uint64_t)1 << 63)
 /*
  * in the commit word: protection ended (unprotect, or a failure) and the
  * VM ran on unprotected, so its last epoch is older than what it showed
  * the world; no takeover may use it
  */
-#define QCXL_CKPT_ABANDONED      (1ULL << 62)
+#define QCXL_CKPT_ABANDONED      ((uint64_t)1 << 62)
 #define QCXL_CKPT_EPOCH_MASK     (QCXL_CKPT_ABANDONED - 1)
 #define QCXL_CKPT_MIN_LOG        (1ULL << 20)
 #define QCXL_CKPT_DEFAULT_DEVSTATE (16ULL << 20)
@@ -157,6 +157,12 @@ void qcxl_ckpt_record_write(uint8_t *base, const QcxlCkptLayout *l,
                             uint64_t epoch, const QcxlCkptLog *w,
                             uint64_t devstate_len, uint64_t commit_ns,
                             uint64_t pause_ns, QcxlCkptRecord *rec);
+/*
+ * The record of @epoch, its own checksum checked but not its log's or
+ * device state's (for listing a checkpoint without reading all of it)
+ */
+bool qcxl_ckpt_record_peek(const uint8_t *base, uint64_t epoch,
+                           QcxlCkptRecord *rec);
 /* Read and check the record of @epoch, its log and its device state */
 bool qcxl_ckpt_record_read(const uint8_t *base, const QcxlCkptLayout *l,
                            uint64_t epoch, QcxlCkptRecord *rec,

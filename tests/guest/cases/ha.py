@@ -24,6 +24,7 @@ Disk writes are not held back yet, so the guest has no disk (its root
 is the initramfs).
 """
 
+import json
 import os
 import socket
 import threading
@@ -195,6 +196,17 @@ def checks(r):
            f'the old primary, started again, is refused the VM: {old}')
     yield (r.migration.get('old_state') == 'inmigrate',
            f'and does not run ({r.migration.get("old_state")})')
+    listed = json.loads(pool_cli('list', '--json', POOL).stdout or '{}')
+    ckpts = {c['region']: c for c in listed.get('checkpoints', [])}
+    for k, s in enumerate(SETS):
+        c = ckpts.get(s['ckpt'], {})
+        want = rounds[k]['taken'].get('resumed-epoch') if k < len(rounds) \
+            else None
+        yield (c.get('state') == 'taken-over' and c.get('host') == s['host']
+               and c.get('epoch') == want and
+               c.get('images') == [{'block': 'ram0', 'region': s['img']}],
+               f'qcxl-pool list shows checkpoint {s["ckpt"]} of '
+               f'{s["host"]} taken over at epoch {want}: {c}')
     per_port = [sum(1 for _, p in replies if p == i) for i in range(3)]
     yield (all(per_port),
            f'the client got counter replies from each of the three QEMUs '
