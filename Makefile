@@ -14,6 +14,9 @@
 #                      and without the agent
 #   make bench-migration  live migration, 2 and 8 GiB guests: upstream TCP
 #                      vs qcxl through the pool (pool RAM, staged DRAM)
+#   make bench-ha      HA over CXL: protection's cost at 50/100/200 ms
+#                      epochs (2 and 8 GiB), 10 failovers' RTO and RPO,
+#                      against a cold restart
 #   make bench-decoder-stall  what a guest's HDM decoder writes cost QEMU's
 #                      main loop with an interleaved set mapped, against
 #                      the software decode (cxl-direct-map=off)
@@ -27,7 +30,8 @@ CONFIGURE_ARGS ?=
 .DEFAULT_GOAL := all
 .PHONY: all setup qemu pristine qcxl-tools guest-images qtests check \
         check-unit check-qtest check-guest demo bench install install-agent \
-        bench-agent bench-pool bench-migration bench-decoder-stall clean \
+        bench-agent bench-pool bench-migration bench-decoder-stall bench-ha \
+        clean \
         distclean
 
 # Re-run configure the way it was last run (or with defaults).
@@ -99,6 +103,9 @@ bench-migration: all pristine guest-images
 
 bench-decoder-stall: all
 	$(PYTHON) bench/decoder_stall.py
+
+bench-ha: all guest-images
+	$(PYTHON) bench/ha.py
 
 # Everything a user runs on the host: QEMU, the pool CLI, the agent's host
 # side, their man pages and the docs.  tests/unit/test-install.py checks

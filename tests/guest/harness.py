@@ -16,6 +16,7 @@ script ends and powers the guest off.
 import os
 import re
 import shlex
+import signal
 import sys
 import tempfile
 import time
@@ -296,6 +297,8 @@ def _failover(vm, console_path, launch, base_args, fo, found, logs,
     found['rounds'] = []
     for k in range(fo.get('kills', 1)):
         s, nxt = sets[k % len(sets)], sets[(k + 1) % len(sets)]
+        if k >= len(sets):
+            fo['reown'](s)      # the set is its host's again
         vm.cmd('qcxl-ha-protect', region=s['ckpt'], pool=fo['pool'],
                host=s['host'], images=[{'memdev': 'ram0',
                                         'region': s['img']}],
@@ -306,14 +309,18 @@ def _failover(vm, console_path, launch, base_args, fo, found, logs,
             f'-standby{k}', ['-incoming', 'defer'],
             base_args(nxt['host'], s['img']))
         last = vm.cmd('query-qcxl-ha')
-        vm.kill()               # SIGKILL: the host died
+        rnd['killed_at'] = time.monotonic()
+        rnd['killed_ns'] = time.time_ns()
+        os.kill(vm.get_pid(), signal.SIGKILL)   # the host died
+        vm.kill()               # and what it left here is cleaned up
         logs.append(vm.get_log() or '')
         earlier += _read(console_path)
         rnd['before_kill'] = last
         fo['fence'](s['host'])  # what the cluster's fence agent does
-        start = time.monotonic()
+        start = rnd['fenced_at'] = time.monotonic()
         standby.cmd('qcxl-ha-takeover', region=s['ckpt'])
-        rnd['takeover_ms'] = round((time.monotonic() - start) * 1000, 1)
+        rnd['taken_at'] = time.monotonic()
+        rnd['takeover_ms'] = round((rnd['taken_at'] - start) * 1000, 1)
         rnd['state'] = _run_state(standby)
         rnd['taken'] = standby.cmd('query-qcxl-ha')
         found['rounds'].append(rnd)
@@ -426,10 +433,13 @@ def run_guest(script: str, qemu_args: List[str], *,
     region) in place of @qemu_args takes it over; 'kills' times, the
     standby being protected in its turn.  'sets' lists the region sets
     ({'ckpt', 'img', 'host'}) used in turn: set k is protected into by
-    its host, and set k + 1's host takes it over.  With 'restart_old',
+    its host, and set k + 1's host takes it over; from the second use of
+    a set on, 'reown' (called with the set) must give it back to its
+    host.  With 'restart_old',
     the first killed primary's host is started again and must not get
     the VM.  'on_takeover', if given, is called with k after the k-th
-    takeover.  The record (result.migration) has 'rounds'.
+    takeover.  The record (result.migration) has 'rounds', each with the
+    times of the kill, of the fence and of the takeover's end.
     """
     img = guest_image(flavour)
     if not os.access(binary, os.X_OK):

@@ -17,6 +17,12 @@
  *                                      a line arrives on stdin; then verify
  *                                      every page holds its last write
  *                                      (for live migration tests)
+ *   qcxl-memtest work MIB RATE         count units of compute in a counter
+ *                                      whose physical address it prints
+ *                                      (work_counter_phys; the host reads
+ *                                      it), rewriting pages of MIB MiB at
+ *                                      RATE MB/s, until a line arrives on
+ *                                      stdin (for HA benchmarks)
  *   qcxl-memtest straddle NODE0 NODE1  FXSAVE/FXRSTOR, XSAVE/XRSTOR and signal
  *                                      frames placed across a page of NODE0
  *                                      followed by a page of NODE1
@@ -32,6 +38,7 @@
 #define _GNU_SOURCE
 #include <cpuid.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <inttypes.h>
@@ -337,6 +344,78 @@ static int cmd_dirty(size_t len, int nodes, int *node)
     return bad || off ? 1 : 0;
 }
 
+/* The physical address of @p (mapped, locked), from /proc/self/pagemap */
+static uint64_t phys_of(const void *p)
+{
+    uint64_t e = 0;
+    int fd = open("/proc/self/pagemap", O_RDONLY);
+
+    if (fd < 0 || pread(fd, &e, 8, (uintptr_t)p / page_size * 8) != 8 ||
+        !(e >> 63)) {
+        die("pagemap");
+    }
+    close(fd);
+    return (e & ((1ULL << 55) - 1)) * page_size + (uintptr_t)p % page_size;
+}
+
+/*
+ * Work while the host measures: the counter goes up by one per unit of
+ * compute, and RATE MB/s (of the guest's time, which stops while the VM
+ * is paused) of pages of the area are rewritten, a word per page, so
+ * that much memory is dirtied.  The host reads the counter by its
+ * physical address: work per second of the host's time.
+ */
+static int cmd_work(size_t len, double rate)
+{
+    volatile uint64_t *ctr = aligned_alloc(page_size, page_size);
+    uint64_t *area = malloc(len), x = 88172645463325252ULL;
+    size_t pages = len / page_size, next = 0;
+    uint64_t units = 0, written = 0;
+    struct pollfd pfd = { .fd = 0, .events = POLLIN };
+    char line[64];
+    double t0;
+
+    if (!ctr || !area || !pages) {
+        die("work: no memory");
+    }
+    memset(area, 1, len);
+    *ctr = 0;
+    if (mlock((void *)ctr, page_size)) {
+        die("mlock");
+    }
+    printf("work_counter_phys 0x%" PRIx64 "\nwork_rate_mbps %.0f\n",
+           phys_of((void *)ctr), rate);
+    printf("QCXL-WORK-READY\n");
+    fflush(stdout);
+    t0 = now();
+    for (;;) {
+        for (int i = 0; i < 4096; i++) {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+        }
+        *ctr = ++units;
+        if (units % 16) {
+            continue;
+        }
+        while (written < rate * 1e6 * (now() - t0)) {
+            area[next * (page_size / 8)] = x + units;
+            next = (next + 1) % pages;
+            written += page_size;
+        }
+        if (poll(&pfd, 1, 0) > 0) {
+            break;
+        }
+    }
+    if (!fgets(line, sizeof(line), stdin)) {
+        return 1;
+    }
+    printf("work_units %" PRIu64 "\nwork_dirtied_bytes %" PRIu64 "\n"
+           "work_seconds %.1f\nwork_sink %" PRIu64 "\n", units, written,
+           now() - t0, x & 1);
+    return 0;
+}
+
 static int cmd_bw(int node, size_t len, int reps)
 {
     char *a = node_alloc(node, len), *b = node_alloc(node, len);
@@ -576,6 +655,7 @@ static void usage(void)
             "       qcxl-memtest exec NODE\n"
             "       qcxl-memtest hold NODE MIB\n"
             "       qcxl-memtest dirty MIB NODE...\n"
+            "       qcxl-memtest work MIB RATE_MBPS\n"
             "       qcxl-memtest straddle NODE0 NODE1\n");
     exit(2);
 }
@@ -620,6 +700,9 @@ int main(int argc, char **argv)
             node[k - 3] = parse_node(argv[k]);
         }
         return cmd_dirty(parse_mib(argv[2]), argc - 3, node);
+    }
+    if (strcmp(argv[1], "work") == 0 && argc == 4) {
+        return cmd_work(parse_mib(argv[2]), atof(argv[3]));
     }
     if (strcmp(argv[1], "straddle") == 0 && argc == 4) {
         return cmd_straddle(parse_node(argv[2]), parse_node(argv[3]));

@@ -58,6 +58,7 @@ class CounterClient:
         self.port = 0
         self.replies = []
         self.stopping = threading.Event()
+        self.wake = threading.Event()
         self.thread = None
 
     def start(self) -> None:
@@ -69,6 +70,7 @@ class CounterClient:
     def moved(self, k: int) -> None:
         """The guest runs behind port k + 1 now"""
         self.port = k + 1
+        self.wake.set()
 
     def stop(self) -> list:
         self.stopping.set()
@@ -89,7 +91,8 @@ class CounterClient:
                         ('127.0.0.1', self.ports[port]), timeout=2)
                 except OSError:
                     sock = None
-                    self.stopping.wait(0.2)
+                    self.wake.wait(0.2)     # or at once once it moved
+                    self.wake.clear()
                     continue
             try:
                 sock.sendall(b'inc\n')
@@ -98,12 +101,14 @@ class CounterClient:
                     if not data:
                         raise OSError('closed')
                     buf += data
-            except OSError:     # includes timeouts: reconnect
+            except OSError:     # includes timeouts: reconnect, soon
                 sock.close()
                 sock = None
+                self.wake.wait(0.05)
+                self.wake.clear()
                 continue
             line, buf = buf.split(b'\n', 1)
-            self.replies.append((int(line), port))
+            self.replies.append((int(line), port, time.monotonic()))
             self.stopping.wait(0.01)
         if sock:
             sock.close()
@@ -207,11 +212,12 @@ def checks(r):
                c.get('images') == [{'block': 'ram0', 'region': s['img']}],
                f'qcxl-pool list shows checkpoint {s["ckpt"]} of '
                f'{s["host"]} taken over at epoch {want}: {c}')
-    per_port = [sum(1 for _, p in replies if p == i) for i in range(3)]
+    per_port = [sum(1 for _, p, _ in replies if p == i) for i in range(3)]
     yield (all(per_port),
            f'the client got counter replies from each of the three QEMUs '
            f'in turn ({per_port})')
-    back = [(a, b) for (a, _), (b, _) in zip(replies, replies[1:]) if b <= a]
+    back = [(a[0], b[0]) for a, b in zip(replies, replies[1:])
+            if b[0] <= a[0]]
     yield (not back and len(replies) > 1,
            f'no reply the client saw was rolled back: {len(replies)} '
            f'replies, each larger than the one before'
