@@ -19,8 +19,8 @@ TOP = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
 CHECKPATCH = os.path.join(TOP, 'build', 'base', 'scripts', 'checkpatch.pl')
 EXCEPTIONS = os.path.join(TOP, 'tests', 'unit', 'checkpatch-exceptions')
-OVERLAY = ['accel', 'backends', 'hw', 'include', 'migration', 'qapi',
-           'system', 'target', 'tests/qtest']
+OVERLAY = ['accel', 'backends', 'hw', 'include', 'migration', 'net',
+           'qapi', 'system', 'target', 'tests/qtest']
 
 
 def findings(path, name):
