@@ -6,7 +6,9 @@
 #                      -> build/pristine-qemu-system-x86_64
 #   make guest-images  kernels 6.12, 6.1 and 7.3 + initramfs -> build/guest/
 #   make check         unit tests, qtests, guest tests
-#   make demo          boot a CXL demo VM and show what the guest sees
+#   make demo          boot a CXL demo VM and show what the guest sees,
+#                      then migrate it through the pool, protect it, kill
+#                      its QEMU and take it over on a third
 #   make bench         side-by-side guest benchmark, qcxl vs pristine
 #   make bench-pool    a shared pool region's bandwidth in two guests at
 #                      once vs their DRAM, qcxl and pristine side by side

@@ -44,6 +44,7 @@
 #include "system/cpus.h"
 #include "system/hostmem.h"
 #include "system/runstate.h"
+#include "hw/cxl/qcxl_direct_map.h"
 #include "hw/mem/qcxl_ckpt.h"
 #include "hw/mem/qcxl_pool_map.h"
 #include "hw/mem/qcxl_pool_ram.h"
@@ -165,6 +166,7 @@ static void release(void)
         ha.dirty_log = false;
     }
     migrate_del_blocker(&ha.blocker);
+    cxl_direct_map_protected(false);
     for (int i = 0; i < QCXL_CKPT_BLOCKS; i++) {
         g_free(ha.blocks[i].dirty);
         ha.blocks[i] = (HaBlock) { 0 };
@@ -290,6 +292,15 @@ static bool epoch(Error **errp)
     global_state_store();
     if (running) {
         vm_stop(RUN_STATE_SAVE_VM);
+    }
+    if (ha.state != QCXL_HA_STATE_PROTECTED) {
+        /* stopping the vCPUs let one unplug RAM: protection stopped */
+        if (running) {
+            vm_start();
+        }
+        error_setg(errp, "qcxl HA: protection stopped: %s",
+                   ha.message ? ha.message : "it ended");
+        return false;
     }
     qcxl_ckpt_log_init(&w, ha.base, &ha.l, next);
     qcxl_ha_dirty_sync_begin();
@@ -817,6 +828,11 @@ bool qcxl_ha_protect(const char *region, QcxlHaImageList *images,
     if (migrate_add_blocker(&ha.blocker, errp) < 0) {
         goto fail;
     }
+    /*
+     * Interleaved CXL sets' copies are RAM nothing saves: their bytes go
+     * back on the media now, before the base copy reads it
+     */
+    cxl_direct_map_protected(true);
     if (!qcxl_ha_dirty_start(errp)) {
         goto fail;
     }

@@ -14,6 +14,10 @@ void cxl_direct_map_backend_moving(MemoryRegion *mr, bool moving)
 {
 }
 
+void cxl_direct_map_protected(bool on)
+{
+}
+
 CxlWindowDirectMapList *qmp_query_cxl_direct_map(Error **errp)
 {
     error_setg(errp, "CXL is not supported by this QEMU");

@@ -113,6 +113,7 @@ static struct {
     CXLState *state;
     bool enabled;
     bool migrating;             /* a savevm/migration is in progress */
+    bool protected;             /* an HA protection saves every epoch */
     GArray *windows;            /* CXLDMWindow */
     DeviceState *removing;      /* a type-3 device being unplugged */
     uint64_t sets_fingerprint;  /* decode the sets (or build) are for */
@@ -336,6 +337,7 @@ static uint64_t sets_fingerprint(void)
 
     h = fp_mix(h, &dm.enabled, sizeof(dm.enabled));
     h = fp_mix(h, &dm.migrating, sizeof(dm.migrating));
+    h = fp_mix(h, &dm.protected, sizeof(dm.protected));
     h = fp_mix(h, &dm.removing, sizeof(dm.removing));
     h = fp_mix(h, &dm.moving_changes, sizeof(dm.moving_changes));
     for (i = 0; i < dm.windows->len; i++) {
@@ -482,7 +484,7 @@ static void sets_update(void)
         }
         dm.sets_fingerprint = fp;
     }
-    if (!dm.enabled || dm.migrating || !sets_wanted()) {
+    if (!dm.enabled || dm.migrating || dm.protected || !sets_wanted()) {
         /* No build to come: keep no RAM for one. */
         sets_trim();
     } else if (!dm.build && !dm.built) {
@@ -502,7 +504,7 @@ static void sets_build_step(void *opaque)
     }
     /* The decoders may have changed since the last step: check. */
     sets_update();
-    if (dm.built || !dm.enabled || dm.migrating) {
+    if (dm.built || !dm.enabled || dm.migrating || dm.protected) {
         return;
     }
     if (!dm.build) {
@@ -601,6 +603,19 @@ void cxl_direct_map_mailbox(DeviceState *dev, uint16_t effect)
  * data goes back on the media (which is) before anything is saved, and
  * no set is built until it is over.
  */
+/*
+ * HA protection saves the VM's state every epoch, as a migration does
+ * once: while it lasts, the same holds.
+ */
+void cxl_direct_map_protected(bool on)
+{
+    if (dm.protected != on) {
+        trace_cxl_direct_map_protected(on);
+    }
+    dm.protected = on;
+    sets_update();
+}
+
 static int dm_save_setup(QEMUFile *f, void *opaque, Error **errp)
 {
     dm.migrating = true;
@@ -790,7 +805,7 @@ static CxlWindowDirectMap *window_info(CXLDMWindow *w)
     info->size = w->fw->size;
     /* Under way, or about to start */
     info->sets_building = !dm.built && dm.enabled && !dm.migrating &&
-                          window_interleaves(w);
+                          !dm.protected && window_interleaves(w);
     info->set_teardowns = w->teardowns;
     for (i = 0; w->ranges && i < w->ranges->len; i++) {
         CXLDMRange *whole = &g_array_index(w->ranges, CXLDMRange, i);

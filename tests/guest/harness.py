@@ -297,17 +297,19 @@ def _failover(vm, console_path, launch, base_args, fo, found, logs,
     found['rounds'] = []
     for k in range(fo.get('kills', 1)):
         s, nxt = sets[k % len(sets)], sets[(k + 1) % len(sets)]
+        taker = s.get('taker', nxt['host'])
         if k >= len(sets):
             fo['reown'](s)      # the set is its host's again
         vm.cmd('qcxl-ha-protect', region=s['ckpt'], pool=fo['pool'],
-               host=s['host'], images=[{'memdev': 'ram0',
-                                        'region': s['img']}],
+               host=s['host'],
+               images=s.get('images', [{'memdev': 'ram0',
+                                        'region': s['img']}]),
                **{'epoch-ms': fo.get('epoch_ms', 100)})
         rnd = {'protected': _ha_wait_epochs(vm, fo.get('epochs', 10),
                                             timeout)}
         standby, standby_console = launch(
             f'-standby{k}', ['-incoming', 'defer'],
-            base_args(nxt['host'], s['img']))
+            base_args(taker, s['img']))
         last = vm.cmd('query-qcxl-ha')
         rnd['killed_at'] = time.monotonic()
         rnd['killed_ns'] = time.time_ns()
@@ -433,11 +435,14 @@ def run_guest(script: str, qemu_args: List[str], *,
     region) in place of @qemu_args takes it over; 'kills' times, the
     standby being protected in its turn.  'sets' lists the region sets
     ({'ckpt', 'img', 'host'}) used in turn: set k is protected into by
-    its host, and set k + 1's host takes it over; from the second use of
+    its host, and set k + 1's host (or the set's 'taker') takes it over;
+    a set's 'images' (qcxl-ha-protect's) default to backend "ram0" in
+    region 'img'.  From the second use of
     a set on, 'reown' (called with the set) must give it back to its
     host.  With 'restart_old',
     the first killed primary's host is started again and must not get
-    the VM.  'on_takeover', if given, is called with k after the k-th
+    the VM.  With @live_migration too, the failover follows the
+    migration.  'on_takeover', if given, is called with k after the k-th
     takeover.  The record (result.migration) has 'rounds', each with the
     times of the kill, of the fence and of the takeover's end.
     """
@@ -535,23 +540,25 @@ def run_guest(script: str, qemu_args: List[str], *,
                     args[i + 1:]
                 vm, console_path = launch('-restarted', [], again)
                 continue
-            if (failover and not migration and
-                    MIGRATE_MARKER + '\n' in text):
-                def base_args(host, img):
-                    return args[:len(args) - len(qemu_args)] + \
-                        list(failover['standby_args'](host, img))
-                vm, console_path, earlier = _failover(
-                    vm, console_path, launch, base_args, failover,
-                    migration, logs, timeout / 2)
-                vm.console_socket.sendall(b'\n')
-                continue
-            if (live_migration and not migration and
+            if (live_migration and 'source' not in migration and
                     MIGRATE_MARKER + '\n' in text):
                 base = args[:len(args) - len(qemu_args)] + \
                     list(live_migration['dest_args'])
                 vm, console_path, earlier = _migrate_live(
                     vm, console_path, launch, base, live_migration,
                     migration, logs, timeout / 2)
+                if not failover:
+                    vm.console_socket.sendall(b'\n')
+                continue
+            if (failover and 'rounds' not in migration and
+                    MIGRATE_MARKER + '\n' in text):
+                def base_args(host, img):
+                    return args[:len(args) - len(qemu_args)] + \
+                        list(failover['standby_args'](host, img))
+                vm, console_path, gone = _failover(
+                    vm, console_path, launch, base_args, failover,
+                    migration, logs, timeout / 2)
+                earlier += gone
                 vm.console_socket.sendall(b'\n')
                 continue
             time.sleep(0.5)

@@ -15,6 +15,10 @@
  *   ignores;
  * - damaged records, logs, device state and headers are refused, and
  *   nothing is loaded;
+ * - interleaved: an interleaved CXL set (a copy, RAM nothing saves) is
+ *   down while the VM is protected, and the checkpoint holds what the
+ *   guest wrote to the window, on the devices' media; it comes back
+ *   after;
  * - kill-random: the primary is killed with SIGKILL at random instants
  *   of a checkpoint, over and over; each time a new QEMU takes the VM
  *   over, checks it is exactly the epoch last acknowledged or the one in
@@ -31,9 +35,11 @@
 #include "qobject/qdict.h"
 #include "hw/mem/qcxl_pool.h"
 #include "hw/mem/qcxl_ckpt.h"
+#include "qobject/qnum.h"
 #include "qcxl-wait.h"
 
 #define MiB ((uint64_t)1 << 20)
+#include "qcxl-cxl-topo.h"
 #define RAM_MB 32
 #define CKPT_MB 48
 #define MARK_OFF (8 * MiB)
@@ -58,7 +64,8 @@ static void setup(Fixture *f)
 
     f->path = g_strdup_printf("/dev/shm/qcxl-ha-qtest-%d.pool", getpid());
     unlink(f->path);
-    g_assert_true(qcxl_pool_format(f->path, 256 * MiB, 2 * MiB, 200, false,
+    /* sparse: tmpfs holds only what regions' pages are written */
+    g_assert_true(qcxl_pool_format(f->path, 1536 * MiB, 2 * MiB, 200, false,
                                    &err));
     f->pool = qcxl_pool_open(f->path, &err);
     g_assert_no_error(err);
@@ -77,6 +84,9 @@ static void setup(Fixture *f)
                                              true, &err));
     }
     g_assert_true(qcxl_pool_region_create(f->pool, "small", 2 * MiB,
+                                          "hostA", true, &err));
+    /* for a VM whose RAM (a CXL machine's) all goes inline */
+    g_assert_true(qcxl_pool_region_create(f->pool, "big", 1024 * MiB,
                                           "hostA", true, &err));
     g_assert_no_error(err);
 }
@@ -573,6 +583,113 @@ static void test_hostile(void)
     teardown(&f);
 }
 
+static uint64_t dict_u64(QDict *d, const char *key)
+{
+    QNum *n = qobject_to(QNum, qdict_get(d, key));
+
+    g_assert_nonnull(n);
+    return qnum_get_uint(n);
+}
+
+/* Is @addr of the CXL window in an interleaved set? */
+static bool in_set(QTestState *qts, uint64_t addr)
+{
+    QDict *rsp = qtest_qmp(qts, "{'execute': 'query-cxl-direct-map'}");
+    QList *wins = qdict_get_qlist(rsp, "return");
+    QDict *win = qobject_to(QDict, qlist_peek(wins));
+    const QListEntry *e;
+    bool set = false;
+
+    QLIST_FOREACH_ENTRY(qdict_get_qlist(win, "ranges"), e) {
+        QDict *r = qobject_to(QDict, qlist_entry_obj(e));
+        uint64_t start = dict_u64(r, "start");
+
+        if (addr >= start && addr < start + dict_u64(r, "size")) {
+            set = qdict_haskey(r, "interleaved");
+        }
+    }
+    qobject_unref(rsp);
+    return set;
+}
+
+static void wait_set(QTestState *qts, uint64_t addr, bool want)
+{
+    g_auto(QcxlDeadline) dl = qcxl_deadline(30, "the window at 0x%" PRIx64
+                                            " to be %s an interleaved set",
+                                            addr, want ? "in" : "out of");
+
+    while (in_set(qts, addr) != want) {
+        qcxl_wait(&dl, 10);
+    }
+}
+
+/* The checkpoint's inline image of the RAM block whose name ends @name */
+static uint8_t *inline_image(Fixture *f, const char *region,
+                             const char *name)
+{
+    uint8_t *base = region_ptr(f, region, 1024 * MiB);
+    QcxlCkptLayout l;
+
+    g_assert_true(qcxl_ckpt_open(base, 1024 * MiB, &l, NULL));
+    for (uint32_t i = 0; i < l.nblocks; i++) {
+        if (g_str_has_suffix(l.blocks[i].name, name) &&
+            l.blocks[i].kind == QCXL_CKPT_IMAGE_INLINE) {
+            return qcxl_ckpt_inline_image(base, &l, i);
+        }
+    }
+    g_error("no inline image of RAM block '%s'", name);
+}
+
+static void test_interleaved(void)
+{
+    Fixture f;
+    Topo *t;
+    uint64_t dpa;
+
+    setup(&f);
+    t = topo_new_full("hb2-ram", "-nic none", 0, NULL);
+    topo_commit_set(t, 2);
+    wait_set(t->qts, t->win, true);
+    qtest_writeq(t->qts, t->win, 0x1122334455667788ULL);
+
+    qtest_qmp_assert_success(t->qts, "{'execute': 'qcxl-ha-protect', "
+                             "'arguments': {'region': 'big', 'pool': %s, "
+                             "'host': 'hostA', 'epoch-ms': 0, "
+                             "'devstate-size': %d}}", f.path,
+                             2 * 1024 * 1024);
+    /* the copy went back on the media before anything was saved */
+    g_assert_false(in_set(t->qts, t->win));
+    {
+        g_auto(QcxlDeadline) dl = qcxl_deadline(60, "the first epoch");
+
+        for (;;) {
+            g_autoptr(QDict) i = ha_info(t->qts);
+
+            if (qdict_get_int(i, "epoch") >= 1) {
+                break;
+            }
+            qcxl_wait(&dl, 5);
+        }
+    }
+    /* through the software decode, onto the second device's media */
+    qtest_writeq(t->qts, t->win + 256, 0x99aabbccddeeff00ULL);
+    checkpoint(t->qts);
+    g_assert_false(in_set(t->qts, t->win));
+    g_assert_cmphex(ldq_le_p(inline_image(&f, "big", "cxl-mem0")), ==,
+                    0x1122334455667788ULL);
+    g_assert_cmpint(topo_set_dpa(t, 2, 256, &dpa), ==, 1);
+    g_assert_cmphex(ldq_le_p(inline_image(&f, "big", "cxl-mem1") + dpa), ==,
+                    0x99aabbccddeeff00ULL);
+
+    qtest_qmp_assert_success(t->qts, "{'execute': 'qcxl-ha-unprotect'}");
+    wait_set(t->qts, t->win, true);
+    g_assert_cmphex(qtest_readq(t->qts, t->win), ==, 0x1122334455667788ULL);
+    g_assert_cmphex(qtest_readq(t->qts, t->win + 256), ==,
+                    0x99aabbccddeeff00ULL);
+    topo_free(t);
+    teardown(&f);
+}
+
 static int64_t now_us(void)
 {
     return g_get_monotonic_time();
@@ -670,6 +787,7 @@ int main(int argc, char **argv)
     qtest_add_func("/qcxl/ha/takeover", test_takeover);
     qtest_add_func("/qcxl/ha/replay", test_replay);
     qtest_add_func("/qcxl/ha/hostile", test_hostile);
+    qtest_add_func("/qcxl/ha/interleaved", test_interleaved);
     qtest_add_func("/qcxl/ha/kill-random", test_kill_random);
     return g_test_run();
 }

@@ -58,6 +58,14 @@ void cxl_direct_map_mailbox(DeviceState *dev, uint16_t effect);
 void cxl_direct_map_backend_moving(MemoryRegion *mr, bool moving);
 
 /*
+ * An HA protection (migration/qcxl-ha.c) starts or ends.  It saves the
+ * VM's RAM and device state every epoch, and a set's copy is RAM that
+ * is not saved: while @on, sets are taken down (their bytes back on the
+ * media, now) and none is built, as during a migration.
+ */
+void cxl_direct_map_protected(bool on);
+
+/*
  * What is mapped now, window by window, as query-cxl-direct-map returns
  * it (the decoders are evaluated first); NULL with @errp set on a machine
  * without CXL fixed memory windows.
