@@ -50,7 +50,8 @@ sys.path.insert(0, os.path.join(TOP, 'tests', 'guest'))
 import harness  # noqa: E402
 from result import result_header, write_result  # noqa: E402
 from cases.pool import pool_cli, pool_steps  # noqa: E402
-from cases.ha import COUNTER_PORT, CounterClient, free_port  # noqa: E402
+from cases.ha import (COUNTER_PORT, CounterClient, free_port,  # noqa: E402
+                      net_args)
 
 POOL = f'/dev/shm/qcxl-bench-ha-{os.getpid()}.pool'
 EPOCHS_MS = (50, 100, 200)
@@ -169,13 +170,6 @@ ip link set eth0 up && ip addr add 10.0.2.15/24 dev eth0 &&
 check "the guest's network is up" [ $? -eq 0 ]
 qcxl-counter ''' + str(COUNTER_PORT) + r''' > /tmp/counter.log 2>&1 &
 '''
-
-
-def net_args(port: int) -> list:
-    return ['-netdev', f'user,id=n0,hostfwd=tcp:127.0.0.1:{port}-'
-                       f':{COUNTER_PORT}',
-            '-device', 'virtio-net-pci,netdev=n0,id=nic0',
-            '-object', 'filter-qcxl-ha,id=hold0,netdev=n0,queue=rx']
 
 
 def failover(n: int, args, log_dir: str) -> dict:
