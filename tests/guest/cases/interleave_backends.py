@@ -95,12 +95,19 @@ finish
 # it (data at the region's offset 0; its label on the devices' LSAs,
 # files too), 32 MiB of random data written to /dev/pmem0 and flushed;
 # then the host kills QEMU.  Second boot (a new QEMU on the same files):
-# the same region again, its namespace found from its label and
+# the same region again (the devices in the same positions), its namespace found from its label and
 # enabled, and the data read back.  The host compares the checksums.
 KILL_SCRIPT = r'''
-cxl create-region -m -d decoder0.0 -t pmem -w 2 -g 4096 mem0 mem1 \
+# memN names follow the order the devices probed in, which differs from
+# boot to boot: put them in serial-number order, so each device has the
+# same position in the region both times (the labels record it).
+mems=$(for m in /sys/bus/cxl/devices/mem*; do
+           echo "$(printf %d "$(cat "$m/serial")") ${m##*/}"
+       done | sort -n | cut -d' ' -f2 | tr '\n' ' ')
+data memdevs_by_serial "$mems"
+cxl create-region -m -d decoder0.0 -t pmem -w 2 -g 4096 $mems \
     > /tmp/region.json 2>&1
-check "cxl create-region -t pmem -w 2 -g 4096 (mem0 mem1)" [ $? -eq 0 ]
+check "cxl create-region -t pmem -w 2 -g 4096 ($mems)" [ $? -eq 0 ]
 nd=$(ndctl list -R | sed -n 's/.*"dev":"\(region[0-9]*\)".*/\1/p' | head -n1)
 if grep -q qcxl.restarted=1 /proc/cmdline; then
     # The kernel finds the namespace from its label; it may leave it
