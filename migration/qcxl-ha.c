@@ -40,6 +40,7 @@
 #include "net/filter.h"
 #include "net/net.h"
 #include "net/qcxl-ha-filter.h"
+#include "block/qcxl-ha-journal.h"
 #include "system/block-backend.h"
 #include "system/cpus.h"
 #include "system/hostmem.h"
@@ -72,6 +73,7 @@ typedef struct Ha {
     char *pool, *host, *region;
     QcxlPoolMap *map;           /* the checkpoint region */
     GPtrArray *images;          /* QcxlPoolMap *: image regions */
+    GPtrArray *journals;        /* QcxlPoolMap *: disk journal regions */
     uint8_t *base;
     QcxlCkptLayout l;
     HaBlock blocks[QCXL_CKPT_BLOCKS];
@@ -101,6 +103,7 @@ typedef struct Ha {
     bool has_resumed;
     uint64_t resumed_epoch;
     bool resumed_replayed;
+    uint64_t resumed_writes;    /* disk writes the journals replayed */
 } Ha;
 
 static Ha ha;
@@ -135,6 +138,23 @@ static void output(QcxlHaOutput what, uint64_t epoch)
     QcxlHaOutputEvent e = { .what = what, .epoch = epoch };
 
     notifier_list_notify(&output_notifiers, &e);
+    /* the disks' writes: block/qcxl-ha-journal.c */
+    switch (what) {
+    case QCXL_HA_OUTPUT_SEAL:
+        qcxl_ha_journal_seal(epoch);
+        break;
+    case QCXL_HA_OUTPUT_RELEASE:
+        qcxl_ha_journal_release(epoch);
+        break;
+    case QCXL_HA_OUTPUT_PASS:
+        qcxl_ha_journal_pass();
+        break;
+    case QCXL_HA_OUTPUT_DROP:
+        qcxl_ha_journal_drop();
+        break;
+    case QCXL_HA_OUTPUT_COUNT:
+        break;
+    }
 }
 
 /* ---- Releasing what protection holds ---- */
@@ -174,6 +194,12 @@ static void release(void)
     if (ha.images) {
         g_ptr_array_free(ha.images, true);
         ha.images = NULL;
+    }
+    /* the journals let go of their regions before they are unmapped */
+    qcxl_ha_journal_detach_all();
+    if (ha.journals) {
+        g_ptr_array_free(ha.journals, true);
+        ha.journals = NULL;
     }
     if (ha.map) {
         qcxl_pool_map_free(ha.map);
@@ -335,6 +361,15 @@ static bool epoch(Error **errp)
     } else if (devstate < 0) {
         stop(QCXL_HA_STOP_REASON_SAVE_FAILED, "the device state of epoch %"
              PRIu64 " could not be saved", next);
+    }
+    if (ha.state != QCXL_HA_STATE_STOPPED) {
+        g_autofree char *journal = NULL;
+
+        if (qcxl_ha_journal_overflowed(&journal)) {
+            stop(QCXL_HA_STOP_REASON_JOURNAL_FULL, "epoch %" PRIu64 " wrote "
+                 "more to disk than journal region '%s' holds; its writes "
+                 "went to the disk", next, journal);
+        }
     }
     if (ha.state == QCXL_HA_STATE_STOPPED) {
         error_setg(errp, "qcxl HA: %s", ha.message);
@@ -565,19 +600,25 @@ static bool output_covered(Error **errp)
                    "a takeover would roll back what its peers saw", nic);
         return false;
     }
-    for (BlockBackend *blk = blk_next(NULL); blk; blk = blk_next(blk)) {
+    for (BlockBackend *blk = blk_all_next(NULL); blk;
+         blk = blk_all_next(blk)) {
         DeviceState *dev = blk_get_attached_dev(blk);
 
-        if (dev && blk_is_inserted(blk) && blk_is_writable(blk)) {
+        if (dev && blk_is_inserted(blk) && blk_is_writable(blk) &&
+            !qcxl_ha_journal_is(blk_bs(blk))) {
             /* the device the user named: a virtio proxy, not its backend */
             while (!dev->id && dev->parent_bus && dev->parent_bus->parent) {
                 dev = dev->parent_bus->parent;
             }
-            error_setg(errp, "device '%s' writes to a disk, and protection "
-                       "does not hold disk writes back until their epoch "
-                       "commits yet: a takeover would roll back what the "
-                       "disk holds", dev->id ? dev->id
-                       : object_get_typename(OBJECT(dev)));
+            error_setg(errp, "device '%s' writes to disk '%s', and no "
+                       "qcxl-ha-journal filter holds its writes back until "
+                       "their epoch commits (put one between the device "
+                       "and its disk: -blockdev driver=qcxl-ha-journal,"
+                       "node-name=...,file=...,region=...): a takeover "
+                       "would roll back what the disk holds",
+                       dev->id ? dev->id : object_get_typename(OBJECT(dev)),
+                       blk_name(blk)[0] ? blk_name(blk)
+                                        : bdrv_get_node_name(blk_bs(blk)));
             return false;
         }
     }
@@ -658,6 +699,21 @@ static bool plan_blocks(QcxlHaImageList *images, Error **errp)
         g_strlcpy(l->blocks[k].region, i->value->region,
                   sizeof(l->blocks[k].region));
     }
+    for (BlockDriverState *bs = qcxl_ha_journal_next(NULL); bs;
+         bs = qcxl_ha_journal_next(bs)) {
+        const char *region = qcxl_ha_journal_region(bs);
+
+        if (l->njournals == QCXL_CKPT_JOURNALS) {
+            error_setg(errp, "the VM has more than %d disk journals; a "
+                       "checkpoint covers at most that", QCXL_CKPT_JOURNALS);
+            return false;
+        }
+        if (strlen(region) >= QCXL_CKPT_REGION_LEN) {
+            error_setg(errp, "region name '%s' is too long", region);
+            return false;
+        }
+        g_strlcpy(l->journals[l->njournals++], region, QCXL_CKPT_REGION_LEN);
+    }
     return true;
 }
 
@@ -724,6 +780,37 @@ static bool map_regions(QcxlPoolMember *m, Error **errp)
             return false;
         }
         ha.blocks[i].image = qcxl_pool_map_ptr(map);
+    }
+    ha.journals = g_ptr_array_new_with_free_func(
+        (GDestroyNotify)qcxl_pool_map_free);
+    for (uint32_t j = 0; j < ha.l.njournals; j++) {
+        const char *names[] = { ha.l.journals[j], NULL };
+        QcxlPoolMap *map;
+
+        if (!owned(m, names[0], errp)) {
+            return false;
+        }
+        map = qcxl_pool_map_new(m, names, QCXL_REGION_USE_CHECKPOINT, errp);
+        if (!map) {
+            return false;
+        }
+        g_ptr_array_add(ha.journals, map);
+    }
+    return true;
+}
+
+/* The disks' journals hold every write from now on */
+static bool start_journals(Error **errp)
+{
+    for (uint32_t j = 0; j < ha.l.njournals; j++) {
+        QcxlPoolMap *map = g_ptr_array_index(ha.journals, j);
+
+        if (!qcxl_ha_journal_start(qcxl_ha_journal_find(ha.l.journals[j]),
+                                   qcxl_pool_map_ptr(map),
+                                   qcxl_pool_map_size(map), ha.l.id, 0,
+                                   errp)) {
+            return false;
+        }
     }
     return true;
 }
@@ -833,7 +920,7 @@ bool qcxl_ha_protect(const char *region, QcxlHaImageList *images,
      * back on the media now, before the base copy reads it
      */
     cxl_direct_map_protected(true);
-    if (!qcxl_ha_dirty_start(errp)) {
+    if (!start_journals(errp) || !qcxl_ha_dirty_start(errp)) {
         goto fail;
     }
     ha.dirty_log = true;
@@ -947,11 +1034,14 @@ QcxlHaInfo *qcxl_ha_info(void)
         notifier_list_notify(&output_notifiers, &count);
         info->held_packets = count.held_packets;
         info->held_bytes = count.held_bytes;
+        qcxl_ha_journal_count(&info->held_writes, &info->held_write_bytes);
     }
     info->has_resumed_epoch = ha.has_resumed;
     info->resumed_epoch = ha.resumed_epoch;
     info->has_resumed_replayed = ha.has_resumed;
     info->resumed_replayed = ha.resumed_replayed;
+    info->has_resumed_disk_writes = ha.has_resumed;
+    info->resumed_disk_writes = ha.resumed_writes;
     return info;
 }
 
@@ -1019,6 +1109,16 @@ static bool match_blocks(Takeover *t, Error **errp)
         }
         t->rbs[i] = rb;
     }
+    for (uint32_t j = 0; j < t->l.njournals; j++) {
+        if (!qcxl_ha_journal_find(t->l.journals[j])) {
+            error_setg(errp, "the checkpoint journals disk writes in region "
+                       "'%s', which no disk of this QEMU has: give the "
+                       "disk a filter -blockdev driver=qcxl-ha-journal,"
+                       "file=...,region=%s", t->l.journals[j],
+                       t->l.journals[j]);
+            return false;
+        }
+    }
     RCU_READ_LOCK_GUARD();
     RAMBLOCK_FOREACH(rb) {
         uint32_t i;
@@ -1069,6 +1169,9 @@ static bool take_regions(Takeover *t, const char *region, char **from,
             g_ptr_array_add(names, t->l.blocks[i].region);
         }
     }
+    for (uint32_t j = 0; j < t->l.njournals; j++) {
+        g_ptr_array_add(names, t->l.journals[j]);
+    }
     if (!qcxl_pool_takeover(pool, *from,
                             qcxl_pool_member_lease_expired(
                                 t->member, owner,
@@ -1108,6 +1211,28 @@ static bool load_devstate(uint8_t *data, uint64_t len, Error **errp)
         error_setg(errp, "its CPU and device state does not load into this "
                    "QEMU (see the messages above)");
         return false;
+    }
+    return true;
+}
+
+/* The disks get the writes of the epochs up to @e their journals hold */
+static bool replay_journals(Takeover *t, uint64_t e, Error **errp)
+{
+    for (uint32_t j = 0; j < t->l.njournals; j++) {
+        const char *names[] = { t->l.journals[j], NULL };
+        g_autoptr(QcxlPoolMap) map =
+            qcxl_pool_map_new(t->member, names, QCXL_REGION_USE_CHECKPOINT,
+                              errp);
+        uint64_t writes;
+
+        if (!map ||
+            !qcxl_ha_journal_replay(qcxl_ha_journal_find(names[0]),
+                                    qcxl_pool_map_ptr(map),
+                                    qcxl_pool_map_size(map), t->l.id, e,
+                                    &writes, errp)) {
+            return false;
+        }
+        ha.resumed_writes += writes;
     }
     return true;
 }
@@ -1153,6 +1278,12 @@ static bool takeover(Takeover *t, const char *region, bool start,
         error_setg(errp, "epoch %" PRIu64 " is committed but the images "
                    "hold epoch %" PRIu64 ": the checkpoint is damaged", e,
                    applied);
+        return false;
+    }
+    /* the disks first: a damaged journal refuses before RAM is touched */
+    ha.resumed_writes = 0;
+    if (t->l.njournals &&
+        (!migration_block_activate(errp) || !replay_journals(t, e, errp))) {
         return false;
     }
     if (applied != e) {

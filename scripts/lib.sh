@@ -10,7 +10,7 @@ QCXL_FIRMWARE_PATH=/usr/share/qemu:/usr/share/seabios:/usr/lib/ipxe/qemu
 # Directories of the QEMU tree that our overlay may add files to.  Every
 # regular file below these directories in the checkout is symlinked into
 # build/qemu-src at the same path.
-QCXL_OVERLAY_ROOTS="accel backends hw include migration net qapi system target tests/qtest tests/data/acpi"
+QCXL_OVERLAY_ROOTS="accel backends block hw include migration net qapi system target tests/qtest tests/data/acpi"
 
 die() {
     echo "qcxl: error: $*" >&2

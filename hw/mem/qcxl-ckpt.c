@@ -29,7 +29,10 @@
 #define H_DEVSTATE_OFF  112     /* two */
 #define H_LOG_OFF       128     /* two */
 #define H_DIR_CRC       144
-#define H_CRC           148
+#define H_NJOURNALS     148
+#define H_JOURNALS      152     /* QCXL_CKPT_JOURNALS region names */
+#define H_CRC           (H_JOURNALS + \
+                         QCXL_CKPT_JOURNALS * QCXL_CKPT_REGION_LEN)
 
 /* Directory entry fields */
 #define D_NAME          0
@@ -195,6 +198,11 @@ void qcxl_ckpt_format(uint8_t *base, const QcxlCkptLayout *l)
         st64(h + H_DEVSTATE_OFF + 8 * s, l->devstate_off[s]);
         st64(h + H_LOG_OFF + 8 * s, l->log_off[s]);
     }
+    st32(h + H_NJOURNALS, l->njournals);
+    for (uint32_t j = 0; j < l->njournals; j++) {
+        g_strlcpy((char *)h + H_JOURNALS + j * QCXL_CKPT_REGION_LEN,
+                  l->journals[j], QCXL_CKPT_REGION_LEN);
+    }
     st32(h + H_DIR_CRC, qcxl_crc32c(0, dir,
                                     QCXL_CKPT_BLOCKS * QCXL_CKPT_DIR_ENTRY));
     /* the header's checksum last: until then, no reader accepts it */
@@ -303,6 +311,22 @@ bool qcxl_ckpt_open(const uint8_t *base, uint64_t size, QcxlCkptLayout *l,
     for (int s = 0; s < 2; s++) {
         l->devstate_off[s] = ld64(h + H_DEVSTATE_OFF + 8 * s);
         l->log_off[s] = ld64(h + H_LOG_OFF + 8 * s);
+    }
+    l->njournals = ld32(h + H_NJOURNALS);
+    if (l->njournals > QCXL_CKPT_JOURNALS) {
+        return fail(errp, QCXL_CKPT_ERR_FORMAT, "the checkpoint header "
+                    "lists %u disk journals; at most %d", l->njournals,
+                    QCXL_CKPT_JOURNALS);
+    }
+    for (uint32_t j = 0; j < l->njournals; j++) {
+        const char *name = (const char *)h + H_JOURNALS +
+                           j * QCXL_CKPT_REGION_LEN;
+
+        if (!name_ok(name, QCXL_CKPT_REGION_LEN)) {
+            return fail(errp, QCXL_CKPT_ERR_FORMAT, "the checkpoint "
+                        "header's disk journal %u has no region name", j);
+        }
+        memcpy(l->journals[j], name, QCXL_CKPT_REGION_LEN);
     }
     if (!name_ok(l->host, QCXL_CKPT_HOST_LEN) ||
         l->nblocks > QCXL_CKPT_BLOCKS) {

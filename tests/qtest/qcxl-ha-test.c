@@ -19,6 +19,13 @@
  *   down while the VM is protected, and the checkpoint holds what the
  *   guest wrote to the window, on the devices' media; it comes back
  *   after;
+ * - journal: a disk behind a qcxl-ha-journal filter gets the writes of
+ *   committed epochs only, also when the old host died before it wrote
+ *   them (a takeover writes them from the journal); a write of an epoch
+ *   not committed never reaches it; a journal with a damaged entry
+ *   header or data is refused before anything is written, and the same
+ *   QEMU takes over once it is repaired; a disk without the filter is
+ *   refused;
  * - kill-random: the primary is killed with SIGKILL at random instants
  *   of a checkpoint, over and over; each time a new QEMU takes the VM
  *   over, checks it is exactly the epoch last acknowledged or the one in
@@ -83,6 +90,11 @@ static void setup(Fixture *f)
         g_assert_true(qcxl_pool_region_share(f->pool, img_of[s], other[s],
                                              true, &err));
     }
+    /* the disk journal of the journal test */
+    g_assert_true(qcxl_pool_region_create(f->pool, "jrnl1", 4 * MiB,
+                                          "hostA", true, &err));
+    g_assert_true(qcxl_pool_region_share(f->pool, "jrnl1", "hostC", true,
+                                         &err));
     g_assert_true(qcxl_pool_region_create(f->pool, "small", 2 * MiB,
                                           "hostA", true, &err));
     /* for a VM whose RAM (a CXL machine's) all goes inline */
@@ -316,7 +328,8 @@ static void test_refused(void)
     assert_error(qtest_qmp(qts, "{'execute': 'qcxl-ha-protect', "
                            "'arguments': {'region': 'ckpt1', 'pool': %s, "
                            "'host': 'hostA'}}", f.path),
-                 "device 'disk0' writes to a disk");
+                 "device 'disk0' writes to disk 'd0', and no "
+                 "qcxl-ha-journal");
     qtest_quit(qts);
 
     qts = start_primary(NULL);
@@ -583,6 +596,177 @@ static void test_hostile(void)
     teardown(&f);
 }
 
+/* ---- Disk writes ---- */
+
+#define DISK_MB 8
+
+/* A raw disk behind a journal in region jrnl1, as device vd0 */
+static char *disk_args(const char *disk, bool failing)
+{
+    /* failing: every write to the disk fails, so the journal keeps all */
+    return g_strdup_printf(
+        "-blockdev driver=file,filename=%s,node-name=f0 %s "
+        "-blockdev driver=qcxl-ha-journal,node-name=j0,file=%s,region=jrnl1 "
+        "-device virtio-blk-pci,drive=j0,id=vd0", disk,
+        failing ? "-blockdev '{\"driver\":\"blkdebug\",\"node-name\":"
+                  "\"dbg\",\"image\":\"f0\",\"inject-error\":[{"
+                  "\"event\":\"pwritev\",\"iotype\":\"write\","
+                  "\"errno\":5,\"once\":false}]}'" : "",
+        failing ? "dbg" : "f0");
+}
+
+/* qemu-io on device vd0; its output must not hold an error */
+static void qemu_io(QTestState *qts, const char *cmd)
+{
+    g_autofree char *out = qtest_hmp(qts, "qemu-io -d vd0/virtio-backend "
+                                     "\"%s\"", cmd);
+
+    if (strstr(out, "fail") || strstr(out, "error") ||
+        strstr(out, "Error")) {
+        g_error("qemu-io %s: %s", cmd, out);
+    }
+}
+
+/* The disk file holds @v at [@off, @off + @len) */
+static void assert_disk(const char *disk, uint64_t off, uint64_t len,
+                        uint8_t v)
+{
+    g_autofree uint8_t *buf = g_malloc(len);
+    int fd = open(disk, O_RDONLY);
+
+    g_assert_cmpint(fd, >=, 0);
+    g_assert_cmpint(pread(fd, buf, len, off), ==, len);
+    close(fd);
+    for (uint64_t i = 0; i < len; i++) {
+        if (buf[i] != v) {
+            g_error("disk byte 0x%" PRIx64 " is 0x%02x, not 0x%02x",
+                    off + i, buf[i], v);
+        }
+    }
+}
+
+/* Byte @off of journal jrnl1 flipped, a takeover is refused with @text */
+static void refused_journal(Fixture *f, QTestState *c, uint64_t off,
+                            const char *text)
+{
+    uint8_t *p = region_byte(f, "jrnl1", off);
+
+    *p ^= 0x01;
+    assert_error(qtest_qmp(c, "{'execute': 'qcxl-ha-takeover', 'arguments': "
+                           "{'region': 'ckpt1', 'host': 'hostC'}}"), text);
+    *p ^= 0x01;
+}
+
+static void test_journal(void)
+{
+    Fixture f;
+    QTestState *a, *c;
+    g_autofree char *disk = NULL;
+    g_autofree char *args = NULL;
+    g_autoptr(QDict) info = NULL;
+    int fd;
+
+    setup(&f);
+    disk = g_strdup_printf("/dev/shm/qcxl-ha-qtest-%d.disk", getpid());
+    fd = open(disk, O_RDWR | O_CREAT | O_TRUNC, 0600);
+    g_assert_cmpint(fd, >=, 0);
+    g_assert_cmpint(ftruncate(fd, DISK_MB * MiB), ==, 0);
+    close(fd);
+
+    /* a disk with no journal: refused, naming the device */
+    args = g_strdup_printf("-blockdev driver=file,filename=%s,node-name=f0 "
+                           "-device virtio-blk-pci,drive=f0,id=vd0", disk);
+    a = start_primary(args);
+    assert_error(qtest_qmp(a, "{'execute': 'qcxl-ha-protect', 'arguments': "
+                           "{'region': 'ckpt1', 'pool': %s, 'host': "
+                           "'hostA'}}", f.path),
+                 "device 'vd0' writes to disk 'f0', and no qcxl-ha-journal");
+    qtest_quit(a);
+
+    /* writes to the disk fail here: committed writes stay in the journal */
+    g_free(args);
+    args = disk_args(disk, true);
+    a = start_primary(args);
+    protect(&f, a, "hostA", 1);
+    qemu_io(a, "write -P 0x11 0 64k");
+    qobject_unref(info);
+    info = ha_info(a);
+    g_assert_cmpint(qdict_get_int(info, "held-writes"), ==, 1);
+    g_assert_cmpint(qdict_get_int(info, "held-write-bytes"), ==, 65536);
+    checkpoint(a);
+    qemu_io(a, "write -P 0x22 64k 64k");
+    checkpoint(a);
+    /* epoch 4, never committed */
+    qemu_io(a, "write -P 0x33 0 4k");
+    /* the VM reads its own writes */
+    qemu_io(a, "read -P 0x33 0 4k");
+    qemu_io(a, "read -P 0x11 4k 60k");
+    qemu_io(a, "read -P 0x22 64k 64k");
+    assert_disk(disk, 0, 256 * 1024, 0);
+    qobject_unref(info);
+    info = ha_info(a);
+    g_assert_cmpint(qdict_get_int(info, "epoch"), ==, 3);
+    g_assert_cmpint(qdict_get_int(info, "held-writes"), ==, 3);
+    kill_qemu(a);
+    fence(&f, "hostA");
+
+    /* a flipped byte in the first write's data: refused, nothing written */
+    g_free(args);
+    args = disk_args(disk, false);
+    c = qtest_initf(MACHINE "-object memory-backend-qcxl-pool,id=ram0,"
+                    "size=%dM,pool=%s,host=hostC,region=img1 "
+                    "-machine memory-backend=ram0 -incoming defer %s",
+                    RAM_MB, f.path, args);
+    /*
+     * The ring (at 0x1000): epoch 1's seal marker (64 bytes, written to
+     * the disk already), then the first write's 64-byte header and data.
+     * A flipped bit in its header ends the journal before epoch 3 does.
+     */
+    refused_journal(&f, c, 0x1040 + 24, "disk journal 'jrnl1' ends at "
+                    "entry 2 before the end of epoch 3");
+    refused_journal(&f, c, 0x1080 + 4000, "disk journal 'jrnl1': the data "
+                    "of entry 2 (epoch 2) is damaged");
+    assert_disk(disk, 0, 256 * 1024, 0);
+
+    /* repaired: epochs 2 and 3 reach the disk, epoch 4 does not */
+    takeover(c, "hostC", 1);
+    assert_disk(disk, 0, 64 * 1024, 0x11);
+    assert_disk(disk, 64 * 1024, 64 * 1024, 0x22);
+    assert_disk(disk, 128 * 1024, 128 * 1024, 0);
+    qobject_unref(info);
+    info = ha_info(c);
+    g_assert_cmpint(qdict_get_int(info, "resumed-epoch"), ==, 3);
+    g_assert_cmpint(qdict_get_int(info, "resumed-disk-writes"), ==, 2);
+    qemu_io(c, "read -P 0x11 0 64k");
+
+    /* protected again on hostC: the journal holds, then writes, again */
+    protect(&f, c, "hostC", 2);
+    qemu_io(c, "write -P 0x44 128k 4k");
+    assert_disk(disk, 128 * 1024, 4096, 0);
+    checkpoint(c);
+    {
+        g_auto(QcxlDeadline) dl = qcxl_deadline(10, "epoch 2's write to "
+                                                "reach the disk");
+
+        for (;;) {
+            g_autoptr(QDict) i = ha_info(c);
+
+            if (qdict_get_int(i, "held-writes") == 0) {
+                break;
+            }
+            qcxl_wait(&dl, 10);
+        }
+    }
+    assert_disk(disk, 128 * 1024, 4096, 0x44);
+    /* unprotected, writes pass straight through */
+    qtest_qmp_assert_success(c, "{'execute': 'qcxl-ha-unprotect'}");
+    qemu_io(c, "write -P 0x55 192k 4k");
+    assert_disk(disk, 192 * 1024, 4096, 0x55);
+    qtest_quit(c);
+    unlink(disk);
+    teardown(&f);
+}
+
 static uint64_t dict_u64(QDict *d, const char *key)
 {
     QNum *n = qobject_to(QNum, qdict_get(d, key));
@@ -788,6 +972,7 @@ int main(int argc, char **argv)
     qtest_add_func("/qcxl/ha/replay", test_replay);
     qtest_add_func("/qcxl/ha/hostile", test_hostile);
     qtest_add_func("/qcxl/ha/interleaved", test_interleaved);
+    qtest_add_func("/qcxl/ha/journal", test_journal);
     qtest_add_func("/qcxl/ha/kill-random", test_kill_random);
     return g_test_run();
 }

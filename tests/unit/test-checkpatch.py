@@ -19,7 +19,7 @@ TOP = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
 CHECKPATCH = os.path.join(TOP, 'build', 'base', 'scripts', 'checkpatch.pl')
 EXCEPTIONS = os.path.join(TOP, 'tests', 'unit', 'checkpatch-exceptions')
-OVERLAY = ['accel', 'backends', 'hw', 'include', 'migration', 'net',
+OVERLAY = ['accel', 'backends', 'block', 'hw', 'include', 'migration', 'net',
            'qapi', 'system', 'target', 'tests/qtest']
 
 

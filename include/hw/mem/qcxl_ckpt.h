@@ -25,12 +25,14 @@
 #include <glib.h>
 
 #define QCXL_CKPT_MAGIC          "QCXLCKPT"
-#define QCXL_CKPT_VERSION        1
+#define QCXL_CKPT_VERSION        2
 #define QCXL_CKPT_PAGE           4096ULL
 #define QCXL_CKPT_BLOCKS         64
 #define QCXL_CKPT_BLOCK_NAME_LEN 256     /* including the NUL */
 #define QCXL_CKPT_REGION_LEN     64      /* as QCXL_POOL_REGION_NAME_LEN */
 #define QCXL_CKPT_HOST_LEN       32      /* as QCXL_POOL_HOST_NAME_LEN */
+/* disk journals (block/qcxl-ha-journal.c) a checkpoint covers, at most */
+#define QCXL_CKPT_JOURNALS       8
 /* in the commit word: a takeover has frozen it */
 #define QCXL_CKPT_TAKEN          ((uint64_t)1 << 63)
 /*
@@ -92,6 +94,9 @@ typedef struct QcxlCkptLayout {
     uint64_t devstate_max, log_max;
     uint64_t devstate_off[2], log_off[2];
     QcxlCkptBlock blocks[QCXL_CKPT_BLOCKS];
+    /* the regions of the disk journals whose writes the epochs cover */
+    uint32_t njournals;
+    char journals[QCXL_CKPT_JOURNALS][QCXL_CKPT_REGION_LEN];
 } QcxlCkptLayout;
 
 /* One epoch's record, decoded and checked */
