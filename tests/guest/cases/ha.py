@@ -20,13 +20,20 @@ commits, so no reply the client saw is ever rolled back: every reply is
 larger than the one before, across both takeovers.  At the end the
 guest checks that every page holds its last write.
 
-Disk writes are not held back yet, so the guest has no disk (its root
-is the initramfs).
+The counter also appends each value it answers with as a record to a
+file of an ext4 file system on a virtio-blk disk, and fsyncs it before
+the reply.  A qcxl-ha-journal filter holds the disk's writes in pool
+region jrnl until their epoch commits; each takeover writes what the
+committed epochs left in the journal to the disk.  At the end the guest
+unmounts the file system, and the host checks it is clean (e2fsck -fn)
+and the file holds records 1, 2, ... in order, with no gap or repeat, up
+to at least the largest value the client was answered.
 """
 
 import json
 import os
 import socket
+import subprocess
 import threading
 import time
 
@@ -35,6 +42,9 @@ from cases.pool import pool_cli, pool_steps, remove_at_exit
 
 POOL = f'/dev/shm/qcxl-guest-ha-{os.getpid()}.pool'
 remove_at_exit(POOL)
+DISK = f'/dev/shm/qcxl-guest-ha-{os.getpid()}.disk'
+remove_at_exit(DISK)
+RECORD_LEN = 32
 SETS = [{'ckpt': 'ckpt1', 'img': 'img1', 'host': 'hostA'},
         {'ckpt': 'ckpt2', 'img': 'img2', 'host': 'hostC'}]
 COUNTER_PORT = 7000
@@ -126,7 +136,15 @@ def make_pool() -> None:
                   ['share', s['ckpt'], other],
                   ['create', s['img'], '1G', '--owner', s['host']],
                   ['share', s['img'], other]]
+    # the disk's journal follows the VM from host to host
+    steps += [['create', 'jrnl', '64M', '--owner', 'hostA'],
+              ['share', 'jrnl', 'hostC']]
     pool_steps(POOL, steps)
+    with open(DISK, 'wb') as f:
+        f.truncate(64 << 20)
+    subprocess.run(['mkfs.ext4', '-F', '-q', '-E',
+                    'lazy_itable_init=0,lazy_journal_init=0', DISK],
+                   check=True)
     CLIENT.start()
 
 
@@ -143,6 +161,13 @@ def net_args(port: int) -> list:
             '-object', 'filter-qcxl-ha,id=hold0,netdev=n0,queue=rx']
 
 
+def disk_args() -> list:
+    return ['-blockdev', f'driver=file,filename={DISK},node-name=disk0',
+            '-blockdev', 'driver=qcxl-ha-journal,node-name=jrnl0,'
+                         'file=disk0,region=jrnl',
+            '-device', 'virtio-blk-pci,drive=jrnl0,id=vd0']
+
+
 def standby_args(host: str, img: str) -> list:
     """
     Each QEMU gets a forwarded port of its own: the first standby the
@@ -151,7 +176,7 @@ def standby_args(host: str, img: str) -> list:
     """
     port = PORTS[2] if img == 'img2' else \
         PORTS[1] if host == 'hostC' else PORTS[3]
-    return net_args(port) + [
+    return net_args(port) + disk_args() + [
         '-object', f'memory-backend-qcxl-pool,id=ram0,size=1G,'
                    f'pool={POOL},host={host},region={img}',
         '-M', 'memory-backend=ram0']
@@ -162,7 +187,13 @@ modprobe virtio_net
 ip link set eth0 up && ip addr add 10.0.2.15/24 dev eth0 &&
     ip route add default via 10.0.2.2
 check "the guest's network is up" [ $? -eq 0 ]
-qcxl-counter ''' + str(COUNTER_PORT) + r''' > /tmp/counter.log 2>&1 &
+modprobe virtio_blk && modprobe crc32c_generic && modprobe ext4 &&
+    mkdir -p /mnt &&
+    mount -t ext4 /dev/vda /mnt
+check "the ext4 file system on the virtio-blk disk is mounted" [ $? -eq 0 ]
+qcxl-counter ''' + str(COUNTER_PORT) + r''' /mnt/records \
+    > /tmp/counter.log 2>&1 &
+counter=$!
 for i in $(seq 100); do
     grep -q counter_listening /tmp/counter.log && break
     sleep 0.1
@@ -171,6 +202,11 @@ check "the counter service listens" grep -q counter_listening /tmp/counter.log
 qcxl-memtest dirty 64 0
 check "every page rewritten across two takeovers holds its last write" \
     [ $? -eq 0 ]
+check "the counter ran to the end (it stops at a failed record)" \
+    kill "$counter"
+data records_bytes "$(wc -c < /mnt/records)"
+umount /mnt
+check "the file system unmounts" [ $? -eq 0 ]
 finish
 '''
 
@@ -212,6 +248,7 @@ def checks(r):
                c.get('images') == [{'block': 'ram0', 'region': s['img']}],
                f'qcxl-pool list shows checkpoint {s["ckpt"]} of '
                f'{s["host"]} taken over at epoch {want}: {c}')
+    yield from disk_checks(r, replies)
     per_port = [sum(1 for _, p, _ in replies if p == i) for i in range(3)]
     yield (all(per_port),
            f'the client got counter replies from each of the three QEMUs '
@@ -224,13 +261,44 @@ def checks(r):
            + (f'; went back {back[:5]}' if back else ''))
 
 
+def disk_checks(r, replies):
+    fsck = subprocess.run(['e2fsck', '-fn', DISK], capture_output=True,
+                          text=True, check=False)
+    said = fsck.stdout[-300:] if fsck.returncode else ''
+    yield (fsck.returncode == 0,
+           f'host: e2fsck -fn finds the file system clean (exit '
+           f'{fsck.returncode}) {said}')
+    cat = subprocess.run(['debugfs', '-R', 'cat /records', DISK],
+                         capture_output=True, check=False)
+    data = cat.stdout
+    n = len(data) // RECORD_LEN
+    bad = [i + 1 for i in range(n)
+           if data[i * RECORD_LEN:(i + 1) * RECORD_LEN] !=
+           b'record %024d\n' % (i + 1)]
+    acked = max((v for v, _, _ in replies), default=0)
+    yield (len(data) % RECORD_LEN == 0 and not bad and n >= acked > 0 and
+           str(len(data)) == str(r.data.get('records_bytes')),
+           f'host: the file holds records 1 to {n} in order, none missing '
+           f'or repeated ({len(data)} bytes; the guest saw '
+           f'{r.data.get("records_bytes")}), and every value the client '
+           f'was answered ({acked} at most) is among them'
+           + (f'; bad records {bad[:5]}' if bad else ''))
+    rounds = r.migration.get('rounds', [])
+    disk = [rnd['taken'].get('resumed-disk-writes', -1) for rnd in rounds]
+    held = [rnd['before_kill'].get('held-writes', -1) for rnd in rounds]
+    yield (bool(disk) and all(d >= 0 for d in disk),
+           f'the takeovers wrote {disk} disk writes of committed epochs '
+           f'from the journal (held at the last look before each kill: '
+           f'{held})')
+
+
 CASES = [
-    GuestCase('ha-failover-6.12', '6.12', net_args(PORTS[0]) + [
-        '-object', 'memory-backend-ram,id=ram0,size=1G',
-        '-M', 'memory-backend=ram0'], SCRIPT, memory='1G', timeout=900,
-        setup=make_pool, host_checks=checks,
-        failover={'pool': POOL, 'sets': SETS, 'kills': 2, 'epochs': 10,
-                  'epoch_ms': 100, 'fence': fence,
-                  'standby_args': standby_args, 'restart_old': True,
-                  'on_takeover': CLIENT.moved}),
+    GuestCase('ha-failover-6.12', '6.12', net_args(PORTS[0]) + disk_args() +
+              ['-object', 'memory-backend-ram,id=ram0,size=1G',
+               '-M', 'memory-backend=ram0'], SCRIPT, memory='1G',
+              timeout=900, setup=make_pool, host_checks=checks,
+              failover={'pool': POOL, 'sets': SETS, 'kills': 2,
+                        'epochs': 10, 'epoch_ms': 100, 'fence': fence,
+                        'standby_args': standby_args, 'restart_old': True,
+                        'on_takeover': CLIENT.moved}),
 ]
