@@ -25,7 +25,9 @@
  *   not committed never reaches it; a journal with a damaged entry
  *   header or data is refused before anything is written, and the same
  *   QEMU takes over once it is repaired; a disk without the filter is
- *   refused;
+ *   refused; journal-full: an epoch that writes more than the journal
+ *   holds sends its writes to the disk at once and stops protection
+ *   (journal-full), and the VM runs on;
  * - kill-random: the primary is killed with SIGKILL at random instants
  *   of a checkpoint, over and over; each time a new QEMU takes the VM
  *   over, checks it is exactly the epoch last acknowledged or the one in
@@ -767,6 +769,49 @@ static void test_journal(void)
     teardown(&f);
 }
 
+/* One epoch writes 6 MiB; the 4 MiB journal cannot hold it */
+static void test_journal_full(void)
+{
+    Fixture f;
+    QTestState *a;
+    g_autofree char *disk = NULL;
+    g_autofree char *args = NULL;
+    g_autoptr(QDict) info = NULL;
+    g_autofree char *st = NULL;
+    int fd;
+
+    setup(&f);
+    disk = g_strdup_printf("/dev/shm/qcxl-ha-qtest-%d.disk", getpid());
+    fd = open(disk, O_RDWR | O_CREAT | O_TRUNC, 0600);
+    g_assert_cmpint(fd, >=, 0);
+    g_assert_cmpint(ftruncate(fd, DISK_MB * MiB), ==, 0);
+    close(fd);
+    args = disk_args(disk, false);
+    a = start_primary(args);
+    protect(&f, a, "hostA", 1);
+    qemu_io(a, "write -P 0x66 64k 4k");
+    assert_disk(disk, 64 * 1024, 4096, 0);
+    qemu_io(a, "write -P 0x77 1M 6M");
+    /* the overflow wrote everything: the held write, and the big one */
+    assert_disk(disk, 64 * 1024, 4096, 0x66);
+    assert_disk(disk, MiB, 6 * MiB, 0x77);
+    assert_error(qtest_qmp(a, "{'execute': 'qcxl-ha-checkpoint'}"),
+                 "wrote more to disk than journal region 'jrnl1' holds");
+    info = ha_info(a);
+    g_assert_cmpstr(qdict_get_str(info, "state"), ==, "stopped");
+    g_assert_cmpstr(qdict_get_str(info, "stop-reason"), ==, "journal-full");
+    g_assert_cmpint(qdict_get_int(info, "held-writes"), ==, 0);
+    qtest_qmp_eventwait(a, "QCXL_HA_STOPPED");
+    st = status_of(a);
+    g_assert_cmpstr(st, ==, "running");
+    /* unprotected now: writes go straight to the disk */
+    qemu_io(a, "write -P 0x88 0 4k");
+    assert_disk(disk, 0, 4096, 0x88);
+    qtest_quit(a);
+    unlink(disk);
+    teardown(&f);
+}
+
 static uint64_t dict_u64(QDict *d, const char *key)
 {
     QNum *n = qobject_to(QNum, qdict_get(d, key));
@@ -973,6 +1018,7 @@ int main(int argc, char **argv)
     qtest_add_func("/qcxl/ha/hostile", test_hostile);
     qtest_add_func("/qcxl/ha/interleaved", test_interleaved);
     qtest_add_func("/qcxl/ha/journal", test_journal);
+    qtest_add_func("/qcxl/ha/journal-full", test_journal_full);
     qtest_add_func("/qcxl/ha/kill-random", test_kill_random);
     return g_test_run();
 }
