@@ -252,6 +252,12 @@ static void json_checkpoints(JsonBuilder *b, QcxlPool *pool,
             json_builder_end_object(b);
         }
         json_builder_end_array(b);
+        json_builder_set_member_name(b, "journals");
+        json_builder_begin_array(b);
+        for (uint32_t j = 0; j < v.l.njournals; j++) {
+            json_builder_add_string_value(b, v.l.journals[j]);
+        }
+        json_builder_end_array(b);
         json_builder_end_object(b);
     }
     json_builder_end_array(b);
@@ -294,6 +300,10 @@ static void print_checkpoints(QcxlPool *pool, const QcxlPoolMeta *meta)
                                        v.l.blocks[i].name,
                                        v.l.blocks[i].region);
             }
+        }
+        for (uint32_t j = 0; j < v.l.njournals; j++) {
+            g_string_append_printf(im, "%sjournal=%s", im->len ? "," : "",
+                                   v.l.journals[j]);
         }
         images = g_string_free(im, false);
         printf("%-24s %-12s %-11s %10" G_GUINT64_FORMAT " %-14s %s\n",

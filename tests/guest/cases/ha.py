@@ -245,7 +245,8 @@ def checks(r):
             else None
         yield (c.get('state') == 'taken-over' and c.get('host') == s['host']
                and c.get('epoch') == want and
-               c.get('images') == [{'block': 'ram0', 'region': s['img']}],
+               c.get('images') == [{'block': 'ram0', 'region': s['img']}]
+               and c.get('journals') == ['jrnl'],
                f'qcxl-pool list shows checkpoint {s["ckpt"]} of '
                f'{s["host"]} taken over at epoch {want}: {c}')
     yield from disk_checks(r, replies)
