@@ -72,6 +72,11 @@
 
 typedef enum JournalMode {
     J_PASS,         /* unprotected: straight to the disk */
+    /*
+     * protected, before epoch 1's pause: straight to the disk too, as no
+     * takeover can resume anything older than epoch 1
+     */
+    J_BASE,
     J_HOLD,         /* protected: into the ring */
     J_FENCED,       /* the VM runs elsewhere: nothing more */
 } JournalMode;
@@ -297,17 +302,18 @@ static void drop_all(BDRVQcxlHaJournal *s)
 }
 
 /*
- * Write the first entries to the disk: those of epochs up to @upto, or
- * all; the head follows each whole epoch.  In a coroutine.
+ * Write the first entries to the disk: those of committed epochs (more
+ * may commit meanwhile), or all; the head follows each whole epoch.  In
+ * a coroutine.
  */
 static int coroutine_fn GRAPH_RDLOCK
-write_out(BDRVQcxlHaJournal *s, uint64_t upto, bool all)
+write_out(BDRVQcxlHaJournal *s, bool all)
 {
     JEntry *e;
     int ret;
 
     while ((e = QSIMPLEQ_FIRST(&s->pending)) &&
-           (all || e->epoch <= upto)) {
+           (all || e->epoch <= s->committed)) {
         uint64_t epoch = e->epoch;
         JEntry *last = NULL;
 
@@ -348,7 +354,7 @@ static void coroutine_fn apply_co(void *opaque)
     int ret;
 
     bdrv_graph_co_rdlock();
-    ret = write_out(s, s->committed, false);
+    ret = write_out(s, false);
     bdrv_graph_co_rdunlock();
     if (ret < 0) {
         /* the entries stay held: a takeover still has them */
@@ -394,7 +400,7 @@ static void overflow_mark(BDRVQcxlHaJournal *s)
 /* Every held write to the disk: protection is over for this journal */
 static void coroutine_fn GRAPH_RDLOCK write_all(BDRVQcxlHaJournal *s)
 {
-    int ret = write_out(s, 0, true);
+    int ret = write_out(s, true);
 
     if (ret < 0) {
         error_report("qcxl-ha-journal %s: writing held writes to the disk "
@@ -462,7 +468,7 @@ jrnl_co_pwritev_part(BlockDriverState *bs, int64_t offset, int64_t bytes,
             qemu_co_queue_wait(&s->space, NULL);
             continue;
         }
-        if (s->mode == J_PASS) {
+        if (s->mode == J_PASS || s->mode == J_BASE) {
             return bdrv_co_pwritev_part(bs->file, offset, bytes, qiov,
                                         qiov_offset, flags);
         }
@@ -490,10 +496,10 @@ static int coroutine_fn GRAPH_RDLOCK jrnl_co_flush(BlockDriverState *bs)
     BDRVQcxlHaJournal *s = bs->opaque;
 
     /* held writes are in the pool, which outlives this host */
-    if (s->mode != J_PASS) {
-        return s->mode == J_FENCED ? -EIO : 0;
+    if (s->mode == J_HOLD) {
+        return 0;
     }
-    return bdrv_co_flush(bs->file->bs);
+    return s->mode == J_FENCED ? -EIO : bdrv_co_flush(bs->file->bs);
 }
 
 static int64_t coroutine_fn GRAPH_RDLOCK
@@ -611,7 +617,7 @@ bool qcxl_ha_journal_start(BlockDriverState *bs, uint8_t *base,
     st64(base + H_SIZE, s->size);
     st32(base + H_CRC, crc(base, H_CRC));
     head_write(s, epoch);
-    s->mode = J_HOLD;
+    s->mode = J_BASE;
     bdrv_drained_end(bs);
     trace_qcxl_ha_journal_start(s->region, s->size, epoch);
     return true;
@@ -624,9 +630,11 @@ void qcxl_ha_journal_seal(uint64_t epoch)
     QLIST_FOREACH(s, &journals, link) {
         JEntry *e;
 
-        if (s->mode != J_HOLD) {
+        if (s->mode != J_HOLD && s->mode != J_BASE) {
             continue;
         }
+        /* from epoch 1's pause on, writes are held */
+        s->mode = J_HOLD;
         /* the reserve keeps room for it, unless the ring must wrap */
         e = append(s, E_SEAL, 0, 0, 0);
         if (!e) {
@@ -673,6 +681,9 @@ void qcxl_ha_journal_pass(void)
     BDRVQcxlHaJournal *s;
 
     QLIST_FOREACH(s, &journals, link) {
+        if (s->mode == J_BASE) {
+            s->mode = J_PASS;
+        }
         if (s->mode != J_HOLD) {
             continue;
         }
@@ -695,7 +706,7 @@ void qcxl_ha_journal_drop(void)
     BDRVQcxlHaJournal *s;
 
     QLIST_FOREACH(s, &journals, link) {
-        if (s->mode == J_HOLD) {
+        if (s->mode == J_HOLD || s->mode == J_BASE) {
             trace_qcxl_ha_journal_drop(s->region, s->held_writes);
             s->mode = J_FENCED;
             drop_all(s);
