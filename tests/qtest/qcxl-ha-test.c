@@ -31,8 +31,9 @@
  * - kill-random: the primary is killed with SIGKILL at random instants
  *   of a checkpoint, over and over; each time a new QEMU takes the VM
  *   over, checks it is exactly the epoch last acknowledged or the one in
- *   flight, protects it again into the other regions and becomes the
- *   next primary.
+ *   flight (RAM, CMOS and the disk behind a journal, which the test
+ *   writes the epoch's marker to as well), protects it again into the
+ *   other regions and becomes the next primary.
  *
  * The RAM checks read the image region straight from the pool: after a
  * takeover it is the new QEMU's RAM.
@@ -147,14 +148,23 @@ static QTestState *start_primary(const char *extra)
                        extra ? extra : "");
 }
 
-/* A QEMU ready to take over the VM whose RAM image is region @img */
-static QTestState *start_standby(Fixture *f, const char *host,
-                                 const char *img)
+/*
+ * A QEMU ready to take over the VM whose RAM image is region @img, with
+ * the primary's other options @extra
+ */
+static QTestState *start_standby_with(Fixture *f, const char *host,
+                                      const char *img, const char *extra)
 {
     return qtest_initf(MACHINE "-object memory-backend-qcxl-pool,id=ram0,"
                        "size=%dM,pool=%s,host=%s,region=%s "
-                       "-machine memory-backend=ram0 -incoming defer",
-                       RAM_MB, f->path, host, img);
+                       "-machine memory-backend=ram0 -incoming defer %s",
+                       RAM_MB, f->path, host, img, extra ? extra : "");
+}
+
+static QTestState *start_standby(Fixture *f, const char *host,
+                                 const char *img)
+{
+    return start_standby_with(f, host, img, NULL);
 }
 
 static QDict *ha_info(QTestState *qts)
@@ -647,6 +657,18 @@ static void assert_disk(const char *disk, uint64_t off, uint64_t len,
     }
 }
 
+#define DISK_MARK (256 * 1024)
+
+/* Marker @m in RAM, CMOS and the first DISK_MARK bytes of disk vd0 */
+static void mark_disk(QTestState *qts, uint64_t m)
+{
+    g_autofree char *cmd = g_strdup_printf("write -P 0x%02x 0 %d",
+                                           mark_value(m), DISK_MARK);
+
+    mark(qts, m);
+    qemu_io(qts, cmd);
+}
+
 /* Byte @off of journal jrnl1 flipped, a takeover is refused with @text */
 static void refused_journal(Fixture *f, QTestState *c, uint64_t off,
                             const char *text)
@@ -715,10 +737,7 @@ static void test_journal(void)
     /* a flipped byte in the first write's data: refused, nothing written */
     g_free(args);
     args = disk_args(disk, false);
-    c = qtest_initf(MACHINE "-object memory-backend-qcxl-pool,id=ram0,"
-                    "size=%dM,pool=%s,host=hostC,region=img1 "
-                    "-machine memory-backend=ram0 -incoming defer %s",
-                    RAM_MB, f.path, args);
+    c = start_standby_with(&f, "hostC", "img1", args);
     /*
      * The ring (at 0x1000): epoch 1's seal marker (64 bytes, written to
      * the disk already), then the first write's 64-byte header and data.
@@ -936,13 +955,22 @@ static void test_kill_random(void)
     QTestState *p;
     int set = 1;
     uint64_t m = 2, window_us, t0;
-    unsigned before = 0, replayed = 0, after = 0;
+    unsigned before = 0, replayed = 0, after = 0, disk_replays = 0;
+    g_autofree char *disk = NULL;
+    g_autofree char *dargs = NULL;
+    int fd;
 
     setup(&f);
-    p = start_primary(NULL);
+    disk = g_strdup_printf("/dev/shm/qcxl-ha-qtest-%d.disk", getpid());
+    fd = open(disk, O_RDWR | O_CREAT | O_TRUNC, 0600);
+    g_assert_cmpint(fd, >=, 0);
+    g_assert_cmpint(ftruncate(fd, DISK_MB * MiB), ==, 0);
+    close(fd);
+    dargs = disk_args(disk, false);
+    p = start_primary(dargs);
     protect(&f, p, hosts[0], 1);
     /* how long a checkpoint of MARK_LEN takes: the window to kill in */
-    mark(p, m);
+    mark_disk(p, m);
     t0 = now_us();
     checkpoint(p);
     window_us = MAX(2000, (now_us() - t0) * 3 / 2);
@@ -960,13 +988,13 @@ static void test_kill_random(void)
         g_autoptr(GError) err = NULL;
 
         /* marker m + 1 in flight, as epoch acked + 1, when SIGKILL comes */
-        mark(p, m + 1);
+        mark_disk(p, m + 1);
         qtest_qmp_send(p, "{'execute': 'qcxl-ha-checkpoint'}");
         g_usleep(g_rand_int_range(rnd, 0, window_us));
         kill_qemu(p);
         fence(&f, victim);
 
-        p = start_standby(&f, taker, img_of[set]);
+        p = start_standby_with(&f, taker, img_of[set], dargs);
         takeover(p, taker, set);
         info = ha_info(p);
         resumed = qdict_get_int(info, "resumed-epoch");
@@ -984,6 +1012,8 @@ static void test_kill_random(void)
                     "resumed epoch %" PRIu64, i, acked, resumed);
         }
         assert_epoch(&f, p, img_of[set], m);
+        assert_disk(disk, 0, DISK_MARK, mark_value(m));
+        disk_replays += qdict_get_int(info, "resumed-disk-writes") > 0;
 
         /*
          * The other set becomes the new primary's, shared with the other
@@ -997,15 +1027,21 @@ static void test_kill_random(void)
                                                  &err));
             g_assert_no_error(err);
         }
+        /* the journal went with the VM: the next taker must reach it */
+        g_assert_true(qcxl_pool_region_share(f.pool, "jrnl1", victim, true,
+                                             &err));
+        g_assert_no_error(err);
         protect(&f, p, taker, next);
         set = next;
     }
     g_test_message("%d kills: %u before the commit, %u after it with the "
-                   "images still to update, %u after both", KILLS, before,
-                   replayed, after);
+                   "images still to update, %u after both; %u takeovers "
+                   "wrote committed disk writes the old host had not",
+                   KILLS, before, replayed, after, disk_replays);
     g_assert_cmpuint(before + replayed + after, ==, KILLS);
     qtest_quit(p);
     g_rand_free(rnd);
+    unlink(disk);
     teardown(&f);
 }
 
