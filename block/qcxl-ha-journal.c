@@ -548,7 +548,11 @@ static void jrnl_close(BlockDriverState *bs)
 {
     BDRVQcxlHaJournal *s = bs->opaque;
 
-    /* unprotect, or the engine's release, ended holding before */
+    /*
+     * While protected (QEMU quits, or the node is deleted) this is what
+     * a crash leaves: the committed writes are in the region for a
+     * takeover, the others go
+     */
     drop_all(s);
     QLIST_REMOVE(s, link);
     g_free(s->region);

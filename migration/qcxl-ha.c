@@ -371,6 +371,14 @@ static bool epoch(Error **errp)
                  "went to the disk", next, journal);
         }
     }
+    for (uint32_t j = 0; j < ha.l.njournals &&
+                         ha.state != QCXL_HA_STATE_STOPPED; j++) {
+        if (!qcxl_ha_journal_find(ha.l.journals[j])) {
+            /* its epochs would lack the seal a takeover looks for */
+            stop(QCXL_HA_STOP_REASON_JOURNAL_REMOVED, "the node of disk "
+                 "journal '%s' was deleted", ha.l.journals[j]);
+        }
+    }
     if (ha.state == QCXL_HA_STATE_STOPPED) {
         error_setg(errp, "qcxl HA: %s", ha.message);
         return false;

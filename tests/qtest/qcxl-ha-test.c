@@ -27,7 +27,8 @@
  *   QEMU takes over once it is repaired; a disk without the filter is
  *   refused; journal-full: an epoch that writes more than the journal
  *   holds sends its writes to the disk at once and stops protection
- *   (journal-full), and the VM runs on;
+ *   (journal-full), and the VM runs on; a journal node deleted while
+ *   protected stops protection (journal-removed);
  * - kill-random: the primary is killed with SIGKILL at random instants
  *   of a checkpoint, over and over; each time a new QEMU takes the VM
  *   over, checks it is exactly the epoch last acknowledged or the one in
@@ -98,6 +99,9 @@ static void setup(Fixture *f)
                                           "hostA", true, &err));
     g_assert_true(qcxl_pool_region_share(f->pool, "jrnl1", "hostC", true,
                                          &err));
+    /* a second one, for a journal no device uses */
+    g_assert_true(qcxl_pool_region_create(f->pool, "jrnl2", 2 * MiB,
+                                          "hostA", true, &err));
     g_assert_true(qcxl_pool_region_create(f->pool, "small", 2 * MiB,
                                           "hostA", true, &err));
     /* for a VM whose RAM (a CXL machine's) all goes inline */
@@ -795,6 +799,7 @@ static void test_journal_full(void)
     QTestState *a;
     g_autofree char *disk = NULL;
     g_autofree char *args = NULL;
+    g_autofree char *extra = NULL;
     g_autoptr(QDict) info = NULL;
     g_autofree char *st = NULL;
     int fd;
@@ -806,7 +811,10 @@ static void test_journal_full(void)
     g_assert_cmpint(ftruncate(fd, DISK_MB * MiB), ==, 0);
     close(fd);
     args = disk_args(disk, false);
-    a = start_primary(args);
+    extra = g_strdup_printf("%s -blockdev driver=null-co,node-name=n1 "
+                            "-blockdev driver=qcxl-ha-journal,node-name=j1,"
+                            "file=n1,region=jrnl2", args);
+    a = start_primary(extra);
     protect(&f, a, "hostA", 1);
     qemu_io(a, "write -P 0x66 64k 4k");
     assert_disk(disk, 64 * 1024, 4096, 0);
@@ -826,6 +834,17 @@ static void test_journal_full(void)
     /* unprotected now: writes go straight to the disk */
     qemu_io(a, "write -P 0x88 0 4k");
     assert_disk(disk, 0, 4096, 0x88);
+
+    /* a journal's node deleted while protected: protection stops */
+    protect(&f, a, "hostA", 1);
+    qtest_qmp_assert_success(a, "{'execute': 'blockdev-del', 'arguments': "
+                             "{'node-name': 'j1'}}");
+    assert_error(qtest_qmp(a, "{'execute': 'qcxl-ha-checkpoint'}"),
+                 "the node of disk journal 'jrnl2' was deleted");
+    qobject_unref(info);
+    info = ha_info(a);
+    g_assert_cmpstr(qdict_get_str(info, "stop-reason"), ==,
+                    "journal-removed");
     qtest_quit(a);
     unlink(disk);
     teardown(&f);
