@@ -24,6 +24,17 @@ to the first reply from the new QEMU; the takeover command's own time;
 RPO: from the resumed epoch's commit (its record's time) to the kill,
 in ms and in epochs.  Every reply must be larger than the one before.
 
+Disk writes (2 GiB).  The guest's virtio-blk disk (a raw file) sits
+behind a qcxl-ha-journal node; the guest makes DISK_WRITES synchronous
+4 KiB writes (O_DIRECT|O_DSYNC, as a database's commits) unprotected
+(the node passes them through), protected at 100 ms epochs (each write
+goes into the journal in the pool and completes there), and unprotected
+again, DISK_ROUNDS times in one boot: writes per second, each write's
+latency (median, p99); the ratio protected / unprotected per round, and
+its median and spread.  The disk is a file in /dev/shm, so unprotected
+writes are as cheap as they get: on a real disk a flush costs more, and
+protected writes (in the pool) would compare better.
+
 The alternative: a cold restart, as Pacemaker's VirtualDomain does it:
 a new QEMU boots the guest and starts the counter; the time from its
 launch to the first reply (a lower bound: the guest boots from an
@@ -31,6 +42,7 @@ initramfs, with no disk to check).  COLO is not run: see 'colo' in the
 result.
 
   bench/ha.py [--sizes 2,8] [--window 8] [--failovers 10]
+              [--parts cost,failover,disk] [--disk-writes 20000]
 
 Writes bench/results/<name>.json and .png.  TCG on a noisy 2-core
 machine: compare the ratios, not the absolute figures.
@@ -300,9 +312,124 @@ finish
     return {'rto_ms': round((replies[0][2] - start) * 1000, 1)}
 
 
+DISK_PHASES = ('unprotected', 'protected', 'unprotected_after')
+DISK_ROUNDS = 3
+
+
+def disk(args, log_dir: str) -> dict:
+    """Synchronous disk writes through a journal: see the module's doc"""
+    gib = 2
+    path = f'/dev/shm/qcxl-bench-ha-{os.getpid()}.disk'
+    pool_steps(POOL, [['format', '--size', f'{gib * 1024 + 800}M'],
+                      ['host-add', 'hostA'],
+                      ['create', 'ckpt', CKPT, '--owner', 'hostA'],
+                      ['create', 'img', f'{gib}G', '--owner', 'hostA'],
+                      ['create', 'jrnl', '128M', '--owner', 'hostA']])
+    with open(path, 'wb') as f:
+        f.truncate(256 << 20)
+    script = lib() + 'modprobe virtio_blk\n' + ''.join(f'''
+echo "disk_phase {k} {ph}"
+read x
+qcxl-memtest disk /dev/vda {args.disk_writes}
+check "{args.disk_writes} synchronous writes ({ph}, round {k})" [ $? -eq 0 ]
+''' for k in range(DISK_ROUNDS) for ph in DISK_PHASES) + 'echo disk_phase end\nfinish\n'
+    rounds = []
+    phase = [None]
+
+    def on_vm_line(vm, line):
+        if line.startswith('disk_phase '):
+            if phase[0] == 'protected':
+                info = vm.cmd('query-qcxl-ha')
+                vm.cmd('qcxl-ha-unprotect')
+                rounds[-1]['protected'].update({
+                    'pause_median_us': info['pause-median-us'],
+                    'pause_p99_us': info['pause-p99-us'],
+                    'epochs': info['epoch']})
+            words = line.split()
+            if len(words) != 3:
+                return
+            phase[0] = words[2]
+            if phase[0] == DISK_PHASES[0]:
+                rounds.append({})
+            rounds[-1][phase[0]] = {}
+            if phase[0] == 'protected':
+                vm.cmd('qcxl-ha-protect', region='ckpt', pool=POOL,
+                       host='hostA',
+                       images=[{'memdev': 'ram0', 'region': 'img'}],
+                       **{'epoch-ms': 100})
+                wait_protected(vm)
+            print(f'#   disk writes, {phase[0]}', flush=True)
+            vm.console_socket.sendall(b'\n')
+        elif line.startswith('disk_') and phase[0]:
+            key, value = line.split(None, 1)
+            rounds[-1][phase[0]][key[len('disk_'):]] = float(value)
+
+    try:
+        res = harness.run_guest(
+            script, ['-nic', 'none',
+                     '-object', f'memory-backend-ram,id=ram0,size={gib}G',
+                     '-M', 'memory-backend=ram0',
+                     '-blockdev', f'driver=file,filename={path},'
+                                  'node-name=disk0',
+                     '-blockdev', 'driver=qcxl-ha-journal,node-name=jrnl0,'
+                                  'file=disk0,region=jrnl',
+                     '-device', 'virtio-blk-pci,drive=jrnl0,id=vd0'],
+            memory=f'{gib}G', timeout=args.timeout, log_dir=log_dir,
+            name='bench-ha-disk', on_vm_line=on_vm_line)
+    finally:
+        cleanup()
+        os.unlink(path)
+    if res.exit_code != 0 or len(rounds) != DISK_ROUNDS or any(
+            'writes_per_s' not in r.get(p, {})
+            for r in rounds for p in DISK_PHASES):
+        raise RuntimeError(f'bench-ha-disk: guest exit {res.exit_code}; '
+                           f'see {log_dir}')
+    for r in rounds:
+        r['ratio'] = round(r['protected']['writes_per_s'] /
+                           r['unprotected']['writes_per_s'], 3)
+        r['drift'] = round(r['unprotected_after']['writes_per_s'] /
+                           r['unprotected']['writes_per_s'], 3)
+        print(f'#     round: {r}', flush=True)
+    ratios = [r['ratio'] for r in rounds]
+    out = {'rounds': rounds, 'ratio_median': median(ratios),
+           'ratio_min': min(ratios), 'ratio_max': max(ratios)}
+    for ph in DISK_PHASES:
+        for key in ('writes_per_s', 'latency_us_median', 'latency_us_p99'):
+            out[f'{ph}_{key}_median'] = median([r[ph][key] for r in rounds])
+    return out
+
+
 def median(v):
     v = sorted(x for x in v if x is not None)
     return v[len(v) // 2] if v else None
+
+
+def plot_disk(result: dict, path: str) -> None:
+    import matplotlib  # pylint: disable=import-outside-toplevel
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt  # pylint: disable=import-outside-toplevel
+
+    d = result['disk']
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4.2))
+    names = ['unprotected', 'protected\n(100 ms)', 'unprotected\nagain']
+    axes[0].boxplot([[r[p]['writes_per_s'] for r in d['rounds']]
+                     for p in DISK_PHASES], labels=names)
+    axes[0].set_ylabel('synchronous 4 KiB writes per second')
+    axes[1].boxplot([[r[p][k] for r in d['rounds']]
+                     for p in DISK_PHASES
+                     for k in ('latency_us_median', 'latency_us_p99')],
+                    labels=[f'{n}\n{k}' for n in ('unprot.', 'prot.',
+                                                  'unprot. 2')
+                            for k in ('median', 'p99')])
+    axes[1].set_ylabel('write latency (us)')
+    axes[1].tick_params(axis='x', labelsize=7)
+    fig.suptitle(f"HA over CXL: synchronous disk writes through "
+                 f"qcxl-ha-journal (QEMU {result['base']}, TCG, kernel "
+                 f"{result['kernel']})\nprotected/unprotected median "
+                 f"{d['ratio_median']} ({d['ratio_min']}-{d['ratio_max']}, "
+                 f"{len(d['rounds'])} rounds)", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
 
 
 def plot(result: dict, path: str) -> None:
@@ -310,6 +437,9 @@ def plot(result: dict, path: str) -> None:
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt  # pylint: disable=import-outside-toplevel
 
+    if 'cost' not in result:
+        plot_disk(result, path)
+        return
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.6))
     for key, by in result['cost'].items():
         for rate, r in by.items():
@@ -358,6 +488,10 @@ def main() -> int:
     ap.add_argument('--window', type=float, default=8,
                     help='seconds of each measurement window')
     ap.add_argument('--failovers', type=int, default=10)
+    ap.add_argument('--parts', default='cost,failover,disk',
+                    help='what to measure: cost, failover, disk')
+    ap.add_argument('--disk-writes', type=int, default=20000,
+                    help='synchronous writes per phase of the disk part')
     ap.add_argument('--timeout', type=float, default=1800)
     ap.add_argument('--out', default=os.path.join(TOP, 'bench', 'results'))
     args = ap.parse_args()
@@ -365,9 +499,13 @@ def main() -> int:
         sizes = [int(x) for x in args.sizes.split(',') if x]
     except ValueError:
         ap.error('--sizes takes GiB counts, e.g. 2,8')
+    parts = set(args.parts.split(','))
     if any(not 1 <= s <= 8 for s in sizes) or args.failovers < 0 or \
-            args.window <= 0:
-        ap.error('--sizes 1..8, --failovers >= 0, --window > 0')
+            args.window <= 0 or not parts or \
+            not parts <= {'cost', 'failover', 'disk'} or \
+            not 1 <= args.disk_writes <= 100000:
+        ap.error('--sizes 1..8, --failovers >= 0, --window > 0, --parts '
+                 'of cost,failover,disk, --disk-writes 1..100000')
     harness.prepare_host()
     log_dir = os.path.join(harness.BUILD, 'bench-logs')
     result = {
@@ -375,13 +513,19 @@ def main() -> int:
         'config': {'sizes_gib': sizes, 'epochs_ms': list(EPOCHS_MS),
                    'rates_mbps': list(RATES), 'window_s': args.window,
                    'work_area_mib': 256, 'failovers': args.failovers,
-                   'checkpoint_region': CKPT, 'guest_smp': 2},
-        'cost': {}, 'colo': COLO,
+                   'checkpoint_region': CKPT, 'guest_smp': 2,
+                   'parts': sorted(parts), 'disk_writes': args.disk_writes},
+        'colo': COLO,
     }
-    for gib in sizes:
+    if 'cost' in parts:
+        result['cost'] = {}
+    for gib in sizes if 'cost' in parts else []:
         print(f'# cost, {gib} GiB', flush=True)
         result['cost'][f'{gib}g'] = cost(gib, args, log_dir)
-    if args.failovers:
+    if 'disk' in parts:
+        print('# disk writes, 2 GiB', flush=True)
+        result['disk'] = disk(args, log_dir)
+    if args.failovers and 'failover' in parts:
         print(f'# {args.failovers} failovers, 2 GiB', flush=True)
         result['failover'] = failover(args.failovers, args, log_dir)
         print('# cold restart, 2 GiB', flush=True)
@@ -400,13 +544,22 @@ def main() -> int:
                 result['cold_restart']['rto_ms'] /
                 result['summary']['rto_ms_median'], 1)
     jpath, ppath = write_result(result, args.out, args.name, plot)
-    for key, by in result['cost'].items():
+    for key, by in result.get('cost', {}).items():
         for rate, r in by.items():
             print(f'{key} {rate}: ' + ', '.join(
                 f'{ms} ms ratio {r[f"{ms}ms"]["ratio"]} pause median '
                 f'{r[f"{ms}ms"]["pause_median_us"]} p99 '
                 f'{r[f"{ms}ms"]["pause_p99_us"]} us' for ms in EPOCHS_MS)
                 + f' (drift {r["drift"]})')
+    if 'disk' in result:
+        d = result['disk']
+        print(f"disk: synchronous 4 KiB writes per second, medians of "
+              f"{len(d['rounds'])} rounds: "
+              f"{d['unprotected_writes_per_s_median']:.0f} unprotected, "
+              f"{d['protected_writes_per_s_median']:.0f} protected, "
+              f"{d['unprotected_after_writes_per_s_median']:.0f} "
+              f"unprotected again; ratio protected/unprotected median "
+              f"{d['ratio_median']} ({d['ratio_min']} to {d['ratio_max']})")
     print(json.dumps(result.get('summary', {}), indent=2))
     print(f'wrote {jpath}\nwrote {ppath}')
     return 0

@@ -23,6 +23,12 @@
  *                                      it), rewriting pages of MIB MiB at
  *                                      RATE MB/s, until a line arrives on
  *                                      stdin (for HA benchmarks)
+ *   qcxl-memtest disk DEV COUNT        COUNT synchronous 4 KiB writes
+ *                                      (O_DIRECT|O_DSYNC) one after the
+ *                                      other to block device DEV (its
+ *                                      first 64 MiB): writes per second
+ *                                      and each write's latency (median,
+ *                                      p99)
  *   qcxl-memtest straddle NODE0 NODE1  FXSAVE/FXRSTOR, XSAVE/XRSTOR and signal
  *                                      frames placed across a page of NODE0
  *                                      followed by a page of NODE1
@@ -646,6 +652,54 @@ static int cmd_straddle(int node0, int node1)
     return off || bad_fx || bad_x || signals_seen != n_sig ? 1 : 0;
 }
 
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+    return x < y ? -1 : x > y;
+}
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+static int cmd_disk(const char *dev, long count)
+{
+    const size_t blk = 4096, span = 64 << 20;
+    uint64_t *lat = calloc(count, sizeof(*lat)), t0, t;
+    void *buf = NULL;
+    int fd = open(dev, O_WRONLY | O_DIRECT | O_DSYNC);
+
+    if (fd < 0 || !lat || posix_memalign(&buf, blk, blk)) {
+        perror("qcxl-memtest disk");
+        return 1;
+    }
+    t0 = now_ns();
+    for (long i = 0; i < count; i++) {
+        memset(buf, (int)(i & 0xff), blk);
+        t = now_ns();
+        if (pwrite(fd, buf, blk, (i * blk) % span) != (ssize_t)blk) {
+            perror("qcxl-memtest disk: write");
+            return 1;
+        }
+        lat[i] = now_ns() - t;
+    }
+    t = now_ns() - t0;
+    qsort(lat, count, sizeof(*lat), cmp_u64);
+    printf("disk_writes %ld\ndisk_seconds %.3f\n", count, t / 1e9);
+    printf("disk_writes_per_s %.1f\n", count / (t / 1e9));
+    printf("disk_latency_us_median %.1f\n", lat[count / 2] / 1e3);
+    printf("disk_latency_us_p99 %.1f\n", lat[count * 99 / 100] / 1e3);
+    close(fd);
+    free(buf);
+    free(lat);
+    return 0;
+}
+
 static void usage(void)
 {
     fprintf(stderr,
@@ -656,6 +710,7 @@ static void usage(void)
             "       qcxl-memtest hold NODE MIB\n"
             "       qcxl-memtest dirty MIB NODE...\n"
             "       qcxl-memtest work MIB RATE_MBPS\n"
+            "       qcxl-memtest disk DEV COUNT\n"
             "       qcxl-memtest straddle NODE0 NODE1\n");
     exit(2);
 }
@@ -703,6 +758,14 @@ int main(int argc, char **argv)
     }
     if (strcmp(argv[1], "work") == 0 && argc == 4) {
         return cmd_work(parse_mib(argv[2]), atof(argv[3]));
+    }
+    if (strcmp(argv[1], "disk") == 0 && argc == 4) {
+        long count = atol(argv[3]);
+
+        if (count < 1 || count > 1000000) {
+            usage();
+        }
+        return cmd_disk(argv[2], count);
     }
     if (strcmp(argv[1], "straddle") == 0 && argc == 4) {
         return cmd_straddle(parse_node(argv[2]), parse_node(argv[3]));
