@@ -24,6 +24,7 @@
 #include "net/queue.h"
 #include "qemu/iov.h"
 #include "qom/object.h"
+#include "qom/object_interfaces.h"
 #include "migration/qcxl-ha.h"
 #include "net/qcxl-ha-filter.h"
 #include "trace.h"
@@ -171,10 +172,18 @@ static void filter_qcxl_ha_status_changed(NetFilterState *nf, Error **errp)
     }
 }
 
+/* object-del would let the held packets out before their epochs commit */
+static bool filter_qcxl_ha_can_be_deleted(UserCreatable *uc)
+{
+    return !qcxl_ha_holding();
+}
+
 static void filter_qcxl_ha_class_init(ObjectClass *oc, void *data)
 {
     NetFilterClass *nfc = NETFILTER_CLASS(oc);
+    UserCreatableClass *ucc = USER_CREATABLE_CLASS(oc);
 
+    ucc->can_be_deleted = filter_qcxl_ha_can_be_deleted;
     nfc->setup = filter_qcxl_ha_setup;
     nfc->cleanup = filter_qcxl_ha_cleanup;
     nfc->receive_iov = filter_qcxl_ha_receive_iov;

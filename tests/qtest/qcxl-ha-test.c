@@ -333,10 +333,14 @@ static void test_refused(void)
                            "{'path': '/objects/f0', 'property': 'status', "
                            "'value': 'off'}}"),
                  "holds a protected VM's packets");
+    assert_error(qtest_qmp(qts, "{'execute': 'object-del', 'arguments': "
+                           "{'id': 'f0'}}"), "can not be deleted");
     qtest_qmp_assert_success(qts, "{'execute': 'qcxl-ha-unprotect'}");
     qtest_qmp_assert_success(qts, "{'execute': 'qom-set', 'arguments': "
                              "{'path': '/objects/f0', 'property': "
                              "'status', 'value': 'off'}}");
+    qtest_qmp_assert_success(qts, "{'execute': 'object-del', 'arguments': "
+                             "{'id': 'f0'}}");
     qtest_quit(qts);
 
     qts = start_primary("-drive if=none,id=d0,file=null-co://,format=raw "
@@ -438,6 +442,10 @@ static void test_takeover(void)
     info = ha_info(c);
     g_assert_cmpint(qdict_get_int(info, "resumed-epoch"), ==, 4);
     assert_epoch(&f, c, "img1", 4);
+    /* the VM taken over runs: no incoming migration may load into it */
+    assert_error(qtest_qmp(c, "{'execute': 'migrate-incoming', "
+                           "'arguments': {'uri': 'tcp:127.0.0.1:0'}}"),
+                 "'-incoming' was not specified");
 
     /* the old primary is fenced: it stops, and commits nothing more */
     {
