@@ -271,6 +271,8 @@ static void entry_seal(BDRVQcxlHaJournal *s, JEntry *e)
     st64(h + E_OFFSET, e->offset);
     st64(h + E_LEN, e->len);
     st32(h + E_DCRC, crc(h + E_HDR, e->len));
+    /* the data and the fields before the magic that vouches for them */
+    smp_wmb();
     st32(h + E_MAGIC, e->kind);
     st32(h + E_HCRC, entry_hcrc(h));
 }
