@@ -639,6 +639,19 @@ static char *disk_args(const char *disk, bool failing)
         failing ? "dbg" : "f0");
 }
 
+/* A fresh, zeroed raw disk of DISK_MB MiB: its path */
+static char *make_disk(void)
+{
+    char *disk = g_strdup_printf("/dev/shm/qcxl-ha-qtest-%d.disk",
+                                 getpid());
+    int fd = open(disk, O_RDWR | O_CREAT | O_TRUNC, 0600);
+
+    g_assert_cmpint(fd, >=, 0);
+    g_assert_cmpint(ftruncate(fd, DISK_MB * MiB), ==, 0);
+    close(fd);
+    return disk;
+}
+
 /* qemu-io on device vd0; its output must not hold an error */
 static void qemu_io(QTestState *qts, const char *cmd)
 {
@@ -700,14 +713,9 @@ static void test_journal(void)
     g_autofree char *disk = NULL;
     g_autofree char *args = NULL;
     g_autoptr(QDict) info = NULL;
-    int fd;
 
     setup(&f);
-    disk = g_strdup_printf("/dev/shm/qcxl-ha-qtest-%d.disk", getpid());
-    fd = open(disk, O_RDWR | O_CREAT | O_TRUNC, 0600);
-    g_assert_cmpint(fd, >=, 0);
-    g_assert_cmpint(ftruncate(fd, DISK_MB * MiB), ==, 0);
-    close(fd);
+    disk = make_disk();
 
     /* a disk with no journal: refused, naming the device */
     args = g_strdup_printf("-blockdev driver=file,filename=%s,node-name=f0 "
@@ -810,14 +818,9 @@ static void test_journal_full(void)
     g_autofree char *extra = NULL;
     g_autoptr(QDict) info = NULL;
     g_autofree char *st = NULL;
-    int fd;
 
     setup(&f);
-    disk = g_strdup_printf("/dev/shm/qcxl-ha-qtest-%d.disk", getpid());
-    fd = open(disk, O_RDWR | O_CREAT | O_TRUNC, 0600);
-    g_assert_cmpint(fd, >=, 0);
-    g_assert_cmpint(ftruncate(fd, DISK_MB * MiB), ==, 0);
-    close(fd);
+    disk = make_disk();
     args = disk_args(disk, false);
     extra = g_strdup_printf("%s -blockdev driver=null-co,node-name=n1 "
                             "-blockdev driver=qcxl-ha-journal,node-name=j1,"
@@ -985,14 +988,9 @@ static void test_kill_random(void)
     unsigned before = 0, replayed = 0, after = 0, disk_replays = 0;
     g_autofree char *disk = NULL;
     g_autofree char *dargs = NULL;
-    int fd;
 
     setup(&f);
-    disk = g_strdup_printf("/dev/shm/qcxl-ha-qtest-%d.disk", getpid());
-    fd = open(disk, O_RDWR | O_CREAT | O_TRUNC, 0600);
-    g_assert_cmpint(fd, >=, 0);
-    g_assert_cmpint(ftruncate(fd, DISK_MB * MiB), ==, 0);
-    close(fd);
+    disk = make_disk();
     dargs = disk_args(disk, false);
     p = start_primary(dargs);
     protect(&f, p, hosts[0], 1);
