@@ -30,7 +30,8 @@ mkdir -p "$QCXL_CACHE"
 exec 9>"$QCXL_CACHE/lock"
 flock 9
 setup_private_apt "$(qcxl_archive)"
-ensure_packages auto busybox-static cpio xz-utils kmod mmdebstrap systemd
+# e2fsprogs: the HA guest test makes and checks its disk's ext4 on the host
+ensure_packages auto busybox-static cpio xz-utils kmod mmdebstrap systemd e2fsprogs
 
 # Kernel modules the images carry (with their dependencies).  Anything the
 # Debian kernel builds in, rather than as a module, is simply skipped.
