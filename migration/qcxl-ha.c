@@ -12,8 +12,9 @@
  * protocol; hw/mem/qcxl-ckpt.c owns the format.
  *
  * Owns the protection of this QEMU's VM (one at a time): its state, the
- * regions it maps, the base copy thread, the epoch timer, the dirty
- * bitmaps, the migration blocker, the statistics; and takeover.
+ * regions it maps, the base copy rounds and the epochs (whose dirty
+ * pages the live copy engine, qcxl-live-copy.c, tracks), the migration
+ * blocker, the statistics; and takeover.
  */
 
 #include "qemu/osdep.h"
@@ -23,7 +24,6 @@
 #include "qemu/madvise.h"
 #include "qemu/main-loop.h"
 #include "qemu/rcu.h"
-#include "qemu/thread.h"
 #include "qemu/timer.h"
 #include "qemu/uuid.h"
 #include "qapi/error.h"
@@ -53,7 +53,7 @@
 #include "qemu-file.h"
 #include "savevm.h"
 #include "migration/qcxl-ha.h"
-#include "migration/qcxl-ha-dirty.h"
+#include "migration/qcxl-live-copy.h"
 #include "trace.h"
 
 #define PAUSES          1024    /* pauses kept for the percentiles */
@@ -65,7 +65,6 @@ typedef struct HaBlock {
     RAMBlock *rb;
     uint64_t size;
     uint8_t *image;             /* where its image is */
-    unsigned long *dirty;       /* pages dirtied since the last epoch */
 } HaBlock;
 
 typedef struct Ha {
@@ -82,13 +81,10 @@ typedef struct Ha {
     int64_t commit_ms;          /* when, QEMU_CLOCK_REALTIME */
     QEMUTimer *timer;
     Error *blocker;
-    bool dirty_log;
+    QcxlLiveCopy *copy;         /* the base copy's rounds, the dirty pages */
     RAMBlockNotifier ram_notifier;
     bool ram_notifier_armed;
-    /* the base copy, a thread of its own */
-    QemuThread thread;
-    bool thread_running;
-    bool cancel;                /* atomic */
+    /* the base copy */
     uint64_t base_done;         /* atomic */
     uint64_t base_total;
     int base_round;
@@ -159,19 +155,11 @@ static void output(QcxlHaOutput what, uint64_t epoch)
 
 /* ---- Releasing what protection holds ---- */
 
-static void join_base_thread(void)
-{
-    if (ha.thread_running) {
-        /* it never takes the BQL: joining holds it throughout */
-        qatomic_set(&ha.cancel, true);
-        qemu_thread_join(&ha.thread);
-        ha.thread_running = false;
-    }
-}
-
 static void release(void)
 {
-    join_base_thread();
+    /* stops a round of the base copy, and dirty tracking */
+    qcxl_live_copy_free(ha.copy);
+    ha.copy = NULL;
     if (ha.timer) {
         timer_free(ha.timer);
         ha.timer = NULL;
@@ -181,16 +169,9 @@ static void release(void)
         ha.ram_notifier_armed = false;
         ram_block_notifier_remove(&ha.ram_notifier);
     }
-    if (ha.dirty_log) {
-        qcxl_ha_dirty_stop();
-        ha.dirty_log = false;
-    }
     migrate_del_blocker(&ha.blocker);
     cxl_direct_map_protected(false);
-    for (int i = 0; i < QCXL_CKPT_BLOCKS; i++) {
-        g_free(ha.blocks[i].dirty);
-        ha.blocks[i] = (HaBlock) { 0 };
-    }
+    memset(ha.blocks, 0, sizeof(ha.blocks));
     if (ha.images) {
         g_ptr_array_free(ha.images, true);
         ha.images = NULL;
@@ -251,10 +232,11 @@ static bool log_block(uint32_t i, QcxlCkptLog *w)
     HaBlock *b = &ha.blocks[i];
     uint64_t pages = b->size / QCXL_CKPT_PAGE;
     const uint8_t *host = qemu_ram_get_host_addr(b->rb);
-    uint64_t s = find_first_bit(b->dirty, pages);
+    unsigned long *dirty = qcxl_live_copy_bitmap(ha.copy, i);
+    uint64_t s = find_first_bit(dirty, pages);
 
     while (s < pages) {
-        uint64_t e = find_next_zero_bit(b->dirty, pages, s);
+        uint64_t e = find_next_zero_bit(dirty, pages, s);
 
         while (s < e) {
             uint32_t n = MIN(e - s, COPY_RUN_MAX);
@@ -267,9 +249,9 @@ static bool log_block(uint32_t i, QcxlCkptLog *w)
             memcpy(dst, host + s * QCXL_CKPT_PAGE, n * QCXL_CKPT_PAGE);
             s += n;
         }
-        s = find_next_bit(b->dirty, pages, e);
+        s = find_next_bit(dirty, pages, e);
     }
-    bitmap_zero(b->dirty, pages);
+    bitmap_zero(dirty, pages);
     return true;
 }
 
@@ -329,13 +311,7 @@ static bool epoch(Error **errp)
         return false;
     }
     qcxl_ckpt_log_init(&w, ha.base, &ha.l, next);
-    qcxl_ha_dirty_sync_begin();
-    WITH_RCU_READ_LOCK_GUARD() {
-        for (uint32_t i = 0; i < ha.l.nblocks; i++) {
-            qcxl_ha_dirty_take(ha.blocks[i].rb, ha.blocks[i].dirty);
-        }
-    }
-    qcxl_ha_dirty_sync_end();
+    qcxl_live_copy_take(ha.copy);
     for (uint32_t i = 0; i < ha.l.nblocks && !full; i++) {
         full = !log_block(i, &w);
     }
@@ -432,82 +408,38 @@ static void tick(void *opaque)
 /*
  * Before epoch 1 commits, the images are nobody's checkpoint, so pages go
  * straight into them: round 0 copies every page, and each further round
- * the pages dirtied meanwhile (ha.blocks[].dirty), until what is left
- * fits a log comfortably; epoch 1 logs the rest with the VM paused.
+ * the pages dirtied meanwhile, until what is left fits a log
+ * comfortably; epoch 1 logs the rest with the VM paused.  The rounds are
+ * the live copy engine's (a thread that never takes the BQL).
  */
-static void *base_thread(void *opaque)
+static int base_copy(void *opaque, uint32_t block, uint64_t offset,
+                     uint64_t len)
 {
-    bool all = ha.base_round == 0;
+    HaBlock *b = &ha.blocks[block];
 
-    rcu_register_thread();
-    for (uint32_t i = 0; i < ha.l.nblocks; i++) {
-        HaBlock *b = &ha.blocks[i];
-        const uint8_t *host = qemu_ram_get_host_addr(b->rb);
-        uint64_t pages = b->size / QCXL_CKPT_PAGE;
-        uint64_t p = all ? 0 : find_first_bit(b->dirty, pages);
-
-        while (p < pages) {
-            uint64_t n = all ? MIN(BASE_CHUNK / QCXL_CKPT_PAGE, pages - p)
-                : find_next_zero_bit(b->dirty, pages, p) - p;
-
-            if (qatomic_read(&ha.cancel)) {
-                goto out;
-            }
-            memcpy(b->image + p * QCXL_CKPT_PAGE, host + p * QCXL_CKPT_PAGE,
-                   n * QCXL_CKPT_PAGE);
-            if (all) {
-                qatomic_add(&ha.base_done, n * QCXL_CKPT_PAGE);
-            }
-            p = all ? p + n : find_next_bit(b->dirty, pages, p + n);
-        }
-    }
-out:
-    rcu_unregister_thread();
-    return NULL;
+    memcpy(b->image + offset, qemu_ram_get_host_addr(b->rb) + offset, len);
+    return 0;
 }
 
-static void base_step(void *opaque);
-
-static void *base_thread_main(void *opaque)
+static void base_copied(void *opaque, uint64_t len)
 {
-    base_thread(opaque);
-    if (!qatomic_read(&ha.cancel)) {
-        aio_bh_schedule_oneshot(qemu_get_aio_context(), base_step, NULL);
+    if (ha.base_round == 0) {
+        qatomic_add(&ha.base_done, len);
     }
-    return NULL;
-}
-
-static void base_round_start(void)
-{
-    ha.thread_running = true;
-    qemu_thread_create(&ha.thread, "qcxl-ha-base", base_thread_main, NULL,
-                       QEMU_THREAD_JOINABLE);
 }
 
 /* A round of the base copy ended: another one, or epoch 1 */
-static void base_step(void *opaque)
+static void base_step(void *opaque, int ret)
 {
-    uint64_t dirty = 0;
+    uint64_t dirty;
 
-    if (ha.state != QCXL_HA_STATE_BASE || !ha.thread_running) {
+    if (ha.state != QCXL_HA_STATE_BASE) {
         return;
     }
-    join_base_thread();
-    qatomic_set(&ha.cancel, false);
-    for (uint32_t i = 0; i < ha.l.nblocks && ha.base_round; i++) {
-        bitmap_zero(ha.blocks[i].dirty, ha.blocks[i].size / QCXL_CKPT_PAGE);
-    }
     ha.base_round++;
-    qcxl_ha_dirty_sync_begin();
-    WITH_RCU_READ_LOCK_GUARD() {
-        for (uint32_t i = 0; i < ha.l.nblocks; i++) {
-            dirty += qcxl_ha_dirty_take(ha.blocks[i].rb, ha.blocks[i].dirty);
-        }
-    }
-    qcxl_ha_dirty_sync_end();
-    dirty *= QCXL_CKPT_PAGE;
+    dirty = qcxl_live_copy_take(ha.copy) * QCXL_CKPT_PAGE;
     if (dirty > ha.l.log_max / 2 && ha.base_round < BASE_ROUNDS) {
-        base_round_start();
+        qcxl_live_copy_round(ha.copy, false);
         return;
     }
     trace_qcxl_ha_base_done(ha.base_total, ha.base_round,
@@ -524,6 +456,12 @@ static void base_step(void *opaque)
                             ha.epoch_ms);
     }
 }
+
+static const QcxlLiveCopyOps base_ops = {
+    .copy = base_copy,
+    .copied = base_copied,
+    .done = base_step,
+};
 
 /* ---- RAM that changes under protection stops it ---- */
 
@@ -859,6 +797,8 @@ bool qcxl_ha_protect(const char *region, QcxlHaImageList *images,
 {
     g_autoptr(QcxlPoolMember) m = NULL;
     g_autoptr(GError) gerr = NULL;
+    g_autofree char *owner = NULL;
+    RAMBlock *rbs[QCXL_CKPT_BLOCKS];
     QemuUUID id;
 
     if (!may_protect(errp)) {
@@ -908,7 +848,6 @@ bool qcxl_ha_protect(const char *region, QcxlHaImageList *images,
         if (ha.l.blocks[i].kind == QCXL_CKPT_IMAGE_INLINE) {
             b->image = qcxl_ckpt_inline_image(ha.base, &ha.l, i);
         }
-        b->dirty = bitmap_new(b->size / QCXL_CKPT_PAGE);
         ha.base_total += b->size;
     }
     qcxl_ckpt_format(ha.base, &ha.l);
@@ -928,20 +867,19 @@ bool qcxl_ha_protect(const char *region, QcxlHaImageList *images,
      * back on the media now, before the base copy reads it
      */
     cxl_direct_map_protected(true);
-    if (!start_journals(errp) || !qcxl_ha_dirty_start(errp)) {
+    if (!start_journals(errp)) {
         goto fail;
     }
-    ha.dirty_log = true;
-    /* from here on every write is tracked: forget what came before */
-    qcxl_ha_dirty_sync_begin();
-    WITH_RCU_READ_LOCK_GUARD() {
-        for (uint32_t i = 0; i < ha.l.nblocks; i++) {
-            qcxl_ha_dirty_take(ha.blocks[i].rb, ha.blocks[i].dirty);
-            bitmap_zero(ha.blocks[i].dirty, ha.blocks[i].size /
-                                            QCXL_CKPT_PAGE);
-        }
+    /* from here on every write is tracked */
+    owner = g_strdup_printf("HA protection into region '%s'", region);
+    for (uint32_t i = 0; i < ha.l.nblocks; i++) {
+        rbs[i] = ha.blocks[i].rb;
     }
-    qcxl_ha_dirty_sync_end();
+    ha.copy = qcxl_live_copy_new(owner, rbs, ha.l.nblocks, BASE_CHUNK,
+                                 &base_ops, NULL, errp);
+    if (!ha.copy) {
+        goto fail;
+    }
     ha.ram_notifier = (RAMBlockNotifier) {
         .ram_block_added = ram_added,
         .ram_block_removed = ram_removed,
@@ -955,7 +893,7 @@ bool qcxl_ha_protect(const char *region, QcxlHaImageList *images,
     ha.commit_ms = qemu_clock_get_ms(QEMU_CLOCK_REALTIME);
     trace_qcxl_ha_protect(region, ha.l.nblocks, ha.l.inline_size,
                           ha.l.log_max);
-    base_round_start();
+    qcxl_live_copy_round(ha.copy, true);
     return true;
 
 fail:

@@ -175,9 +175,11 @@ def _wait_state(vm: QEMUMachine, want: str, timeout: float) -> str:
 def _run_job(vm: QEMUMachine, command: str, job_id: str, args: Dict,
              timeout: float) -> Dict:
     """
-    Run a job to its end: its last query-jobs entry, with 'ms' (wall
-    time from the command to the job's conclusion) and 'polls' (how
-    often it was seen running, with its progress each time)
+    Run a stage or pull job to its end: its last query-jobs entry, with
+    'ms' (wall time from the command to the job's conclusion), 'polls'
+    (how often it was seen running, with its progress each time) and,
+    if it succeeded, 'moved' (its QCXL_POOL_MOVED event's data: rounds,
+    the pause)
     """
     start = time.monotonic()
     vm.cmd(command, **{'job-id': job_id}, **args)
@@ -191,6 +193,11 @@ def _run_job(vm: QEMUMachine, command: str, job_id: str, args: Dict,
         if job['status'] == 'concluded':
             job['ms'] = round((time.monotonic() - start) * 1000, 1)
             job['polls'] = seen
+            if 'error' not in job:
+                # a stage or pull reports its pause just before concluding
+                ev = vm.event_wait('QCXL_POOL_MOVED', timeout=10,
+                                   match={'data': {'job-id': job_id}})
+                job['moved'] = ev['data'] if ev else None
             vm.cmd('job-dismiss', id=job_id)
             return job
         if job['status'] == 'running':

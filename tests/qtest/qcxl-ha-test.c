@@ -352,7 +352,7 @@ static void test_refused(void)
                  "qcxl-ha-journal");
     qtest_quit(qts);
 
-    qts = start_primary(NULL);
+    qts = start_primary("-object memory-backend-ram,id=spare,size=2M");
 #define PROTECT(args, text) \
     assert_error(qtest_qmp(qts, "{'execute': 'qcxl-ha-protect', " \
                            "'arguments': {'pool': %s, " args "}}", f.path), \
@@ -386,6 +386,12 @@ static void test_refused(void)
     assert_error(qtest_qmp(qts, "{'execute': 'qcxl-ha-protect', "
                            "'arguments': {'region': 'ckpt1'}}"),
                  "protected already");
+    /* a stage or pull would take the dirty pages protection lives on */
+    assert_error(qtest_qmp(qts, "{'execute': 'qcxl-pool-stage', "
+                           "'arguments': {'job-id': 's0', 'memdev': "
+                           "'spare', 'region': 'small'}}"),
+                 "HA protection into region 'ckpt1' is copying guest "
+                 "memory while the VM runs");
     assert_error(qtest_qmp(qts, "{'execute': 'migrate', 'arguments': "
                            "{'uri': 'exec:cat > /dev/null'}}"),
                  "qcxl-ha-unprotect");

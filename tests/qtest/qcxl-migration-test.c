@@ -20,9 +20,11 @@
  * - a hostile handoff section (a saved stream, altered nine ways): the
  *   destination refuses each with its reason and the pool is unchanged;
  * - staged: A's ordinary RAM moves into region "stage" (qcxl-pool-stage)
- *   while it stays RAM in the flat view, migrates without a page
- *   copied, and B pulls it into its own memory (qcxl-pool-pull); a
- *   cancelled stage leaves A's memory intact and private;
+ *   while it stays RAM in the flat view, with writes during the copy
+ *   carried by dirty tracking (QCXL_POOL_MOVED reports the pause),
+ *   migrates without a page copied, and B pulls it into its own memory
+ *   (qcxl-pool-pull), writes during the pull carried too; a cancelled
+ *   stage leaves A's memory intact and private;
  * - the HMP front ends (qcxl_pool_stage, _pull, _job_cancel,
  *   _job_dismiss, info qcxl-pool) refuse bad option lists and report
  *   the jobs' progress and outcome;
@@ -663,6 +665,48 @@ static void check_marks(QTestState *qts, uint64_t salt)
     }
 }
 
+/*
+ * Once job @id has copied @bytes, write the marks of @salt while it goes
+ * on copying: dirty tracking must carry them into the new memory
+ */
+static void write_during(QTestState *qts, const char *id, int64_t bytes,
+                         uint64_t salt)
+{
+    g_auto(QcxlDeadline) d = qcxl_deadline(30, "job %s to have copied %"
+                                           PRId64 " bytes", id, bytes);
+    int64_t cur;
+
+    while ((cur = job_progress(qts, id)) < bytes) {
+        g_assert_cmpint(cur, >=, 0);
+        qcxl_wait(&d, 10);
+    }
+    write_marks(qts, salt);
+}
+
+/*
+ * The job's report of its pause: the 64 pages write_during() wrote
+ * while the first round copied were copied again, in a round or in the
+ * pause
+ */
+static void assert_moved(QTestState *qts, const char *id, bool into_pool)
+{
+    QDict *ev = qtest_qmp_eventwait_ref(qts, "QCXL_POOL_MOVED");
+    QDict *data = qdict_get_qdict(ev, "data");
+
+    g_test_message("%s: %" PRId64 " rounds, the pause %" PRId64 " us for %"
+                   PRId64 " bytes", id, qdict_get_int(data, "rounds"),
+                   qdict_get_int(data, "pause-us"),
+                   qdict_get_int(data, "last-bytes"));
+    g_assert_cmpstr(qdict_get_str(data, "job-id"), ==, id);
+    g_assert_cmpstr(qdict_get_str(data, "memdev"), ==, "m0");
+    g_assert_cmpint(qdict_get_bool(data, "into-pool"), ==, into_pool);
+    g_assert_cmpint(qdict_get_int(data, "bytes"), ==, 64 * MiB);
+    g_assert_cmpint(qdict_get_int(data, "rounds"), >=, 1);
+    g_assert_true(qdict_get_int(data, "rounds") > 1 ||
+                  qdict_get_int(data, "last-bytes") >= 64 * 4096);
+    qobject_unref(ev);
+}
+
 #define STAGE(extra) \
     "{'execute': 'qcxl-pool-stage', 'arguments': {'job-id': 's0', " \
     "'memdev': 'm0', 'pool': %s, 'host': 'hostA', " extra "}}"
@@ -697,15 +741,19 @@ static void test_staged(void)
     g_assert_false(mapped_by(&f, "stage", "hostA"));
 
     /*
-     * A's RAM moves into the region while the guest runs.  Stale bytes
-     * in the region where A's memory is zero must not show through.
+     * A's RAM moves into the region while the guest runs and writes.
+     * Stale bytes in the region where A's memory is zero must not show
+     * through.
      */
     pool_writeq(&f, "stage", 3 * MiB + 0x8000, 0x57a1e);
     pool_writeq(&f, "stage", 40 * MiB + 0x10000, 0x57a1e);
     qtest_qmp_assert_success(qa, STAGE("'region': 'stage', "
-                                       "'chunk-size': 1048576"), f.path);
+                                       "'chunk-size': 1048576, "
+                                       "'speed': 33554432"), f.path);
+    write_during(qa, "s0", 16 * MiB, 0);
     wait_job(qa, "s0", &err);
     g_assert_null(err);
+    assert_moved(qa, "s0", true);
     check_marks(qa, 0);
     g_assert_cmphex(qtest_readq(qa, 3 * MiB + 0x8000), ==, 0);
     g_assert_cmphex(pool_readq(&f, "stage", 3 * MiB + 0x8000), ==, 0);
@@ -739,12 +787,14 @@ static void test_staged(void)
               " 'memdev': 'm0'}}");
 
     /* B takes the memory into its own DRAM and lets the region go */
-    write_marks(qb, 1);
     qtest_qmp_assert_success(qb, "{'execute': 'qcxl-pool-pull', "
                              "'arguments': {'job-id': 'p0', 'memdev': 'm0',"
-                             " 'chunk-size': 2097152}}");
+                             " 'chunk-size': 2097152, "
+                             "'speed': 33554432}}");
+    write_during(qb, "p0", 16 * MiB, 1);
     wait_job(qb, "p0", &err);
     g_assert_null(err);
+    assert_moved(qb, "p0", false);
     check_marks(qb, 1);
     g_assert_cmphex(qtest_readq(qb, 3 * MiB + 0x8000), ==, 0);
     g_assert_false(mapped_by(&f, "stage", "hostB"));
@@ -773,8 +823,9 @@ static void test_stage_cancel(void)
     qtest_qmp_assert_success(qa, "{'execute': 'cont'}");
     write_marks(qa, 2);
     qtest_qmp_assert_success(qa, STAGE("'region': 'stage', "
-                                       "'chunk-size': 4096"), f.path);
-    d = qcxl_deadline(30, "job s0 to have moved 8 MiB");
+                                       "'chunk-size': 65536, "
+                                       "'speed': 8388608"), f.path);
+    d = qcxl_deadline(30, "job s0 to have copied 8 MiB");
     while ((cur = job_progress(qa, "s0")) < 8 * MiB) {
         g_assert_cmpint(cur, >=, 0);
         qcxl_wait(&d, 10);

@@ -139,12 +139,19 @@ def completed_checks(killed: bool, staged: bool = False):
         if staged:
             for job, verb in ('stage', 'staged into'), ('pull', 'pulled from'):
                 j = m.get(job, {})
+                mv = j.get('moved') or {}
                 yield (j.get('status') == 'concluded' and
                        'error' not in j and
-                       j.get('current-progress') == 1 << 30,
+                       j.get('current-progress') ==
+                       j.get('total-progress', -1) >= 1 << 30 and
+                       mv.get('bytes') == 1 << 30 and
+                       mv.get('rounds', 0) >= 1,
                        f'1 GiB of guest RAM {verb} the pool in '
                        f'{j.get("ms")} ms, the guest running '
-                       f'({len(j.get("polls", []))} progress polls)')
+                       f'({len(j.get("polls", []))} progress polls; '
+                       f'{mv.get("rounds")} rounds, then one pause of '
+                       f'{mv.get("pause-us")} us for the last '
+                       f'{mv.get("last-bytes")} bytes)')
             pools = m.get('pool_after_pull') or [{}]
             stage = next((x for x in pools[0].get('regions', [])
                           if x['name'] == 'stage'), {})
