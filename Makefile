@@ -22,17 +22,21 @@
 #   make bench-decoder-stall  what a guest's HDM decoder writes cost QEMU's
 #                      main loop with an interleaved set mapped, against
 #                      the software decode (cxl-direct-map=off)
+#   make fuzz TIME=60  every libFuzzer target (ASan + UBSan) for TIME
+#                      seconds each -> build/fuzz/fuzz.json and .png
 #   make install PREFIX=/usr/local
 
 SHELL := /bin/bash
 PREFIX ?= /usr/local
 PYTHON ?= /usr/bin/python3
+TIME ?= 60
 CONFIGURE_ARGS ?=
 
 .DEFAULT_GOAL := all
 .PHONY: all setup qemu pristine qcxl-tools guest-images qtests check \
         check-unit check-qtest check-guest demo bench install install-agent \
         bench-agent bench-pool bench-migration bench-decoder-stall bench-ha \
+        fuzz \
         clean \
         distclean
 
@@ -87,6 +91,9 @@ check-guest: all pristine guest-images
 
 check: all pristine guest-images qtests
 	scripts/check.py unit qtest guest
+
+fuzz: setup
+	$(PYTHON) scripts/fuzz.py run --time $(TIME)
 
 demo: all guest-images
 	$(PYTHON) scripts/demo.py

@@ -19,8 +19,10 @@ bool agent_parse_tiers_state(const char *json, gssize len, guint64 *top,
     guint i;
 
     *top = *all = 0;
-    if (!json_parser_load_from_data(parser, json, len, &err)) {
-        g_set_error(errp, AGENT_ERROR, 0, "not JSON: %s", err->message);
+    /* json-glib refuses a NULL text without saying why */
+    if (!json || !json_parser_load_from_data(parser, json, len, &err)) {
+        g_set_error(errp, AGENT_ERROR, 0, "not JSON: %s",
+                    err ? err->message : "no text");
         return false;
     }
     root = json_parser_get_root(parser);

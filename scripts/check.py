@@ -113,6 +113,12 @@ SUITES = {
                       [os.path.join(TOP, 'tests', 'unit', 'pool',
                                     'test-pool-cli.py'),
                        os.path.join(BUILD, 'qcxl', 'qcxl-pool')], {}),
+                     # every libFuzzer target: seeds, corpus and crash
+                     # reproducers replayed, then 3 s of fuzzing each
+                     ('unit fuzz',
+                      [sys.executable,
+                       os.path.join(TOP, 'scripts', 'fuzz.py'), 'check',
+                       '--time', '3'], {}),
                      # 6 processes, kill -9 at random instants
                      ('unit pool stress',
                       [os.path.join(BUILD, 'qcxl', 'pool-stress'),

@@ -1,0 +1,312 @@
+#!/usr/bin/python3
+"""
+qcxl's libFuzzer targets: build them, fuzz them, replay their corpora.
+
+  scripts/fuzz.py build                 build every target (clang, libFuzzer,
+                                        AddressSanitizer + UBSan) into
+                                        build/fuzz, and write its seeds
+  scripts/fuzz.py run --time SECONDS [--targets a,b] [--jobs N]
+                                        fuzz each target for SECONDS (N at
+                                        a time, one per core by default),
+                                        keeping what it finds in
+                                        build/fuzz/corpus/TARGET; write
+                                        build/fuzz/fuzz.json (per target:
+                                        executions, edges and features
+                                        covered, corpus, crashes, time) and
+                                        fuzz.png (edges over time); exit 1
+                                        if a target crashed
+  scripts/fuzz.py check [--time 5]      TAP for make check: each target
+                                        replays its seeds, its committed
+                                        corpus (tests/fuzz/corpus/TARGET)
+                                        and every reproducer of a crash
+                                        fixed (tests/fuzz/crashes/TARGET),
+                                        then fuzzes for a few seconds
+
+The targets and what they feed are described at the top of each
+tests/fuzz/fuzz-*.c.  A crash leaves its input in
+build/fuzz/crashes/TARGET/; once fixed, it goes into
+tests/fuzz/crashes/TARGET/ so that make check replays it for ever.
+"""
+
+import argparse
+import concurrent.futures
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+
+TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+OUT = os.path.join(TOP, 'build', 'fuzz')
+CC = 'clang-14'
+CFLAGS = ['-g', '-O1', '-fno-omit-frame-pointer',
+          '-fsanitize=fuzzer,address,undefined',
+          '-fno-sanitize-recover=undefined', '-Wall', '-Werror',
+          '-Wno-unused-parameter']
+
+AGENT = ['guest-agent/acpi.c', 'guest-agent/topology.c',
+         'guest-agent/tiers.c', 'guest-agent/enforce.c',
+         'guest-agent/promote.c', 'guest-agent/statefile.c',
+         'guest-agent/state.c', 'guest-agent/protocol.c']
+POOL = ['hw/mem/qcxl-pool-media.c', 'hw/mem/qcxl-pool-meta.c',
+        'hw/mem/qcxl-pool-lock.c', 'hw/mem/qcxl-pool-ops.c',
+        'hw/mem/qcxl-pool-repair.c']
+AGENT_FLAGS = {'inc': ['guest-agent'], 'pkgs': ['glib-2.0', 'json-glib-1.0'],
+               'defs': ['FIXTURES="%s"' % os.path.join(
+                   TOP, 'tests', 'unit', 'agent', 'fixtures')]}
+
+# name: sources (besides its own file and fuzz-seeds.c), symbols wrapped
+TARGETS = {
+    'ckpt': {'src': ['tests/fuzz/fuzz-crc.c', 'hw/mem/qcxl-ckpt.c',
+                     'hw/mem/qcxl-pool-media.c'],
+             'wrap': ['qcxl_crc32c'], 'inc': ['include'],
+             'pkgs': ['glib-2.0']},
+    'pool': {'src': ['tests/fuzz/fuzz-crc.c'] + POOL,
+             'wrap': ['qcxl_crc32c', 'g_usleep'], 'inc': ['include'],
+             'pkgs': ['glib-2.0']},
+    'agent-protocol': {'src': AGENT, **AGENT_FLAGS},
+    'agent-acpi': {'src': AGENT, **AGENT_FLAGS},
+    'tiers-state': {'src': AGENT, **AGENT_FLAGS},
+}
+
+STATUS = re.compile(r'^#(\d+)\s+(INITED|NEW|REDUCE|pulse|DONE|RELOAD)\s+'
+                    r'cov: (\d+) ft: (\d+) corp: (\d+)/')
+
+
+def pkg_flags(pkgs, what):
+    return subprocess.run(['pkg-config', what] + pkgs, check=True,
+                          capture_output=True, text=True).stdout.split()
+
+
+def binary(name):
+    return os.path.join(OUT, f'fuzz-{name}')
+
+
+def seed_dir(name):
+    return os.path.join(OUT, 'seeds', name)
+
+
+def build_one(name):
+    t = TARGETS[name]
+    srcs = [f'tests/fuzz/fuzz-{name}.c', 'tests/fuzz/fuzz-seeds.c'] + t['src']
+    out = binary(name)
+    cmd = ([CC] + CFLAGS + ['-Itests/fuzz'] +
+           [f'-I{i}' for i in t.get('inc', [])] +
+           [f'-D{d}' for d in t.get('defs', [])] +
+           pkg_flags(t['pkgs'], '--cflags') + srcs +
+           [f'-Wl,--wrap={w}' for w in t.get('wrap', [])] +
+           pkg_flags(t['pkgs'], '--libs') + ['-o', out + '.tmp'])
+    stamp = out + '.cmd'
+    newest = max(os.path.getmtime(os.path.join(TOP, s)) for s in
+                 srcs + ['tests/fuzz/fuzz-seeds.h', 'scripts/fuzz.py'] +
+                 [os.path.join('include', 'hw', 'mem', h) for h in
+                  os.listdir(os.path.join(TOP, 'include', 'hw', 'mem'))] +
+                 [os.path.join('guest-agent', h) for h in
+                  os.listdir(os.path.join(TOP, 'guest-agent'))
+                  if h.endswith('.h')])
+    if (os.path.exists(out) and os.path.getmtime(out) >= newest and
+            os.path.exists(stamp) and
+            open(stamp, encoding='utf-8').read() == ' '.join(cmd)):
+        return
+    r = subprocess.run(cmd, cwd=TOP, capture_output=True, text=True)
+    if r.returncode:
+        sys.stderr.write(r.stdout + r.stderr)
+        raise SystemExit(f'building fuzz-{name} failed')
+    os.replace(out + '.tmp', out)
+    with open(stamp, 'w', encoding='utf-8') as f:
+        f.write(' '.join(cmd))
+    # the seeds come from the binary itself, so they match its formats
+    shutil.rmtree(seed_dir(name), ignore_errors=True)
+    os.makedirs(seed_dir(name))
+    subprocess.run([out], env=dict(os.environ, QCXL_FUZZ_SEEDS=seed_dir(name)),
+                   check=True, capture_output=True)
+
+
+def build(names):
+    if not shutil.which(CC):
+        raise SystemExit(f'{CC} is missing: ./configure installs it '
+                         '(clang-14, libclang-rt-14-dev)')
+    os.makedirs(OUT, exist_ok=True)
+    for n in names:
+        build_one(n)
+
+
+def dirs_of(name):
+    """Where a target's inputs are: corpus first (libFuzzer adds there)"""
+    work = os.path.join(OUT, 'corpus', name)
+    os.makedirs(work, exist_ok=True)
+    out = [work, seed_dir(name)]
+    for sub in ('corpus', 'crashes'):
+        d = os.path.join(TOP, 'tests', 'fuzz', sub, name)
+        if os.path.isdir(d) and os.listdir(d):
+            out.append(d)
+    return out
+
+
+def start(name, seconds):
+    """Fuzz @name for @seconds; returns the Popen"""
+    crashes = os.path.join(OUT, 'crashes', name)
+    os.makedirs(crashes, exist_ok=True)
+    cmd = [binary(name), f'-max_total_time={seconds}', '-print_final_stats=1',
+           f'-artifact_prefix={crashes}/', '-timeout=10',
+           '-rss_limit_mb=2048'] + dirs_of(name)
+    return subprocess.Popen(cmd, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True,
+                            errors='replace', cwd=OUT)
+
+
+def follow(name, proc, t0):
+    """Read a fuzzer's status lines to its end; its figures"""
+    fig = {'target': name, 'executions': 0, 'edges': 0, 'features': 0,
+           'corpus': 0, 'timeline': [], 'log_tail': []}
+    for line in proc.stderr:
+        m = STATUS.match(line)
+        if m:
+            fig['executions'] = int(m.group(1))
+            fig['edges'] = int(m.group(3))
+            fig['features'] = int(m.group(4))
+            fig['corpus'] = int(m.group(5))
+            fig['timeline'].append([round(time.monotonic() - t0, 2),
+                                    fig['edges']])
+        m = re.match(r'^stat::number_of_executed_units:\s+(\d+)', line)
+        if m:
+            fig['executions'] = int(m.group(1))
+        fig['log_tail'] = (fig['log_tail'] + [line.rstrip()])[-40:]
+    fig['exit'] = proc.wait()
+    fig['seconds'] = round(time.monotonic() - t0, 1)
+    return fig
+
+
+def fuzz_one(name, seconds):
+    """Fuzz @name for @seconds, following its output; its figures"""
+    crashes = os.path.join(OUT, 'crashes', name)
+    before = set(os.listdir(crashes)) if os.path.isdir(crashes) else set()
+    print(f'# fuzzing {name} for {seconds} s', flush=True)
+    fig = follow(name, start(name, seconds), time.monotonic())
+    fig['crashes'] = [os.path.join(crashes, c)
+                      for c in sorted(set(os.listdir(crashes)) - before)]
+    if fig['exit'] and not fig['crashes']:
+        fig['crashes'] = ['(exit %d without an artifact)' % fig['exit']]
+    print(f'# {name}: {fig["executions"]} executions, {fig["edges"]} edges, '
+          f'{fig["features"]} features, corpus {fig["corpus"]}, '
+          f'crashes {len(fig["crashes"])}, {fig["seconds"]} s', flush=True)
+    return fig
+
+
+def run(names, seconds, jobs):
+    """Fuzz every target, @jobs at a time; the figures of each"""
+    with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as ex:
+        return list(ex.map(lambda n: fuzz_one(n, seconds), names))
+
+
+def plot(figs, path):
+    import matplotlib  # pylint: disable=import-outside-toplevel
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt  # pylint: disable=import-outside-toplevel
+
+    fig, ax = plt.subplots(figsize=(9, 4.8))
+    for f in figs:
+        if f['timeline']:
+            xs, ys = zip(*f['timeline'])
+            ax.plot(xs, ys, label=f"{f['target']} ({f['executions']} runs)")
+    ax.set_xlabel('seconds')
+    ax.set_ylabel('edges covered')
+    ax.set_title('qcxl fuzz targets: coverage over time (libFuzzer, ASan + '
+                 'UBSan)', fontsize=10)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+def cmd_run(args):
+    names = args.targets.split(',') if args.targets else list(TARGETS)
+    build(names)
+    figs = run(names, args.time, args.jobs)
+    for f in figs:
+        if not f['crashes']:
+            f.pop('log_tail')
+    jpath = os.path.join(OUT, args.name + '.json')
+    with open(jpath, 'w', encoding='utf-8') as f:
+        json.dump({'date': time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime()),
+                   'seconds_per_target': args.time, 'jobs': args.jobs,
+                   'sanitizers': 'address,undefined', 'compiler': CC,
+                   'targets': figs}, f, indent=1)
+    plot(figs, os.path.join(OUT, args.name + '.png'))
+    print(f'wrote {jpath} and {args.name}.png')
+    bad = [f for f in figs if f['crashes']]
+    for f in bad:
+        print(f'CRASH in {f["target"]}: {f["crashes"]}')
+        print('\n'.join(f['log_tail']))
+    return 1 if bad else 0
+
+
+def cmd_check(args):
+    """TAP: replay, then a short run, per target"""
+    build(list(TARGETS))
+    tests = 0
+    failed = 0
+    print(f'1..{2 * len(TARGETS)}')
+    for n in TARGETS:
+        inputs = [os.path.join(d, f) for d in dirs_of(n)[1:]
+                  for f in sorted(os.listdir(d))]
+        r = subprocess.run([binary(n), '-runs=0'] + inputs,
+                           capture_output=True, text=True, errors='replace',
+                           cwd=OUT)
+        tests += 1
+        if r.returncode == 0 and inputs:
+            print(f'ok {tests} - fuzz-{n}: its {len(inputs)} seeds, corpus '
+                  'inputs and crash reproducers run clean')
+        else:
+            failed += 1
+            print(f'not ok {tests} - fuzz-{n}: replaying {len(inputs)} '
+                  f'inputs (exit {r.returncode})')
+            print('\n'.join('# ' + x for x in r.stderr.splitlines()[-30:]))
+        before = time.monotonic()
+        fig = follow(n, start(n, args.time), before)
+        new = os.listdir(os.path.join(OUT, 'crashes', n))
+        tests += 1
+        if fig['exit'] == 0 and fig['executions'] > 0:
+            print(f'ok {tests} - fuzz-{n}: {args.time} s of fuzzing, '
+                  f'{fig["executions"]} executions, {fig["edges"]} edges, '
+                  'nothing found')
+        else:
+            failed += 1
+            print(f'not ok {tests} - fuzz-{n}: fuzzing ended with exit '
+                  f'{fig["exit"]} after {fig["executions"]} executions; '
+                  f'inputs in {os.path.join(OUT, "crashes", n)}: {new}')
+            print('\n'.join('# ' + x for x in fig['log_tail']))
+    return 1 if failed else 0
+
+
+def main():
+    ap = argparse.ArgumentParser(
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest='cmd', required=True)
+    sub.add_parser('build')
+    r = sub.add_parser('run')
+    r.add_argument('--time', type=int, required=True)
+    r.add_argument('--targets')
+    r.add_argument('--jobs', type=int, default=os.cpu_count() or 1)
+    r.add_argument('--name', default='fuzz')
+    c = sub.add_parser('check')
+    c.add_argument('--time', type=int, default=5)
+    args = ap.parse_args()
+    if args.cmd == 'run':
+        if args.time < 1:
+            ap.error('--time takes seconds, at least 1')
+        bad = [t for t in (args.targets or '').split(',')
+               if t and t not in TARGETS]
+        if bad:
+            ap.error(f'unknown targets {bad}; known: {list(TARGETS)}')
+        return cmd_run(args)
+    if args.cmd == 'check':
+        return cmd_check(args)
+    build(list(TARGETS))
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
