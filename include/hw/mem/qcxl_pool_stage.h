@@ -17,14 +17,19 @@
  * Start job @job_id, which moves the memory of @backend (private
  * anonymous memory) into region @region of the pool this QEMU is
  * member of as (@pool, @host): joining it if both are given, else an
- * existing membership that fits.  @chunk bytes are moved per pause,
- * at most @speed bytes per second (0: no limit).
+ * existing membership that fits.  The memory is copied while the
+ * guest runs, @chunk bytes at a time and at most @speed bytes per
+ * second (0: no limit), and switched in one pause.  Refused while
+ * another live copy runs (a job, or HA protection).
  */
 bool qcxl_pool_stage_start(const char *job_id, HostMemoryBackend *backend,
                            const char *region, const char *pool,
                            const char *host, uint64_t chunk, uint64_t speed,
                            Error **errp);
-/* Start job @job_id, which moves @backend's pool memory into DRAM */
+/*
+ * Start job @job_id, which moves @backend's pool memory into DRAM, the
+ * same way
+ */
 bool qcxl_pool_pull_start(const char *job_id, HostMemoryBackend *backend,
                           uint64_t chunk, uint64_t speed, Error **errp);
 
