@@ -15,6 +15,13 @@ qcxl's libFuzzer targets: build them, fuzz them, replay their corpora.
                                         covered, corpus, crashes, time) and
                                         fuzz.png (edges over time); exit 1
                                         if a target crashed
+  scripts/fuzz.py coverage              build the targets again for
+                                        source coverage (clang's
+                                        -fcoverage-mapping), run each over
+                                        its corpus once, and write
+                                        build/fuzz/coverage.json: lines
+                                        and functions covered per file of
+                                        ours
   scripts/fuzz.py check [--time 5]      TAP for make check: each target
                                         replays its seeds, its committed
                                         corpus (tests/fuzz/corpus/TARGET)
@@ -88,11 +95,14 @@ def seed_dir(name):
     return os.path.join(OUT, 'seeds', name)
 
 
-def build_one(name):
+def build_one(name, cov=False):
     t = TARGETS[name]
     srcs = [f'tests/fuzz/fuzz-{name}.c', 'tests/fuzz/fuzz-seeds.c'] + t['src']
-    out = binary(name)
-    cmd = ([CC] + CFLAGS + ['-Itests/fuzz'] +
+    out = binary(name) + ('-cov' if cov else '')
+    flags = (['-g', '-O0', '-fsanitize=fuzzer', '-fprofile-instr-generate',
+              '-fcoverage-mapping', '-Wno-unused-parameter'] if cov
+             else CFLAGS)
+    cmd = ([CC] + flags + ['-Itests/fuzz'] +
            [f'-I{i}' for i in t.get('inc', [])] +
            [f'-D{d}' for d in t.get('defs', [])] +
            pkg_flags(t['pkgs'], '--cflags') + srcs +
@@ -117,6 +127,8 @@ def build_one(name):
     os.replace(out + '.tmp', out)
     with open(stamp, 'w', encoding='utf-8') as f:
         f.write(' '.join(cmd))
+    if cov:
+        return
     # the seeds come from the binary itself, so they match its formats
     shutil.rmtree(seed_dir(name), ignore_errors=True)
     os.makedirs(seed_dir(name))
@@ -242,6 +254,57 @@ def cmd_run(args):
     return 1 if bad else 0
 
 
+def cmd_coverage(args):
+    """Lines and functions of our files the corpora reach"""
+    if not shutil.which('llvm-cov-14'):
+        raise SystemExit('llvm-cov-14 is missing: apt-get install llvm-14')
+    build(list(TARGETS))
+    profiles = []
+    for n in TARGETS:
+        build_one(n, cov=True)
+        raw = os.path.join(OUT, f'{n}.profraw')
+        inputs = [os.path.join(d, f) for d in dirs_of(n)
+                  for f in sorted(os.listdir(d))]
+        subprocess.run([binary(n) + '-cov', '-runs=0'] + inputs, cwd=OUT,
+                       env=dict(os.environ, LLVM_PROFILE_FILE=raw),
+                       check=True, capture_output=True)
+        profiles.append((n, raw))
+    merged = os.path.join(OUT, 'coverage.profdata')
+    subprocess.run(['llvm-profdata-14', 'merge', '-sparse', '-o', merged] +
+                   [r for _, r in profiles], check=True)
+    files = {}
+    for n, _ in profiles:
+        rep = json.loads(subprocess.run(
+            ['llvm-cov-14', 'export', '-summary-only',
+             f'-instr-profile={merged}', binary(n) + '-cov'],
+            check=True, capture_output=True, text=True).stdout)
+        for f in rep['data'][0]['files']:
+            rel = os.path.relpath(f['filename'], TOP)
+            if (rel.startswith('tests/') or rel.startswith('..') or
+                    not f['summary']['lines']['count']):
+                continue
+            s = f['summary']
+            old = files.get(rel)
+            # a file linked into several targets: the best of them
+            if not old or s['lines']['covered'] > old['lines_covered']:
+                files[rel] = {'lines_covered': s['lines']['covered'],
+                              'lines': s['lines']['count'],
+                              'functions_covered': s['functions']['covered'],
+                              'functions': s['functions']['count'],
+                              'target': n}
+    for rel in sorted(files):
+        f = files[rel]
+        print(f'{rel:34} lines {f["lines_covered"]:5}/{f["lines"]:<5} '
+              f'({100 * f["lines_covered"] / max(f["lines"], 1):5.1f} %)  '
+              f'functions {f["functions_covered"]}/{f["functions"]}  '
+              f'[{f["target"]}]')
+    path = os.path.join(OUT, 'coverage.json')
+    with open(path, 'w', encoding='utf-8') as f:
+        json.dump(files, f, indent=1)
+    print(f'wrote {path}')
+    return 0
+
+
 def cmd_check(args):
     """TAP: replay, then a short run, per target"""
     build(list(TARGETS))
@@ -291,6 +354,7 @@ def main():
     r.add_argument('--targets')
     r.add_argument('--jobs', type=int, default=os.cpu_count() or 1)
     r.add_argument('--name', default='fuzz')
+    sub.add_parser('coverage')
     c = sub.add_parser('check')
     c.add_argument('--time', type=int, default=5)
     args = ap.parse_args()
@@ -304,6 +368,8 @@ def main():
         return cmd_run(args)
     if args.cmd == 'check':
         return cmd_check(args)
+    if args.cmd == 'coverage':
+        return cmd_coverage(args)
     build(list(TARGETS))
     return 0
 
