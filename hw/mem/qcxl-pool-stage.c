@@ -49,6 +49,7 @@
 #include "qemu/job.h"
 #include "qemu/cutils.h"
 #include "qemu/main-loop.h"
+#include "qemu/thread.h"
 #include "qemu/timer.h"
 #include "qemu/units.h"
 #include "qom/object.h"
@@ -315,6 +316,65 @@ static bool stage_undo(uint8_t *host, uint64_t moved)
     return move_pages(tmp, host, moved) == moved;
 }
 
+/* Nothing to run on: stop the VM, as for an I/O error */
+static void lost(MoveJob *j)
+{
+    error_report("qcxl pool: putting '%s' back failed: %s",
+                 qcxl_pool_ram_name(j->ram), strerror(errno));
+    qemu_system_vmstop_request_prepare();
+    qemu_system_vmstop_request(RUN_STATE_IO_ERROR);
+}
+
+/*
+ * Put the new memory (j->window) in the RAM's place at @host, the old
+ * memory moved to @aside first if it is given: 0, or an errno with the
+ * RAM as it was.
+ */
+static int swap_memory(MoveJob *j, uint8_t *host, uint8_t *aside,
+                       uint64_t size)
+{
+    uint64_t moved;
+    int err;
+
+    if (aside) {
+        moved = move_pages(host, aside, size);
+        if (moved != size) {
+            err = errno;
+            if (move_pages(aside, host, moved) != moved) {
+                lost(j);
+            }
+            return err;
+        }
+    }
+    moved = move_pages(j->window, host, size);
+    if (moved == size) {
+        j->window = NULL;
+        return 0;
+    }
+    err = errno;
+    /* undo: the new memory back, then the old */
+    if (aside ? move_pages(host, j->window, moved) != moved ||
+                move_pages(aside, host, size) != size
+              : !stage_undo(host, moved)) {
+        lost(j);
+    }
+    return err;
+}
+
+typedef struct Unmap {
+    void *addr;
+    size_t len;
+} Unmap;
+
+static void *unmap_thread(void *opaque)
+{
+    Unmap *u = opaque;
+
+    munmap(u->addr, u->len);
+    g_free(u);
+    return NULL;
+}
+
 /*
  * The pause: with the vCPUs stopped and no block request in flight,
  * copy what was written since the last round and put the new memory in
@@ -322,7 +382,8 @@ static bool stage_undo(uint8_t *host, uint64_t moved)
  * after that copy.
  *
  * A pull first moves the region's pages aside (page tables move in
- * whole) and unmaps them once the guest runs again: unmapping them takes
+ * whole) and unmaps them once the guest runs again, in a thread of its
+ * own so that the main loop does not wait either: unmapping them takes
  * about 18 ms per GiB of 4 KiB shared pages here, moving them aside
  * 0.15 ms.  A stage lets the mremap unmap the DRAM it replaces: private
  * memory in huge pages goes in about 1 ms per GiB, while moving it
@@ -332,7 +393,7 @@ static void switch_bh(void *opaque)
 {
     MoveJob *j = opaque;
     uint8_t *host = qcxl_pool_ram_ptr(j->ram);
-    uint64_t size = qcxl_pool_ram_size(j->ram), moved;
+    uint64_t size = qcxl_pool_ram_size(j->ram);
     uint8_t *aside = NULL;
     int64_t t0 = get_clock();
 
@@ -350,39 +411,18 @@ static void switch_bh(void *opaque)
         j->err = -qcxl_live_copy_flush(j->copy);
     }
     if (!j->err) {
-        bool undone = true;
-
-        moved = aside ? move_pages(host, aside, size) : size;
-        if (moved == size) {
-            moved = move_pages(j->window, host, size);
-            if (moved == size) {
-                j->window = NULL;
-            } else if (aside) {
-                /* undo: the new memory back, then the old */
-                j->err = errno;
-                undone = move_pages(host, j->window, moved) == moved;
-                moved = size;
-            } else {
-                j->err = errno;
-                undone = stage_undo(host, moved);
-                moved = 0;
-            }
-        } else {
-            j->err = errno;
-        }
-        if (j->err && (!undone || move_pages(aside, host, moved) != moved)) {
-            /* nothing to run on: stop, as for an I/O error */
-            error_report("qcxl pool: putting '%s' back failed: %s",
-                         qcxl_pool_ram_name(j->ram), strerror(errno));
-            qemu_system_vmstop_request_prepare();
-            qemu_system_vmstop_request(RUN_STATE_IO_ERROR);
-        }
+        j->err = swap_memory(j, host, aside, size);
     }
     bdrv_drain_all_end();
     resume_all_vcpus();
     j->held_ns = get_clock() - t0;
     if (aside) {
-        munmap(aside, size);
+        QemuThread t;
+        Unmap *u = g_new(Unmap, 1);
+
+        *u = (Unmap) { .addr = aside, .len = size };
+        qemu_thread_create(&t, "qcxl-pool-unmap", unmap_thread, u,
+                           QEMU_THREAD_DETACHED);
     }
     trace_qcxl_pool_move_switch(qcxl_pool_ram_name(j->ram), j->stage, size,
                                 j->last_bytes, j->held_ns / 1000, j->err);
