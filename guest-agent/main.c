@@ -252,6 +252,21 @@ static gboolean enforce_tick(gpointer opaque)
     return G_SOURCE_CONTINUE;
 }
 
+/* What main() made, on every way out of it */
+static void agent_clear(Agent *a)
+{
+    agent_server_free(a->server);
+    agent_state_free(a->state);
+    if (a->loop) {
+        g_main_loop_unref(a->loop);
+    }
+    g_clear_object(&a->service);
+    g_free(a->device);
+    g_free(a->root);
+    g_free(a->state_file);
+    g_free(a->written);
+}
+
 static gboolean quit(gpointer opaque)
 {
     g_main_loop_quit(((Agent *)opaque)->loop);
@@ -266,6 +281,7 @@ int main(int argc, char **argv)
     g_autoptr(GError) err = NULL;
     gboolean version = false;
     Agent a = { .fd = -1 };
+    int rc = 1;
     GOptionEntry entries[] = {
         { "device", 'd', 0, G_OPTION_ARG_FILENAME, &device,
           "the port's character device (default: the virtio-serial port "
@@ -300,7 +316,7 @@ int main(int argc, char **argv)
                            &a.state->policy, &err) ||
         !agent_state_refresh(a.state, &err)) {
         fprintf(stderr, "qcxl-tier-agent: %s\n", err->message);
-        return 1;
+        goto out;
     }
     {
         g_autofree char *d = agent_policy_describe(&a.state->policy);
@@ -334,14 +350,14 @@ int main(int argc, char **argv)
                                            NULL, &err)) {
             fprintf(stderr, "qcxl-tier-agent: %s: %s\n", socket_path,
                     err->message);
-            return 1;
+            goto out;
         }
         g_signal_connect(a.service, "incoming", G_CALLBACK(incoming), &a);
     } else {
         a.root = g_strdup(root ? root : "/");
         if (device && !g_file_test(device, G_FILE_TEST_EXISTS)) {
             fprintf(stderr, "qcxl-tier-agent: %s: no such device\n", device);
-            return 1;
+            goto out;
         }
         a.device = g_strdup(device);
         a.device_given = device != NULL;
@@ -350,16 +366,12 @@ int main(int argc, char **argv)
         }
     }
     g_main_loop_run(a.loop);
+    rc = 0;
 
     if (socket_path) {
         unlink(socket_path);
     }
-    agent_server_free(a.server);
-    agent_state_free(a.state);
-    g_main_loop_unref(a.loop);
-    g_free(a.device);
-    g_free(a.root);
-    g_free(a.state_file);
-    g_free(a.written);
-    return 0;
+out:
+    agent_clear(&a);
+    return rc;
 }

@@ -601,9 +601,9 @@ static void test_placement(void)
     int kernel_tier;
 
     /* Without the kernel's files nothing is written */
-    g_free(de);
     de = g_build_filename(ndir, "demotion_enabled", NULL);
     g_assert_cmpint(g_unlink(de), ==, 0);
+    g_clear_pointer(&de, g_free);
     t = agent_topology_read(root, NULL);
     agent_compute_tiers(t, NULL, &tiers);
     g_assert_cmpuint(agent_apply_placement(root, t, &tiers, &w, log, &failed),
