@@ -200,8 +200,10 @@ static void test_two_hosts(void)
 }
 
 /* Start QEMU with @args; it must exit non-zero printing @msg. */
-static void refused(const char *args, const char *msg)
+/* QEMU with @args (freed here) exits with @msg in its error */
+static void refused(char *args, const char *msg)
 {
+    g_autofree char *owned = args;
     const char *qemu = g_getenv("QTEST_QEMU_BINARY");
     g_autofree char *cmd = g_strdup_printf("%s -machine q35 -display none "
                                            "-S %s", qemu, args);
@@ -231,7 +233,7 @@ static void test_bad_args(void)
 
 #define BACKEND "-object memory-backend-qcxl-pool,id=m0,"
     setup(&f, 1000);
-    refused(BACKEND "size=16M,host=hostA,region=privA",
+    refused(g_strdup(BACKEND "size=16M,host=hostA,region=privA"),
             "Parameter 'pool' is missing");
     refused(g_strdup_printf(BACKEND "size=16M,pool=%s,host=hostA,"
                             "region=nope", f.path),
@@ -273,7 +275,8 @@ static void test_bad_args(void)
     refused(g_strdup_printf(BACKEND "size=16M,pool=%s,host=hostC,"
                             "create-host=off,region=privA", f.path),
             "no host 'hostC'");
-    refused(BACKEND "size=16M,pool=/nonexistent/pool,host=a,region=b",
+    refused(g_strdup(BACKEND "size=16M,pool=/nonexistent/pool,host=a,"
+                     "region=b"),
             "No such file");
 
     /* a second QEMU for a host that is active */
@@ -767,13 +770,13 @@ static void test_qmp(void)
 
     /* hostB's QEMU gets stuck: hostA reports its lease expired */
     kill(qtest_pid(qb), SIGSTOP);
-    data = qdict_get_qdict(qtest_qmp_eventwait_ref(qa,
-                                                   "QCXL_POOL_LEASE_EXPIRED"),
-                           "data");
+    rsp = qtest_qmp_eventwait_ref(qa, "QCXL_POOL_LEASE_EXPIRED");
+    data = qdict_get_qdict(rsp, "data");
     g_assert_cmpstr(qdict_get_str(data, "host"), ==, "hostB");
     g_assert_cmpstr(qdict_get_str(data, "pool"), ==, f.path);
     g_assert_cmpuint(dict_u64(data, "incarnation"), ==,
                      meta->hosts[host_slot(&f, "hostB")].incarnation);
+    qobject_unref(rsp);
     rsp = qtest_qmp(qa, "{'execute': 'query-qcxl-pool'}");
     {
         QDict *p = qobject_to(QDict, qlist_peek(qdict_get_qlist(rsp,
