@@ -667,8 +667,10 @@ bool qcxl_pool_stage_start(const char *job_id, HostMemoryBackend *backend,
                            const char *host, uint64_t chunk, uint64_t speed,
                            Error **errp)
 {
+    /* Messages name the backend as the user did (its id), not its block */
+    const char *id = object_get_canonical_path_component(
+        OBJECT(backend));
     RAMBlock *rb = backend->mr.ram_block;
-    const char *id = rb->idstr;
     const char *regions[] = { region, NULL };
     g_autoptr(QcxlPoolMember) member = NULL;
     g_autoptr(QcxlPoolMap) map = NULL;
@@ -732,7 +734,8 @@ bool qcxl_pool_stage_start(const char *job_id, HostMemoryBackend *backend,
 bool qcxl_pool_pull_start(const char *job_id, HostMemoryBackend *backend,
                           uint64_t chunk, uint64_t speed, Error **errp)
 {
-    const char *id = backend->mr.ram_block->idstr;
+    const char *id = object_get_canonical_path_component(
+        OBJECT(backend));
     QcxlPoolRam *ram = qcxl_pool_ram_find(backend);
     g_autoptr(GError) gerr = NULL;
     g_autoptr(QcxlPoolMeta) meta = NULL;

@@ -765,8 +765,8 @@ static void test_staged(void)
     g_assert_cmphex(pool_readq(&f, "stage", 5 * MiB + 0x200), ==, 0x5747);
     mtree = qtest_hmp(qa, "info mtree -f");
     g_assert_nonnull(strstr(mtree, "(prio 0, ram): m0"));
-    qmp_fails(qa, "is pool memory already", STAGE("'region': 'stage'"),
-              f.path);
+    qmp_fails(qa, "memory backend 'm0' is pool memory already",
+              STAGE("'region': 'stage'"), f.path);
 
     /* it migrates through the pool with no page copied */
     qb = start(&f, "hostB", "stage", false, true);
