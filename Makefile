@@ -36,7 +36,7 @@ CONFIGURE_ARGS ?=
 .PHONY: all setup qemu pristine qcxl-tools guest-images qtests check \
         check-unit check-qtest check-guest demo bench install install-agent \
         bench-agent bench-pool bench-migration bench-decoder-stall bench-ha \
-        fuzz \
+        fuzz check-asan \
         clean \
         distclean
 
@@ -91,6 +91,12 @@ check-guest: all pristine guest-images
 
 check: all pristine guest-images qtests
 	scripts/check.py unit qtest guest
+
+# Every unit test and qtest under AddressSanitizer and UBSan (not part of
+# make check: the sanitized QEMU builds from scratch in about 25 minutes).
+check-asan: setup
+	scripts/build-asan.sh $(QTESTS)
+	scripts/check.py --asan unit qtest
 
 fuzz: setup
 	$(PYTHON) scripts/fuzz.py run --time $(TIME)

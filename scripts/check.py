@@ -2,16 +2,24 @@
 """
 Run qcxl's test suites and total them.
 
-  scripts/check.py [unit] [qtest] [guest]
+  scripts/check.py [--asan] [unit] [qtest] [guest]
 
 Every suite speaks TAP.  Each TAP line is echoed with the suite's name;
 the run ends with one line "N passed, N failed, N skipped" and exits
 non-zero if anything failed or a suite ended without its plan.  A test
 reported "ok ... # SKIP" counts as skipped, not passed.
+
+With --asan (make check-asan) the unit and qtest suites run the builds
+of scripts/build-asan.sh (AddressSanitizer + UBSan) instead, each
+sanitizer writing its reports into build/asan/reports/; a report fails
+the test program that produced it, with the report's first lines shown.
+Unit tests that run no compiled code of ours (the static checks, the
+Python CLI's tests) are left out there: they run in make check.
 """
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -20,8 +28,32 @@ import host_limits
 
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUILD = os.path.join(TOP, 'build')
-QTEST_DIR = os.path.join(BUILD, 'qemu-build', 'tests', 'qtest')
 SRC = os.path.join(BUILD, 'qemu-src')
+
+
+class Builds:
+    """The builds a run tests: the normal ones, or the sanitized ones."""
+    qemu = os.path.join(BUILD, 'qemu-system-x86_64')
+    qtest_dir = os.path.join(BUILD, 'qemu-build', 'tests', 'qtest')
+    tools = os.path.join(BUILD, 'qcxl')
+    reports = None              # --asan: where sanitizer reports go
+
+    @classmethod
+    def use_asan(cls):
+        asan = os.path.join(BUILD, 'asan')
+        cls.qemu = os.path.join(asan, 'qemu-system-x86_64')
+        cls.qtest_dir = os.path.join(asan, 'qemu-build', 'tests', 'qtest')
+        cls.tools = os.path.join(asan, 'qcxl')
+        cls.reports = os.path.join(asan, 'reports')
+
+
+# Leaks of upstream QEMU's own (see the file); ours are reported
+LSAN_SUPPRESSIONS = os.path.join(TOP, 'tests', 'lsan-suppressions.txt')
+
+# Unit tests that run no compiled code of ours: not repeated by --asan
+NO_COMPILED_CODE = {'unit callcycles', 'unit header-owners',
+                    'unit checkpatch', 'unit configure', 'unit install',
+                    'unit tier cli, hostile agent'}
 
 # Upstream CXL regression guards from bios-tables-test: the CXL tables
 # (with qcxl's performance model off), the HMAT/SRAT cases qcxl touches,
@@ -51,18 +83,25 @@ def hide_kvm(cmd):
 
 
 def qtest_commands():
-    env = {'QTEST_QEMU_BINARY': os.path.realpath(
-        os.path.join(BUILD, 'qemu-system-x86_64'))}
+    env = {'QTEST_QEMU_BINARY': os.path.realpath(Builds.qemu)}
     with open(os.path.join(TOP, 'tests', 'qtest', 'qcxl-qtests.txt'),
               encoding='utf-8') as f:
         ours = f.read().split()
-    cmds = [(f'qtest {t}', [os.path.join(QTEST_DIR, t), '--tap', '-k'], env)
+    qdir = Builds.qtest_dir
+    cmds = [(f'qtest {t}', [os.path.join(qdir, t), '--tap', '-k'], env)
             for t in ours]
     cmds.append(('qtest cxl-test',
-                 [os.path.join(QTEST_DIR, 'cxl-test'), '--tap', '-k'], env))
+                 [os.path.join(qdir, 'cxl-test'), '--tap', '-k'], env))
+    # qcxl's QMP commands and options, random and hostile: 30 s
+    cmds.append(('qtest qmp-fuzz',
+                 [sys.executable, os.path.join(TOP, 'tests', 'fuzz',
+                                               'qmp-fuzz.py'),
+                  '--qemu', Builds.qemu, '--time', '30',
+                  '--pool-cli', os.path.join(Builds.tools, 'qcxl-pool')],
+                 {}))
     for case in BIOS_TABLES_CASES:
         cmds.append((f'qtest bios-tables-test {case}',
-                     hide_kvm([os.path.join(QTEST_DIR, 'bios-tables-test'),
+                     hide_kvm([os.path.join(qdir, 'bios-tables-test'),
                                '--tap', '-k', '-p', case]), env))
     return cmds
 
@@ -88,31 +127,31 @@ SUITES = {
                      ('unit install', [sys.executable,
                                        os.path.join(TOP, 'tests', 'unit',
                                                     'test-install.py')], {}),
-                     ('unit agent', [os.path.join(BUILD, 'qcxl', 'test-agent'),
+                     ('unit agent', [os.path.join(Builds.tools, 'test-agent'),
                                      '--tap', '-k'], {}),
                      ('unit agent protocol',
-                      [os.path.join(BUILD, 'qcxl', 'test-protocol'),
+                      [os.path.join(Builds.tools, 'test-protocol'),
                        '--tap', '-k'], {}),
                      ('unit agent daemon',
                       [os.path.join(TOP, 'tests', 'unit', 'agent',
                                     'test-daemon.py'),
-                       os.path.join(BUILD, 'qcxl', 'qcxl-tier-agent')], {}),
+                       os.path.join(Builds.tools, 'qcxl-tier-agent')], {}),
                      ('unit direct-map eval',
-                      [os.path.join(BUILD, 'qcxl', 'test-dm-eval'),
+                      [os.path.join(Builds.tools, 'test-dm-eval'),
                        '--tap', '-k'], {}),
                      ('unit tier cli, hostile agent',
                       [sys.executable,
                        os.path.join(TOP, 'tests', 'unit', 'agent',
                                     'test-tier-cli.py')], {}),
-                     ('unit pool', [os.path.join(BUILD, 'qcxl', 'test-pool'),
+                     ('unit pool', [os.path.join(Builds.tools, 'test-pool'),
                                     '--tap', '-k'], {}),
                      ('unit checkpoint format',
-                      [os.path.join(BUILD, 'qcxl', 'test-ckpt'),
+                      [os.path.join(Builds.tools, 'test-ckpt'),
                        '--tap', '-k'], {}),
                      ('unit pool cli',
                       [os.path.join(TOP, 'tests', 'unit', 'pool',
                                     'test-pool-cli.py'),
-                       os.path.join(BUILD, 'qcxl', 'qcxl-pool')], {}),
+                       os.path.join(Builds.tools, 'qcxl-pool')], {}),
                      # every libFuzzer target: seeds, corpus and crash
                      # reproducers replayed, then 3 s of fuzzing each
                      ('unit fuzz',
@@ -121,7 +160,7 @@ SUITES = {
                        '--time', '3'], {}),
                      # 6 processes, kill -9 at random instants
                      ('unit pool stress',
-                      [os.path.join(BUILD, 'qcxl', 'pool-stress'),
+                      [os.path.join(Builds.tools, 'pool-stress'),
                        '--procs', '6', '--rounds', '5', '--seconds', '4'],
                       {})],
     'qtest': qtest_commands,
@@ -135,11 +174,57 @@ SUITES = {
 }
 
 
+def sanitizer_env(name):
+    """
+    --asan: each sanitizer logs into a directory of its own for @name
+    (a report file per process that had something to report).
+    """
+    slug = re.sub(r'[^A-Za-z0-9.-]+', '_', name)
+    where = os.path.join(Builds.reports, slug)
+    shutil.rmtree(where, ignore_errors=True)
+    os.makedirs(where)
+    return where, {
+        # the slow unwinder: GLib's frames have no frame pointers
+        'ASAN_OPTIONS': f'log_path={where}/asan:detect_leaks=1:'
+                        'halt_on_error=1:fast_unwind_on_malloc=0',
+        'LSAN_OPTIONS': f'suppressions={LSAN_SUPPRESSIONS}:'
+                        'print_suppressions=0',
+        'UBSAN_OPTIONS': f'log_path={where}/ubsan:print_stacktrace=1:'
+                         'halt_on_error=0',
+    }
+
+
+# What a sanitizer may log that is no report: ASan's warning at QEMU's
+# first makecontext (its coroutines tell ASan of every stack switch,
+# through the fiber interface, so nothing is missed)
+SANITIZER_NOTICES = [re.compile(r"^==\d+==WARNING: ASan doesn't fully "
+                                r"support makecontext/swapcontext")]
+
+
+def sanitizer_reports(where):
+    """The reports the sanitizers left in @where: [(file, first lines)]."""
+    found = []
+    for f in sorted(os.listdir(where)):
+        with open(os.path.join(where, f), encoding='utf-8',
+                  errors='replace') as r:
+            lines = r.read().splitlines()
+        if all(not line.strip() or
+               any(n.match(line) for n in SANITIZER_NOTICES)
+               for line in lines):
+            continue
+        found.append((f, lines[:40]))
+    return found
+
+
 def run_tap(name, cmd, env):
     """Run one TAP producer; return (passed, failed, skipped)."""
     passed = failed = skipped = 0
     planned = None
     full_env = dict(os.environ, **env)
+    reports = None
+    if Builds.reports:
+        reports, san = sanitizer_env(name)
+        full_env.update(san)
     start = time.monotonic()
     print(f'# === {name}', flush=True)
     # qtests resolve tests/data relative to the source tree.
@@ -177,18 +262,33 @@ def run_tap(name, cmd, env):
     elif rc != 0 and failed == 0:
         print(f'not ok - {name}: exited {rc} although every test passed')
         failed += 1
+    if reports:
+        found = sanitizer_reports(reports)
+        for f, lines in found:
+            print(f'  # {os.path.join(reports, f)}:')
+            for line in lines:
+                print(f'  # {line}')
+        if found:
+            print(f'not ok - {name}: {len(found)} sanitizer report(s) in '
+                  f'{reports}')
+            failed += 1
     print(f'# {name}: {passed} passed, {failed} failed, {skipped} skipped '
           f'in {elapsed:.0f}s', flush=True)
     return passed, failed, skipped
 
 
 def main():
-    suites = sys.argv[1:] or list(SUITES)
+    args = sys.argv[1:]
+    asan = '--asan' in args
+    suites = [a for a in args if a != '--asan'] or list(SUITES)
     for s in suites:
-        if s not in SUITES:
-            print(f'unknown suite {s}; known: {" ".join(SUITES)}',
-                  file=sys.stderr)
+        if s not in SUITES or (asan and s == 'guest'):
+            print(f'unknown suite {s}; known: '
+                  f'{" ".join(x for x in SUITES if not asan or x != "guest")}'
+                  f'{" (with --asan)" if asan else ""}', file=sys.stderr)
             return 2
+    if asan:
+        Builds.use_asan()
     total_p = total_f = total_s = 0
     start = time.monotonic()
     if 'qtest' in suites or 'guest' in suites:
@@ -197,6 +297,9 @@ def main():
             print(f'# {said}')
     for s in suites:
         for name, cmd, env in SUITES[s]():
+            if asan and name in NO_COMPILED_CODE:
+                print(f'# {name}: runs no compiled code; left to make check')
+                continue
             p, f, sk = run_tap(name, cmd, env)
             total_p += p
             total_f += f

@@ -325,10 +325,14 @@ qemu_config_args() {
         --firmwarepath="$QCXL_FIRMWARE_PATH"
 }
 
-# qemu_configure SRC BUILDDIR
+# qemu_configure SRC BUILDDIR [EXTRA-CONFIGURE-ARG...]
 qemu_configure() {
     local src=$1 bdir=$2 stamp
-    stamp=$( { echo "$src"; qemu_config_args; } | sha256sum | cut -c1-64)
+    shift 2
+    local extra=("$@")
+    stamp=$( { echo "$src"; qemu_config_args
+               [ ${#extra[@]} -eq 0 ] || printf '%s\n' "${extra[@]}"; } |
+             sha256sum | cut -c1-64)
     if [ "$(cat "$bdir/.qcxl-configured" 2>/dev/null)" = "$stamp" ] &&
        [ -f "$bdir/build.ninja" ]; then
         return 0
@@ -340,6 +344,7 @@ qemu_configure() {
     mkdir -p "$bdir"
     local args
     mapfile -t args < <(qemu_config_args)
+    args+=("${extra[@]}")
     if ! (cd "$bdir" && "$src/configure" "${args[@]}") > "$bdir/qcxl-configure.log" 2>&1; then
         tail -n 30 "$bdir/qcxl-configure.log" >&2
         mv "$bdir" "$bdir.failed.$$"
