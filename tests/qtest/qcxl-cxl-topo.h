@@ -54,9 +54,12 @@ typedef struct Topo {
     QTestState *qts;
     uint64_t win;           /* fixed memory window base */
     uint64_t win_size;
+    uint64_t host_reg;      /* host bridges' component registers */
     uint64_t hb_hdm;        /* host bridge HDM capability (0: passthrough) */
     uint64_t usp_hdm;       /* switch upstream port HDM capability */
     uint64_t ep_hdm[8];     /* endpoints' HDM capability */
+    int ep_bdf[8];          /* endpoints' bus << 8 | devfn ... */
+    uint32_t ep_bar0[8];    /* ... and where their BAR0 is */
     int nep;                /* type-3 devices */
     Dev dev[8];
     int ndev;               /* ... of which backed by files in dev[] */
@@ -113,6 +116,15 @@ static inline uint64_t find_hdm(QTestState *qts, uint64_t comp)
         }
     }
     g_assert_not_reached();
+}
+
+/* Endpoint @i of @t at @bdf: its BAR0 at @addr, and its HDM decoders */
+static inline void setup_endpoint(Topo *t, int i, int bdf, uint32_t addr)
+{
+    setup_bar0(t->qts, bdf, addr);
+    t->ep_bdf[i] = bdf;
+    t->ep_bar0[i] = addr;
+    t->ep_hdm[i] = find_hdm(t->qts, addr);
 }
 
 static inline void decoder_set(QTestState *qts, uint64_t hdm, int n,
@@ -253,15 +265,14 @@ static inline char *topo_memdev(const char *kind, int i)
 }
 
 /*
- * Topology @kind (above), interleaving at 256 << @ig bytes where the
- * window does, QEMU from the binary in environment variable @var (NULL:
- * QTEST_QEMU_BINARY).
+ * The command line of topology @kind (above), interleaving at 256 << @ig
+ * bytes where the window does; @t gets its devices' files, kind and
+ * count (the addresses, win and host_reg, are the caller's to find).
  */
-static inline Topo *topo_new_full(const char *kind, const char *extra,
-                                  int ig, const char *var)
+static inline GString *topo_args(Topo *t, const char *kind,
+                                 const char *extra, int ig)
 {
-    Topo *t = g_new0(Topo, 1);
-    g_autoptr(GString) args = g_string_new("-machine q35,cxl=on ");
+    GString *args = g_string_new("-machine q35,cxl=on ");
     const char *suffix = topo_suffix(kind);
     bool hb = g_str_has_prefix(kind, "hb");
     bool two_hb = g_str_has_prefix(kind, "2hb");
@@ -358,11 +369,26 @@ static inline Topo *topo_new_full(const char *kind, const char *extra,
                         "volatile-memdev=cxl-mem0,id=ep0 ");
     }
     g_string_append(args, extra ?: "");
+    t->kind = g_strdup(kind);
+    t->nep = n;
+    return args;
+}
+
+/*
+ * Topology @kind (above), interleaving at 256 << @ig bytes where the
+ * window does, QEMU from the binary in environment variable @var (NULL:
+ * QTEST_QEMU_BINARY).
+ */
+static inline Topo *topo_new_full(const char *kind, const char *extra,
+                                  int ig, const char *var)
+{
+    Topo *t = g_new0(Topo, 1);
+    g_autoptr(GString) args = topo_args(t, kind, extra, ig);
+
     t->qts = var ? qtest_init_with_env(var, args->str, true) :
                    qtest_init(args->str);
     t->win = mtree_addr(t->qts, "cxl-fixed-memory-region");
-    t->kind = g_strdup(kind);
-    t->nep = n;
+    t->host_reg = mtree_addr(t->qts, "cxl_host_reg");
     topo_setup(t);
     return t;
 }
@@ -388,11 +414,9 @@ static inline void topo_setup(Topo *t)
     if (two_hb) {
         /* The second bridge's root bus is 64. */
         setup_bridge(t->qts, 12 << 8, 13, 13, 0xfe000000, 0xfe0fffff);
-        setup_bar0(t->qts, 13 << 8, 0xfe000000);
+        setup_endpoint(t, 0, 13 << 8, 0xfe000000);
         setup_bridge(t->qts, 64 << 8, 65, 65, 0xfe100000, 0xfe1fffff);
-        setup_bar0(t->qts, 65 << 8, 0xfe100000);
-        t->ep_hdm[0] = find_hdm(t->qts, 0xfe000000);
-        t->ep_hdm[1] = find_hdm(t->qts, 0xfe100000);
+        setup_endpoint(t, 1, 65 << 8, 0xfe100000);
     } else if (sw2) {
         setup_bridge(t->qts, 12 << 8, 13, 16, 0xfe000000, 0xfe4fffff);
         setup_bar0(t->qts, 13 << 8, 0xfe000000);          /* USP */
@@ -400,36 +424,30 @@ static inline void topo_setup(Topo *t)
         setup_bridge(t->qts, 14 << 8, 15, 15, 0xfe200000, 0xfe2fffff);
         setup_bridge(t->qts, 14 << 8 | 1 << 3, 16, 16, 0xfe300000,
                      0xfe3fffff);
-        setup_bar0(t->qts, 15 << 8, 0xfe200000);          /* type-3 0 */
-        setup_bar0(t->qts, 16 << 8, 0xfe300000);          /* type-3 1 */
+        setup_endpoint(t, 0, 15 << 8, 0xfe200000);
+        setup_endpoint(t, 1, 16 << 8, 0xfe300000);
         t->usp_hdm = find_hdm(t->qts, 0xfe000000);
-        t->ep_hdm[0] = find_hdm(t->qts, 0xfe200000);
-        t->ep_hdm[1] = find_hdm(t->qts, 0xfe300000);
     } else if (hb) {
         for (i = 0; i < n; i++) {
             uint32_t mem = 0xfe000000 + i * 0x100000;
 
             setup_bridge(t->qts, 12 << 8 | i << 3, 13 + i, 13 + i, mem,
                          mem + 0xfffff);
-            setup_bar0(t->qts, (13 + i) << 8, mem);
-            t->ep_hdm[i] = find_hdm(t->qts, mem);
+            setup_endpoint(t, i, (13 + i) << 8, mem);
         }
         /* Several root ports: the host bridge decodes. */
-        t->hb_hdm = n > 1 ?
-            find_hdm(t->qts, mtree_addr(t->qts, "cxl_host_reg")) : 0;
+        t->hb_hdm = n > 1 ? find_hdm(t->qts, t->host_reg) : 0;
     } else if (strcmp(kind, "switch") == 0) {
         setup_bridge(t->qts, 12 << 8, 13, 15, 0xfe000000, 0xfe3fffff);
         setup_bar0(t->qts, 13 << 8, 0xfe000000);          /* USP */
         setup_bridge(t->qts, 13 << 8, 14, 15, 0xfe100000, 0xfe3fffff);
         setup_bar0(t->qts, 14 << 8, 0xfe100000);          /* DSP */
         setup_bridge(t->qts, 14 << 8, 15, 15, 0xfe200000, 0xfe3fffff);
-        setup_bar0(t->qts, 15 << 8, 0xfe200000);          /* type-3 */
+        setup_endpoint(t, 0, 15 << 8, 0xfe200000);
         t->usp_hdm = find_hdm(t->qts, 0xfe000000);
-        t->ep_hdm[0] = find_hdm(t->qts, 0xfe200000);
     } else {
         setup_bridge(t->qts, 12 << 8 | 0, 13, 13, 0xfe000000, 0xfe0fffff);
-        setup_bar0(t->qts, 13 << 8, 0xfe000000);
-        t->ep_hdm[0] = find_hdm(t->qts, 0xfe000000);
+        setup_endpoint(t, 0, 13 << 8, 0xfe000000);
     }
 }
 

@@ -7,7 +7,9 @@
  * - the fixed memory window is in the system flat view at the address
  *   and size the command line gave, and its rendering (I/O or RAM) is
  *   what decides whether KVM can give the guest memslots for it;
- * - bad window options are refused at start-up with a clear message.
+ * - bad window options are refused at start-up with a clear message;
+ * - the label storage area through the mailbox takes the lengths a
+ *   guest may give, none and too many, without harm.
  *
  * Copyright (c) 2026 qcxl authors
  * SPDX-License-Identifier: GPL-2.0-or-later
@@ -15,6 +17,7 @@
 
 #include "qemu/osdep.h"
 #include "libqtest.h"
+#include "qcxl-cxl-topo.h"
 
 #define CXL_WINDOW_BASE 0x110000000ULL
 #define CXL_WINDOW_SIZE (4ULL << 30)
@@ -161,6 +164,59 @@ static void test_bad_window_options(void)
                    "cxl=off");
 }
 
+/* CXL r3.1 8.2.9: return codes, and the LSA commands (8.2.9.9.2) */
+#define MBOX_SUCCESS        0
+#define MBOX_INVALID_INPUT  2
+#define GET_LSA             0x4102
+#define SET_LSA             0x4103
+
+/*
+ * Get LSA of no bytes used to abort QEMU (an assertion), as did Set LSA
+ * with no data; Get LSA of more than the 2 KiB payload copied past the
+ * payload registers (found by the qcxl-cxl-pmem fuzz target).
+ */
+static void test_lsa_mailbox(void)
+{
+    Topo *t = topo_new("1way-pmem", NULL);
+    uint32_t bar2 = t->ep_bar0[0] + 0x80000;
+    uint8_t pl[8 + 16] = { 0 };
+    uint8_t back[16];
+    uint64_t mb;
+    int i;
+
+    cfg_write(t->qts, t->ep_bdf[0], 0x18, bar2);
+    cfg_write(t->qts, t->ep_bdf[0], 0x1c, 0);
+    mb = find_mailbox(t->qts, bar2);
+
+    /* offset 0, length 0 */
+    g_assert_cmpint(mbox_cmd(t->qts, mb, GET_LSA, pl, 8), ==, MBOX_SUCCESS);
+    stl_le_p(pl + 4, 4096);
+    g_assert_cmpint(mbox_cmd(t->qts, mb, GET_LSA, pl, 8), ==,
+                    MBOX_INVALID_INPUT);
+    stl_le_p(pl + 4, 2049);
+    g_assert_cmpint(mbox_cmd(t->qts, mb, GET_LSA, pl, 8), ==,
+                    MBOX_INVALID_INPUT);
+    /* Set LSA: offset, reserved, and no data */
+    stl_le_p(pl + 4, 0);
+    g_assert_cmpint(mbox_cmd(t->qts, mb, SET_LSA, pl, 8), ==, MBOX_SUCCESS);
+
+    /* Labels still go in and come back */
+    stl_le_p(pl, 64);
+    for (i = 0; i < 16; i++) {
+        pl[8 + i] = 0xa0 + i;
+    }
+    g_assert_cmpint(mbox_cmd(t->qts, mb, SET_LSA, pl, sizeof(pl)), ==,
+                    MBOX_SUCCESS);
+    stl_le_p(pl, 64);
+    stl_le_p(pl + 4, 16);
+    g_assert_cmpint(mbox_cmd(t->qts, mb, GET_LSA, pl, 8), ==, MBOX_SUCCESS);
+    qtest_memread(t->qts, mb + 0x20, back, sizeof(back));
+    for (i = 0; i < 16; i++) {
+        g_assert_cmphex(back[i], ==, 0xa0 + i);
+    }
+    topo_free(t);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -170,5 +226,6 @@ int main(int argc, char **argv)
                    test_window_in_flatview);
     qtest_add_func("/qcxl/topology/bad-window-options",
                    test_bad_window_options);
+    qtest_add_func("/qcxl/topology/lsa-mailbox", test_lsa_mailbox);
     return g_test_run();
 }
