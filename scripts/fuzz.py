@@ -22,6 +22,16 @@ qcxl's libFuzzer targets: build them, fuzz them, replay their corpora.
                                         build/fuzz/coverage.json: lines
                                         and functions covered per file of
                                         ours
+  scripts/fuzz.py run --time S --targets cxl-1way,cxl-switch,...
+                                        the device targets (cxl-*) are
+                                        QEMU itself, built by
+                                        scripts/build-qemu-fuzz.sh:
+                                        decoders, registers, window
+                                        memory and mailbox of an
+                                        enumerated CXL topology
+                                        (docs/devel/fuzzing.rst); not in
+                                        check, and "run" without
+                                        --targets leaves them out
   scripts/fuzz.py check [--time 5]      TAP for make check: each target
                                         replays its seeds, its committed
                                         corpus (tests/fuzz/corpus/TARGET)
@@ -77,6 +87,16 @@ TARGETS = {
     'agent-acpi': {'src': AGENT, **AGENT_FLAGS},
     'tiers-state': {'src': AGENT, **AGENT_FLAGS},
 }
+# QEMU's fuzzer binary with qcxl's CXL targets (qcxl-cxl-NAME)
+DEVICES = ['1way', 'hb-2way', 'hb-4way', '2hb', 'switch', 'pmem', 'dcd',
+           'firmware', 'pool']
+QEMU_FUZZ = os.path.join(OUT, 'qemu-fuzz-x86_64')
+DEVICE_POOL = os.path.join(OUT, 'cxl-pool')
+
+
+def is_device(name):
+    return name.startswith('cxl-') and name[4:] in DEVICES
+
 
 STATUS = re.compile(r'^#(\d+)\s+(INITED|NEW|REDUCE|pulse|DONE|RELOAD)\s+'
                     r'cov: (\d+) ft: (\d+) corp: (\d+)/')
@@ -88,7 +108,74 @@ def pkg_flags(pkgs, what):
 
 
 def binary(name):
+    if is_device(name):
+        return QEMU_FUZZ
     return os.path.join(OUT, f'fuzz-{name}')
+
+
+def device_seeds(name):
+    """Inputs of qcxl_cxl_fuzz.c's format that reach each part"""
+    def op(code, operands=b''):
+        return bytes([code]) + operands.ljust(16, b'\0')[:16]
+
+    def commit(comp, ways):
+        iw = {1: 0, 2: 1, 4: 2}[ways]
+        tl = sum(i << (8 * i) for i in range(ways))
+        return op(1, bytes([comp, 0, 0, ways - 1, iw, 0]) +
+                  tl.to_bytes(8, 'little'))
+
+    def mbox(dev, opcode, payload=b''):
+        return (op(7, bytes([dev]) + opcode.to_bytes(2, 'little') +
+                   len(payload).to_bytes(2, 'little')) + payload)
+
+    ways = {'hb-2way': 2, 'hb-4way': 4, '2hb': 2, 'switch': 2,
+            'firmware': 2, 'pool': 2}.get(name[4:], 1)
+    sets = b''.join(commit(c, ways) for c in range(ways + 1))
+    window = b''.join(op(5, (i * 4096).to_bytes(4, 'little') + bytes([3]) +
+                         (0x5a5a0000 + i).to_bytes(8, 'little')) +
+                      op(6, (i * 4096).to_bytes(4, 'little') + bytes([3]))
+                      for i in range(8))
+    # CXL r3.1 8.2.9: identify, partition info, LSA, logs, events,
+    # timestamp, poison, scan media and sanitize (background),
+    # firmware, dynamic capacity configuration and extents
+    cmds = [(0x4000, b''), (0x4100, b''), (0x4102, bytes(8)),
+            (0x0400, b''), (0x0401, bytes(16) + (64).to_bytes(4, 'little')),
+            (0x0100, b'\0'), (0x0300, b''), (0x0301, bytes(8)),
+            (0x4300, bytes(8) + (1 << 20).to_bytes(8, 'little')),
+            (0x4301, bytes(8)), (0x4303, bytes(8)),
+            (0x4304, bytes(8) + (1 << 20).to_bytes(8, 'little')),
+            (0x4400, b''), (0x0200, b''), (0x4800, bytes(2)),
+            (0x4801, bytes(8))]
+    mail = b''.join(mbox(0, c, p) for c, p in cmds)
+    clock = op(8, (10 ** 9).to_bytes(4, 'little'))
+    return {'set': sets + window,
+            'mailbox': mail + clock + mbox(0, 0x0400),
+            'set-reset': sets + window + op(9) + window,
+            'registers': b''.join(op(3, bytes([0]) + (o).to_bytes(2, 'little')
+                                     + (0xffffffff).to_bytes(4, 'little')) +
+                                  op(4, bytes([0]) + o.to_bytes(2, 'little'))
+                                  for o in range(0x1000, 0x1100, 4))}
+
+
+def build_device():
+    subprocess.run([os.path.join(TOP, 'scripts', 'build-qemu-fuzz.sh')],
+                   check=True)
+    pool_cli = os.path.join(TOP, 'build', 'qcxl', 'qcxl-pool')
+    if os.path.exists(DEVICE_POOL):
+        os.unlink(DEVICE_POOL)
+    for cmd in (['format', DEVICE_POOL, '--size', '600M'],
+                ['host-add', DEVICE_POOL, 'fuzz'],
+                ['create', DEVICE_POOL, 'r0', '256M', '--owner', 'fuzz'],
+                ['create', DEVICE_POOL, 'r1', '256M', '--owner', 'fuzz']):
+        subprocess.run([pool_cli] + cmd, check=True,
+                       stdout=subprocess.DEVNULL)
+    for n in DEVICES:
+        d = seed_dir(f'cxl-{n}')
+        shutil.rmtree(d, ignore_errors=True)
+        os.makedirs(d)
+        for k, v in device_seeds(f'cxl-{n}').items():
+            with open(os.path.join(d, k), 'wb') as f:
+                f.write(v)
 
 
 def seed_dir(name):
@@ -142,7 +229,10 @@ def build(names):
                          '(clang-14, libclang-rt-14-dev)')
     os.makedirs(OUT, exist_ok=True)
     for n in names:
-        build_one(n)
+        if not is_device(n):
+            build_one(n)
+    if any(is_device(n) for n in names):
+        build_device()
 
 
 def dirs_of(name):
@@ -164,9 +254,17 @@ def start(name, seconds):
     cmd = [binary(name), f'-max_total_time={seconds}', '-print_final_stats=1',
            f'-artifact_prefix={crashes}/', '-timeout=10',
            '-rss_limit_mb=2048'] + dirs_of(name)
+    env = dict(os.environ)
+    if is_device(name):
+        # QEMU maps its guest RAM and devices' memory: no RSS limit there
+        cmd[1:1] = [f'--fuzz-target=qcxl-{name}']
+        cmd[cmd.index('-rss_limit_mb=2048')] = '-rss_limit_mb=0'
+        # an input resets and enumerates the machine, and may build sets
+        cmd[cmd.index('-timeout=10')] = '-timeout=120'
+        env['QCXL_FUZZ_POOL'] = DEVICE_POOL
     return subprocess.Popen(cmd, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, text=True,
-                            errors='replace', cwd=OUT)
+                            errors='replace', cwd=OUT, env=env)
 
 
 def follow(name, proc, t0):
@@ -197,8 +295,12 @@ def fuzz_one(name, seconds):
     before = set(os.listdir(crashes)) if os.path.isdir(crashes) else set()
     print(f'# fuzzing {name} for {seconds} s', flush=True)
     fig = follow(name, start(name, seconds), time.monotonic())
-    fig['crashes'] = [os.path.join(crashes, c)
-                      for c in sorted(set(os.listdir(crashes)) - before)]
+    found = sorted(set(os.listdir(crashes)) - before)
+    # libFuzzer keeps its slowest inputs too: worth a look, no crash
+    fig['slow_units'] = [os.path.join(crashes, c) for c in found
+                         if c.startswith('slow-unit-')]
+    fig['crashes'] = [os.path.join(crashes, c) for c in found
+                      if not c.startswith('slow-unit-')]
     if fig['exit'] and not fig['crashes']:
         fig['crashes'] = ['(exit %d without an artifact)' % fig['exit']]
     print(f'# {name}: {fig["executions"]} executions, {fig["edges"]} edges, '
@@ -362,9 +464,10 @@ def main():
         if args.time < 1:
             ap.error('--time takes seconds, at least 1')
         bad = [t for t in (args.targets or '').split(',')
-               if t and t not in TARGETS]
+               if t and t not in TARGETS and not is_device(t)]
         if bad:
-            ap.error(f'unknown targets {bad}; known: {list(TARGETS)}')
+            ap.error(f'unknown targets {bad}; known: {list(TARGETS)} and '
+                     f'{["cxl-" + d for d in DEVICES]}')
         return cmd_run(args)
     if args.cmd == 'check':
         return cmd_check(args)

@@ -1,0 +1,371 @@
+/*
+ * qcxl: fuzz targets for the CXL devices, in QEMU's fuzzing framework
+ * (docs/devel/fuzzing.rst).
+ *
+ * QEMU's generic-fuzz reaches PCI devices on bus 0 only, and every CXL
+ * device sits behind a root port.  These targets enumerate each
+ * topology as firmware would (qcxl-cxl-topo.h, as the qtests do), after
+ * start-up and after every reset, and read their input as operations
+ * on the CXL surface, so that every input means something: HDM decoder
+ * registers and commits at every level, any component register, window
+ * memory (direct map and software decode), mailbox commands of every
+ * set with their payload, and the clock, for background commands.
+ *
+ *   QCXL_FUZZ_POOL=FILE qemu-fuzz-x86_64 --fuzz-target=qcxl-cxl-pool ...
+ *
+ * Copyright (c) 2026 qcxl authors
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "qemu/osdep.h"
+#include "qemu/units.h"
+#include "qemu/timer.h"
+#include "hw/boards.h"
+#include "hw/cxl/cxl.h"
+#include "hw/i386/pc.h"
+#include "tests/qtest/libqtest.h"
+#include "fuzz.h"
+#include "../qcxl-cxl-topo.h"
+
+typedef struct CxlFuzzConfig {
+    const char *name;
+    const char *kind;           /* qcxl-cxl-topo.h's */
+    const char *extra;
+} CxlFuzzConfig;
+
+static const CxlFuzzConfig configs[] = {
+    { "1way", "hb1-ram", NULL },
+    { "hb-2way", "hb2-ram", NULL },
+    { "hb-4way", "hb4-ram", NULL },
+    /* the window interleaves two host bridges */
+    { "2hb", "2hb-ram", NULL },
+    { "switch", "switch2-ram", NULL },
+    { "pmem", "1way-pmem", NULL },
+    { "dcd", "1way-dc", NULL },
+    /* decoders committed at reset by the firmware model */
+    { "firmware", "switch2-ram",
+      "-M cxl-firmware=ram -smp 2 "
+      "-object memory-backend-ram,id=dram0,size=512M "
+      "-numa node,nodeid=0,cpus=0-1,memdev=dram0 " },
+    /* type-3 heads whose memory is pool regions (QCXL_FUZZ_POOL) */
+    { "pool", "hb2-ext", NULL },
+};
+
+/* Operations: an opcode byte, then the operands of its struct */
+enum {
+    OP_DEC_WRITE,               /* a decoder register */
+    OP_DEC_COMMIT,              /* program and commit a decoder */
+    OP_DEC_UNCOMMIT,
+    OP_COMP_WRITE,              /* any component register */
+    OP_COMP_READ,
+    OP_WIN_WRITE,               /* window memory */
+    OP_WIN_READ,
+    OP_MBOX,                    /* a mailbox command */
+    OP_CLOCK,                   /* time passes: background commands */
+    OP_RESET,                   /* system reset, then enumeration */
+    OP__MAX
+};
+
+typedef struct CxlFuzz {
+    Topo topo;
+    uint64_t comp[10];          /* decoder capabilities, by index */
+    int ncomp;
+    uint64_t mbox[8];           /* each endpoint's mailbox (0: none) */
+} CxlFuzz;
+
+static CxlFuzz fz;
+
+/* Where the machine put the window and the host bridges' registers */
+static void find_addresses(Topo *t)
+{
+    PCMachineState *pcms = PC_MACHINE(qdev_get_machine());
+    CXLState *cxl = &pcms->cxl_devices_state;
+    CXLFixedWindow *fw = cxl->fixed_windows->data;
+
+    t->win = fw->base;
+    t->host_reg = cxl->host_mr.addr;
+}
+
+/* Each endpoint's BAR2 (device registers) after its BAR0, and mailbox */
+static void setup_mailboxes(CxlFuzz *f)
+{
+    Topo *t = &f->topo;
+    int i;
+
+    for (i = 0; i < t->nep; i++) {
+        uint32_t bar2 = t->ep_bar0[i] + 0x80000;
+
+        cfg_write(t->qts, t->ep_bdf[i], 0x18, bar2);
+        cfg_write(t->qts, t->ep_bdf[i], 0x1c, 0);
+        f->mbox[i] = find_mailbox(t->qts, bar2);
+    }
+}
+
+static void enumerate(CxlFuzz *f)
+{
+    Topo *t = &f->topo;
+    int i;
+
+    topo_setup(t);
+    setup_mailboxes(f);
+    f->ncomp = 0;
+    if (t->hb_hdm) {
+        f->comp[f->ncomp++] = t->hb_hdm;
+    }
+    if (t->usp_hdm) {
+        f->comp[f->ncomp++] = t->usp_hdm;
+    }
+    for (i = 0; i < t->nep; i++) {
+        f->comp[f->ncomp++] = t->ep_hdm[i];
+    }
+}
+
+/* The operands of one operation: what is left of @len, zero-padded */
+static const uint8_t *take(const uint8_t **data, size_t *len, size_t n,
+                           uint8_t *buf)
+{
+    size_t k = MIN(n, *len);
+
+    memset(buf, 0, n);
+    memcpy(buf, *data, k);
+    *data += k;
+    *len -= k;
+    return buf;
+}
+
+static void op_dec_write(CxlFuzz *f, const uint8_t *a)
+{
+    uint64_t d = f->comp[a[0] % f->ncomp] + HDM_DEC(a[1] % 4);
+
+    qtest_writel(f->topo.qts, d + (a[2] % 8) * 4, ldl_le_p(a + 3));
+}
+
+static void op_dec_commit(CxlFuzz *f, const uint8_t *a)
+{
+    Topo *t = &f->topo;
+    uint64_t hdm = f->comp[a[0] % f->ncomp];
+    uint64_t base = t->win + (uint64_t)(a[2] % 16) * 256 * MiB;
+    uint64_t size = (uint64_t)(a[3] % 4 + 1) * 256 * MiB;
+    /* 1, 2, 4, 8 ways mostly; now and then any encoding */
+    uint32_t iw = a[4] < 224 ? a[4] % 4 : a[4] % 16;
+    uint32_t ctrl = (a[5] % 7) << CTRL_IG_SHIFT | iw << CTRL_IW_SHIFT |
+                    CTRL_COMMIT;
+
+    decoder_set(t->qts, hdm, a[1] % 4, base, size, ctrl, ldq_le_p(a + 6));
+}
+
+static void op_dec_uncommit(CxlFuzz *f, const uint8_t *a)
+{
+    uint64_t c = f->comp[a[0] % f->ncomp] + HDM_DEC(a[1] % 4) + HDM_CTRL;
+    QTestState *qts = f->topo.qts;
+
+    qtest_writel(qts, c, qtest_readl(qts, c) & ~(CTRL_COMMIT |
+                                                 CTRL_COMMITTED));
+}
+
+/* Component register blocks: the endpoints' and the host bridges' */
+static uint64_t comp_block(CxlFuzz *f, uint8_t which)
+{
+    Topo *t = &f->topo;
+    int n = t->nep + 1;
+
+    return which % n < t->nep ? t->ep_bar0[which % n] : t->host_reg;
+}
+
+static void op_comp_write(CxlFuzz *f, const uint8_t *a)
+{
+    uint64_t r = comp_block(f, a[0]) + (lduw_le_p(a + 1) % (64 * KiB) & ~3);
+
+    qtest_writel(f->topo.qts, r, ldl_le_p(a + 3));
+}
+
+static void op_comp_read(CxlFuzz *f, const uint8_t *a)
+{
+    uint64_t r = comp_block(f, a[0]) + (lduw_le_p(a + 1) % (64 * KiB) & ~3);
+
+    qtest_readl(f->topo.qts, r);
+}
+
+/* An offset in the window's first 4 GiB, aligned to the access */
+static uint64_t win_addr(CxlFuzz *f, const uint8_t *a, int size)
+{
+    return f->topo.win + (ldl_le_p(a) & ~(uint32_t)(size - 1)) %
+           f->topo.win_size;
+}
+
+static void op_win_write(CxlFuzz *f, const uint8_t *a)
+{
+    QTestState *qts = f->topo.qts;
+    int size = 1 << (a[4] % 4);
+    uint64_t addr = win_addr(f, a, size), v = ldq_le_p(a + 5);
+
+    switch (size) {
+    case 1:
+        qtest_writeb(qts, addr, v);
+        break;
+    case 2:
+        qtest_writew(qts, addr, v);
+        break;
+    case 4:
+        qtest_writel(qts, addr, v);
+        break;
+    default:
+        qtest_writeq(qts, addr, v);
+    }
+}
+
+static void op_win_read(CxlFuzz *f, const uint8_t *a)
+{
+    QTestState *qts = f->topo.qts;
+    int size = 1 << (a[4] % 4);
+    uint64_t addr = win_addr(f, a, size);
+
+    switch (size) {
+    case 1:
+        qtest_readb(qts, addr);
+        break;
+    case 2:
+        qtest_readw(qts, addr);
+        break;
+    case 4:
+        qtest_readl(qts, addr);
+        break;
+    default:
+        qtest_readq(qts, addr);
+    }
+}
+
+/*
+ * A mailbox command: opcode, payload length, then the payload from the
+ * input.  A doorbell still busy (a background command) is left alone.
+ */
+static void op_mbox(CxlFuzz *f, const uint8_t *a, const uint8_t **data,
+                    size_t *len)
+{
+    QTestState *qts = f->topo.qts;
+    uint64_t mb = f->mbox[a[0] % f->topo.nep];
+    uint16_t opcode = lduw_le_p(a + 1);
+    size_t n = MIN(lduw_le_p(a + 3) % 513, *len);
+
+    if (!mb || qtest_readl(qts, mb + 4) & 1) {
+        return;
+    }
+    if (n) {
+        qtest_memwrite(qts, mb + 0x20, *data, n);
+        *data += n;
+        *len -= n;
+    }
+    qtest_writeq(qts, mb + 0x08, opcode | (uint64_t)n << 16);
+    qtest_writel(qts, mb + 0x04, 1);
+    qtest_readq(qts, mb + 0x10);
+}
+
+static void qcxl_cxl_fuzz(QTestState *s, const unsigned char *data,
+                          size_t len)
+{
+    uint8_t buf[16];
+
+    while (len) {
+        uint8_t op = *data % OP__MAX;
+        const uint8_t *a;
+
+        data++;
+        len--;
+        a = take(&data, &len, sizeof(buf), buf);
+        switch (op) {
+        case OP_DEC_WRITE:
+            op_dec_write(&fz, a);
+            break;
+        case OP_DEC_COMMIT:
+            op_dec_commit(&fz, a);
+            break;
+        case OP_DEC_UNCOMMIT:
+            op_dec_uncommit(&fz, a);
+            break;
+        case OP_COMP_WRITE:
+            op_comp_write(&fz, a);
+            break;
+        case OP_COMP_READ:
+            op_comp_read(&fz, a);
+            break;
+        case OP_WIN_WRITE:
+            op_win_write(&fz, a);
+            break;
+        case OP_WIN_READ:
+            op_win_read(&fz, a);
+            break;
+        case OP_MBOX:
+            op_mbox(&fz, a, &data, &len);
+            break;
+        case OP_CLOCK:
+            /*
+             * What qtest's clock_step does, without libqtest's assertion
+             * that time moved: it does not while the VM is stopped
+             */
+            qemu_clock_advance_virtual_time(
+                qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL) + 1 +
+                ldl_le_p(a) % (10 * NANOSECONDS_PER_SECOND));
+            break;
+        case OP_RESET:
+            fuzz_reset(s);
+            enumerate(&fz);
+            break;
+        }
+        flush_events(s);
+    }
+    fuzz_reset(s);
+    enumerate(&fz);
+}
+
+static GString *qcxl_cxl_cmdline(FuzzTarget *t)
+{
+    const CxlFuzzConfig *c = t->opaque;
+    g_autofree char *extra = NULL;
+    GString *cmd;
+
+    if (!strcmp(c->name, "pool")) {
+        const char *pool = g_getenv("QCXL_FUZZ_POOL");
+
+        if (!pool) {
+            fprintf(stderr, "qcxl-cxl-pool needs QCXL_FUZZ_POOL: a pool "
+                    "with regions r0 and r1 of 256 MiB for host 'fuzz'\n");
+            exit(1);
+        }
+        extra = g_strdup_printf("-object memory-backend-qcxl-pool,"
+                                "id=cxl-mem0,size=256M,pool=%s,host=fuzz,"
+                                "region=r0 "
+                                "-object memory-backend-qcxl-pool,"
+                                "id=cxl-mem1,size=256M,pool=%s,host=fuzz,"
+                                "region=r1 ", pool, pool);
+    }
+    cmd = topo_args(&fz.topo, c->kind, extra ?: c->extra, 0);
+    g_string_prepend(cmd, TARGET_NAME " -display none -machine accel=qtest "
+                     "-m 512M ");
+    return cmd;
+}
+
+static void qcxl_cxl_pre_fuzz(QTestState *s)
+{
+    fz.topo.qts = s;
+    find_addresses(&fz.topo);
+    enumerate(&fz);
+}
+
+static void register_qcxl_cxl_targets(void)
+{
+    int i;
+
+    for (i = 0; i < ARRAY_SIZE(configs); i++) {
+        fuzz_add_target(&(FuzzTarget){
+            .name = g_strdup_printf("qcxl-cxl-%s", configs[i].name),
+            .description = "qcxl: CXL decoders, registers, window memory "
+                           "and mailbox, on an enumerated topology",
+            .get_init_cmdline = qcxl_cxl_cmdline,
+            .pre_fuzz = qcxl_cxl_pre_fuzz,
+            .fuzz = qcxl_cxl_fuzz,
+            .opaque = (void *)&configs[i],
+        });
+    }
+}
+
+fuzz_target_init(register_qcxl_cxl_targets);
