@@ -199,6 +199,17 @@ class Qemu:
         self.err.close()
 
 
+def stacks(proc):
+    """Every thread's stack of a QEMU that stopped answering (gdb)"""
+    if not shutil.which('gdb') or proc.poll() is not None:
+        return ''
+    r = subprocess.run(['gdb', '-p', str(proc.pid), '-batch', '-nx',
+                        '-ex', 'thread apply all bt'],
+                       capture_output=True, text=True, errors='replace',
+                       timeout=120, check=False)
+    return r.stdout[-20000:]
+
+
 def died(rc):
     """Why an exit status is a crash, or None"""
     if rc is None:
@@ -449,7 +460,8 @@ class QmpFuzzer:
                         print(f'# {name} {json.dumps(args)[:300]}: {desc}')
                 except asyncio.TimeoutError:
                     return {'why': f'{name} not answered in {ANSWER_S} s',
-                            'stderr': q.stderr()[-4000:]}
+                            'stderr': q.stderr()[-4000:],
+                            'stacks': stacks(q.proc)}
                 except (ConnectionError, EOFError, OSError) as e:
                     return self.gone(q, name, e)
                 except Exception as e:  # pylint: disable=broad-except
