@@ -134,20 +134,28 @@ unsigned long *qcxl_live_copy_bitmap(QcxlLiveCopy *c, uint32_t block)
     return c->dirty[block];
 }
 
-/* Wait as the speed limit asks after @len bytes; false if cancelled */
+/*
+ * Wait as the speed limit asks after @len bytes; false if cancelled.
+ * The delay can be longer than one timed wait takes (its milliseconds
+ * are an int: a 32 MiB chunk at 1 byte/s asks for 3.4e9 ms), so it is
+ * waited out at most a second at a time.
+ */
 static bool throttle(QcxlLiveCopy *c, uint64_t len)
 {
-    int64_t ns, until;
+    int64_t ns, now, then;
 
     if (!c->speed) {
         return true;
     }
     ns = ratelimit_calculate_delay(&c->limit, len);
-    until = qemu_clock_get_ns(QEMU_CLOCK_REALTIME) + ns;
+    then = qemu_clock_get_ns(QEMU_CLOCK_REALTIME);
     qemu_mutex_lock(&c->lock);
     while (!qatomic_read(&c->cancel) && ns > 0) {
-        qemu_cond_timedwait(&c->cond, &c->lock, MAX(ns / SCALE_MS, 1));
-        ns = until - qemu_clock_get_ns(QEMU_CLOCK_REALTIME);
+        qemu_cond_timedwait(&c->cond, &c->lock,
+                            MAX(MIN(ns / SCALE_MS, 1000), 1));
+        now = qemu_clock_get_ns(QEMU_CLOCK_REALTIME);
+        ns -= now - then;
+        then = now;
     }
     qemu_mutex_unlock(&c->lock);
     return !qatomic_read(&c->cancel);

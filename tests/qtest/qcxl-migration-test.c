@@ -851,6 +851,30 @@ static void test_stage_cancel(void)
     qtest_writeq(qa, 0x100, 0xc0de);
     g_assert_cmphex(pool_readq(&f, "stage", 0x100), !=, 0xc0de);
     assert_owner(&f, "stage", "hostA");
+
+    /*
+     * At 1 byte/s, a 32 MiB chunk asks for a wait of 3.4e9 ms, more
+     * than a timed wait takes (it aborted QEMU: found by
+     * tests/fuzz/qmp-fuzz.py); it is cancelled while it waits.
+     */
+    qtest_qmp_assert_success(qa, "{'execute': 'qcxl-pool-stage', "
+                             "'arguments': {'job-id': 's2', 'memdev': 'm0',"
+                             " 'pool': %s, 'host': 'hostA', "
+                             "'region': 'stage', 'chunk-size': 33554432, "
+                             "'speed': 1}}", f.path);
+    d = qcxl_deadline(30, "job s2 to have copied its first chunk");
+    while ((cur = job_progress(qa, "s2")) < 32 * MiB) {
+        g_assert_cmpint(cur, >=, 0);
+        qcxl_wait(&d, 10);
+    }
+    qtest_qmp_assert_success(qa, "{'execute': 'job-cancel', "
+                             "'arguments': {'id': 's2'}}");
+    g_clear_pointer(&err, g_free);
+    wait_job(qa, "s2", &err);
+    g_assert_nonnull(err);
+    /* the guest's memory is still its DRAM, as it was */
+    g_assert_cmphex(qtest_readq(qa, 0x100), ==, 0xc0de);
+    g_assert_false(mapped_by(&f, "stage", "hostA"));
     qtest_quit(qa);
     teardown(&f);
 }
