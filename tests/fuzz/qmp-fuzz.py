@@ -53,7 +53,8 @@ BUILD = os.path.join(TOP, 'build')
 sys.path.insert(0, os.path.join(BUILD, 'qemu-src', 'python'))
 
 # pylint: disable=wrong-import-position
-from qemu.qmp import ConnectError, ExecuteError, QMPClient  # noqa: E402
+from qemu.qmp import (ConnectError, ExecInterruptedError,  # noqa: E402
+                      ExecuteError, QMPClient)
 
 ANSWER_S = 30           # a command's answer, a launch, a quit
 EPISODE_CMDS = 40
@@ -462,7 +463,8 @@ class QmpFuzzer:
                     return {'why': f'{name} not answered in {ANSWER_S} s',
                             'stderr': q.stderr()[-4000:],
                             'stacks': stacks(q.proc)}
-                except (ConnectionError, EOFError, OSError) as e:
+                except (ConnectionError, EOFError, OSError,
+                        ExecInterruptedError) as e:
                     return self.gone(q, name, e)
                 except Exception as e:  # pylint: disable=broad-except
                     if q.proc.poll() is not None:

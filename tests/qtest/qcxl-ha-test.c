@@ -339,6 +339,15 @@ static void test_refused(void)
                  "holds a protected VM's packets");
     assert_error(qtest_qmp(qts, "{'execute': 'object-del', 'arguments': "
                            "{'id': 'f0'}}"), "can not be deleted");
+    /*
+     * A journal whose disk is a null-co node of negative size: refused
+     * (it aborted QEMU; found by tests/fuzz/qmp-fuzz.py, patch 0044)
+     */
+    assert_error(qtest_qmp(qts, "{'execute': 'blockdev-add', 'arguments': "
+                           "{'driver': 'qcxl-ha-journal', 'node-name': 'jx',"
+                           " 'region': 'jx', 'file': {'driver': 'null-co', "
+                           "'size': -1704902615897512384}}}"),
+                 "out of range for parameter 'size'");
     qtest_qmp_assert_success(qts, "{'execute': 'qcxl-ha-unprotect'}");
     qtest_qmp_assert_success(qts, "{'execute': 'qom-set', 'arguments': "
                              "{'path': '/objects/f0', 'property': "
