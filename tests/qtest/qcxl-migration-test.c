@@ -862,10 +862,14 @@ static void test_stage_cancel(void)
                              " 'pool': %s, 'host': 'hostA', "
                              "'region': 'stage', 'chunk-size': 33554432, "
                              "'speed': 1}}", f.path);
-    d = qcxl_deadline(30, "job s2 to have copied its first chunk");
-    while ((cur = job_progress(qa, "s2")) < 32 * MiB) {
-        g_assert_cmpint(cur, >=, 0);
-        qcxl_wait(&d, 10);
+    {
+        g_auto(QcxlDeadline) d2 = qcxl_deadline(30, "job s2 to have "
+                                                "copied its first chunk");
+
+        while ((cur = job_progress(qa, "s2")) < 32 * MiB) {
+            g_assert_cmpint(cur, >=, 0);
+            qcxl_wait(&d2, 10);
+        }
     }
     qtest_qmp_assert_success(qa, "{'execute': 'job-cancel', "
                              "'arguments': {'id': 's2'}}");
