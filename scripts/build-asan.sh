@@ -13,26 +13,13 @@ set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 . "$top/scripts/lib.sh"
 
-src="$top/build/qemu-src"
-[ -d "$src" ] || die "build/qemu-src is missing (run ./configure)"
-src=$(readlink -f "$src")
 bdir="$QCXL_CACHE/asan-build"
 out="$top/build/asan"
 mkdir -p "$out"
 
-# Our meson (./configure's), for QEMU's configure and for ours
-export PYTHONPATH
-PYTHONPATH=$(sed -n 's/^PYTHONPATH := //p' "$top/build/config.mak")
-qemu_configure "$src" "$bdir" --enable-asan --enable-ubsan
+qemu_variant_configure "$bdir" --enable-asan --enable-ubsan
 ln -sfn "$bdir" "$out/qemu-build"
-exec 9>"$bdir/.qcxl-build-lock"
-flock 9
-info "building the sanitized QEMU and its qtests in $bdir"
-if ! ninja -C "$bdir" ${NINJAFLAGS:-} qemu-system-x86_64 "$@" \
-        > "$bdir/qcxl-build.log" 2>&1; then
-    grep -v '^\[[0-9]*/[0-9]*\] ' "$bdir/qcxl-build.log" | tail -n 40 >&2
-    die "sanitized QEMU build failed (log: $bdir/qcxl-build.log)"
-fi
+qemu_ninja "the sanitized QEMU and its qtests" "$bdir" qemu-system-x86_64 "$@"
 link_firmware "$bdir"
 ln -sfn "$bdir/qemu-system-x86_64" "$out/qemu-system-x86_64"
 

@@ -14,15 +14,8 @@ pristine) bdir="$top/build/pristine-build"; link="$top/build/pristine-qemu-syste
 esac
 [ -f "$bdir/build.ninja" ] || die "$bdir is not configured (run ./configure)"
 bdir=$(readlink -f "$bdir")
-exec 9>"$bdir/.qcxl-build-lock"
-flock 9
 shift || true
-info "building $which QEMU in $bdir"
-if ! ninja -C "$bdir" ${NINJAFLAGS:-} qemu-system-x86_64 "$@" \
-        > "$bdir/qcxl-build.log" 2>&1; then
-    grep -v '^\[[0-9]*/[0-9]*\] ' "$bdir/qcxl-build.log" | tail -n 40 >&2
-    die "$which QEMU build failed (log: $bdir/qcxl-build.log)"
-fi
+qemu_ninja "$which QEMU" "$bdir" qemu-system-x86_64 "$@"
 tail -n 1 "$bdir/qcxl-build.log" >&2
 # QEMU itself builds without -Werror; a warning in one of qcxl's files
 # (the overlay's symlinks) fails the build, and the objects that showed

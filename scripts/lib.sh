@@ -362,6 +362,33 @@ qemu_configure() {
     echo "$stamp" > "$bdir/.qcxl-configured"
 }
 
+# qemu_variant_configure BUILDDIR EXTRA-CONFIGURE-ARG...: configure one
+# more build of the assembled tree (build/qemu-src) with our meson
+# (sanitized, fuzzing); PYTHONPATH stays exported for the caller's meson.
+qemu_variant_configure() {
+    local src="$top/build/qemu-src"
+    [ -d "$src" ] || die "build/qemu-src is missing (run ./configure)"
+    export PYTHONPATH
+    PYTHONPATH=$(sed -n 's/^PYTHONPATH := //p' "$top/build/config.mak")
+    qemu_configure "$(readlink -f "$src")" "$@"
+}
+
+# qemu_ninja WHAT BUILDDIR TARGET...: build under the directory's lock
+# (held until the script exits); on failure, the log's messages and an
+# error naming WHAT.
+qemu_ninja() {
+    local what=$1 bdir=$2
+    shift 2
+    exec 9>"$bdir/.qcxl-build-lock"
+    flock 9
+    info "building $what in $bdir"
+    if ! ninja -C "$bdir" ${NINJAFLAGS:-} "$@" \
+            > "$bdir/qcxl-build.log" 2>&1; then
+        grep -v '^\[[0-9]*/[0-9]*\] ' "$bdir/qcxl-build.log" | tail -n 40 >&2
+        die "$what build failed (log: $bdir/qcxl-build.log)"
+    fi
+}
+
 # A QEMU binary run from its build directory resolves firmware paths
 # inside <builddir>/qemu-bundle.  Point those at Debian's firmware.
 link_firmware() {

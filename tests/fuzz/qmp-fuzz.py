@@ -345,10 +345,8 @@ class Values:
 class QmpFuzzer:
     """Episodes of commands against fresh QEMUs of a scene"""
 
-    def __init__(self, qemu, rng, out):
-        self.qemu = qemu
+    def __init__(self, rng):
         self.rng = rng
-        self.out = out
         self.values = None
         self.commands = {}
         self.device_props = {}
@@ -635,7 +633,7 @@ def save(out, finding):
 
 async def campaign(args):
     rng = random.Random(args.seed)
-    qf = QmpFuzzer(args.qemu, rng, args.out)
+    qf = QmpFuzzer(rng)
     qf.verbose = args.verbose
     cf = CmdlineFuzzer(rng)
     cf.verbose = args.verbose
@@ -682,7 +680,7 @@ async def replay(args):
     rec = json.loads(text.replace(json.loads(text)['scene'], scene.dir))
     try:
         if rec['mode'] == 'qmp':
-            qf = QmpFuzzer(args.qemu, random.Random(0), args.out)
+            qf = QmpFuzzer(random.Random(0))
             finding = await qf.episode(scene, rec['commands'], [])
         else:
             opts = rec['options']

@@ -75,6 +75,12 @@ typedef struct CxlFuzz {
 
 static CxlFuzz fz;
 
+/* What is left of the input after an operation's opcode and operands */
+typedef struct Rest {
+    const uint8_t *data;
+    size_t len;
+} Rest;
+
 /* Where the machine put the window and the host bridges' registers */
 static void find_addresses(Topo *t)
 {
@@ -120,27 +126,26 @@ static void enumerate(CxlFuzz *f)
     }
 }
 
-/* The operands of one operation: what is left of @len, zero-padded */
-static const uint8_t *take(const uint8_t **data, size_t *len, size_t n,
-                           uint8_t *buf)
+/* The operands of one operation: the next @n bytes, zero-padded */
+static const uint8_t *take(Rest *rest, size_t n, uint8_t *buf)
 {
-    size_t k = MIN(n, *len);
+    size_t k = MIN(n, rest->len);
 
     memset(buf, 0, n);
-    memcpy(buf, *data, k);
-    *data += k;
-    *len -= k;
+    memcpy(buf, rest->data, k);
+    rest->data += k;
+    rest->len -= k;
     return buf;
 }
 
-static void op_dec_write(CxlFuzz *f, const uint8_t *a)
+static void op_dec_write(CxlFuzz *f, const uint8_t *a, Rest *rest)
 {
     uint64_t d = f->comp[a[0] % f->ncomp] + HDM_DEC(a[1] % 4);
 
     qtest_writel(f->topo.qts, d + (a[2] % 8) * 4, ldl_le_p(a + 3));
 }
 
-static void op_dec_commit(CxlFuzz *f, const uint8_t *a)
+static void op_dec_commit(CxlFuzz *f, const uint8_t *a, Rest *rest)
 {
     Topo *t = &f->topo;
     uint64_t hdm = f->comp[a[0] % f->ncomp];
@@ -154,7 +159,7 @@ static void op_dec_commit(CxlFuzz *f, const uint8_t *a)
     decoder_set(t->qts, hdm, a[1] % 4, base, size, ctrl, ldq_le_p(a + 6));
 }
 
-static void op_dec_uncommit(CxlFuzz *f, const uint8_t *a)
+static void op_dec_uncommit(CxlFuzz *f, const uint8_t *a, Rest *rest)
 {
     uint64_t c = f->comp[a[0] % f->ncomp] + HDM_DEC(a[1] % 4) + HDM_CTRL;
     QTestState *qts = f->topo.qts;
@@ -172,14 +177,14 @@ static uint64_t comp_block(CxlFuzz *f, uint8_t which)
     return which % n < t->nep ? t->ep_bar0[which % n] : t->host_reg;
 }
 
-static void op_comp_write(CxlFuzz *f, const uint8_t *a)
+static void op_comp_write(CxlFuzz *f, const uint8_t *a, Rest *rest)
 {
     uint64_t r = comp_block(f, a[0]) + (lduw_le_p(a + 1) % (64 * KiB) & ~3);
 
     qtest_writel(f->topo.qts, r, ldl_le_p(a + 3));
 }
 
-static void op_comp_read(CxlFuzz *f, const uint8_t *a)
+static void op_comp_read(CxlFuzz *f, const uint8_t *a, Rest *rest)
 {
     uint64_t r = comp_block(f, a[0]) + (lduw_le_p(a + 1) % (64 * KiB) & ~3);
 
@@ -193,7 +198,7 @@ static uint64_t win_addr(CxlFuzz *f, const uint8_t *a, int size)
            f->topo.win_size;
 }
 
-static void op_win_write(CxlFuzz *f, const uint8_t *a)
+static void op_win_write(CxlFuzz *f, const uint8_t *a, Rest *rest)
 {
     QTestState *qts = f->topo.qts;
     int size = 1 << (a[4] % 4);
@@ -214,7 +219,7 @@ static void op_win_write(CxlFuzz *f, const uint8_t *a)
     }
 }
 
-static void op_win_read(CxlFuzz *f, const uint8_t *a)
+static void op_win_read(CxlFuzz *f, const uint8_t *a, Rest *rest)
 {
     QTestState *qts = f->topo.qts;
     int size = 1 << (a[4] % 4);
@@ -239,78 +244,69 @@ static void op_win_read(CxlFuzz *f, const uint8_t *a)
  * A mailbox command: opcode, payload length, then the payload from the
  * input.  A doorbell still busy (a background command) is left alone.
  */
-static void op_mbox(CxlFuzz *f, const uint8_t *a, const uint8_t **data,
-                    size_t *len)
+static void op_mbox(CxlFuzz *f, const uint8_t *a, Rest *rest)
 {
     QTestState *qts = f->topo.qts;
     uint64_t mb = f->mbox[a[0] % f->topo.nep];
     uint16_t opcode = lduw_le_p(a + 1);
-    size_t n = MIN(lduw_le_p(a + 3) % 513, *len);
+    size_t n = MIN(lduw_le_p(a + 3) % 513, rest->len);
 
     if (!mb || qtest_readl(qts, mb + 4) & 1) {
         return;
     }
     if (n) {
-        qtest_memwrite(qts, mb + 0x20, *data, n);
-        *data += n;
-        *len -= n;
+        qtest_memwrite(qts, mb + 0x20, rest->data, n);
+        rest->data += n;
+        rest->len -= n;
     }
     qtest_writeq(qts, mb + 0x08, opcode | (uint64_t)n << 16);
     qtest_writel(qts, mb + 0x04, 1);
     qtest_readq(qts, mb + 0x10);
 }
 
+/*
+ * Let up to 10 s of virtual time pass: what qtest's clock_step does,
+ * without libqtest's assertion that time moved (it does not while the
+ * VM is stopped)
+ */
+static void op_clock(CxlFuzz *f, const uint8_t *a, Rest *rest)
+{
+    qemu_clock_advance_virtual_time(qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL) +
+                                    1 + ldl_le_p(a) %
+                                    (10 * NANOSECONDS_PER_SECOND));
+}
+
+static void op_reset(CxlFuzz *f, const uint8_t *a, Rest *rest)
+{
+    fuzz_reset(f->topo.qts);
+    enumerate(f);
+}
+
+static void (*const ops[OP__MAX])(CxlFuzz *, const uint8_t *, Rest *) = {
+    [OP_DEC_WRITE] = op_dec_write,
+    [OP_DEC_COMMIT] = op_dec_commit,
+    [OP_DEC_UNCOMMIT] = op_dec_uncommit,
+    [OP_COMP_WRITE] = op_comp_write,
+    [OP_COMP_READ] = op_comp_read,
+    [OP_WIN_WRITE] = op_win_write,
+    [OP_WIN_READ] = op_win_read,
+    [OP_MBOX] = op_mbox,
+    [OP_CLOCK] = op_clock,
+    [OP_RESET] = op_reset,
+};
+
 static void qcxl_cxl_fuzz(QTestState *s, const unsigned char *data,
                           size_t len)
 {
+    Rest rest = { data, len };
     uint8_t buf[16];
 
-    while (len) {
-        uint8_t op = *data % OP__MAX;
-        const uint8_t *a;
+    while (rest.len) {
+        uint8_t op = *rest.data % OP__MAX;
 
-        data++;
-        len--;
-        a = take(&data, &len, sizeof(buf), buf);
-        switch (op) {
-        case OP_DEC_WRITE:
-            op_dec_write(&fz, a);
-            break;
-        case OP_DEC_COMMIT:
-            op_dec_commit(&fz, a);
-            break;
-        case OP_DEC_UNCOMMIT:
-            op_dec_uncommit(&fz, a);
-            break;
-        case OP_COMP_WRITE:
-            op_comp_write(&fz, a);
-            break;
-        case OP_COMP_READ:
-            op_comp_read(&fz, a);
-            break;
-        case OP_WIN_WRITE:
-            op_win_write(&fz, a);
-            break;
-        case OP_WIN_READ:
-            op_win_read(&fz, a);
-            break;
-        case OP_MBOX:
-            op_mbox(&fz, a, &data, &len);
-            break;
-        case OP_CLOCK:
-            /*
-             * What qtest's clock_step does, without libqtest's assertion
-             * that time moved: it does not while the VM is stopped
-             */
-            qemu_clock_advance_virtual_time(
-                qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL) + 1 +
-                ldl_le_p(a) % (10 * NANOSECONDS_PER_SECOND));
-            break;
-        case OP_RESET:
-            fuzz_reset(s);
-            enumerate(&fz);
-            break;
-        }
+        rest.data++;
+        rest.len--;
+        ops[op](&fz, take(&rest, sizeof(buf), buf), &rest);
         flush_events(s);
     }
     fuzz_reset(s);
