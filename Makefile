@@ -24,6 +24,9 @@
 #                      the software decode (cxl-direct-map=off)
 #   make fuzz TIME=60  every libFuzzer target (ASan + UBSan) for TIME
 #                      seconds each -> build/fuzz/fuzz.json and .png
+#   make check-asan    unit tests and qtests under ASan + UBSan
+#   make coverage      gcov line coverage of hw/cxl, hw/mem and
+#                      migration/qcxl-* by the unit tests and qtests
 #   make install PREFIX=/usr/local
 
 SHELL := /bin/bash
@@ -36,7 +39,7 @@ CONFIGURE_ARGS ?=
 .PHONY: all setup qemu pristine qcxl-tools guest-images qtests check \
         check-unit check-qtest check-guest demo bench install install-agent \
         bench-agent bench-pool bench-migration bench-decoder-stall bench-ha \
-        fuzz check-asan \
+        fuzz check-asan coverage \
         clean \
         distclean
 
@@ -95,8 +98,15 @@ check: all pristine guest-images qtests
 # Every unit test and qtest under AddressSanitizer and UBSan (not part of
 # make check: the sanitized QEMU built from scratch in 412 s here).
 check-asan: setup
-	scripts/build-asan.sh $(QTESTS)
+	scripts/build-variant.sh asan $(QTESTS)
 	scripts/check.py --asan unit qtest
+
+# Which lines of hw/cxl, hw/mem and migration/qcxl-* the unit tests and
+# qtests run (gcov; an unoptimized QEMU built for it): writes
+# tests/fuzz/results/coverage-tests.{json,png}
+coverage: setup
+	scripts/build-variant.sh gcov $(QTESTS)
+	$(PYTHON) scripts/coverage.py
 
 fuzz: setup
 	$(PYTHON) scripts/fuzz.py run --time $(TIME)

@@ -2,7 +2,7 @@
 """
 Run qcxl's test suites and total them.
 
-  scripts/check.py [--asan] [unit] [qtest] [guest]
+  scripts/check.py [--asan | --gcov] [unit] [qtest] [guest]
 
 Every suite speaks TAP.  Each TAP line is echoed with the suite's name;
 the run ends with one line "N passed, N failed, N skipped" and exits
@@ -10,11 +10,14 @@ non-zero if anything failed or a suite ended without its plan.  A test
 reported "ok ... # SKIP" counts as skipped, not passed.
 
 With --asan (make check-asan) the unit and qtest suites run the builds
-of scripts/build-asan.sh (AddressSanitizer + UBSan) instead, each
-sanitizer writing its reports into build/asan/reports/; a report fails
-the test program that produced it, with the report's first lines shown.
-Unit tests that run no compiled code of ours (the static checks, the
-Python CLI's tests) are left out there: they run in make check.
+of `scripts/build-variant.sh asan` (AddressSanitizer + UBSan) instead,
+each sanitizer writing its reports into build/asan/reports/; a report
+fails the test program that produced it, with the report's first lines
+shown.  With --gcov (make coverage) they run the builds of
+`scripts/build-variant.sh gcov`, whose programs add to gcc's coverage
+counters as they exit (scripts/coverage.py reads them).  Either way,
+unit tests that run no compiled code of ours (the static checks, the
+Python CLI's tests) are left out: they run in make check.
 """
 
 import os
@@ -32,28 +35,38 @@ SRC = os.path.join(BUILD, 'qemu-src')
 
 
 class Builds:
-    """The builds a run tests: the normal ones, or the sanitized ones."""
+    """
+    The builds a run tests: the normal ones, or a variant of
+    scripts/build-variant.sh (asan, gcov).
+    """
     qemu = os.path.join(BUILD, 'qemu-system-x86_64')
     qtest_dir = os.path.join(BUILD, 'qemu-build', 'tests', 'qtest')
     tools = os.path.join(BUILD, 'qcxl')
-    reports = None              # --asan: where sanitizer reports go
+    variant = None
+    reports = None              # asan: where sanitizer reports go
 
     @classmethod
-    def use_asan(cls):
-        asan = os.path.join(BUILD, 'asan')
-        cls.qemu = os.path.join(asan, 'qemu-system-x86_64')
-        cls.qtest_dir = os.path.join(asan, 'qemu-build', 'tests', 'qtest')
-        cls.tools = os.path.join(asan, 'qcxl')
-        cls.reports = os.path.join(asan, 'reports')
+    def use_variant(cls, variant):
+        d = os.path.join(BUILD, variant)
+        cls.variant = variant
+        cls.qemu = os.path.join(d, 'qemu-system-x86_64')
+        cls.qtest_dir = os.path.join(d, 'qemu-build', 'tests', 'qtest')
+        cls.tools = os.path.join(d, 'qcxl')
+        if variant == 'asan':
+            cls.reports = os.path.join(d, 'reports')
 
 
 # Leaks of upstream QEMU's own (see the file); ours are reported
 LSAN_SUPPRESSIONS = os.path.join(TOP, 'tests', 'lsan-suppressions.txt')
 
 # Unit tests that run no compiled code of ours: not repeated by --asan
+# or --gcov; nor is the libFuzzer targets' replay under --gcov (clang
+# builds of their own, with their own coverage: scripts/fuzz.py coverage)
 NO_COMPILED_CODE = {'unit callcycles', 'unit header-owners',
                     'unit checkpatch', 'unit configure', 'unit install',
-                    'unit tier cli, hostile agent'}
+                    'unit coverage report', 'unit tier cli, hostile agent'}
+NOT_UNDER = {'asan': NO_COMPILED_CODE,
+             'gcov': NO_COMPILED_CODE | {'unit fuzz'}}
 
 # Upstream CXL regression guards from bios-tables-test: the CXL tables
 # (with qcxl's performance model off), the HMAT/SRAT cases qcxl touches,
@@ -127,6 +140,10 @@ SUITES = {
                      ('unit install', [sys.executable,
                                        os.path.join(TOP, 'tests', 'unit',
                                                     'test-install.py')], {}),
+                     ('unit coverage report',
+                      [sys.executable,
+                       os.path.join(TOP, 'tests', 'unit',
+                                    'test-coverage.py')], {}),
                      ('unit agent', [os.path.join(Builds.tools, 'test-agent'),
                                      '--tap', '-k'], {}),
                      ('unit agent protocol',
@@ -279,16 +296,23 @@ def run_tap(name, cmd, env):
 
 def main():
     args = sys.argv[1:]
-    asan = '--asan' in args
-    suites = [a for a in args if a != '--asan'] or list(SUITES)
+    variants = [a[2:] for a in args if a in ('--asan', '--gcov')]
+    variant = variants[0] if len(variants) == 1 else None
+    suites = [a for a in args if not a.startswith('--')] or \
+        [s for s in SUITES if not variant or s != 'guest']
+    known = [x for x in SUITES if not variant or x != 'guest']
+    if len(variants) > 1 or len(suites) + len(variants) != len(args):
+        print('usage: scripts/check.py [--asan | --gcov] [SUITE...]',
+              file=sys.stderr)
+        return 2
     for s in suites:
-        if s not in SUITES or (asan and s == 'guest'):
-            print(f'unknown suite {s}; known: '
-                  f'{" ".join(x for x in SUITES if not asan or x != "guest")}'
-                  f'{" (with --asan)" if asan else ""}', file=sys.stderr)
+        if s not in known:
+            print(f'unknown suite {s}; known: {" ".join(known)}'
+                  f'{f" (with --{variant})" if variant else ""}',
+                  file=sys.stderr)
             return 2
-    if asan:
-        Builds.use_asan()
+    if variant:
+        Builds.use_variant(variant)
     total_p = total_f = total_s = 0
     start = time.monotonic()
     if 'qtest' in suites or 'guest' in suites:
@@ -297,8 +321,9 @@ def main():
             print(f'# {said}')
     for s in suites:
         for name, cmd, env in SUITES[s]():
-            if asan and name in NO_COMPILED_CODE:
-                print(f'# {name}: runs no compiled code; left to make check')
+            if variant and name in NOT_UNDER[variant]:
+                print(f'# {name}: not a test of the {variant} build; left '
+                      'to make check')
                 continue
             p, f, sk = run_tap(name, cmd, env)
             total_p += p
