@@ -299,11 +299,20 @@ static void op_coherent(Fuzz *f, int min_ig)
         tl |= (uint64_t)i << (8 * i);
     }
     for (c = 0; c < f->ncomp; c++) {
-        uint32_t ctrl = ig | iw << CTRL_IW_SHIFT | CTRL_COMMIT;
-        int q;
+        /* a one-port host bridge decodes its one way */
+        uint32_t ciw = f->endpoint[c] || f->nports[c] > 1 ? iw : 0;
+        uint32_t ctrl = ig | ciw << CTRL_IW_SHIFT | CTRL_COMMIT;
+        int q, d;
 
-        /* Uncommitted first, then programmed and committed */
-        both_writel(f, f->hdm[c] + HDM_DEC(0) + HDM_CTRL, 0);
+        /*
+         * Every decoder uncommitted first, the last first (one left
+         * committed, by the firmware or an earlier operation, would
+         * overlap decoder 0's range), then decoder 0 programmed and
+         * committed
+         */
+        for (d = 3; d >= 0; d--) {
+            both_writel(f, f->hdm[c] + HDM_DEC(d) + HDM_CTRL, 0);
+        }
         for (q = 0; q < 2; q++) {
             decoder_set(f->t[q]->qts, f->hdm[c], 0, base, size, ctrl,
                         f->endpoint[c] ? 0 : tl);
@@ -428,6 +437,24 @@ static void op_extent(Fuzz *f)
 
 /* ---- A run ---- */
 
+/* Does @t's one-port host bridge decode (hdm_for_passthrough=on)? */
+static bool hb_decodes(Topo *t)
+{
+    QDict *rsp;
+    bool on;
+
+    if (g_str_has_prefix(t->kind, "2hb")) {
+        return false;
+    }
+    rsp = qtest_qmp(t->qts, "{ 'execute': 'qom-get', 'arguments': {"
+                    " 'path': '/machine/peripheral/cxl.1',"
+                    " 'property': 'hdm_for_passthrough' } }");
+    g_assert(qdict_haskey(rsp, "return"));
+    on = qdict_get_bool(rsp, "return");
+    qobject_unref(rsp);
+    return on;
+}
+
 static void find_components(Fuzz *f)
 {
     Topo *t = f->t[0];
@@ -437,6 +464,10 @@ static void find_components(Fuzz *f)
     if (t->hb_hdm) {
         f->nports[f->ncomp] = t->nep;
         f->hdm[f->ncomp++] = t->hb_hdm;
+    } else if (hb_decodes(t)) {
+        /* One root port, and decoders all the same (hdm_for_passthrough) */
+        f->nports[f->ncomp] = 1;
+        f->hdm[f->ncomp++] = find_hdm(t->qts, t->host_reg);
     }
     if (t->usp_hdm) {
         f->nports[f->ncomp] = 2;
