@@ -47,6 +47,18 @@ def group_of(rel):
     return None
 
 
+def source_of(path, root):
+    """@path relative to the tree @root, or to our own tree: QEMU's tree
+    holds our files as links to ours (None if in neither)"""
+    for p, r in ((os.path.normpath(path), root),
+                 (os.path.realpath(path), root),
+                 (os.path.realpath(path), os.path.realpath(TOP))):
+        rel = os.path.relpath(p, r)
+        if not rel.startswith('..'):
+            return rel
+    return None
+
+
 def clear_counters(builds):
     for b, _ in builds:
         for f in glob.glob(os.path.join(os.path.realpath(b), '**', '*.gcda'),
@@ -85,9 +97,8 @@ def collect(builds):
                 continue
             cwd = data['current_working_directory']
             for f in data['files']:
-                path = os.path.realpath(os.path.join(cwd, f['file']))
-                rel = os.path.relpath(path, root)
-                if not group_of(rel):
+                rel = source_of(os.path.join(cwd, f['file']), root)
+                if not rel or not rel.endswith('.c') or not group_of(rel):
                     continue
                 entry = files.setdefault(rel, {'lines': {}, 'functions': {}})
                 for line in f['lines']:

@@ -277,9 +277,9 @@ bool qcxl_pool_map_data_run(QcxlPoolMap *map, uint64_t *off, uint64_t end,
     return false;
 }
 
-/* fallocate() or pwrite() [@off, @off + @len) of the map, by extent */
-static int file_range(QcxlPoolMap *map, uint64_t off, uint64_t len,
-                      const uint8_t *buf)
+/* pwrite() [@off, @off + @len) of the map, by extent */
+int qcxl_pool_map_write(QcxlPoolMap *map, uint64_t off, const void *buf,
+                        uint64_t len)
 {
     QcxlPool *pool = qcxl_pool_member_pool(map->member);
     uint64_t e = qcxl_pool_super(pool)->extent_size;
@@ -294,11 +294,7 @@ static int file_range(QcxlPoolMap *map, uint64_t off, uint64_t len,
 
         g_assert(i < map->ext_count);
         pos = qcxl_pool_extent_offset(pool, map->ext[i]) + off % e;
-        if (buf) {
-            r = pwrite(qcxl_pool_fd(pool), buf, n, pos);
-        } else {
-            r = fallocate(qcxl_pool_fd(pool), 0, pos, n) ? -1 : n;
-        }
+        r = pwrite(qcxl_pool_fd(pool), buf, n, pos);
         if (r < 0 && errno == EINTR) {
             continue;
         }
@@ -307,18 +303,7 @@ static int file_range(QcxlPoolMap *map, uint64_t off, uint64_t len,
         }
         off += r;
         len -= r;
-        buf = buf ? buf + r : NULL;
+        buf = (const uint8_t *)buf + r;
     }
     return 0;
-}
-
-int qcxl_pool_map_allocate(QcxlPoolMap *map, uint64_t off, uint64_t len)
-{
-    return file_range(map, off, len, NULL);
-}
-
-int qcxl_pool_map_write(QcxlPoolMap *map, uint64_t off, const void *buf,
-                        uint64_t len)
-{
-    return file_range(map, off, len, buf);
 }

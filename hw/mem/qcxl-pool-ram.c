@@ -146,13 +146,6 @@ uint64_t qcxl_pool_ram_size(QcxlPoolRam *ram)
     return qemu_ram_get_used_length(ram->backend->mr.ram_block);
 }
 
-void qcxl_pool_ram_pool_range(QcxlPoolRam *ram, uint64_t *pulled,
-                              uint64_t *pool_end)
-{
-    *pulled = ram->pulled;
-    *pool_end = ram->pool_end;
-}
-
 bool qcxl_pool_ram_whole(QcxlPoolRam *ram)
 {
     return !ram->pulled && ram->pool_end == qcxl_pool_ram_size(ram);

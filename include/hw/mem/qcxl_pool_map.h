@@ -70,13 +70,11 @@ void qcxl_pool_map_detach(QcxlPoolMap *map);
 bool qcxl_pool_map_data_run(QcxlPoolMap *map, uint64_t *off, uint64_t end,
                             uint64_t *len);
 /*
- * For a pool in a file: allocate the file's pages behind [@off, @off +
- * @len) (qcxl_pool_map_allocate()), or write @buf there
- * (qcxl_pool_map_write()), through the file rather than the range, so
- * no page is mapped.  0, or a negative errno: -ENOTSUP for a DAX device
- * (use the range), -ENOSPC when the file system is full.
+ * For a pool in a file: write @buf to [@off, @off + @len) through the
+ * file rather than the range, so no page is mapped.  0, or a negative
+ * errno: -ENOTSUP for a DAX device (use the range), -ENOSPC when the
+ * file system is full.
  */
-int qcxl_pool_map_allocate(QcxlPoolMap *map, uint64_t off, uint64_t len);
 int qcxl_pool_map_write(QcxlPoolMap *map, uint64_t off, const void *buf,
                         uint64_t len);
 

@@ -64,9 +64,6 @@ const char *qcxl_pool_ram_name(QcxlPoolRam *ram);
 uint8_t *qcxl_pool_ram_ptr(QcxlPoolRam *ram);
 uint64_t qcxl_pool_ram_size(QcxlPoolRam *ram);
 
-/* What lies in the pool: [*@pulled, *@pool_end) */
-void qcxl_pool_ram_pool_range(QcxlPoolRam *ram, uint64_t *pulled,
-                              uint64_t *pool_end);
 /* All of it is in the pool */
 bool qcxl_pool_ram_whole(QcxlPoolRam *ram);
 /* [0, @end) has moved into the pool (a stage) */
