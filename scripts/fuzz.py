@@ -22,6 +22,15 @@ qcxl's libFuzzer targets: build them, fuzz them, replay their corpora.
                                         build/fuzz/coverage.json: lines
                                         and functions covered per file of
                                         ours
+  scripts/fuzz.py device-coverage [--targets cxl-1way,...]
+                                        run each device target over its
+                                        inputs once with libFuzzer's own
+                                        coverage report (-print_coverage:
+                                        edges per function), and write
+                                        build/fuzz/coverage-devices.json
+                                        and .png: functions and edges of
+                                        hw/cxl/, hw/mem/ and
+                                        migration/qcxl-* each reaches
   scripts/fuzz.py run --time S --targets cxl-1way,cxl-switch,...
                                         the device targets (cxl-*) are
                                         QEMU itself, built by
@@ -148,7 +157,16 @@ def device_seeds(name):
             (0x4801, bytes(8))]
     mail = b''.join(mbox(0, c, p) for c, p in cmds)
     clock = op(8, (10 ** 9).to_bytes(4, 'little'))
+    # DOE: a CDAT read of entries 0..7 (well-formed: flag 4), each
+    # started (flag 2) and its response read; then PCI-SIG discovery
+    # (vendor 1, type 0, index 0 and 1) written dword by dword
+    doe = b''.join(op(10, bytes([0, 0, 0, 6, 63]) + e.to_bytes(2, 'little'))
+                   for e in range(8))
+    for index in (0, 1):
+        doe += (op(10, bytes([0, 0, 3, 2, 63])) +
+                b''.join(d.to_bytes(4, 'little') for d in (1, 3, index)))
     return {'set': sets + window,
+            'doe': doe,
             'mailbox': mail + clock + mbox(0, 0x0400),
             'set-reset': sets + window + op(9) + window,
             'registers': b''.join(op(3, bytes([0]) + (o).to_bytes(2, 'little')
@@ -407,6 +425,157 @@ def cmd_coverage(args):
     return 0
 
 
+# libFuzzer's -print_coverage: one line per instrumented function
+FUNC_LINE = re.compile(r'^(COVERED|UNCOVERED)_FUNC: hits: (\d+) edges: '
+                       r'(\d+)/(\d+) (\S+) (\S+):(\d+)$')
+# What device-coverage reports on, by source path in QEMU's tree
+DEVICE_COV_GROUPS = {'hw/cxl': re.compile(r'^hw/cxl/'),
+                     'hw/mem': re.compile(r'^hw/mem/'),
+                     'migration/qcxl-*': re.compile(r'^migration/qcxl-')}
+
+
+def device_cov_group(rel):
+    for g, pat in DEVICE_COV_GROUPS.items():
+        if pat.match(rel):
+            return g
+    return None
+
+
+def device_coverage_of(name):
+    """{(file, function): (covered edges, edges)} of one device target
+    run once over its inputs"""
+    src = os.path.realpath(os.path.join(TOP, 'build', 'qemu-src'))
+    dirs = dirs_of(name)
+    inputs = sum(len(os.listdir(d)) for d in dirs)
+    env = dict(os.environ, QCXL_FUZZ_POOL=DEVICE_POOL,
+               ASAN_OPTIONS='detect_leaks=0')
+    # directories, not files: only a corpus run keeps coverage
+    r = subprocess.run([QEMU_FUZZ, f'--fuzz-target=qcxl-{name}', '-runs=0',
+                        '-print_coverage=1', '-rss_limit_mb=0',
+                        '-timeout=120'] + dirs,
+                       cwd=OUT, env=env, capture_output=True, text=True,
+                       errors='replace')
+    funcs = {}
+    for line in r.stderr.splitlines():
+        m = FUNC_LINE.match(line)
+        if not m:
+            continue
+        # QEMU's tree holds our files as links into ours
+        rel = os.path.relpath(os.path.normpath(m.group(6)), src)
+        if rel.startswith('..'):
+            rel = os.path.relpath(os.path.realpath(m.group(6)), TOP)
+        if rel.startswith('..') or not device_cov_group(rel):
+            continue
+        funcs[(rel, m.group(5))] = (int(m.group(3)), int(m.group(4)))
+    if r.returncode or not funcs:
+        raise SystemExit(f'{name}: the coverage run failed (exit '
+                         f'{r.returncode}, {len(funcs)} functions seen):\n' +
+                         '\n'.join(r.stderr.splitlines()[-30:]))
+    return inputs, funcs
+
+
+def device_cov_plot(result, path):
+    import matplotlib  # pylint: disable=import-outside-toplevel
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt  # pylint: disable=import-outside-toplevel
+
+    files = result['files']
+    names = sorted(files, key=lambda r: (device_cov_group(r), r))
+    fig, ax = plt.subplots(figsize=(9, 0.22 * len(names) + 1.5))
+    ys = range(len(names))
+    pct = [100 * files[n]['edges_covered'] / max(files[n]['edges'], 1)
+           for n in names]
+    ax.barh(ys, pct, color=['tab:blue' if os.path.basename(n)
+                            .startswith('qcxl') else 'tab:gray'
+                            for n in names])
+    for y, n, v in zip(ys, names, pct):
+        ax.annotate(f'{files[n]["functions_covered"]}/'
+                    f'{files[n]["functions"]} functions', (v, y),
+                    xytext=(3, 0), textcoords='offset points', va='center',
+                    fontsize=6)
+    ax.set_yticks(list(ys))
+    ax.set_yticklabels(names, fontsize=6)
+    ax.invert_yaxis()
+    ax.set_xlim(0, 115)
+    ax.set_xlabel('edges covered, % (the best target per function; blue: '
+                  'qcxl\'s files, grey: upstream\'s)')
+    summary = '; '.join(f'{g}: {v["edges_pct"]} %'
+                        for g, v in result['groups'].items())
+    ax.set_title('The device fuzz targets\' corpora (libFuzzer '
+                 f'-print_coverage)\n{summary}', fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+def cmd_device_coverage(args):
+    """Functions and edges of hw/cxl, hw/mem and migration/qcxl-* that
+    the device targets' inputs reach"""
+    names = (args.targets.split(',') if args.targets else
+             ['cxl-' + d for d in DEVICES])
+    build(names)
+    best = {}
+    per_target = {}
+    for n in names:
+        count, funcs = device_coverage_of(n)
+        per_target[n] = {'inputs': count,
+                         'functions_covered': sum(1 for c, _ in
+                                                  funcs.values() if c),
+                         'edges_covered': sum(c for c, _ in funcs.values())}
+        print(f'# {n}: {count} inputs, {per_target[n]["functions_covered"]} '
+              f'functions and {per_target[n]["edges_covered"]} edges of '
+              'these files', flush=True)
+        for key, (cov, total) in funcs.items():
+            if key not in best or cov > best[key][0]:
+                best[key] = (cov, total, n)
+    files = {}
+    for (rel, fn), (cov, total, n) in sorted(best.items()):
+        f = files.setdefault(rel, {'functions': 0, 'functions_covered': 0,
+                                   'edges': 0, 'edges_covered': 0,
+                                   'functions_never_reached': []})
+        f['functions'] += 1
+        f['edges'] += total
+        f['edges_covered'] += cov
+        if cov:
+            f['functions_covered'] += 1
+        else:
+            f['functions_never_reached'].append(fn)
+    groups = {}
+    for rel, f in files.items():
+        g = groups.setdefault(device_cov_group(rel),
+                              {'files': 0, 'functions': 0,
+                               'functions_covered': 0, 'edges': 0,
+                               'edges_covered': 0})
+        g['files'] += 1
+        for k in ('functions', 'functions_covered', 'edges',
+                  'edges_covered'):
+            g[k] += f[k]
+    for g in groups.values():
+        g['edges_pct'] = round(100 * g['edges_covered'] /
+                               max(g['edges'], 1), 1)
+        g['functions_pct'] = round(100 * g['functions_covered'] /
+                                   max(g['functions'], 1), 1)
+    result = {'date': time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime()),
+              'how': 'each target run once over its inputs (corpus, seeds, '
+                     'committed corpus and crash reproducers) with '
+                     'libFuzzer -print_coverage; a function\'s edges are '
+                     'those of the target that covered most of them (the '
+                     'union over targets is at least that)',
+              'targets': per_target, 'groups': groups, 'files': files}
+    jpath = os.path.join(OUT, f'{args.name}.json')
+    with open(jpath, 'w', encoding='utf-8') as f:
+        json.dump(result, f, indent=1)
+    device_cov_plot(result, os.path.join(OUT, f'{args.name}.png'))
+    for rel, f in files.items():
+        print(f'{rel:40} edges {f["edges_covered"]:5}/{f["edges"]:<5} '
+              f'functions {f["functions_covered"]}/{f["functions"]}')
+    for g, v in groups.items():
+        print(f'{g:40} edges {v["edges_covered"]}/{v["edges"]} '
+              f'({v["edges_pct"]} %), functions {v["functions_covered"]}/'
+              f'{v["functions"]} ({v["functions_pct"]} %)')
+    print(f'wrote {jpath} and {args.name}.png')
+    return 0
+
+
 def cmd_check(args):
     """TAP: replay, then a short run, per target"""
     build(list(TARGETS))
@@ -457,6 +626,9 @@ def main():
     r.add_argument('--jobs', type=int, default=os.cpu_count() or 1)
     r.add_argument('--name', default='fuzz')
     sub.add_parser('coverage')
+    d = sub.add_parser('device-coverage')
+    d.add_argument('--targets')
+    d.add_argument('--name', default='coverage-devices')
     c = sub.add_parser('check')
     c.add_argument('--time', type=int, default=5)
     args = ap.parse_args()
@@ -473,6 +645,13 @@ def main():
         return cmd_check(args)
     if args.cmd == 'coverage':
         return cmd_coverage(args)
+    if args.cmd == 'device-coverage':
+        bad = [t for t in (args.targets or '').split(',')
+               if t and not is_device(t)]
+        if bad:
+            ap.error(f'unknown device targets {bad}; known: '
+                     f'{["cxl-" + d for d in DEVICES]}')
+        return cmd_device_coverage(args)
     build(list(TARGETS))
     return 0
 

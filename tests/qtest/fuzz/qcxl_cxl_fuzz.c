@@ -9,7 +9,8 @@
  * on the CXL surface, so that every input means something: HDM decoder
  * registers and commits at every level, any component register, window
  * memory (direct map and software decode), mailbox commands of every
- * set with their payload, and the clock, for background commands.
+ * set with their payload, DOE exchanges (CDAT) through the extended
+ * configuration space, and the clock, for background commands.
  *
  *   QCXL_FUZZ_POOL=FILE qemu-fuzz-x86_64 --fuzz-target=qcxl-cxl-pool ...
  *
@@ -23,6 +24,8 @@
 #include "hw/boards.h"
 #include "hw/cxl/cxl.h"
 #include "hw/i386/pc.h"
+#include "hw/pci-host/q35.h"
+#include "standard-headers/linux/pci_regs.h"
 #include "tests/qtest/libqtest.h"
 #include "fuzz.h"
 #include "../qcxl-cxl-topo.h"
@@ -63,14 +66,22 @@ enum {
     OP_MBOX,                    /* a mailbox command */
     OP_CLOCK,                   /* time passes: background commands */
     OP_RESET,                   /* system reset, then enumeration */
+    OP_DOE,                     /* a DOE exchange (CDAT) */
     OP__MAX
 };
+
+/* Where enumeration puts the extended configuration space (ECAM) */
+#define ECAM_BASE       MCH_HOST_BRIDGE_PCIEXBAR_DEFAULT
+/* A CDAT read request's first header dword: CXL's vendor id, type 2 */
+#define CDAT_REQ_HDR    (0x1e98 | 2 << 16)
 
 typedef struct CxlFuzz {
     Topo topo;
     uint64_t comp[10];          /* decoder capabilities, by index */
     int ncomp;
     uint64_t mbox[8];           /* each endpoint's mailbox (0: none) */
+    uint64_t doe[8][2];         /* each endpoint's DOE capabilities (ECAM) */
+    int ndoe[8];
 } CxlFuzz;
 
 static CxlFuzz fz;
@@ -107,6 +118,33 @@ static void setup_mailboxes(CxlFuzz *f)
     }
 }
 
+/*
+ * The extended configuration space, as firmware would: PCIEXBAR at its
+ * default address, then each endpoint's DOE capabilities
+ */
+static void setup_doe(CxlFuzz *f)
+{
+    Topo *t = &f->topo;
+    int i;
+
+    cfg_write(t->qts, 0, MCH_HOST_BRIDGE_PCIEXBAR, ECAM_BASE | 1);
+    cfg_write(t->qts, 0, MCH_HOST_BRIDGE_PCIEXBAR + 4, 0);
+    for (i = 0; i < t->nep; i++) {
+        uint64_t cfg = ECAM_BASE + ((uint64_t)t->ep_bdf[i] << 12);
+        int off = PCI_CFG_SPACE_SIZE, hops = 0;
+
+        f->ndoe[i] = 0;
+        while (off && hops++ < 64 && f->ndoe[i] < 2) {
+            uint32_t hdr = qtest_readl(t->qts, cfg + off);
+
+            if (PCI_EXT_CAP_ID(hdr) == PCI_EXT_CAP_ID_DOE) {
+                f->doe[i][f->ndoe[i]++] = cfg + off;
+            }
+            off = PCI_EXT_CAP_NEXT(hdr);
+        }
+    }
+}
+
 static void enumerate(CxlFuzz *f)
 {
     Topo *t = &f->topo;
@@ -114,6 +152,7 @@ static void enumerate(CxlFuzz *f)
 
     topo_setup(t);
     setup_mailboxes(f);
+    setup_doe(f);
     f->ncomp = 0;
     if (t->hb_hdm) {
         f->comp[f->ncomp++] = t->hb_hdm;
@@ -276,6 +315,50 @@ static void op_clock(CxlFuzz *f, const uint8_t *a, Rest *rest)
                                     (10 * NANOSECONDS_PER_SECOND));
 }
 
+/*
+ * A DOE exchange: abort first or not; a request of the input's dwords,
+ * or a well-formed CDAT read of a fuzzed entry; GO or not; then read
+ * (and pop) up to 63 dwords of the response
+ */
+static void op_doe(CxlFuzz *f, const uint8_t *a, Rest *rest)
+{
+    QTestState *qts = f->topo.qts;
+    int ep = a[0] % f->topo.nep;
+    uint64_t doe;
+    uint32_t dw;
+    int i, n;
+
+    if (!f->ndoe[ep]) {
+        return;
+    }
+    doe = f->doe[ep][a[1] % f->ndoe[ep]];
+    if (a[3] & 1) {
+        qtest_writel(qts, doe + PCI_DOE_CTRL, PCI_DOE_CTRL_ABORT);
+    }
+    if (a[3] & 4) {
+        qtest_writel(qts, doe + PCI_DOE_WRITE, CDAT_REQ_HDR);
+        qtest_writel(qts, doe + PCI_DOE_WRITE, 3);
+        qtest_writel(qts, doe + PCI_DOE_WRITE, lduw_le_p(a + 5) << 16);
+    } else {
+        for (n = a[2] % 33; n && rest->len >= 4; n--) {
+            qtest_writel(qts, doe + PCI_DOE_WRITE, ldl_le_p(rest->data));
+            rest->data += 4;
+            rest->len -= 4;
+        }
+    }
+    if (a[3] & 2) {
+        qtest_writel(qts, doe + PCI_DOE_CTRL, PCI_DOE_CTRL_GO);
+    }
+    for (i = 0, n = a[4] % 64; i < n; i++) {
+        dw = qtest_readl(qts, doe + PCI_DOE_STATUS);
+        if (!(dw & PCI_DOE_STATUS_DATA_OBJECT_READY)) {
+            break;
+        }
+        qtest_readl(qts, doe + PCI_DOE_READ);
+        qtest_writel(qts, doe + PCI_DOE_READ, 0);
+    }
+}
+
 static void op_reset(CxlFuzz *f, const uint8_t *a, Rest *rest)
 {
     fuzz_reset(f->topo.qts);
@@ -293,6 +376,7 @@ static void (*const ops[OP__MAX])(CxlFuzz *, const uint8_t *, Rest *) = {
     [OP_MBOX] = op_mbox,
     [OP_CLOCK] = op_clock,
     [OP_RESET] = op_reset,
+    [OP_DOE] = op_doe,
 };
 
 static void qcxl_cxl_fuzz(QTestState *s, const unsigned char *data,
