@@ -302,8 +302,13 @@ def follow(name, proc, t0):
         if m:
             fig['executions'] = int(m.group(1))
         fig['log_tail'] = (fig['log_tail'] + [line.rstrip()])[-40:]
-    fig['exit'] = proc.wait()
+    # reaped here for its CPU time (and its children's): a campaign's
+    # length in CPU-hours, whatever else the machine ran meanwhile
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    fig['exit'] = proc.returncode
     fig['seconds'] = round(time.monotonic() - t0, 1)
+    fig['cpu_seconds'] = round(usage.ru_utime + usage.ru_stime, 1)
     return fig
 
 
@@ -323,7 +328,8 @@ def fuzz_one(name, seconds):
         fig['crashes'] = ['(exit %d without an artifact)' % fig['exit']]
     print(f'# {name}: {fig["executions"]} executions, {fig["edges"]} edges, '
           f'{fig["features"]} features, corpus {fig["corpus"]}, '
-          f'crashes {len(fig["crashes"])}, {fig["seconds"]} s', flush=True)
+          f'crashes {len(fig["crashes"])}, {fig["seconds"]} s '
+          f'({fig["cpu_seconds"]} s of CPU)', flush=True)
     return fig
 
 
