@@ -11,6 +11,9 @@
  *   fenced: it stops, and its range no longer reaches the pool;
  * - without x-ignore-shared the migration is refused before it
  *   connects, and the destination keeps listening;
+ * - over TCP, as libvirt migrates, with the capability set on the
+ *   command lines (-global migration.x-ignore-shared=on): zero copy and
+ *   the same handoff;
  * - bad URIs, unknown or unshared regions, no listener: clear errors;
  * - a destination that maps other regions refuses the handoff, and the
  *   source keeps its memory and runs again;
@@ -91,16 +94,23 @@ static void teardown(Fixture *f)
  * @dram, node 1 of 256 MiB ordinary memory (at 64 MiB) to make the
  * stream long.
  */
-static QTestState *start(Fixture *f, const char *host, const char *region,
-                         bool dram, bool incoming)
+static QTestState *start_with(Fixture *f, const char *host,
+                              const char *region, bool dram, bool incoming,
+                              const char *extra)
 {
     return qtest_initf("-machine q35 -m %dM "
                        "-object memory-backend-qcxl-pool,id=m0,size=64M,"
                        "pool=%s,host=%s,region=%s -numa node,memdev=m0 "
-                       "%s %s", dram ? 320 : 64, f->path, host, region,
+                       "%s %s %s", dram ? 320 : 64, f->path, host, region,
                        dram ? "-object memory-backend-ram,id=m1,size=256M "
                               "-numa node,memdev=m1" : "",
-                       incoming ? "-incoming defer" : "");
+                       incoming ? "-incoming defer" : "", extra);
+}
+
+static QTestState *start(Fixture *f, const char *host, const char *region,
+                         bool dram, bool incoming)
+{
+    return start_with(f, host, region, dram, incoming, "");
 }
 
 static void ignore_shared(QTestState *qts)
@@ -281,6 +291,102 @@ static void test_pool_ram(void)
     wait_run_state(qb, "running");
     qtest_writeq(qb, 0x400008, 0x600d);
     g_assert_cmphex(qtest_readq(qb, 0x400000), ==, PATTERN);
+    qtest_quit(qb);
+    teardown(&f);
+}
+
+static bool ignore_shared_on(QTestState *qts)
+{
+    QDict *rsp = qtest_qmp(qts, "{'execute': 'query-migrate-capabilities'}");
+    const QListEntry *e;
+    bool on = false;
+
+    QLIST_FOREACH_ENTRY(qdict_get_qlist(rsp, "return"), e) {
+        QDict *c = qobject_to(QDict, qlist_entry_obj(e));
+
+        if (!strcmp(qdict_get_str(c, "capability"), "x-ignore-shared")) {
+            on = qdict_get_bool(c, "state");
+        }
+    }
+    qobject_unref(rsp);
+    return on;
+}
+
+/*
+ * What libvirt does: TCP, and only the capabilities it knows.  With
+ * x-ignore-shared set on both command lines (patch 0045: -global
+ * migration.x-ignore-shared=on), pool RAM migrates over TCP without a
+ * page copied and its ownership passes at switchover, as through the
+ * pool's own transport; without it the migration is refused.
+ */
+/* Listen on a free TCP port of the loopback; the URI to migrate to */
+static char *listen_tcp(QTestState *qb)
+{
+    QDict *rsp, *addr;
+    char *uri;
+
+    qtest_qmp_assert_success(qb, "{'execute': 'migrate-incoming', "
+                             "'arguments': {'uri': 'tcp:127.0.0.1:0'}}");
+    rsp = qtest_qmp(qb, "{'execute': 'query-migrate'}");
+    addr = qobject_to(QDict, qlist_peek(qdict_get_qlist(
+        qdict_get_qdict(rsp, "return"), "socket-address")));
+    uri = g_strdup_printf("tcp:127.0.0.1:%s", qdict_get_str(addr, "port"));
+    qobject_unref(rsp);
+    return uri;
+}
+
+static void test_tcp_global(void)
+{
+    const char *on = "-global migration.x-ignore-shared=on";
+    Fixture f;
+    QTestState *qa, *qb;
+    QDict *info = NULL;
+    g_autofree char *uri = NULL, *st = NULL, *run = NULL;
+
+    setup(&f);
+    /* without the capability: refused, and A runs on with its memory */
+    qa = start(&f, "hostA", "ram", false, false);
+    qb = start(&f, "hostB", "ram", false, true);
+    g_assert_false(ignore_shared_on(qa));
+    qtest_qmp_assert_success(qa, "{'execute': 'cont'}");
+    uri = listen_tcp(qb);
+    qtest_qmp_assert_success(qa, "{'execute': 'migrate', 'arguments': "
+                             "{'uri': %s}}", uri);
+    st = wait_migration(qa, "completed|failed", &info);
+    g_assert_cmpstr(st, ==, "failed");
+    g_assert_nonnull(strstr(qdict_get_str(info, "error-desc"),
+                            "needs the capability x-ignore-shared"));
+    qobject_unref(info);
+    g_assert_cmpstr((run = run_state(qa)), ==, "running");
+    assert_owner(&f, "ram", "hostA");
+    qtest_quit(qa);
+    /* B, whose stream ended before it began, exits 1 (exit-on-error) */
+    {
+        g_auto(QcxlDeadline) d = qcxl_deadline(10, "the destination to "
+                                               "exit after the refusal");
+
+        while (qtest_probe_child(qb)) {
+            qcxl_wait(&d, 20);
+        }
+    }
+    qtest_set_expected_status(qb, 1);
+    qtest_quit(qb);
+    g_clear_pointer(&uri, g_free);
+
+    /* with it on both command lines: zero copy, and the handoff */
+    qa = start_with(&f, "hostA", "ram", false, false, on);
+    qb = start_with(&f, "hostB", "ram", false, true, on);
+    g_assert_true(ignore_shared_on(qa));
+    g_assert_true(ignore_shared_on(qb));
+    qtest_qmp_assert_success(qa, "{'execute': 'cont'}");
+    qtest_writeq(qa, 0x400000, PATTERN);
+    uri = listen_tcp(qb);
+    qtest_qmp_assert_success(qa, "{'execute': 'migrate', 'arguments': "
+                             "{'uri': %s}}", uri);
+    assert_completed_zero_copy(qa, qb);
+    assert_owner(&f, "ram", "hostB");
+    g_assert_cmphex(qtest_readq(qb, 0x400000), ==, PATTERN);
+    qtest_quit(qa);
     qtest_quit(qb);
     teardown(&f);
 }
@@ -1265,6 +1371,7 @@ int main(int argc, char **argv)
     g_test_init(&argc, &argv, NULL);
     qtest_add_func("/qcxl/migration/pool-ram", test_pool_ram);
     qtest_add_func("/qcxl/migration/refused", test_refused);
+    qtest_add_func("/qcxl/migration/tcp-global", test_tcp_global);
     qtest_add_func("/qcxl/migration/one-use", test_one_use);
     qtest_add_func("/qcxl/migration/cancel", test_cancel);
     qtest_add_func("/qcxl/migration/dest-stopped", test_dest_stopped);
