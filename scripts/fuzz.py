@@ -165,6 +165,10 @@ def device_seeds(name):
     for index in (0, 1):
         doe += (op(10, bytes([0, 0, 3, 2, 63])) +
                 b''.join(d.to_bytes(4, 'little') for d in (1, 3, index)))
+    if name[4:] in ('switch', 'firmware'):
+        # the switch's upstream port comes after its two endpoints
+        doe += b''.join(op(10, bytes([2, 0, 0, 6, 63]) +
+                           e.to_bytes(2, 'little')) for e in range(4))
     return {'set': sets + window,
             'doe': doe,
             'mailbox': mail + clock + mbox(0, 0x0400),

@@ -80,9 +80,14 @@ typedef struct CxlFuzz {
     uint64_t comp[10];          /* decoder capabilities, by index */
     int ncomp;
     uint64_t mbox[8];           /* each endpoint's mailbox (0: none) */
-    uint64_t doe[8][2];         /* each endpoint's DOE capabilities (ECAM) */
-    int ndoe[8];
+    /* DOE capabilities (ECAM): each endpoint's, then a switch's USP */
+    uint64_t doe[9][2];
+    int ndoe[9];
+    int ndoe_fn;                /* functions in doe[] */
 } CxlFuzz;
+
+/* Where topo_setup() puts a switch's upstream port */
+#define USP_BDF         (13 << 8)
 
 static CxlFuzz fz;
 
@@ -120,7 +125,8 @@ static void setup_mailboxes(CxlFuzz *f)
 
 /*
  * The extended configuration space, as firmware would: PCIEXBAR at its
- * default address, then each endpoint's DOE capabilities
+ * default address, then the DOE capabilities of each endpoint and of a
+ * switch's upstream port (its CDAT)
  */
 static void setup_doe(CxlFuzz *f)
 {
@@ -129,8 +135,10 @@ static void setup_doe(CxlFuzz *f)
 
     cfg_write(t->qts, 0, MCH_HOST_BRIDGE_PCIEXBAR, ECAM_BASE | 1);
     cfg_write(t->qts, 0, MCH_HOST_BRIDGE_PCIEXBAR + 4, 0);
-    for (i = 0; i < t->nep; i++) {
-        uint64_t cfg = ECAM_BASE + ((uint64_t)t->ep_bdf[i] << 12);
+    f->ndoe_fn = t->nep + !!t->usp_hdm;
+    for (i = 0; i < f->ndoe_fn; i++) {
+        int bdf = i < t->nep ? t->ep_bdf[i] : USP_BDF;
+        uint64_t cfg = ECAM_BASE + ((uint64_t)bdf << 12);
         int off = PCI_CFG_SPACE_SIZE, hops = 0;
 
         f->ndoe[i] = 0;
@@ -316,14 +324,15 @@ static void op_clock(CxlFuzz *f, const uint8_t *a, Rest *rest)
 }
 
 /*
- * A DOE exchange: abort first or not; a request of the input's dwords,
- * or a well-formed CDAT read of a fuzzed entry; GO or not; then read
- * (and pop) up to 63 dwords of the response
+ * A DOE exchange with an endpoint or a switch's upstream port: abort
+ * first or not; a request of the input's dwords, or a well-formed CDAT
+ * read of a fuzzed entry; GO or not; then read (and pop) up to 63
+ * dwords of the response
  */
 static void op_doe(CxlFuzz *f, const uint8_t *a, Rest *rest)
 {
     QTestState *qts = f->topo.qts;
-    int ep = a[0] % f->topo.nep;
+    int ep = a[0] % f->ndoe_fn;
     uint64_t doe;
     uint32_t dw;
     int i, n;
