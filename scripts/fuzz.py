@@ -169,8 +169,14 @@ def device_seeds(name):
         # the switch's upstream port comes after its two endpoints
         doe += b''.join(op(10, bytes([2, 0, 0, 6, 63]) +
                            e.to_bytes(2, 'little')) for e in range(4))
+    # dynamic capacity, the host's side: 2 MiB at 0 added (prescriptive),
+    # the extent list read by the guest, then released (prescriptive)
+    dc_host = (op(11, bytes([0, 0, 2, 0, 0, 0, 1])) +
+               mbox(0, 0x4801, bytes(8)) +
+               op(11, bytes([0, 1, 1, 0, 0, 0, 1])))
     return {'set': sets + window,
             'doe': doe,
+            'dc-host': dc_host,
             'mailbox': mail + clock + mbox(0, 0x0400),
             'set-reset': sets + window + op(9) + window,
             'registers': b''.join(op(3, bytes([0]) + (o).to_bytes(2, 'little')

@@ -10,7 +10,8 @@
  * registers and commits at every level, any component register, window
  * memory (direct map and software decode), mailbox commands of every
  * set with their payload, DOE exchanges (CDAT) through the extended
- * configuration space, and the clock, for background commands.
+ * configuration space, the host's side of dynamic capacity (extents
+ * added and released), and the clock, for background commands.
  *
  *   QCXL_FUZZ_POOL=FILE qemu-fuzz-x86_64 --fuzz-target=qcxl-cxl-pool ...
  *
@@ -25,6 +26,8 @@
 #include "hw/cxl/cxl.h"
 #include "hw/i386/pc.h"
 #include "hw/pci-host/q35.h"
+#include "qapi/error.h"
+#include "qapi/qapi-commands-cxl.h"
 #include "standard-headers/linux/pci_regs.h"
 #include "tests/qtest/libqtest.h"
 #include "fuzz.h"
@@ -67,6 +70,7 @@ enum {
     OP_CLOCK,                   /* time passes: background commands */
     OP_RESET,                   /* system reset, then enumeration */
     OP_DOE,                     /* a DOE exchange (CDAT) */
+    OP_DC_HOST,                 /* the host adds or releases capacity */
     OP__MAX
 };
 
@@ -368,6 +372,50 @@ static void op_doe(CxlFuzz *f, const uint8_t *a, Rest *rest)
     }
 }
 
+/*
+ * The host's side of dynamic capacity: what cxl-add-dynamic-capacity
+ * and cxl-release-dynamic-capacity do over QMP, called in-process: an
+ * endpoint (one without DC regions refuses), a policy, a region, and
+ * one to four extents, mostly in 1 MiB units within 512 MiB, now and
+ * then any 64-bit offset and length taken from the input
+ */
+static void op_dc_host(CxlFuzz *f, const uint8_t *a, Rest *rest)
+{
+    g_autofree char *path = g_strdup_printf("/machine/peripheral/ep%d",
+                                            a[0] % f->topo.nep);
+    CxlDynamicCapacityExtentList *list = NULL;
+    Error *err = NULL;
+    int i, n = a[4] % 4 + 1;
+
+    for (i = 0; i < n; i++) {
+        CxlDynamicCapacityExtent *e = g_new0(CxlDynamicCapacityExtent, 1);
+
+        if (a[4] & 0x80 && rest->len >= 16) {
+            e->offset = ldq_le_p(rest->data);
+            e->len = ldq_le_p(rest->data + 8);
+            rest->data += 16;
+            rest->len -= 16;
+        } else {
+            e->offset = (uint64_t)(a[5 + 2 * i] % 512) * MiB;
+            e->len = (uint64_t)(a[6 + 2 * i] % 64 + 1) * MiB;
+        }
+        QAPI_LIST_PREPEND(list, e);
+    }
+    if (a[1] & 1) {
+        qmp_cxl_release_dynamic_capacity(path, 0, a[2] %
+                                         CXL_EXTENT_REMOVAL_POLICY__MAX,
+                                         a[1] & 2, a[1] & 4, a[1] & 8,
+                                         a[1] & 16, a[3] % 2, NULL, list,
+                                         &err);
+    } else {
+        qmp_cxl_add_dynamic_capacity(path, 0, a[2] %
+                                     CXL_EXTENT_SELECTION_POLICY__MAX,
+                                     a[3] % 2, NULL, list, &err);
+    }
+    error_free(err);
+    qapi_free_CxlDynamicCapacityExtentList(list);
+}
+
 static void op_reset(CxlFuzz *f, const uint8_t *a, Rest *rest)
 {
     fuzz_reset(f->topo.qts);
@@ -386,6 +434,7 @@ static void (*const ops[OP__MAX])(CxlFuzz *, const uint8_t *, Rest *) = {
     [OP_CLOCK] = op_clock,
     [OP_RESET] = op_reset,
     [OP_DOE] = op_doe,
+    [OP_DC_HOST] = op_dc_host,
 };
 
 static void qcxl_cxl_fuzz(QTestState *s, const unsigned char *data,
