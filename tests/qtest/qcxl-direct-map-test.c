@@ -657,6 +657,20 @@ static void assert_qmp_set(QTestState *qts, uint64_t addr, int ndevs,
     g_assert_true(qdict_haskey(r, "interleaved"));
     g_assert_cmpint(qlist_size(qdict_get_qlist(r, "interleaved")), ==, ndevs);
     g_assert_cmpstr(qdict_get_str(r, "set-backing"), ==, backing);
+    /* HMP says the same of the range */
+    {
+        g_autofree char *hmp = qtest_hmp(qts, "info cxl-direct-map");
+        g_autofree char *want = g_strdup_printf(
+            "  0x%" PRIx64 "-0x%" PRIx64 " direct, interleaved set in "
+            "host-physical order (%s):", dict_u64(r, "start"),
+            dict_u64(r, "start") + dict_u64(r, "size") - 1,
+            !strcmp(backing, "copy") ? "a copy" : "the backends' own pages");
+
+        if (!strstr(hmp, want)) {
+            g_test_message("no '%s' in:\n%s", want, hmp);
+        }
+        g_assert_nonnull(strstr(hmp, want));
+    }
     qobject_unref(resp);
 }
 
