@@ -667,7 +667,7 @@ static void assert_qmp_set(QTestState *qts, uint64_t addr, int ndevs,
             !strcmp(backing, "copy") ? "a copy" : "the backends' own pages");
 
         if (!strstr(hmp, want)) {
-            g_test_message("no '%s' in:\n%s", want, hmp);
+            g_test_message("no '%s' in: %s", want, hmp);
         }
         g_assert_nonnull(strstr(hmp, want));
     }
