@@ -15,6 +15,8 @@
  *   ignores;
  * - damaged records, logs, device state and headers are refused, and
  *   nothing is loaded;
+ * - hmp: the HMP commands (bad options refused; protect, info,
+ *   unprotect, takeover), with epochs on their 20 ms timer;
  * - interleaved: an interleaved CXL set (a copy, RAM nothing saves) is
  *   down while the VM is protected, and the checkpoint holds what the
  *   guest wrote to the window, on the devices' media; it comes back
@@ -487,6 +489,92 @@ static void test_takeover(void)
     g_assert_cmpstr(qdict_get_str(info, "state"), ==, "stopped");
     g_assert_cmpstr(qdict_get_str(info, "stop-reason"), ==, "fenced");
     qtest_quit(a);
+    qtest_quit(c);
+    teardown(&f);
+}
+
+/* @out, an HMP command's output, contains @text */
+static void assert_hmp(char *out, const char *text)
+{
+    if (!strstr(out, text)) {
+        g_error("expected '%s' in HMP's output: %s", text, out);
+    }
+    g_free(out);
+}
+
+/* An HMP command that succeeds prints nothing (errors: "Error: ...") */
+static void assert_hmp_ok(char *out)
+{
+    g_assert_cmpstr(out, ==, "");
+    g_free(out);
+}
+
+/* Timer-driven epochs (every @ms) until epoch @epoch is committed */
+static void wait_epoch(QTestState *qts, int64_t epoch)
+{
+    g_auto(QcxlDeadline) dl = qcxl_deadline(60, "epoch %" PRId64 " to be "
+                                            "committed by the timer",
+                                            epoch);
+
+    for (;;) {
+        g_autoptr(QDict) i = ha_info(qts);
+
+        if (!strcmp(qdict_get_str(i, "state"), "protected") &&
+            qdict_get_int(i, "epoch") >= epoch) {
+            return;
+        }
+        qcxl_wait(&dl, 10);
+    }
+}
+
+/*
+ * The HMP front ends, and epochs on their timer (every other test takes
+ * its checkpoints by hand): qcxl_ha_protect refuses bad options, then
+ * protects every 20 ms; info qcxl-ha reports it; qcxl_ha_unprotect
+ * stops it; protected again, killed and fenced, qcxl_ha_takeover on a
+ * standby resumes the VM.
+ */
+static void test_hmp(void)
+{
+    Fixture f;
+    QTestState *a, *c;
+    g_autofree char *want = NULL, *st = NULL;
+    g_autoptr(QDict) info = NULL;
+
+    setup(&f);
+    a = start_primary(NULL);
+    assert_hmp(qtest_hmp(a, "qcxl_ha_protect ckpt1 x"),
+               "'x': expected NAME=VALUE");
+    assert_hmp(qtest_hmp(a, "qcxl_ha_protect ckpt1 ram0=img1,pool=%s,"
+                         "host=hostA,epoch-ms=abc", f.path),
+               "epoch-ms: 'abc' is not a number");
+    info = ha_info(a);
+    g_assert_cmpstr(qdict_get_str(info, "state"), ==, "off");
+
+    assert_hmp_ok(qtest_hmp(a, "qcxl_ha_protect ckpt1 ram0=img1,pool=%s,"
+                         "host=hostA,epoch-ms=20", f.path));
+    wait_epoch(a, 3);
+    want = g_strdup_printf("qcxl HA: protected, region 'ckpt1' of %s as "
+                           "host 'hostA'", f.path);
+    assert_hmp(qtest_hmp(a, "info qcxl-ha"), want);
+    assert_hmp(qtest_hmp(a, "info qcxl-ha"), "(every 20 ms)");
+    assert_hmp_ok(qtest_hmp(a, "qcxl_ha_unprotect"));
+    qobject_unref(info);
+    info = ha_info(a);
+    g_assert_cmpstr(qdict_get_str(info, "state"), ==, "off");
+
+    assert_hmp_ok(qtest_hmp(a, "qcxl_ha_protect ckpt1 ram0=img1,pool=%s,"
+                         "host=hostA,epoch-ms=20", f.path));
+    wait_epoch(a, 2);
+    kill_qemu(a);
+    fence(&f, "hostA");
+    c = start_standby(&f, "hostC", "img1");
+    /* its report goes to the monitor that asked */
+    assert_hmp(qtest_hmp(c, "qcxl_ha_takeover ckpt1 %s hostC", f.path),
+               "host 'hostC' took the VM over at epoch");
+    st = status_of(c);
+    g_assert_cmpstr(st, ==, "running");
+    assert_hmp(qtest_hmp(c, "info qcxl-ha"), "taken over at epoch");
     qtest_quit(c);
     teardown(&f);
 }
@@ -1094,6 +1182,7 @@ int main(int argc, char **argv)
     g_test_init(&argc, &argv, NULL);
     qtest_add_func("/qcxl/ha/refused", test_refused);
     qtest_add_func("/qcxl/ha/takeover", test_takeover);
+    qtest_add_func("/qcxl/ha/hmp", test_hmp);
     qtest_add_func("/qcxl/ha/replay", test_replay);
     qtest_add_func("/qcxl/ha/hostile", test_hostile);
     qtest_add_func("/qcxl/ha/interleaved", test_interleaved);
