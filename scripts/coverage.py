@@ -143,33 +143,40 @@ def summarize(files):
     return groups, per_file
 
 
-def plot(result, path):
+def file_bars(names, pcts, labels, ours, xlabel, title, path):
+    """A PNG of one bar per file: @pcts (%), each annotated with its
+    label, blue for qcxl's files (@ours), grey for upstream's"""
     import matplotlib  # pylint: disable=import-outside-toplevel
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt  # pylint: disable=import-outside-toplevel
 
-    files = result['files']
-    names = sorted(files, key=lambda r: (group_of(r), r))
     fig, ax = plt.subplots(figsize=(9, 0.22 * len(names) + 1.5))
     ys = range(len(names))
-    ax.barh(ys, [files[n]['lines_pct'] for n in names],
-            color=['tab:blue' if files[n]['ours'] else 'tab:gray'
-                   for n in names])
-    for y, n in zip(ys, names):
-        ax.annotate(f'{files[n]["lines_run"]}/{files[n]["lines"]}',
-                    (files[n]['lines_pct'], y), xytext=(3, 0),
-                    textcoords='offset points', va='center', fontsize=6)
+    ax.barh(ys, pcts, color=['tab:blue' if o else 'tab:gray' for o in ours])
+    for y, v, label in zip(ys, pcts, labels):
+        ax.annotate(label, (v, y), xytext=(3, 0), textcoords='offset points',
+                    va='center', fontsize=6)
     ax.set_yticks(list(ys))
     ax.set_yticklabels(names, fontsize=6)
     ax.invert_yaxis()
-    ax.set_xlim(0, 110)
-    ax.set_xlabel('lines run, % (blue: qcxl\'s files, grey: upstream\'s)')
-    summary = '; '.join(f'{g}: {v["lines_pct"]} %'
-                        for g, v in result['groups'].items())
-    ax.set_title(f'gcov line coverage of the unit and qtest suites\n'
-                 f'{summary}', fontsize=9)
+    ax.set_xlim(0, 115)
+    ax.set_xlabel(xlabel)
+    ax.set_title(title, fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
+
+
+def plot(result, path):
+    files = result['files']
+    names = sorted(files, key=lambda r: (group_of(r), r))
+    summary = '; '.join(f'{g}: {v["lines_pct"]} %'
+                        for g, v in result['groups'].items())
+    file_bars(names, [files[n]['lines_pct'] for n in names],
+              [f'{files[n]["lines_run"]}/{files[n]["lines"]}' for n in names],
+              [files[n]['ours'] for n in names],
+              'lines run, % (blue: qcxl\'s files, grey: upstream\'s)',
+              f'gcov line coverage of the unit and qtest suites\n{summary}',
+              path)
 
 
 def main():

@@ -64,6 +64,8 @@ import subprocess
 import sys
 import time
 
+import coverage
+
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUT = os.path.join(TOP, 'build', 'fuzz')
 CC = 'clang-14'
@@ -444,19 +446,6 @@ def cmd_coverage(args):
 # libFuzzer's -print_coverage: one line per instrumented function
 FUNC_LINE = re.compile(r'^(COVERED|UNCOVERED)_FUNC: hits: (\d+) edges: '
                        r'(\d+)/(\d+) (\S+) (\S+):(\d+)$')
-# What device-coverage reports on, by source path in QEMU's tree
-DEVICE_COV_GROUPS = {'hw/cxl': re.compile(r'^hw/cxl/'),
-                     'hw/mem': re.compile(r'^hw/mem/'),
-                     'migration/qcxl-*': re.compile(r'^migration/qcxl-')}
-
-
-def device_cov_group(rel):
-    for g, pat in DEVICE_COV_GROUPS.items():
-        if pat.match(rel):
-            return g
-    return None
-
-
 def device_coverage_of(name):
     """{(file, function): (covered edges, edges)} of one device target
     run once over its inputs"""
@@ -476,11 +465,8 @@ def device_coverage_of(name):
         m = FUNC_LINE.match(line)
         if not m:
             continue
-        # QEMU's tree holds our files as links into ours
-        rel = os.path.relpath(os.path.normpath(m.group(6)), src)
-        if rel.startswith('..'):
-            rel = os.path.relpath(os.path.realpath(m.group(6)), TOP)
-        if rel.startswith('..') or not device_cov_group(rel):
+        rel = coverage.source_of(m.group(6), src)
+        if not rel or not coverage.group_of(rel):
             continue
         funcs[(rel, m.group(5))] = (int(m.group(3)), int(m.group(4)))
     if r.returncode or not funcs:
@@ -491,36 +477,20 @@ def device_coverage_of(name):
 
 
 def device_cov_plot(result, path):
-    import matplotlib  # pylint: disable=import-outside-toplevel
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt  # pylint: disable=import-outside-toplevel
-
     files = result['files']
-    names = sorted(files, key=lambda r: (device_cov_group(r), r))
-    fig, ax = plt.subplots(figsize=(9, 0.22 * len(names) + 1.5))
-    ys = range(len(names))
-    pct = [100 * files[n]['edges_covered'] / max(files[n]['edges'], 1)
-           for n in names]
-    ax.barh(ys, pct, color=['tab:blue' if os.path.basename(n)
-                            .startswith('qcxl') else 'tab:gray'
-                            for n in names])
-    for y, n, v in zip(ys, names, pct):
-        ax.annotate(f'{files[n]["functions_covered"]}/'
-                    f'{files[n]["functions"]} functions', (v, y),
-                    xytext=(3, 0), textcoords='offset points', va='center',
-                    fontsize=6)
-    ax.set_yticks(list(ys))
-    ax.set_yticklabels(names, fontsize=6)
-    ax.invert_yaxis()
-    ax.set_xlim(0, 115)
-    ax.set_xlabel('edges covered, % (the best target per function; blue: '
-                  'qcxl\'s files, grey: upstream\'s)')
+    names = sorted(files, key=lambda r: (coverage.group_of(r), r))
     summary = '; '.join(f'{g}: {v["edges_pct"]} %'
                         for g, v in result['groups'].items())
-    ax.set_title('The device fuzz targets\' corpora (libFuzzer '
-                 f'-print_coverage)\n{summary}', fontsize=9)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    coverage.file_bars(
+        names, [100 * files[n]['edges_covered'] / max(files[n]['edges'], 1)
+                for n in names],
+        [f'{files[n]["functions_covered"]}/{files[n]["functions"]} '
+         'functions' for n in names],
+        [os.path.basename(n).startswith('qcxl') for n in names],
+        'edges covered, % (the best target per function; blue: qcxl\'s '
+        'files, grey: upstream\'s)',
+        'The device fuzz targets\' corpora (libFuzzer -print_coverage)\n'
+        f'{summary}', path)
 
 
 def cmd_device_coverage(args):
@@ -557,7 +527,7 @@ def cmd_device_coverage(args):
             f['functions_never_reached'].append(fn)
     groups = {}
     for rel, f in files.items():
-        g = groups.setdefault(device_cov_group(rel),
+        g = groups.setdefault(coverage.group_of(rel),
                               {'files': 0, 'functions': 0,
                                'functions_covered': 0, 'edges': 0,
                                'edges_covered': 0})
