@@ -39,7 +39,7 @@ CONFIGURE_ARGS ?=
 .PHONY: all setup qemu pristine qcxl-tools guest-images qtests check \
         check-unit check-qtest check-guest demo bench install install-agent \
         bench-agent bench-pool bench-migration bench-decoder-stall bench-ha \
-        fuzz check-asan coverage \
+        fuzz check-asan coverage libvirt-host \
         clean \
         distclean
 
@@ -89,11 +89,16 @@ check-unit: qcxl-tools
 check-qtest: qtests
 	scripts/check.py qtest
 
-check-guest: all pristine guest-images
+check-guest: all pristine guest-images libvirt-host
 	scripts/check.py guest
 
-check: all pristine guest-images qtests
+check: all pristine guest-images qtests libvirt-host
 	scripts/check.py unit qtest guest
+
+# libvirt 11.3 from bookworm-backports, for tests/libvirt (installs
+# nothing when it is there; starts nothing)
+libvirt-host:
+	scripts/libvirt-host.sh
 
 # Every unit test and qtest under AddressSanitizer and UBSan (not part of
 # make check: the sanitized QEMU built from scratch in 412 s here).

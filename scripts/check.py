@@ -187,7 +187,11 @@ SUITES = {
                       # the docs' walkthroughs, as written
                       ('guest docs', [sys.executable,
                                       os.path.join(TOP, 'tests', 'docs',
-                                                   'run.py')], {})],
+                                                   'run.py')], {}),
+                      # docs/libvirt.rst's domains under real libvirtds
+                      ('guest libvirt', [sys.executable,
+                                         os.path.join(TOP, 'tests', 'libvirt',
+                                                      'run.py')], {})],
 }
 
 

@@ -86,7 +86,12 @@ class GuestResult:
         return res
 
 
-def _collect(console: str) -> tuple:
+def parse_console(console: str) -> tuple:
+    """
+    (exit code, script lines, data) from a guest's console text: the lines
+    between QCXL-TEST-START and QCXL-TEST-END, QCXL-EXIT's code (None
+    before it), and the "key value" lines among them.
+    """
     lines = console.replace('\r', '').split('\n')
     out, inside, rc = [], False, None
     for line in lines:
@@ -510,7 +515,7 @@ def run_guest(script: str, qemu_args: List[str], *,
                 break
             text = earlier + _read(console_path)
             if on_line or on_vm_line:
-                _, out, _ = _collect(text.rsplit('\n', 1)[0])
+                _, out, _ = parse_console(text.rsplit('\n', 1)[0])
                 for line in out[seen:]:
                     if on_line:
                         on_line(line)
@@ -577,7 +582,7 @@ def run_guest(script: str, qemu_args: List[str], *,
         vm.shutdown(hard=True)
     elapsed = time.monotonic() - start
     console = earlier + _read(console_path)
-    rc, out, data = _collect(console)
+    rc, out, data = parse_console(console)
     if on_line:
         for line in out[seen:]:
             on_line(line)

@@ -1,0 +1,293 @@
+#!/usr/bin/python3
+"""
+qcxl under a real libvirtd: the domains of docs/libvirt.rst, driven only
+through virsh and python3-libvirt, reported as TAP.
+
+  tests/libvirt/run.py [--list] [CASE-GLOB...]
+
+Each run starts its own libvirtd(s) in namespaces (testbed.py) under
+build/test-logs/libvirt/ (their logs stay there), and stops them at the
+end: a process left in their namespaces fails the run.  A domain comes
+from docs/libvirt.rst, from the literal block after the RST comment
+``.. qcxl-libvirt: NAME``, unchanged but for one addition the tests need:
+``<sysinfo type='fwcfg'>`` with the guest script (the qcxl guest image's
+init runs fw_cfg's opt/qcxl/test and powers off).
+
+Needs root and libvirt 11.3 (scripts/libvirt-host.sh, which make check
+runs first).
+"""
+
+import argparse
+import fnmatch
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+import xml.etree.ElementTree as ET
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TOP = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(TOP, 'tests', 'guest'))
+
+# pylint: disable=wrong-import-position
+import libvirt  # noqa: E402
+
+import harness  # noqa: E402
+import testbed  # noqa: E402
+from cases import perf  # noqa: E402
+
+DOC = os.path.join(TOP, 'docs', 'libvirt.rst')
+LOGS = os.path.join(TOP, 'build', 'test-logs', 'libvirt')
+GUEST = os.path.join(TOP, 'build', 'guest', '6.12')
+MARK = re.compile(r'^\.\. qcxl-libvirt: (\S+)\s*$')
+
+with open(os.path.join(TOP, 'tests', 'guest', 'guest-lib.sh'),
+          encoding='utf-8') as _f:
+    PRELUDE = _f.read()
+
+
+def doc_domains() -> dict:
+    """NAME -> the XML of each marked literal block of docs/libvirt.rst."""
+    with open(DOC, encoding='utf-8') as f:
+        lines = f.read().split('\n')
+    out, i = {}, 0
+    while i < len(lines):
+        m = MARK.match(lines[i])
+        i += 1
+        if not m:
+            continue
+        while i < len(lines) and not lines[i].rstrip().endswith('::'):
+            i += 1
+        i += 1
+        block = []
+        while i < len(lines) and (not lines[i].strip() or
+                                  lines[i].startswith('   ')):
+            block.append(lines[i][3:])
+            i += 1
+        out[m.group(1)] = '\n'.join(block).strip() + '\n'
+    return out
+
+
+class Tap:
+    """TAP lines, numbered as they come."""
+
+    def __init__(self):
+        self.n = 0
+        self.failed = 0
+
+    def __call__(self, ok: bool, desc: str) -> bool:
+        self.n += 1
+        self.failed += 0 if ok else 1
+        print(f'{"ok" if ok else "not ok"} {self.n} - {desc}', flush=True)
+        return ok
+
+    def note(self, text: str) -> None:
+        for line in text.rstrip().split('\n'):
+            print(f'#   {line}', flush=True)
+
+
+def with_script(xml: str, host: testbed.Host, name: str, script: str) -> str:
+    """@xml with the guest script as fw_cfg's opt/qcxl/test."""
+    os.makedirs(host.path('lib', 'qcxl'), exist_ok=True)
+    with open(host.path('lib', 'qcxl', f'{name}.sh'), 'w',
+              encoding='utf-8') as f:
+        f.write(PRELUDE + script)
+    ET.register_namespace('qemu', 'http://libvirt.org/schemas/domain/qemu/1.0')
+    root = ET.fromstring(xml)
+    si = ET.SubElement(root, 'sysinfo', type='fwcfg')
+    ET.SubElement(si, 'entry', name='opt/qcxl/test',
+                  file=f'/var/lib/libvirt/qcxl/{name}.sh')
+    return ET.tostring(root, encoding='unicode')
+
+
+def install_guest(host: testbed.Host) -> None:
+    """The 6.12 guest image where the docs' domains look for it."""
+    boot = host.path('lib', 'boot')
+    os.makedirs(boot, exist_ok=True)
+    for f in ('vmlinuz', 'initrd.img'):
+        src = os.path.join(GUEST, f)
+        if not os.path.exists(src):
+            raise FileNotFoundError(f'{src} is missing (make guest-images)')
+        dst = os.path.join(boot, f)
+        if not os.path.lexists(dst):
+            os.symlink(src, dst)
+
+
+def define(host: testbed.Host, name: str, xml: str) -> subprocess.CompletedProcess:
+    path = host.path('lib', 'qcxl', f'{name}.xml')
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, 'w', encoding='utf-8') as f:
+        f.write(xml)
+    return host.virsh('define', f'/var/lib/libvirt/qcxl/{name}.xml')
+
+
+def wait_shut_off(host: testbed.Host, name: str, timeout: float) -> bool:
+    """Wait (at most @timeout s) for domain @name to stop by itself."""
+    conn = libvirt.open(host.uri())
+    try:
+        dom = conn.lookupByName(name)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if dom.state()[0] == libvirt.VIR_DOMAIN_SHUTOFF:
+                return True
+            time.sleep(1)
+        return False
+    finally:
+        conn.close()
+
+
+def boot_and_check(tap: Tap, host: testbed.Host, name: str, xml: str,
+                   script: str, host_checks=None, timeout: float = 900):
+    """Define, start, wait for the guest's end; report its checks."""
+    xml = with_script(xml, host, name, script)
+    r = define(host, name, xml)
+    if not tap(r.returncode == 0, f'{name}: virsh define of the docs\' XML'):
+        tap.note(r.stderr)
+        return None
+    console = host.path('log', 'qemu', f'{name}.console.log')
+    if os.path.exists(console):
+        os.unlink(console)
+    t0 = time.monotonic()
+    r = host.virsh('start', name)
+    if not tap(r.returncode == 0, f'{name}: virsh start'):
+        tap.note(r.stderr)
+        return None
+    ended = wait_shut_off(host, name, timeout)
+    elapsed = time.monotonic() - t0
+    if not ended:
+        host.virsh('destroy', name)
+    text = open(console, encoding='utf-8', errors='replace').read() \
+        if os.path.exists(console) else ''
+    rc, out, data = harness.parse_console(text)
+    for line in out:
+        if not line.startswith(('ok ', 'not ok ')):
+            print(f'#   {line}')
+    res = harness.GuestResult(exit_code=rc, output=out, console=text,
+                              qemu_log='', timed_out=not ended,
+                              elapsed=elapsed, data=data)
+    for ok, desc in res.tap:
+        tap(ok, f'{name}: {desc}')
+    if host_checks:
+        for ok, desc in host_checks(res):
+            tap(ok, f'{name}: {desc}')
+    what = ('timed out' if not ended else
+            'never reached its end' if rc is None else f'exited {rc}')
+    if not tap(rc == 0 and ended and res.tap != [],
+               f'{name}: guest script ran to the end and exited 0 '
+               f'({what}, {elapsed:.0f}s, console {console})'):
+        for line in text.splitlines()[-25:]:
+            tap.note(f'console: {line}')
+        tap.note(host.path('log', 'qemu', f'{name}.log') + ': ' +
+                 _tail(host.path('log', 'qemu', f'{name}.log')))
+    return res
+
+
+def _tail(path: str, n: int = 8) -> str:
+    try:
+        with open(path, encoding='utf-8', errors='replace') as f:
+            return ' | '.join(f.read().strip().splitlines()[-n:])
+    except OSError:
+        return '(none)'
+
+
+# -- cases -------------------------------------------------------------
+
+def case_firmware(tap: Tap, hosts, docs) -> None:
+    """docs' cxl-firmware domain: the node, its tier and figures."""
+    a = hosts[0]
+    boot_and_check(tap, a, 'cxl-firmware', docs['cxl-firmware'],
+                   'QCXL_CXL_REGION=1\n' + perf.FIRMWARE_SCRIPT,
+                   perf.firmware_checks(perf.FIRMWARE_PATH,
+                                        perf.FIRMWARE_PATH))
+    a.virsh('undefine', 'cxl-firmware')
+
+
+def case_bad_option(tap: Tap, hosts, docs) -> None:
+    """A wrong qcxl option: virsh start fails with QEMU's message."""
+    a = hosts[0]
+    name = 'cxl-firmware'
+    xml = docs[name].replace('cxl-firmware=ram', 'cxl-firmware=rom')
+    tap(xml != docs[name], 'bad-option: the docs\' domain with cxl-firmware=rom')
+    r = define(a, name, xml)
+    tap(r.returncode == 0, 'bad-option: virsh define accepts it '
+        '(libvirt does not read <qemu:commandline>)')
+    log = a.path('log', 'qemu', f'{name}.log')
+    size = os.path.getsize(log) if os.path.exists(log) else 0
+    r = a.virsh('start', name)
+    want = 'cxl-firmware=rom: not one of off, ram, soft-reserved'
+    tap(r.returncode != 0, f'bad-option: virsh start fails (exit {r.returncode})')
+    tap.note('virsh start said: ' + r.stderr.strip())
+    tap(want in r.stderr,
+        f'bad-option: its output has QEMU\'s message ("{want}")')
+    with open(log, encoding='utf-8', errors='replace') as f:
+        f.seek(size)
+        added = f.read()
+    tap(want in added, f'bad-option: the domain log {log} has it too')
+    st = a.virsh('domstate', name).stdout.strip()
+    tap(st == 'shut off', f'bad-option: the domain is left shut off ({st})')
+    a.virsh('undefine', name)
+
+
+CASES = [('firmware', 1, case_firmware),
+         ('bad-option', 1, case_bad_option)]
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument('--list', action='store_true', help='list the cases')
+    ap.add_argument('names', nargs='*', help='case name globs (default: all)')
+    args = ap.parse_args()
+    cases = [c for c in CASES if not args.names or
+             any(fnmatch.fnmatch(c[0], g) for g in args.names)]
+    if args.list:
+        for c in cases:
+            print(f'{c[0]}  ({c[1]} host{"s" if c[1] > 1 else ""})')
+        return 0
+    if not cases:
+        print(f'no libvirt test matches {args.names}', file=sys.stderr)
+        return 2
+    tap = Tap()
+    if subprocess.run([os.path.join(TOP, 'scripts', 'libvirt-host.sh'),
+                       '--check']).returncode:
+        tap(False, 'libvirt 11.3 is installed (scripts/libvirt-host.sh)')
+        print(f'1..{tap.n}')
+        return 1
+    harness.prepare_host()
+    docs = doc_domains()
+    shutil.rmtree(LOGS, ignore_errors=True)
+    os.makedirs(LOGS)
+    need = max(c[1] for c in cases)
+    hosts = [testbed.Host(f'qcxl-{chr(ord("a") + i)}', i + 1, LOGS)
+             for i in range(need)]
+    try:
+        t0 = time.monotonic()
+        for h in hosts:
+            h.start()
+            install_guest(h)
+        for h in hosts[1:]:
+            hosts[0].link(h)
+        tap(True, f'{need} libvirtd host(s) up in their namespaces '
+            f'({time.monotonic() - t0:.1f} s)')
+        for name, _, fn in cases:
+            print(f'# {name}', flush=True)
+            try:
+                fn(tap, hosts, docs)
+            except Exception as e:  # pylint: disable=broad-except
+                tap(False, f'{name}: could not run: {e!r}')
+    finally:
+        for h in hosts:
+            forced = h.stop()
+            tap(not forced, f'{h.name}: stopped with nothing left in its '
+                'namespaces' + (': ' + '; '.join(forced) if forced else ''))
+    print(f'1..{tap.n}')
+    print(f'# libvirt tests: {tap.n - tap.failed} passed, {tap.failed} failed')
+    return 1 if tap.failed else 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
