@@ -7,7 +7,8 @@
  *   -object memory-backend-qcxl-pool,id=m0,pool=/dev/shm/pool,
  *           host=hostA,region=excl0:shared0
  *
- * The QEMU process joins the pool as host @host (one join per pool and
+ * The QEMU process joins the pool as host @host, by default the
+ * machine's host name (one join per pool and
  * host in a process, shared by its backends), heartbeats for it from a
  * thread of its own, and maps the extents of the named regions (one, or
  * several separated by ':') MAP_SHARED, region after region, into one
@@ -52,12 +53,25 @@ static bool qcxl_pool_backend_alloc(HostMemoryBackend *backend, Error **errp)
     Error *local_err = NULL;
     uint64_t total;
 
-    if (!pb->pool_path || !pb->host || !pb->region) {
-        error_setg(errp, "memory-backend-qcxl-pool needs pool, host and "
-                   "region");
+    if (!pb->pool_path || !pb->region) {
+        error_setg(errp, "memory-backend-qcxl-pool needs pool and region");
         return false;
     }
-    if (!qcxl_pool_valid_name(pb->host, QCXL_POOL_HOST_NAME_LEN, &err)) {
+    if (!pb->host) {
+        /*
+         * One command line (one domain XML) for every host of the pool:
+         * libvirt starts a migration's destination from the source's.
+         */
+        pb->host = g_strdup(g_get_host_name());
+        if (!qcxl_pool_valid_name(pb->host, QCXL_POOL_HOST_NAME_LEN, &err)) {
+            error_setg(errp, "qcxl pool: no host= given, and this machine's "
+                       "host name will not do as the pool host's name (%s); "
+                       "give host=", err->message);
+            g_clear_pointer(&pb->host, g_free);
+            return false;
+        }
+    } else if (!qcxl_pool_valid_name(pb->host, QCXL_POOL_HOST_NAME_LEN,
+                                     &err)) {
         error_setg(errp, "qcxl pool: host: %s", err->message);
         return false;
     }
@@ -192,7 +206,8 @@ static void qcxl_pool_backend_class_init(ObjectClass *oc, void *data)
         "the pool: a file (e.g. in /dev/shm) or a /dev/daxX.Y device");
     object_class_property_add_str(oc, "host", get_host, set_host);
     object_class_property_set_description(oc, "host",
-        "the pool host this QEMU is (its name in the pool)");
+        "the pool host this QEMU is (its name in the pool; default: "
+        "this machine's host name)");
     object_class_property_add_str(oc, "region", get_region, set_region);
     object_class_property_set_description(oc, "region",
         "the named regions to map, in order, separated by ':' (each "

@@ -10,6 +10,7 @@
  *   a cxl-type3 head on it in each reports the region's size;
  * - bad arguments and damaged pools are refused at start with a clear
  *   error, and the pool is never reformatted;
+ * - without host=, a backend joins as the machine's host name;
  * - an evicted host's guest is stopped; a clean exit leaves the pool;
  * - a head maps several regions in order and reports the pool's serial
  *   number, the same in every QEMU;
@@ -308,6 +309,66 @@ static void test_bad_args(void)
     base[40] ^= 1;
     refused(g_strdup_printf(BACKEND "size=16M,pool=%s,host=hostA,"
                             "region=privA", f.path), "fsck");
+    teardown(&f);
+}
+
+/*
+ * Without host=, the backend joins as the machine's host name, so that
+ * one command line (one libvirt domain, which libvirt also starts a
+ * migration's destination from) serves every host; a host name that is
+ * no pool name is refused, saying so.
+ */
+static void test_default_host(void)
+{
+    Fixture f;
+    QTestState *qts;
+    g_autoptr(QcxlPoolMeta) meta = NULL;
+    g_autofree char *mtree = NULL, *cmd = NULL, *err = NULL;
+    g_auto(GStrv) argv = NULL;
+    const char *me = g_get_host_name();
+    int h, status;
+
+    setup(&f, 1000);
+    if (!qcxl_pool_valid_name(me, QCXL_POOL_HOST_NAME_LEN, NULL)) {
+        g_test_message("host name '%s' is no pool name: only the refusal "
+                       "is checked", me);
+    } else {
+        g_assert_true(qcxl_pool_host_add(f.pool, me, NULL));
+        g_assert_true(qcxl_pool_region_share(f.pool, "shared0", me, true,
+                                             NULL));
+        qts = qtest_initf("-machine q35 -m 32M "
+                          "-object memory-backend-qcxl-pool,id=m0,size=32M,"
+                          "pool=%s,region=shared0 -numa node,memdev=m0",
+                          f.path);
+        meta = qcxl_pool_read(f.pool, NULL);
+        h = qcxl_pool_find_host(meta, me);
+        g_assert_cmpint(h, >=, 0);
+        g_assert_cmpuint(meta->hosts[h].state, ==, QCXL_HOST_ACTIVE);
+        g_assert_cmpuint(region_of(meta, "shared0")->mapped, ==, 1ULL << h);
+        mtree = qtest_hmp(qts, "info mtree -f");
+        g_assert_nonnull(strstr(mtree, "(prio 0, ram): m0"));
+        qtest_quit(qts);
+    }
+
+    /* a host name of 40 characters, in a UTS namespace of its own */
+    if (geteuid() != 0) {
+        g_test_message("not root: the long host name is not tried");
+        teardown(&f);
+        return;
+    }
+    cmd = g_strdup_printf("unshare --uts sh -c 'hostname "
+                          "a-host-name-much-longer-than-a-pool-allows && "
+                          "exec %s -machine q35 -display none -S -m 32M "
+                          "-object memory-backend-qcxl-pool,id=m0,size=32M,"
+                          "pool=%s,region=shared0 -numa node,memdev=m0'",
+                          g_getenv("QTEST_QEMU_BINARY"), f.path);
+    g_assert_true(g_shell_parse_argv(cmd, NULL, &argv, NULL));
+    g_assert_true(g_spawn_sync(NULL, argv, NULL, G_SPAWN_SEARCH_PATH, NULL,
+                               NULL, NULL, &err, &status, NULL));
+    g_test_message("%s", err);
+    g_assert_true(WIFEXITED(status) && WEXITSTATUS(status) != 0);
+    g_assert_nonnull(strstr(err, "no host= given, and this machine's host "
+                                 "name will not do"));
     teardown(&f);
 }
 
@@ -846,6 +907,7 @@ int main(int argc, char **argv)
     qtest_add_func("/qcxl/pool/guest-ram", test_guest_ram);
     qtest_add_func("/qcxl/pool/two-hosts", test_two_hosts);
     qtest_add_func("/qcxl/pool/bad-args", test_bad_args);
+    qtest_add_func("/qcxl/pool/default-host", test_default_host);
     qtest_add_func("/qcxl/pool/fenced", test_fenced);
     qtest_add_func("/qcxl/pool/head", test_head);
     qtest_add_func("/qcxl/pool/qmp", test_qmp);
