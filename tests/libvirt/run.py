@@ -7,7 +7,9 @@ through virsh and python3-libvirt, reported as TAP.
 
 Each run starts its own libvirtd(s) in namespaces (testbed.py) under
 build/test-logs/libvirt/ (their logs stay there), and stops them at the
-end: a process left in their namespaces fails the run.  A domain comes
+end: a process left in their namespaces fails the run.  The run has a
+mount namespace of its own with a fresh tmpfs on /dev/shm, where the
+docs' pool (/dev/shm/pool0) is made; the hosts share it.  A domain comes
 from docs/libvirt.rst, from the literal block after the RST comment
 ``.. qcxl-libvirt: NAME``, unchanged but for one addition the tests need:
 ``<sysinfo type='fwcfg'>`` with the guest script (the qcxl guest image's
@@ -20,8 +22,10 @@ runs first).
 import argparse
 import fnmatch
 import os
+import json
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -43,6 +47,10 @@ DOC = os.path.join(TOP, 'docs', 'libvirt.rst')
 LOGS = os.path.join(TOP, 'build', 'test-logs', 'libvirt')
 GUEST = os.path.join(TOP, 'build', 'guest', '6.12')
 MARK = re.compile(r'^\.\. qcxl-libvirt: (\S+)\s*$')
+QEMU_NS = 'http://libvirt.org/schemas/domain/qemu/1.0'
+QCXL_POOL = os.path.join(TOP, 'build', 'qcxl', 'qcxl-pool')
+# The docs' pool: on a tmpfs of this run's own (main())
+POOL = '/dev/shm/pool0'
 
 with open(os.path.join(TOP, 'tests', 'guest', 'guest-lib.sh'),
           encoding='utf-8') as _f:
@@ -89,13 +97,17 @@ class Tap:
             print(f'#   {line}', flush=True)
 
 
-def with_script(xml: str, host: testbed.Host, name: str, script: str) -> str:
-    """@xml with the guest script as fw_cfg's opt/qcxl/test."""
-    os.makedirs(host.path('lib', 'qcxl'), exist_ok=True)
-    with open(host.path('lib', 'qcxl', f'{name}.sh'), 'w',
-              encoding='utf-8') as f:
-        f.write(PRELUDE + script)
-    ET.register_namespace('qemu', 'http://libvirt.org/schemas/domain/qemu/1.0')
+def with_script(xml: str, hosts, name: str, script: str) -> str:
+    """
+    @xml with the guest script as fw_cfg's opt/qcxl/test, the file
+    on each of @hosts (a migration's destination loads it too).
+    """
+    for host in hosts:
+        os.makedirs(host.path('lib', 'qcxl'), exist_ok=True)
+        with open(host.path('lib', 'qcxl', f'{name}.sh'), 'w',
+                  encoding='utf-8') as f:
+            f.write(PRELUDE + script)
+    ET.register_namespace('qemu', QEMU_NS)
     root = ET.fromstring(xml)
     si = ET.SubElement(root, 'sysinfo', type='fwcfg')
     ET.SubElement(si, 'entry', name='opt/qcxl/test',
@@ -125,14 +137,23 @@ def define(host: testbed.Host, name: str, xml: str) -> subprocess.CompletedProce
 
 
 def wait_shut_off(host: testbed.Host, name: str, timeout: float) -> bool:
-    """Wait (at most @timeout s) for domain @name to stop by itself."""
+    """
+    Wait (at most @timeout s) for domain @name to stop by itself: shut
+    off, or gone (a transient domain, as a migrated one is, goes when
+    its guest powers off).
+    """
     conn = libvirt.open(host.uri())
     try:
-        dom = conn.lookupByName(name)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if dom.state()[0] == libvirt.VIR_DOMAIN_SHUTOFF:
-                return True
+            try:
+                if conn.lookupByName(name).state()[0] == \
+                        libvirt.VIR_DOMAIN_SHUTOFF:
+                    return True
+            except libvirt.libvirtError as e:
+                if e.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN:
+                    return True
+                raise
             time.sleep(1)
         return False
     finally:
@@ -142,7 +163,7 @@ def wait_shut_off(host: testbed.Host, name: str, timeout: float) -> bool:
 def boot_and_check(tap: Tap, host: testbed.Host, name: str, xml: str,
                    script: str, host_checks=None, timeout: float = 900):
     """Define, start, wait for the guest's end; report its checks."""
-    xml = with_script(xml, host, name, script)
+    xml = with_script(xml, [host], name, script)
     r = define(host, name, xml)
     if not tap(r.returncode == 0, f'{name}: virsh define of the docs\' XML'):
         tap.note(r.stderr)
@@ -193,6 +214,125 @@ def _tail(path: str, n: int = 8) -> str:
         return '(none)'
 
 
+class Guest:
+    """A started domain's guest script: its console over one or more hosts."""
+
+    def __init__(self, name: str):
+        self.name = name
+        self.hosts = []         # every host it ran on, in order
+
+    def console(self) -> str:
+        """The console log of every host it ran on, in order."""
+        text = ''
+        for h in self.hosts:
+            p = h.path('log', 'qemu', f'{self.name}.console.log')
+            if os.path.exists(p):
+                with open(p, encoding='utf-8', errors='replace') as f:
+                    text += f.read()
+        return text
+
+    def wait_line(self, line: str, timeout: float) -> bool:
+        """Wait (at most @timeout s) for @line on the console."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if line + '\n' in self.console().replace('\r', ''):
+                return True
+            time.sleep(0.5)
+        return False
+
+    def send_newline(self, host: testbed.Host) -> None:
+        """A newline into the console socket of its QEMU on @host."""
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as c:
+            c.settimeout(10)
+            c.connect(host.path('lib', 'qemu', f'{self.name}.console.sock'))
+            c.sendall(b'\n')
+
+
+def start_scripted(tap: Tap, hosts, name: str, xml: str, script: str):
+    """Define and start @xml with @script on hosts[0]; a Guest, or None."""
+    host = hosts[0]
+    r = define(host, name, with_script(xml, hosts, name, script))
+    if not tap(r.returncode == 0, f'{name}: virsh define'):
+        tap.note(r.stderr)
+        return None
+    for f in ('console.log',):
+        p = host.path('log', 'qemu', f'{name}.{f}')
+        if os.path.exists(p):
+            os.unlink(p)
+    r = host.virsh('start', name)
+    if not tap(r.returncode == 0, f'{name}: virsh start on {host.name}'):
+        tap.note(r.stderr)
+        return None
+    g = Guest(name)
+    g.hosts.append(host)
+    return g
+
+
+def finish_scripted(tap: Tap, g: Guest, label: str, timeout: float) -> None:
+    """Wait for @g's guest to power off where it runs now; its checks."""
+    host = g.hosts[-1]
+    ended = wait_shut_off(host, g.name, timeout)
+    if not ended:
+        host.virsh('destroy', g.name)
+    text = g.console()
+    rc, out, _ = harness.parse_console(text)
+    for line in out:
+        if not line.startswith(('ok ', 'not ok ')):
+            print(f'#   {line}')
+    res = harness.GuestResult(exit_code=rc, output=out, console=text,
+                              qemu_log='')
+    for ok, desc in res.tap:
+        tap(ok, f'{label}: {desc}')
+    what = ('timed out' if not ended else
+            'never reached its end' if rc is None else f'exited {rc}')
+    if not tap(rc == 0 and ended and res.tap != [],
+               f'{label}: guest script ran to the end and exited 0 ({what})'):
+        for line in text.splitlines()[-20:]:
+            tap.note(f'console: {line}')
+
+
+def pool_owner(region: str) -> str:
+    """The owner of @region of /dev/shm/pool0, as qcxl-pool reports it."""
+    r = subprocess.run([QCXL_POOL, 'list', POOL, '--json'],
+                       capture_output=True, text=True, check=True)
+    for reg in json.loads(r.stdout)['regions']:
+        if reg['name'] == region:
+            return reg['owner']
+    return ''
+
+
+def make_pool(tap: Tap, docs) -> bool:
+    """The docs' pool set-up, each line as written (qcxl-pool on PATH)."""
+    if os.path.exists(POOL):
+        os.unlink(POOL)
+    env = dict(os.environ, PATH=os.path.join(TOP, 'build', 'qcxl') + ':' +
+               os.environ['PATH'])
+    for line in docs['pool-setup'].strip().split('\n'):
+        r = subprocess.run(['bash', '-c', line], env=env, capture_output=True,
+                           text=True, stdin=subprocess.DEVNULL)
+        if r.returncode:
+            tap(False, f'pool set-up: {line} (exit {r.returncode}: '
+                f'{r.stderr.strip()})')
+            return False
+    return True
+
+
+# The guest rewrites RAM (node 0) and CXL memory (node 1) from before the
+# migration until the host's newline after it, then checks every page.
+DIRTY_SCRIPT = r'''
+for i in $(seq 1 30); do
+    [ -n "$(memory_only_nodes)" ] && break
+    sleep 1
+done
+node=$(memory_only_nodes | head -n1)
+check "the pool region cxlmem is a CPU-less node" [ -n "$node" ]
+qcxl-memtest dirty 128 0 "${node:-0}"
+check "every page rewritten across the migration holds its last write" \
+    [ $? -eq 0 ]
+finish
+'''
+
+
 # -- cases -------------------------------------------------------------
 
 def case_firmware(tap: Tap, hosts, docs) -> None:
@@ -231,8 +371,121 @@ def case_bad_option(tap: Tap, hosts, docs) -> None:
     a.virsh('undefine', name)
 
 
+def without_ignore_shared(xml: str) -> str:
+    """@xml without its -global migration.x-ignore-shared=on."""
+    ET.register_namespace('qemu', QEMU_NS)
+    root = ET.fromstring(xml)
+    cl = root.find(f'{{{QEMU_NS}}}commandline')
+    args = list(cl)
+    for i, a in enumerate(args):
+        if a.get('value') == 'migration.x-ignore-shared=on':
+            cl.remove(args[i - 1])
+            cl.remove(a)
+            break
+    return ET.tostring(root, encoding='unicode')
+
+
+def migrate(a: testbed.Host, b: testbed.Host, name: str):
+    """virsh migrate --live on @a, to @b; (result, seconds)."""
+    t0 = time.monotonic()
+    r = a.virsh('migrate', '--live', name, b.remote_uri(), timeout=300)
+    return r, time.monotonic() - t0
+
+
+def case_migrate_refused(tap: Tap, hosts, docs) -> None:
+    """Without x-ignore-shared: refused before any RAM; A runs on."""
+    a, b = hosts[0], hosts[1]
+    name = 'pool-vm'
+    if not make_pool(tap, docs):
+        return
+    xml = without_ignore_shared(docs[name])
+    tap('x-ignore-shared' not in xml,
+        'migrate-refused: the docs\' pool-vm without the -global line')
+    g = start_scripted(tap, hosts, name, xml, DIRTY_SCRIPT)
+    if not g:
+        return
+    if not tap(g.wait_line('QCXL-MIGRATE-NOW', 300),
+               'migrate-refused: the guest is rewriting its memory'):
+        a.virsh('destroy', name)
+        return
+    r, secs = migrate(a, b, name)
+    tap.note(f'virsh migrate said ({secs:.1f} s): {r.stderr.strip()}')
+    tap(r.returncode != 0, 'migrate-refused: virsh migrate fails '
+        f'(exit {r.returncode})')
+    want = 'needs the capability x-ignore-shared'
+    tap(want in r.stderr, f'migrate-refused: with QEMU\'s message ("{want}")')
+    st = a.virsh('domstate', name).stdout.strip()
+    tap(st == 'running', f'migrate-refused: the guest runs on at {a.name} '
+        f'({st})')
+    tap(name not in b.domains(), f'migrate-refused: nothing left at {b.name}')
+    for region in ('ram', 'cxlmem'):
+        o = pool_owner(region)
+        tap(o == a.name, f'migrate-refused: {a.name} still owns region '
+            f'{region} ({o})')
+    g.send_newline(a)
+    finish_scripted(tap, g, 'migrate-refused', 300)
+    a.virsh('undefine', name)
+
+
+def case_migrate(tap: Tap, hosts, docs) -> None:
+    """virsh migrate --live of the docs' pool-vm: no memory copied."""
+    a, b = hosts[0], hosts[1]
+    name = 'pool-vm'
+    if not make_pool(tap, docs):
+        return
+    g = start_scripted(tap, hosts, name, docs[name], DIRTY_SCRIPT)
+    if not g:
+        return
+    if not tap(g.wait_line('QCXL-MIGRATE-NOW', 300),
+               'migrate: the guest is rewriting its memory'):
+        a.virsh('destroy', name)
+        return
+    r, secs = migrate(a, b, name)
+    if not tap(r.returncode == 0, f'migrate: virsh migrate --live {name} '
+               f'{b.remote_uri()} on {a.name} ({secs:.1f} s)'):
+        tap.note(r.stderr)
+        a.virsh('destroy', name)
+        return
+    g.hosts.append(b)
+    st = b.virsh('domstate', name).stdout.strip()
+    tap(st == 'running', f'migrate: the guest runs at {b.name} ({st})')
+    info = b.virsh('domjobinfo', name, '--completed', '--keep-completed')
+    tap.note(info.stdout)
+    stats = dict(re.findall(r'^([A-Za-z ]+?):\s+(\S.*)$', info.stdout,
+                            re.M))
+    total = _bytes(stats.get('Data processed', ''))
+    mem = _bytes(stats.get('Memory processed', ''))
+    tap(total is not None and total < 4 * 1024 * 1024,
+        f'migrate: {stats.get("Data processed")} crossed the network for '
+        f'the 1 GiB guest (memory: {stats.get("Memory processed")}), '
+        'under 4 MiB')
+    tap(mem is not None and mem < 4 * 1024 * 1024,
+        'migrate: of it RAM under 4 MiB')
+    for region in ('ram', 'cxlmem'):
+        o = pool_owner(region)
+        tap(o == b.name, f'migrate: the pool\'s owner of region {region} '
+            f'is now {b.name} ({o})')
+    tap(a.virsh('domstate', name).stdout.strip() == 'shut off',
+        f'migrate: the domain is shut off at {a.name}')
+    g.send_newline(b)
+    finish_scripted(tap, g, 'migrate', 300)
+    for h in (a, b):
+        h.virsh('undefine', name)
+
+
+def _bytes(text: str):
+    """'1.234 MiB' (virsh's units) -> bytes, or None."""
+    m = re.match(r'^([0-9.]+) (B|KiB|MiB|GiB)$', text.strip())
+    if not m:
+        return None
+    return float(m.group(1)) * {'B': 1, 'KiB': 1 << 10, 'MiB': 1 << 20,
+                                'GiB': 1 << 30}[m.group(2)]
+
+
 CASES = [('firmware', 1, case_firmware),
-         ('bad-option', 1, case_bad_option)]
+         ('bad-option', 1, case_bad_option),
+         ('migrate-refused', 2, case_migrate_refused),
+         ('migrate', 2, case_migrate)]
 
 
 def main() -> int:
@@ -251,6 +504,15 @@ def main() -> int:
     if not cases:
         print(f'no libvirt test matches {args.names}', file=sys.stderr)
         return 2
+    if not os.environ.get('QCXL_LIBVIRT_NS'):
+        # A mount namespace of this run's own, with a fresh tmpfs on
+        # /dev/shm: the docs' pool path is free, and the hosts' own
+        # namespaces, made from this one, share that tmpfs.
+        script = 'mount -t tmpfs -o size=4g tmpfs /dev/shm && exec "$0" "$@"'
+        os.execvpe('unshare', ['unshare', '-m', '--propagation', 'private',
+                               'sh', '-c', script, sys.executable,
+                               os.path.abspath(__file__)] + sys.argv[1:],
+                   dict(os.environ, QCXL_LIBVIRT_NS='1'))
     tap = Tap()
     if subprocess.run([os.path.join(TOP, 'scripts', 'libvirt-host.sh'),
                        '--check']).returncode:
