@@ -41,7 +41,7 @@ import libvirt  # noqa: E402
 
 import harness  # noqa: E402
 import testbed  # noqa: E402
-from cases import perf  # noqa: E402
+from cases import agent, perf  # noqa: E402
 
 DOC = os.path.join(TOP, 'docs', 'libvirt.rst')
 LOGS = os.path.join(TOP, 'build', 'test-logs', 'libvirt')
@@ -231,11 +231,14 @@ class Guest:
                     text += f.read()
         return text
 
-    def wait_line(self, line: str, timeout: float) -> bool:
-        """Wait (at most @timeout s) for @line on the console."""
+    def wait_line(self, line: str, timeout: float, after: int = 0) -> bool:
+        """
+        Wait (at most @timeout s) for @line on the console, past its
+        first @after characters.
+        """
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if line + '\n' in self.console().replace('\r', ''):
+            if line + '\n' in self.console()[after:].replace('\r', ''):
                 return True
             time.sleep(0.5)
         return False
@@ -268,20 +271,26 @@ def start_scripted(tap: Tap, hosts, name: str, xml: str, script: str):
     return g
 
 
-def finish_scripted(tap: Tap, g: Guest, label: str, timeout: float) -> None:
-    """Wait for @g's guest to power off where it runs now; its checks."""
+def finish_scripted(tap: Tap, g: Guest, label: str, timeout: float,
+                    host_checks=None) -> None:
+    """
+    Wait for @g's guest to power off where it runs now; its checks, and
+    @host_checks' on its result.
+    """
     host = g.hosts[-1]
     ended = wait_shut_off(host, g.name, timeout)
     if not ended:
         host.virsh('destroy', g.name)
     text = g.console()
-    rc, out, _ = harness.parse_console(text)
+    rc, out, data = harness.parse_console(text)
     for line in out:
         if not line.startswith(('ok ', 'not ok ')):
             print(f'#   {line}')
     res = harness.GuestResult(exit_code=rc, output=out, console=text,
-                              qemu_log='')
+                              qemu_log='', data=data)
     for ok, desc in res.tap:
+        tap(ok, f'{label}: {desc}')
+    for ok, desc in (host_checks(res) if host_checks else []):
         tap(ok, f'{label}: {desc}')
     what = ('timed out' if not ended else
             'never reached its end' if rc is None else f'exited {rc}')
@@ -370,6 +379,152 @@ def case_bad_option(tap: Tap, hosts, docs) -> None:
     tap(st == 'shut off', f'bad-option: the domain is left shut off ({st})')
     a.virsh('undefine', name)
 
+
+HOLD_SCRIPT = r'''
+for i in $(seq 1 30); do
+    [ -n "$(memory_only_nodes)" ] && break
+    sleep 1
+done
+node=$(memory_only_nodes | head -n1)
+check "the CXL memory is a CPU-less node" [ -n "$node" ]
+qcxl-memtest hold "${node:-1}" 64
+check "the pattern on the CXL node is intact after virsh save and restore" \
+    [ $? -eq 0 ]
+finish
+'''
+
+
+def case_lifecycle(tap: Tap, hosts, docs) -> None:
+    """
+    The docs' cxl-firmware domain: save and restore with a pattern in
+    its CXL memory, qcxl's QMP and HMP through virsh, destroy, start
+    again.
+    """
+    a = hosts[0]
+    name = 'cxl-firmware'
+    save = '/var/lib/libvirt/qemu/cxl-firmware.save'
+    g = start_scripted(tap, [a], name, docs[name], HOLD_SCRIPT)
+    if not g:
+        return
+    try:
+        if not tap(g.wait_line('QCXL-MIGRATE-NOW', 300),
+                   'lifecycle: the guest wrote its pattern on the CXL node'):
+            return
+        r = a.virsh('save', name, save, timeout=300)
+        st = a.virsh('domstate', name).stdout.strip()
+        tap(r.returncode == 0 and st == 'shut off',
+            f'lifecycle: virsh save stops it into a file ({st}; '
+            f'{os.path.getsize(a.path("lib", "qemu", "cxl-firmware.save")) >> 20}'
+            f' MiB) {r.stderr.strip()}')
+        r = a.virsh('restore', save, timeout=300)
+        st = a.virsh('domstate', name).stdout.strip()
+        tap(r.returncode == 0 and st == 'running',
+            f'lifecycle: virsh restore runs it again ({st}) {r.stderr.strip()}')
+        r = a.virsh('qemu-monitor-command', name,
+                    '{"execute":"query-cxl-direct-map"}')
+        try:
+            sets = json.loads(r.stdout)['return']
+        except (ValueError, KeyError):
+            sets = None
+        tap.note(f'query-cxl-direct-map: {r.stdout.strip()[:300]}')
+        tap(bool(sets), 'lifecycle: virsh qemu-monitor-command '
+            'query-cxl-direct-map (qcxl\'s QMP) lists the restored '
+            'machine\'s direct-mapped range')
+        r = a.virsh('qemu-monitor-command', name, '--hmp',
+                    'info cxl-direct-map')
+        tap(r.returncode == 0 and '0x' in r.stdout,
+            f'lifecycle: and --hmp \'info cxl-direct-map\' shows it '
+            f'({r.stdout.strip()[:120]!r})')
+        g.send_newline(a)
+        finish_scripted(tap, g, 'lifecycle', 300)
+        # Start again: a fresh boot; destroy while it waits
+        seen = len(g.console())
+        r = a.virsh('start', name)
+        tap(r.returncode == 0, f'lifecycle: virsh start again {r.stderr.strip()}')
+        tap(g.wait_line('QCXL-MIGRATE-NOW', 300, after=seen),
+            'lifecycle: the guest boots afresh and runs its script again')
+        r = a.virsh('destroy', name)
+        st = a.virsh('domstate', name).stdout.strip()
+        tap(r.returncode == 0 and st == 'shut off',
+            f'lifecycle: virsh destroy stops it ({st})')
+    finally:
+        if a.virsh('domstate', name).stdout.strip() != 'shut off':
+            a.virsh('destroy', name)
+        a.virsh('undefine', name)
+
+
+HMAT_AGENT_SCRIPT = agent.START_AGENT + agent.TIER_OF + r'''
+a=/sys/devices/system/node/node1/access0/initiators
+data node1_read_latency "$(cat $a/read_latency)"
+data node1_read_bandwidth "$(cat $a/read_bandwidth)"
+t=$(agent_tier 1)
+k=$(tier_of_node 1)
+data agent_tier_node1 "$t"
+data kernel_tier_node1 "${k#memory_tier}"
+check "the kernel puts node 1 in memory_tier18 from the HMAT ($k)" \
+    [ "$k" = memory_tier18 ]
+check "the agent puts node 1 in tier 18 too ($t)" [ "$t" = 18 ]
+check "no mismatch" grep -q '"mismatches" : 0' /run/qcxl-tier-agent/tiers.json
+echo QCXL-AGENT-READY
+for i in $(seq 1 60); do
+    [ "$(agent_tier 1)" = 90 ] && break
+    sleep 1
+done
+check "after the host's override node 1 is in tier 90" [ "$(agent_tier 1)" = 90 ]
+kill $agent
+wait $agent
+check "the agent exits cleanly on SIGTERM" [ $? -eq 0 ]
+finish
+'''
+
+
+def hmat_agent_host(sock: str) -> list:
+    """Through the channel's socket: queries, then the override (last)."""
+    out = []
+    rc, t, err = agent.cli(sock, 'tiers')
+    n1 = agent.node(t, 1) if t else {}
+    out.append((rc == 0 and t['mismatches'] == 0 and n1.get('tier') == 18
+                and n1.get('kernel-tier') == 18,
+                f'qcxl-tier tiers: node 1 in tier 18, the kernel\'s too '
+                f'({rc}, {err or n1})'))
+    rc, topo, err = agent.cli(sock, 'topology')
+    out.append((rc == 0 and len(topo['nodes']) == 2 and
+                topo['nodes'][1]['access0']['read-latency'] == 20,
+                f'qcxl-tier topology: 2 nodes, node 1 at 20 ns ({rc} {err})'))
+    rc, t, err = agent.cli(sock, 'set-node-perf', 1, 100, 100, 5, 5)
+    n1 = agent.node(t, 1) if t else {}
+    out.append((rc == 0 and n1.get('tier') == 90 and
+                n1.get('source') == 'override',
+                f'qcxl-tier set-node-perf 1 100 100 5 5: node 1 re-tiered '
+                f'to 90 ({rc}, {err or n1})'))
+    return out
+
+
+def case_hmat_agent(tap: Tap, hosts, docs) -> None:
+    """libvirt's <numa>/<interconnects> and <channel>: HMAT, agent."""
+    a = hosts[0]
+    name = 'hmat-agent'
+    g = start_scripted(tap, [a], name, docs[name], HMAT_AGENT_SCRIPT)
+    if not g:
+        return
+    try:
+        if tap(g.wait_line('QCXL-AGENT-READY', 300),
+               'hmat-agent: the agent runs in the guest'):
+            sock = a.path('lib', 'qemu', f'{name}.tier.sock')
+            for ok, desc in hmat_agent_host(sock):
+                tap(ok, f'hmat-agent: host: {desc}')
+
+        def figures(r):
+            lat = r.data.get('node1_read_latency')
+            bw = r.data.get('node1_read_bandwidth')
+            return [(lat == '20' and bw == '5',
+                     f'node 1\'s access0: {lat} ns, {bw} MB/s, the XML\'s '
+                     '<interconnects> (20 ns, 5120 KiB/s)')]
+        finish_scripted(tap, g, 'hmat-agent', 300, figures)
+    finally:
+        if a.virsh('domstate', name).stdout.strip() != 'shut off':
+            a.virsh('destroy', name)
+        a.virsh('undefine', name)
 
 def without_ignore_shared(xml: str) -> str:
     """@xml without its -global migration.x-ignore-shared=on."""
@@ -484,6 +639,8 @@ def _bytes(text: str):
 
 CASES = [('firmware', 1, case_firmware),
          ('bad-option', 1, case_bad_option),
+         ('lifecycle', 1, case_lifecycle),
+         ('hmat-agent', 1, case_hmat_agent),
          ('migrate-refused', 2, case_migrate_refused),
          ('migrate', 2, case_migrate)]
 

@@ -56,6 +56,8 @@ for i in $(seq 1 20); do
     sleep 1
 done
 cat /run/qcxl-tier-agent/tiers.json
+# (the file ends without a newline: the check's line must start a line)
+echo
 check "the agent publishes its tiers" [ -s /run/qcxl-tier-agent/tiers.json ]
 '''
 
