@@ -41,7 +41,7 @@ import libvirt  # noqa: E402
 
 import harness  # noqa: E402
 import testbed  # noqa: E402
-from cases import agent, perf  # noqa: E402
+from cases import agent, perf, pool  # noqa: E402
 
 DOC = os.path.join(TOP, 'docs', 'libvirt.rst')
 LOGS = os.path.join(TOP, 'build', 'test-logs', 'libvirt')
@@ -354,6 +354,14 @@ def case_firmware(tap: Tap, hosts, docs) -> None:
     a.virsh('undefine', 'cxl-firmware')
 
 
+def case_region(tap: Tap, hosts, docs) -> None:
+    """docs' cxl-region domain: a cxl-cli region, its figures and tier."""
+    a = hosts[0]
+    boot_and_check(tap, a, 'cxl-region', docs['cxl-region'],
+                   perf.PERF_SCRIPT,
+                   perf.perf_checks(perf.SLOW_HOST, perf.SLOW_MEDIA, 16, 8))
+    a.virsh('undefine', 'cxl-region')
+
 def case_bad_option(tap: Tap, hosts, docs) -> None:
     """A wrong qcxl option: virsh start fails with QEMU's message."""
     a = hosts[0]
@@ -526,6 +534,68 @@ def case_hmat_agent(tap: Tap, hosts, docs) -> None:
             a.virsh('destroy', name)
         a.virsh('undefine', name)
 
+SHARE_A = pool.DEVDAX_LIB + r'''
+pool_head 268435456
+devdax_region 268435456
+D=/dev/$DAX
+[ -c "$D" ] || { finish; exit 1; }
+qcxl-share publish $D 0 64 1001
+check "qcxl-a writes 64 MiB into shared0 ($D at 0)" [ $? -eq 0 ]
+qcxl-share await $D 128 64 2002 900
+check "qcxl-a reads back the 64 MiB qcxl-b wrote into shared0 at 128 MiB" \
+    [ $? -eq 0 ]
+finish
+'''
+
+SHARE_B = pool.DEVDAX_LIB + r'''
+pool_head 268435456
+devdax_region 268435456
+D=/dev/$DAX
+[ -c "$D" ] || { finish; exit 1; }
+qcxl-share await $D 0 64 1001 900
+check "qcxl-b reads back the 64 MiB qcxl-a wrote into shared0 ($D at 0)" \
+    [ $? -eq 0 ]
+qcxl-share publish $D 128 64 2002
+check "qcxl-b writes 64 MiB into shared0 at 128 MiB" [ $? -eq 0 ]
+finish
+'''
+
+
+def case_pool_share(tap: Tap, hosts, docs) -> None:
+    """One shared pool region as a CXL head in a domain on each host."""
+    a, b = hosts[0], hosts[1]
+    name = 'pool-share'
+    if not make_pool(tap, docs):
+        return
+    results = {}
+    guests = []
+    try:
+        for h, script in ((a, SHARE_A), (b, SHARE_B)):
+            g = start_scripted(tap, [h], name, docs[name], script)
+            if not g:
+                return
+            guests.append(g)
+
+        def serial(h):
+            def check(r):
+                results[h.name] = r.data.get('head_serial')
+                return []
+            return check
+        for g in guests:
+            finish_scripted(tap, g, f'pool-share at {g.hosts[0].name}', 1200,
+                            serial(g.hosts[0]))
+        want = pool.pool_serial(POOL)
+        got = [results.get(h.name) for h in (a, b)]
+        tap(all(x is not None and int(x, 0) == want for x in got),
+            f'pool-share: both heads report the pool\'s serial number '
+            f'{want:#x} ({got})')
+    finally:
+        for h in (a, b):
+            if name in h.domains():
+                if h.virsh('domstate', name).stdout.strip() != 'shut off':
+                    h.virsh('destroy', name)
+                h.virsh('undefine', name)
+
 def without_ignore_shared(xml: str) -> str:
     """@xml without its -global migration.x-ignore-shared=on."""
     ET.register_namespace('qemu', QEMU_NS)
@@ -638,9 +708,11 @@ def _bytes(text: str):
 
 
 CASES = [('firmware', 1, case_firmware),
+         ('region', 1, case_region),
          ('bad-option', 1, case_bad_option),
          ('lifecycle', 1, case_lifecycle),
          ('hmat-agent', 1, case_hmat_agent),
+         ('pool-share', 2, case_pool_share),
          ('migrate-refused', 2, case_migrate_refused),
          ('migrate', 2, case_migrate)]
 
