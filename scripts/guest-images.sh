@@ -37,7 +37,7 @@ ensure_packages auto busybox-static cpio xz-utils kmod mmdebstrap systemd e2fspr
 # Debian kernel builds in, rather than as a module, is simply skipped.
 modules="cxl_acpi cxl_pci cxl_port cxl_mem cxl_pmem dax_cxl device_dax dax_pmem kmem
          dax_hmem nd_pmem nfit qemu_fw_cfg virtio_pci virtio_console virtio_net
-         virtio_blk ext4 crc32c_generic"
+         virtio_blk ext4 crc32c_generic button evdev"
 # libjson-glib and GLib: the tier agent's (built on the host, dynamic).
 userland="cxl daxctl ndctl numactl kmod libjson-glib-1.0-0 libglib2.0-0t64"
 guest_bins="qcxl-memtest qcxl-hotset qcxl-share qcxl-counter qcxl-tier-agent qcxl-tier-run test-agent"

@@ -389,6 +389,17 @@ def case_bad_option(tap: Tap, hosts, docs) -> None:
 
 
 HOLD_SCRIPT = r'''
+# virsh shutdown presses the ACPI power button: power off when it does
+modprobe -q button
+modprobe -q evdev
+n=0
+for e in /sys/class/input/event*; do
+    grep -qs "Power Button" "$e/device/name" || continue
+    n=$((n + 1))
+    (head -c 24 "/dev/input/${e##*/}" > /dev/null &&
+        echo QCXL-POWER-BUTTON && sync && poweroff -f) &
+done
+check "the guest watches the ACPI power button ($n input devices)" [ "$n" -gt 0 ]
 for i in $(seq 1 30); do
     [ -n "$(memory_only_nodes)" ] && break
     sleep 1
@@ -405,8 +416,8 @@ finish
 def case_lifecycle(tap: Tap, hosts, docs) -> None:
     """
     The docs' cxl-firmware domain: save and restore with a pattern in
-    its CXL memory, qcxl's QMP and HMP through virsh, destroy, start
-    again.
+    its CXL memory, qcxl's QMP and HMP through virsh; start again and
+    shut down (ACPI); start again and destroy.
     """
     a = hosts[0]
     name = 'cxl-firmware'
@@ -431,13 +442,16 @@ def case_lifecycle(tap: Tap, hosts, docs) -> None:
         r = a.virsh('qemu-monitor-command', name,
                     '{"execute":"query-cxl-direct-map"}')
         try:
-            sets = json.loads(r.stdout)['return']
-        except (ValueError, KeyError):
-            sets = None
+            ranges = [x for w in json.loads(r.stdout)['return']
+                      for x in w['ranges'] if x['direct']]
+        except (ValueError, KeyError, TypeError):
+            ranges = []
         tap.note(f'query-cxl-direct-map: {r.stdout.strip()[:300]}')
-        tap(bool(sets), 'lifecycle: virsh qemu-monitor-command '
-            'query-cxl-direct-map (qcxl\'s QMP) lists the restored '
-            'machine\'s direct-mapped range')
+        tap([(x['memdev'], x['size']) for x in ranges] ==
+            [('/objects/cxl-mem0', 256 << 20)],
+            'lifecycle: virsh qemu-monitor-command query-cxl-direct-map '
+            '(qcxl\'s QMP): the restored machine maps cxl-mem0\'s 256 MiB '
+            'directly')
         r = a.virsh('qemu-monitor-command', name, '--hmp',
                     'info cxl-direct-map')
         tap(r.returncode == 0 and '0x' in r.stdout,
@@ -445,12 +459,24 @@ def case_lifecycle(tap: Tap, hosts, docs) -> None:
             f'({r.stdout.strip()[:120]!r})')
         g.send_newline(a)
         finish_scripted(tap, g, 'lifecycle', 300)
-        # Start again: a fresh boot; destroy while it waits
+        # Start again: a fresh boot; shut it down while it waits
         seen = len(g.console())
         r = a.virsh('start', name)
         tap(r.returncode == 0, f'lifecycle: virsh start again {r.stderr.strip()}')
         tap(g.wait_line('QCXL-MIGRATE-NOW', 300, after=seen),
             'lifecycle: the guest boots afresh and runs its script again')
+        r = a.virsh('shutdown', name)
+        tap(r.returncode == 0 and wait_shut_off(a, name, 120) and
+            g.wait_line('QCXL-POWER-BUTTON', 10, after=seen),
+            'lifecycle: virsh shutdown (ACPI) powers the guest off: '
+            'its power button watcher saw the press '
+            f'{r.stderr.strip()}')
+        # Once more; destroy while it waits
+        seen = len(g.console())
+        r = a.virsh('start', name)
+        tap(r.returncode == 0 and
+            g.wait_line('QCXL-MIGRATE-NOW', 300, after=seen),
+            f'lifecycle: virsh start a third time {r.stderr.strip()}')
         r = a.virsh('destroy', name)
         st = a.virsh('domstate', name).stdout.strip()
         tap(r.returncode == 0 and st == 'shut off',
