@@ -41,7 +41,7 @@ import libvirt  # noqa: E402
 
 import harness  # noqa: E402
 import testbed  # noqa: E402
-from cases import agent, perf, pool  # noqa: E402
+from cases import agent, interleave_backends, perf, pool  # noqa: E402
 
 DOC = os.path.join(TOP, 'docs', 'libvirt.rst')
 LOGS = os.path.join(TOP, 'build', 'test-logs', 'libvirt')
@@ -361,6 +361,48 @@ def case_region(tap: Tap, hosts, docs) -> None:
                    perf.PERF_SCRIPT,
                    perf.perf_checks(perf.SLOW_HOST, perf.SLOW_MEDIA, 16, 8))
     a.virsh('undefine', 'cxl-region')
+
+class VirshMonitor:
+    """QMP through virsh qemu-monitor-command, as a QEMUMachine's cmd()."""
+
+    def __init__(self, host: testbed.Host, name: str):
+        self.host = host
+        self.name = name
+
+    def cmd(self, command: str, **args):
+        r = self.host.virsh('qemu-monitor-command', self.name,
+                            json.dumps({'execute': command,
+                                        'arguments': args}))
+        if r.returncode:
+            raise RuntimeError(f'virsh qemu-monitor-command {command}: '
+                               f'{r.stderr.strip()}')
+        return json.loads(r.stdout)['return']
+
+
+def case_switch(tap: Tap, hosts, docs) -> None:
+    """docs' cxl-switch: a 4-way region at a switch, an interleaved set."""
+    a = hosts[0]
+    name = 'cxl-switch'
+    # The host checks while the guest waits for its newline
+    script = interleave_backends.SWITCH_SCRIPT.replace(
+        'echo QCXL-HOST-CHECK\n', 'echo QCXL-HOST-CHECK\nread -r _go\n')
+    tap(script != interleave_backends.SWITCH_SCRIPT,
+        'switch: the guest waits for the host\'s check')
+    g = start_scripted(tap, [a], name, docs[name], script)
+    if not g:
+        return
+    try:
+        if tap(g.wait_line('QCXL-HOST-CHECK', 600),
+               'switch: the guest filled its region'):
+            check = interleave_backends.set_checks('copy', 1 << 30)
+            for ok, desc in check(VirshMonitor(a, name)):
+                tap(ok, f'switch: host (QMP through virsh): {desc}')
+            g.send_newline(a)
+        finish_scripted(tap, g, 'switch', 600)
+    finally:
+        if a.virsh('domstate', name).stdout.strip() != 'shut off':
+            a.virsh('destroy', name)
+        a.virsh('undefine', name)
 
 def case_bad_option(tap: Tap, hosts, docs) -> None:
     """A wrong qcxl option: virsh start fails with QEMU's message."""
@@ -735,6 +777,7 @@ def _bytes(text: str):
 
 CASES = [('firmware', 1, case_firmware),
          ('region', 1, case_region),
+         ('switch', 1, case_switch),
          ('bad-option', 1, case_bad_option),
          ('lifecycle', 1, case_lifecycle),
          ('hmat-agent', 1, case_hmat_agent),
