@@ -12,7 +12,9 @@ namespaces' first process:
   ``/usr/local/bin`` is a directory holding only
   ``qcxl-qemu-system-x86_64``, this checkout's QEMU, at the path
   ``make install`` gives it, so the domain XML of docs/libvirt.rst runs
-  unchanged;
+  unchanged; /run/dbus and /run/systemd are empty there, so the daemon
+  never reaches the machine's systemd (machined would see two hosts'
+  domains under one name);
 * network: loopback, plus a veth to each host it is linked with
   (link()), 10.77.0.N/24; the daemon listens for libvirt's remote
   protocol (TCP, no authentication: the namespace is the boundary) and
@@ -132,14 +134,21 @@ migration_host = "{self.addr}"
             os.makedirs(target, exist_ok=True)
         binds = ' '.join(f'mount --bind {self.path(k)} {v} &&'
                          for k, v in BINDS.items())
-        script = (f'mount --make-rprivate / && {binds} '
+        # The host's D-Bus and systemd stay outside: libvirtd would
+        # otherwise register its domains with the machine's
+        # systemd-machined, where two test hosts' names would collide.
+        hide = ' '.join(f'{{ [ ! -d {d} ] || mount -t tmpfs none {d}; }} &&'
+                        for d in ('/run/dbus', '/run/systemd'))
+        script = (f'mount --make-rprivate / && {binds} {hide} '
                   f'hostname {self.name} && ip link set lo up && '
                   'exec libvirtd --listen --config /etc/libvirt/libvirtd.conf '
                   '--pid-file /run/libvirt/libvirtd.pid')
         log = open(self.path('log', 'testbed-daemon.log'), 'ab')
+        env = {k: v for k, v in os.environ.items()
+               if k != 'DBUS_SYSTEM_BUS_ADDRESS'}
         self.proc = subprocess.Popen(
             ['unshare', '--mount', '--net', '--uts', '--', 'sh', '-c', script],
-            stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+            stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env,
             start_new_session=True)
         log.close()
         sock = self.path('run', 'libvirt-sock')
