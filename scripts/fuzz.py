@@ -96,6 +96,7 @@ TARGETS = {
              'pkgs': ['glib-2.0']},
     'agent-protocol': {'src': AGENT, **AGENT_FLAGS},
     'agent-acpi': {'src': AGENT, **AGENT_FLAGS},
+    'agent-sysfs': {'src': AGENT, **AGENT_FLAGS},
     'tiers-state': {'src': AGENT, **AGENT_FLAGS},
 }
 # QEMU's fuzzer binary with qcxl's CXL targets (qcxl-cxl-NAME)
