@@ -758,6 +758,16 @@ def case_migrate(tap: Tap, hosts, docs) -> None:
         o = pool_owner(region)
         tap(o == b.name, f'migrate: the pool\'s owner of region {region} '
             f'is now {b.name} ({o})')
+    try:
+        info = VirshMonitor(b, name).cmd('query-qcxl-pool')
+        owners = {(p['host'], r['name'], r['owner'])
+                  for p in info for r in p['regions']}
+    except (RuntimeError, ValueError, KeyError) as e:
+        owners = {str(e)}
+    tap({(b.name, 'ram', b.name), (b.name, 'cxlmem', b.name)} <= owners,
+        f'migrate: query-qcxl-pool through virsh on {b.name}: QEMU joined '
+        f'as {b.name} (its host name) and owns ram and cxlmem '
+        f'({sorted(owners)})')
     tap(a.virsh('domstate', name).stdout.strip() == 'shut off',
         f'migrate: the domain is shut off at {a.name}')
     g.send_newline(b)
@@ -775,10 +785,38 @@ def _bytes(text: str):
                                 'GiB': 1 << 30}[m.group(2)]
 
 
+def case_bad_pool(tap: Tap, hosts, docs) -> None:
+    """The docs' pool-vm on a region the pool lacks: QEMU's message."""
+    a = hosts[0]
+    name = 'pool-vm'
+    if not make_pool(tap, docs):
+        return
+    xml = docs[name].replace('region=ram\'', 'region=nope\'')
+    tap(xml != docs[name], 'bad-pool: the docs\' pool-vm with region=nope')
+    r = define(a, name, xml)
+    tap(r.returncode == 0, 'bad-pool: virsh define accepts it')
+    r = a.virsh('start', name)
+    want = "no region 'nope' in the pool"
+    tap(r.returncode != 0 and want in r.stderr,
+        f'bad-pool: virsh start fails with QEMU\'s message ("{want}")')
+    tap.note('virsh start said: ' + r.stderr.strip())
+    try:
+        hosts_in_pool = {h['name']: h['state'] for h in json.loads(
+            subprocess.run([QCXL_POOL, 'list', POOL, '--json'],
+                           capture_output=True, text=True,
+                           check=True).stdout)['hosts']}
+    except (subprocess.CalledProcessError, ValueError, KeyError) as e:
+        hosts_in_pool = {'error': str(e)}
+    tap(hosts_in_pool.get(a.name) == 'inactive',
+        f'bad-pool: the pool is left as it was: {a.name} inactive '
+        f'({hosts_in_pool})')
+    a.virsh('undefine', name)
+
 CASES = [('firmware', 1, case_firmware),
          ('region', 1, case_region),
          ('switch', 1, case_switch),
          ('bad-option', 1, case_bad_option),
+         ('bad-pool', 1, case_bad_pool),
          ('lifecycle', 1, case_lifecycle),
          ('hmat-agent', 1, case_hmat_agent),
          ('pool-share', 2, case_pool_share),
