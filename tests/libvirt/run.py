@@ -160,52 +160,6 @@ def wait_shut_off(host: testbed.Host, name: str, timeout: float) -> bool:
         conn.close()
 
 
-def boot_and_check(tap: Tap, host: testbed.Host, name: str, xml: str,
-                   script: str, host_checks=None, timeout: float = 900):
-    """Define, start, wait for the guest's end; report its checks."""
-    xml = with_script(xml, [host], name, script)
-    r = define(host, name, xml)
-    if not tap(r.returncode == 0, f'{name}: virsh define of the docs\' XML'):
-        tap.note(r.stderr)
-        return None
-    console = host.path('log', 'qemu', f'{name}.console.log')
-    if os.path.exists(console):
-        os.unlink(console)
-    t0 = time.monotonic()
-    r = host.virsh('start', name)
-    if not tap(r.returncode == 0, f'{name}: virsh start'):
-        tap.note(r.stderr)
-        return None
-    ended = wait_shut_off(host, name, timeout)
-    elapsed = time.monotonic() - t0
-    if not ended:
-        host.virsh('destroy', name)
-    text = open(console, encoding='utf-8', errors='replace').read() \
-        if os.path.exists(console) else ''
-    rc, out, data = harness.parse_console(text)
-    for line in out:
-        if not line.startswith(('ok ', 'not ok ')):
-            print(f'#   {line}')
-    res = harness.GuestResult(exit_code=rc, output=out, console=text,
-                              qemu_log='', timed_out=not ended,
-                              elapsed=elapsed, data=data)
-    for ok, desc in res.tap:
-        tap(ok, f'{name}: {desc}')
-    if host_checks:
-        for ok, desc in host_checks(res):
-            tap(ok, f'{name}: {desc}')
-    what = ('timed out' if not ended else
-            'never reached its end' if rc is None else f'exited {rc}')
-    if not tap(rc == 0 and ended and res.tap != [],
-               f'{name}: guest script ran to the end and exited 0 '
-               f'({what}, {elapsed:.0f}s, console {console})'):
-        for line in text.splitlines()[-25:]:
-            tap.note(f'console: {line}')
-        tap.note(host.path('log', 'qemu', f'{name}.log') + ': ' +
-                 _tail(host.path('log', 'qemu', f'{name}.log')))
-    return res
-
-
 def _tail(path: str, n: int = 8) -> str:
     try:
         with open(path, encoding='utf-8', errors='replace') as f:
@@ -220,6 +174,7 @@ class Guest:
     def __init__(self, name: str):
         self.name = name
         self.hosts = []         # every host it ran on, in order
+        self.started = time.monotonic()
 
     def console(self) -> str:
         """The console log of every host it ran on, in order."""
@@ -295,9 +250,20 @@ def finish_scripted(tap: Tap, g: Guest, label: str, timeout: float,
     what = ('timed out' if not ended else
             'never reached its end' if rc is None else f'exited {rc}')
     if not tap(rc == 0 and ended and res.tap != [],
-               f'{label}: guest script ran to the end and exited 0 ({what})'):
+               f'{label}: guest script ran to the end and exited 0 ({what}, '
+               f'{time.monotonic() - g.started:.0f}s)'):
         for line in text.splitlines()[-20:]:
             tap.note(f'console: {line}')
+        log = host.path('log', 'qemu', f'{g.name}.log')
+        tap.note(f'{log}: {_tail(log)}')
+
+
+def boot_and_check(tap: Tap, host: testbed.Host, name: str, xml: str,
+                   script: str, host_checks=None, timeout: float = 900):
+    """Define, start, wait for the guest's end; report its checks."""
+    g = start_scripted(tap, [host], name, xml, script)
+    if g:
+        finish_scripted(tap, g, name, timeout, host_checks)
 
 
 def pool_owner(region: str) -> str:
