@@ -423,20 +423,21 @@ def cmd_coverage(args):
                     not f['summary']['lines']['count']):
                 continue
             s = f['summary']
-            old = files.get(rel)
-            # a file linked into several targets: the best of them
-            if not old or s['lines']['covered'] > old['lines_covered']:
-                files[rel] = {'lines_covered': s['lines']['covered'],
-                              'lines': s['lines']['count'],
-                              'functions_covered': s['functions']['covered'],
-                              'functions': s['functions']['count'],
-                              'target': n}
+            # The profiles are merged: a file linked into several
+            # targets counts what all of them ran (their union)
+            old = files.setdefault(rel, {'lines_covered': -1, 'targets': []})
+            old['targets'].append(n)
+            if s['lines']['covered'] > old['lines_covered']:
+                old.update({'lines_covered': s['lines']['covered'],
+                            'lines': s['lines']['count'],
+                            'functions_covered': s['functions']['covered'],
+                            'functions': s['functions']['count']})
     for rel in sorted(files):
         f = files[rel]
         print(f'{rel:34} lines {f["lines_covered"]:5}/{f["lines"]:<5} '
               f'({100 * f["lines_covered"] / max(f["lines"], 1):5.1f} %)  '
               f'functions {f["functions_covered"]}/{f["functions"]}  '
-              f'[{f["target"]}]')
+              f'[{", ".join(f["targets"])}]')
     path = os.path.join(OUT, 'coverage.json')
     with open(path, 'w', encoding='utf-8') as f:
         json.dump(files, f, indent=1)
