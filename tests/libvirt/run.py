@@ -651,21 +651,30 @@ def migrate(a: testbed.Host, b: testbed.Host, name: str):
     return r, time.monotonic() - t0
 
 
+def start_dirtying(tap: Tap, hosts, docs, xml: str, label: str):
+    """
+    A fresh pool, then pool-vm from @xml on hosts[0] rewriting its
+    memory (DIRTY_SCRIPT): its Guest, or None.
+    """
+    if not make_pool(tap, docs):
+        return None
+    g = start_scripted(tap, hosts, 'pool-vm', xml, DIRTY_SCRIPT)
+    if g and not tap(g.wait_line('QCXL-MIGRATE-NOW', 300),
+                     f'{label}: the guest is rewriting its memory'):
+        hosts[0].virsh('destroy', 'pool-vm')
+        return None
+    return g
+
+
 def case_migrate_refused(tap: Tap, hosts, docs) -> None:
     """Without x-ignore-shared: refused before any RAM; A runs on."""
     a, b = hosts[0], hosts[1]
     name = 'pool-vm'
-    if not make_pool(tap, docs):
-        return
     xml = without_ignore_shared(docs[name])
     tap('x-ignore-shared' not in xml,
         'migrate-refused: the docs\' pool-vm without the -global line')
-    g = start_scripted(tap, hosts, name, xml, DIRTY_SCRIPT)
+    g = start_dirtying(tap, hosts, docs, xml, 'migrate-refused')
     if not g:
-        return
-    if not tap(g.wait_line('QCXL-MIGRATE-NOW', 300),
-               'migrate-refused: the guest is rewriting its memory'):
-        a.virsh('destroy', name)
         return
     r, secs = migrate(a, b, name)
     tap.note(f'virsh migrate said ({secs:.1f} s): {r.stderr.strip()}')
@@ -690,14 +699,8 @@ def case_migrate(tap: Tap, hosts, docs) -> None:
     """virsh migrate --live of the docs' pool-vm: no memory copied."""
     a, b = hosts[0], hosts[1]
     name = 'pool-vm'
-    if not make_pool(tap, docs):
-        return
-    g = start_scripted(tap, hosts, name, docs[name], DIRTY_SCRIPT)
+    g = start_dirtying(tap, hosts, docs, docs[name], 'migrate')
     if not g:
-        return
-    if not tap(g.wait_line('QCXL-MIGRATE-NOW', 300),
-               'migrate: the guest is rewriting its memory'):
-        a.virsh('destroy', name)
         return
     r, secs = migrate(a, b, name)
     if not tap(r.returncode == 0, f'migrate: virsh migrate --live {name} '
