@@ -130,10 +130,14 @@ def device_seeds(name):
     def op(code, operands=b''):
         return bytes([code]) + operands.ljust(16, b'\0')[:16]
 
+    # pool regions are shared: their sets are the backends' own pages,
+    # which need an interleave granularity of a page (4 KiB: 4) or more
+    ig = 4 if name == 'cxl-pool' else 0
+
     def commit(comp, ways):
         iw = {1: 0, 2: 1, 4: 2}[ways]
         tl = sum(i << (8 * i) for i in range(ways))
-        return op(1, bytes([comp, 0, 0, ways - 1, iw, 0]) +
+        return op(1, bytes([comp, 0, 0, ways - 1, iw, ig]) +
                   tl.to_bytes(8, 'little'))
 
     def mbox(dev, opcode, payload=b''):
@@ -160,6 +164,8 @@ def device_seeds(name):
             (0x4801, bytes(8))]
     mail = b''.join(mbox(0, c, p) for c, p in cmds)
     clock = op(8, (10 ** 9).to_bytes(4, 'little'))
+    # a second passes, then the direct map's sets are built
+    settle = op(8, (10 ** 9).to_bytes(4, 'little') + bytes([1]))
     # DOE: a CDAT read of entries 0..7 (well-formed: flag 4), each
     # started (flag 2) and its response read; then PCI-SIG discovery
     # (vendor 1, type 0, index 0 and 1) written dword by dword
@@ -177,7 +183,16 @@ def device_seeds(name):
     dc_host = (op(11, bytes([0, 0, 2, 0, 0, 0, 1])) +
                mbox(0, 0x4801, bytes(8)) +
                op(11, bytes([0, 1, 1, 0, 0, 0, 1])))
+    # the decode oracle (both top bits of a read's size byte): eight
+    # reads 4 KiB apart through the direct map, then the software decode,
+    # before and after time passes for the sets to be built
+    oracle = b''.join(op(6, (i * 1024).to_bytes(4, 'little') +
+                         bytes([0xc0 | i % 4]) +
+                         (4096 + i * 256).to_bytes(4, 'little'))
+                      for i in range(4))
     return {'set': sets + window,
+            'oracle': (sets + window + oracle + settle + oracle + window +
+                       settle + oracle),
             'doe': doe,
             'dc-host': dc_host,
             'mailbox': mail + clock + mbox(0, 0x0400),

@@ -11,7 +11,10 @@
  * memory (direct map and software decode), mailbox commands of every
  * set with their payload, DOE exchanges (CDAT) through the extended
  * configuration space, the host's side of dynamic capacity (extents
- * added and released), and the clock, for background commands.
+ * added and released), and the clock, for background commands and for
+ * the direct map's sets to be built.  Besides the sanitizers, a model of
+ * the media checks every window read against upstream's software
+ * decode of the writes before it (docs/devel/fuzzing.rst).
  *
  *   QCXL_FUZZ_POOL=FILE qemu-fuzz-x86_64 --fuzz-target=qcxl-cxl-pool ...
  *
@@ -24,10 +27,13 @@
 #include "qemu/timer.h"
 #include "hw/boards.h"
 #include "hw/cxl/cxl.h"
+#include "hw/cxl/cxl_device.h"
+#include "hw/cxl/qcxl_direct_map.h"
 #include "hw/i386/pc.h"
 #include "hw/pci-host/q35.h"
 #include "qapi/error.h"
 #include "qapi/qapi-commands-cxl.h"
+#include "qapi/qapi-types-qcxl.h"
 #include "standard-headers/linux/pci_regs.h"
 #include "tests/qtest/libqtest.h"
 #include "fuzz.h"
@@ -88,6 +94,11 @@ typedef struct CxlFuzz {
     uint64_t doe[9][2];
     int ndoe[9];
     int ndoe_fn;                /* functions in doe[] */
+    CXLFixedWindow *fw;
+    /* the oracle's model of the media: key (space, DPA) -> 0x100 | byte */
+    GHashTable *model;
+    AddressSpace *spaces[32];   /* the model's media: 3 a device at most */
+    int nspaces;
 } CxlFuzz;
 
 /* Where topo_setup() puts a switch's upstream port */
@@ -102,14 +113,14 @@ typedef struct Rest {
 } Rest;
 
 /* Where the machine put the window and the host bridges' registers */
-static void find_addresses(Topo *t)
+static void find_addresses(CxlFuzz *f)
 {
     PCMachineState *pcms = PC_MACHINE(qdev_get_machine());
     CXLState *cxl = &pcms->cxl_devices_state;
-    CXLFixedWindow *fw = cxl->fixed_windows->data;
 
-    t->win = fw->base;
-    t->host_reg = cxl->host_mr.addr;
+    f->fw = cxl->fixed_windows->data;
+    f->topo.win = f->fw->base;
+    f->topo.host_reg = cxl->host_mr.addr;
 }
 
 /* Each endpoint's BAR2 (device registers) after its BAR0, and mailbox */
@@ -249,12 +260,103 @@ static uint64_t win_addr(CxlFuzz *f, const uint8_t *a, int size)
            f->topo.win_size;
 }
 
+/*
+ * The decode oracle.  The target keeps its own model of the media: the
+ * bytes its window writes left, at the device address upstream's
+ * software decode gives (cxl_cfmws_find_device(),
+ * cxl_type3_hpa_to_as_and_dpa(), as cxl_write_cfmws() does), whatever
+ * the direct map did with them.  Every window read, through the flat
+ * view where the direct map's aliases and sets lie over the window, must
+ * give the model's bytes wherever the model knows them: a set or an
+ * alias that maps the wrong bytes, a write that went astray, a copy
+ * that was not copied back show there.  qcxl-dm-fuzz-test checks the
+ * same with two QEMUs.  A difference aborts, so libFuzzer keeps the
+ * input.
+ *
+ * The model forgets the media's bytes when a mailbox command may change
+ * them (sanitize, poison, partitions, dynamic capacity: every command
+ * set but the generic ones, identify and health) and when the host adds
+ * or releases capacity; it starts empty with each input.
+ */
+#define MODEL_SPACES    ARRAY_SIZE(fz.spaces)
+
+/* The model's key of @addr's first byte, if the software decode has one */
+static bool model_key(CxlFuzz *f, uint64_t addr, int size, uint64_t *key)
+{
+    PCIDevice *d = cxl_cfmws_find_device(f->fw, addr - f->topo.win);
+    CXLType3Dev *ct3d;
+    AddressSpace *as;
+    uint64_t dpa;
+    int i;
+
+    if (!d || !object_dynamic_cast(OBJECT(d), TYPE_CXL_TYPE3)) {
+        return false;
+    }
+    ct3d = CXL_TYPE3(d);
+    /* with its media disabled (sanitize), a device drops writes */
+    if (cxl_dev_media_disabled(&ct3d->cxl_dstate) ||
+        cxl_type3_hpa_to_as_and_dpa(ct3d, addr, size, &as, &dpa)) {
+        return false;
+    }
+    for (i = 0; i < f->nspaces && f->spaces[i] != as; i++) {
+        continue;
+    }
+    if (i == f->nspaces) {
+        if (i == MODEL_SPACES) {
+            return false;
+        }
+        f->spaces[f->nspaces++] = as;
+    }
+    *key = (uint64_t)i << 56 | dpa;
+    return true;
+}
+
+static void model_write(CxlFuzz *f, uint64_t addr, int size, uint64_t v)
+{
+    uint64_t key;
+    int i;
+
+    if (!model_key(f, addr, size, &key)) {
+        return;
+    }
+    for (i = 0; i < size; i++) {
+        g_hash_table_insert(f->model, GSIZE_TO_POINTER(key + i),
+                            GUINT_TO_POINTER(0x100 | (v >> (8 * i) & 0xff)));
+    }
+}
+
+static void model_check(CxlFuzz *f, uint64_t addr, int size, uint64_t v,
+                        const char *when)
+{
+    uint64_t key;
+    int i;
+
+    if (!model_key(f, addr, size, &key)) {
+        return;
+    }
+    for (i = 0; i < size; i++) {
+        guint want = GPOINTER_TO_UINT(g_hash_table_lookup(
+                                          f->model,
+                                          GSIZE_TO_POINTER(key + i)));
+
+        if (want && (want & 0xff) != (v >> (8 * i) & 0xff)) {
+            fprintf(stderr, "qcxl-cxl: %d-byte read at 0x%" PRIx64 "%s: "
+                    "0x%" PRIx64 ", but byte %d was written 0x%02x (media "
+                    "space %d, device address 0x%" PRIx64 ")\n", size, addr,
+                    when, v, i, want & 0xff, (int)(key >> 56),
+                    (key & ((1ULL << 56) - 1)) + i);
+            abort();
+        }
+    }
+}
+
 static void op_win_write(CxlFuzz *f, const uint8_t *a, Rest *rest)
 {
     QTestState *qts = f->topo.qts;
     int size = 1 << (a[4] % 4);
     uint64_t addr = win_addr(f, a, size), v = ldq_le_p(a + 5);
 
+    model_write(f, addr, size, v);
     switch (size) {
     case 1:
         qtest_writeb(qts, addr, v);
@@ -270,25 +372,87 @@ static void op_win_write(CxlFuzz *f, const uint8_t *a, Rest *rest)
     }
 }
 
-static void op_win_read(CxlFuzz *f, const uint8_t *a, Rest *rest)
+static uint64_t win_read(CxlFuzz *f, uint64_t addr, int size,
+                         const char *when)
 {
     QTestState *qts = f->topo.qts;
-    int size = 1 << (a[4] % 4);
-    uint64_t addr = win_addr(f, a, size);
+    uint64_t v;
 
     switch (size) {
     case 1:
-        qtest_readb(qts, addr);
+        v = qtest_readb(qts, addr);
         break;
     case 2:
-        qtest_readw(qts, addr);
+        v = qtest_readw(qts, addr);
         break;
     case 4:
-        qtest_readl(qts, addr);
+        v = qtest_readl(qts, addr);
         break;
     default:
-        qtest_readq(qts, addr);
+        v = qtest_readq(qts, addr);
     }
+    model_check(f, addr, size, v, when);
+    return v;
+}
+
+/* Whether an endpoint's media is disabled (sanitize): its reads are random */
+static bool media_disabled(CxlFuzz *f)
+{
+    int i;
+
+    for (i = 0; i < f->topo.nep; i++) {
+        g_autofree char *path = g_strdup_printf("/machine/peripheral/ep%d",
+                                                i);
+        Object *ep = object_resolve_path_type(path, TYPE_CXL_TYPE3, NULL);
+
+        if (ep && cxl_dev_media_disabled(&CXL_TYPE3(ep)->cxl_dstate)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/*
+ * A read of window memory.  With both top bits of a[4], eight reads
+ * apart by a fuzzed stride, then the direct map switched off (its sets
+ * copy their bytes back, and every access takes the software decode),
+ * the same eight read again, which must give the same values, and the
+ * direct map switched on again (its sets are built again, as a guest's
+ * would be).
+ */
+#define STRIDE_READS    8
+
+static void op_win_read(CxlFuzz *f, const uint8_t *a, Rest *rest)
+{
+    Object *machine = qdev_get_machine();
+    int size = 1 << (a[4] % 4);
+    uint64_t addr = win_addr(f, a, size);
+    uint32_t stride = ldl_le_p(a + 5) % (256 * MiB);
+    uint64_t at[STRIDE_READS], v[STRIDE_READS], again;
+    int i;
+
+    if ((a[4] & 0xc0) != 0xc0) {
+        win_read(f, addr, size, "");
+        return;
+    }
+    for (i = 0; i < STRIDE_READS; i++) {
+        at[i] = f->topo.win + (addr - f->topo.win + (uint64_t)i * stride) %
+                f->topo.win_size;
+        at[i] &= ~(uint64_t)(size - 1);
+        v[i] = win_read(f, at[i], size, "");
+    }
+    object_property_set_bool(machine, "cxl-direct-map", false, &error_abort);
+    for (i = 0; i < STRIDE_READS; i++) {
+        again = win_read(f, at[i], size, " with the direct map off");
+        /* a disabled device's media read random (sanitize) */
+        if (again != v[i] && !media_disabled(f)) {
+            fprintf(stderr, "qcxl-cxl: %d-byte read at 0x%" PRIx64 ": 0x%"
+                    PRIx64 " through the direct map, 0x%" PRIx64
+                    " with it off\n", size, at[i], v[i], again);
+            abort();
+        }
+    }
+    object_property_set_bool(machine, "cxl-direct-map", true, &error_abort);
 }
 
 /*
@@ -305,6 +469,10 @@ static void op_mbox(CxlFuzz *f, const uint8_t *a, Rest *rest)
     if (!mb || qtest_readl(qts, mb + 4) & 1) {
         return;
     }
+    /* generic commands (0x00-0x04), identify (0x40), health (0x42) */
+    if (opcode >> 8 > 0x04 && opcode >> 8 != 0x40 && opcode >> 8 != 0x42) {
+        g_hash_table_remove_all(f->model);
+    }
     if (n) {
         qtest_memwrite(qts, mb + 0x20, rest->data, n);
         rest->data += n;
@@ -315,16 +483,39 @@ static void op_mbox(CxlFuzz *f, const uint8_t *a, Rest *rest)
     qtest_readq(qts, mb + 0x10);
 }
 
+/* Whether the direct map is building sets in one of the windows */
+static bool sets_building(void)
+{
+    g_autoptr(CxlWindowDirectMapList) wins = cxl_direct_map_query(NULL);
+    CxlWindowDirectMapList *w;
+
+    for (w = wins; w; w = w->next) {
+        if (w->value->sets_building) {
+            return true;
+        }
+    }
+    return false;
+}
+
 /*
  * Let up to 10 s of virtual time pass: what qtest's clock_step does,
  * without libqtest's assertion that time moved (it does not while the
- * VM is stopped)
+ * VM is stopped).  With a[4] & 1, then run the main loop until the
+ * direct map's sets are built, as a guest that runs on would see them
+ * (a bounded number of rounds: a round is a build step or an event).
  */
+#define SETTLE_ROUNDS   2048
+
 static void op_clock(CxlFuzz *f, const uint8_t *a, Rest *rest)
 {
+    int i;
+
     qemu_clock_advance_virtual_time(qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL) +
                                     1 + ldl_le_p(a) %
                                     (10 * NANOSECONDS_PER_SECOND));
+    for (i = 0; a[4] & 1 && i < SETTLE_ROUNDS && sets_building(); i++) {
+        main_loop_wait(false);
+    }
 }
 
 /*
@@ -387,6 +578,7 @@ static void op_dc_host(CxlFuzz *f, const uint8_t *a, Rest *rest)
     Error *err = NULL;
     int i, n = a[4] % 4 + 1;
 
+    g_hash_table_remove_all(f->model);
     for (i = 0; i < n; i++) {
         CxlDynamicCapacityExtent *e = g_new0(CxlDynamicCapacityExtent, 1);
 
@@ -443,6 +635,8 @@ static void qcxl_cxl_fuzz(QTestState *s, const unsigned char *data,
     Rest rest = { data, len };
     uint8_t buf[16];
 
+    g_hash_table_remove_all(fz.model);
+
     while (rest.len) {
         uint8_t op = *rest.data % OP__MAX;
 
@@ -485,7 +679,8 @@ static GString *qcxl_cxl_cmdline(FuzzTarget *t)
 static void qcxl_cxl_pre_fuzz(QTestState *s)
 {
     fz.topo.qts = s;
-    find_addresses(&fz.topo);
+    fz.model = g_hash_table_new(NULL, NULL);
+    find_addresses(&fz);
     enumerate(&fz);
 }
 
