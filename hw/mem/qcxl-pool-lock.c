@@ -253,6 +253,7 @@ bool qcxl_pool_transact(QcxlPool *pool, QcxlPoolTxFn fn, void *opaque,
     GError *err = NULL;
     int which = 0;
     uint64_t seq;
+    bool verified;
 
     lock_acquire(pool);
     meta = qcxl_pool_read_current(pool, &which, &err);
@@ -278,16 +279,41 @@ bool qcxl_pool_transact(QcxlPool *pool, QcxlPoolTxFn fn, void *opaque,
         return false;
     }
     meta->seq = seq + 1;
-    qcxl_pool_write_copy(pool, !which, meta);
+    if (!meta->seq) {
+        /*
+         * The current copy's number is the largest there is (written by
+         * a hostile or damaged host: 2^64 commits never happen), and no
+         * commit could follow it.  Renumber: the other copy gets the
+         * change as 2, which loses to the current copy until that is
+         * invalidated, then rewritten as 1.  That invalidation is the
+         * commit point; a crash before it leaves the old metadata.
+         */
+        g_debug("%s: metadata sequence number %" G_GUINT64_FORMAT " is "
+                "the largest: renumbering the copies", pool->path, seq);
+        meta->seq = 2;
+        qcxl_pool_write_copy(pool, !which, meta);
+        meta->seq = 1;
+        qcxl_pool_write_copy(pool, which, meta);
+        meta->seq = 2;
+    } else {
+        qcxl_pool_write_copy(pool, !which, meta);
+    }
     /* Verify the commit before letting go: a torn copy is not a commit */
     check = qcxl_pool_read_copy(pool, !which, NULL);
-    if (!check || check->seq != seq + 1 || !lock_release(pool)) {
+    verified = check && check->seq == meta->seq;
+    if (!lock_release(pool)) {
         g_set_error(errp, QCXL_POOL_ERROR, QCXL_POOL_ERR_BUSY,
                     "%s: the pool lock was taken over during the commit "
                     "(this process stalled for longer than %u ms); the "
                     "change may not have been applied: check with "
                     "qcxl-pool list", pool->path, pool->lock_timeout_ms);
-        pool->token = 0;
+        return false;
+    }
+    if (!verified) {
+        g_set_error(errp, QCXL_POOL_ERROR, QCXL_POOL_ERR_IO,
+                    "%s: metadata copy %d did not read back as written; "
+                    "the change may not have been applied: check with "
+                    "qcxl-pool list", pool->path, !which);
         return false;
     }
     return true;

@@ -12,7 +12,7 @@
  * deadline tests).  Then what fsck and a user do on it: open, read and
  * check, check what hosts map, create a region (a transaction), repair,
  * read again.  Checked: a read that fails says why; after a repair that
- * worked, the pool reads.
+ * worked, the pool reads; the lock is free again at the end.
  */
 
 #include <glib.h>
@@ -105,11 +105,18 @@ int LLVMFuzzerInitialize(int *argc, char ***argv);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+    uint64_t lock;
+
     size = MIN(size, meta_len);
     if (pwrite(fd, data, size, QCXL_POOL_META_OFFSET) != (ssize_t)size) {
         abort();
     }
     exercise();
+    /* every operation lets go of the lock, whatever it met */
+    if (pread(fd, &lock, 8, QCXL_POOL_LOCK_OFFSET + QCXL_POOL_LOCK_WORD) !=
+        8 || lock) {
+        abort();
+    }
     restore();
     return 0;
 }
@@ -193,10 +200,17 @@ static void make_pool(void)
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
+    g_autofree uint8_t *meta = NULL;
+
     make_pool();
     if (fuzz_seed_dir()) {
         fuzz_seed_write("two-hosts-two-regions",
                         template + QCXL_POOL_META_OFFSET, meta_len);
+        /* both copies' sequence numbers at the largest there is */
+        meta = g_memdup2(template + QCXL_POOL_META_OFFSET, meta_len);
+        memset(meta + QCXL_POOL_META_SEQ, 0xff, 8);
+        memset(meta + meta_len / 2 + QCXL_POOL_META_SEQ, 0xff, 8);
+        fuzz_seed_write("sequence-at-its-largest", meta, meta_len);
         exit(0);
     }
     return 0;

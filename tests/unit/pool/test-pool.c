@@ -234,6 +234,33 @@ static void test_copies(void)
     g_assert_cmpint(qcxl_pool_find_host(meta, "c"), >=, 0);
     assert_clean(pool);
 
+    /*
+     * the current copy's sequence number at its largest (hostile): the
+     * next transaction renumbers the copies, and the lock is let go
+     */
+    cur = current_copy(pool);
+    memset(base + QCXL_POOL_META_OFFSET + cur * sb->meta_size +
+           QCXL_POOL_META_SEQ, 0xff, 8);
+    fix_crc(pool, cur);
+    g_assert_true(qcxl_pool_host_add(pool, "e", &err));
+    g_assert_no_error(err);
+    g_assert_cmpuint(qcxl_pool_lock_word(pool), ==, 0);
+    g_clear_pointer(&meta, qcxl_pool_meta_free);
+    meta = qcxl_pool_read(pool, &err);
+    g_assert_cmpint(qcxl_pool_find_host(meta, "e"), >=, 0);
+    g_assert_cmpint(qcxl_pool_find_host(meta, "c"), >=, 0);
+    g_assert_cmpuint(meta->seq, ==, 2);
+    /* both copies hold the change: the other one, torn, is not missed */
+    base[QCXL_POOL_META_OFFSET + current_copy(pool) * sb->meta_size +
+         100] ^= 0xff;
+    g_clear_pointer(&meta, qcxl_pool_meta_free);
+    meta = qcxl_pool_read(pool, &err);
+    g_assert_cmpint(qcxl_pool_find_host(meta, "e"), >=, 0);
+    g_assert_cmpuint(meta->seq, ==, 1);
+    g_assert_true(qcxl_pool_host_add(pool, "f", &err));
+    g_assert_no_error(err);
+    assert_clean(pool);
+
     /* both damaged: reads and transactions refuse, with both reasons */
     base[QCXL_POOL_META_OFFSET + 100] ^= 0xff;
     base[QCXL_POOL_META_OFFSET + sb->meta_size + 100] ^= 0xff;
