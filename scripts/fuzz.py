@@ -5,8 +5,10 @@ qcxl's libFuzzer targets: build them, fuzz them, replay their corpora.
   scripts/fuzz.py build                 build every target (clang, libFuzzer,
                                         AddressSanitizer + UBSan) into
                                         build/fuzz, and write its seeds
-  scripts/fuzz.py run --time SECONDS [--targets a,b] [--jobs N]
-                                        fuzz each target for SECONDS (N at
+  scripts/fuzz.py run --time SECONDS [--cpu CPU] [--targets a,b] [--jobs N]
+                                        fuzz each target for SECONDS, or
+                                        until it used CPU seconds of CPU
+                                        if sooner (N at
                                         a time, one per core by default),
                                         keeping what it finds in
                                         build/fuzz/corpus/TARGET; write
@@ -60,8 +62,10 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
+import threading
 import time
 
 import coverage
@@ -313,10 +317,55 @@ def start(name, seconds):
                             errors='replace', cwd=OUT, env=env)
 
 
-def follow(name, proc, t0):
-    """Read a fuzzer's status lines to its end; its figures"""
+def cpu_seconds(pid):
+    """The CPU time @pid and its descendants have used so far, or None:
+    a target may do its work in a child (/proc/PID/stat, proc(5): utime,
+    stime, and cutime and cstime for children already reaped)"""
+    stats = {}
+    for entry in filter(str.isdigit, os.listdir('/proc')):
+        try:
+            with open(f'/proc/{entry}/stat', encoding='utf-8') as f:
+                fields = f.read().rsplit(')', 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        # fields[1] is field 4 (ppid); 14 to 17 are utime .. cstime
+        stats[int(entry)] = (int(fields[1]),
+                             sum(int(x) for x in fields[11:15]))
+    if pid not in stats:
+        return None
+    total, todo = 0, [pid]
+    while todo:
+        p = todo.pop()
+        total += stats[p][1]
+        todo += [c for c, (ppid, _) in stats.items() if ppid == p]
+    return total / os.sysconf('SC_CLK_TCK')
+
+
+def stop_at_cpu(proc, cpu, stopped):
+    """Interrupt @proc (libFuzzer prints its figures and exits 72) once it
+    has used @cpu seconds of CPU; polls every 5 s until it exits"""
+    while proc.poll() is None:
+        used = cpu_seconds(proc.pid)
+        if used is not None and used >= cpu:
+            stopped.set()
+            proc.send_signal(signal.SIGINT)
+            return
+        time.sleep(5)
+
+
+# libFuzzer's exit status after SIGINT (-interrupted_exitcode)
+INTERRUPTED = 72
+
+
+def follow(name, proc, t0, cpu=None):
+    """Read a fuzzer's status lines to its end; its figures.  With @cpu,
+    the fuzzer is stopped once it has used that much CPU time."""
     fig = {'target': name, 'executions': 0, 'edges': 0, 'features': 0,
            'corpus': 0, 'timeline': [], 'log_tail': []}
+    stopped = threading.Event()
+    if cpu:
+        threading.Thread(target=stop_at_cpu, args=(proc, cpu, stopped),
+                         daemon=True).start()
     for line in proc.stderr:
         m = STATUS.match(line)
         if m:
@@ -334,18 +383,23 @@ def follow(name, proc, t0):
     # length in CPU-hours, whatever else the machine ran meanwhile
     _, status, usage = os.wait4(proc.pid, 0)
     proc.returncode = os.waitstatus_to_exitcode(status)
+    fig['stopped_at_cpu'] = stopped.is_set()
+    if stopped.is_set() and proc.returncode == INTERRUPTED:
+        proc.returncode = 0
     fig['exit'] = proc.returncode
     fig['seconds'] = round(time.monotonic() - t0, 1)
     fig['cpu_seconds'] = round(usage.ru_utime + usage.ru_stime, 1)
     return fig
 
 
-def fuzz_one(name, seconds):
-    """Fuzz @name for @seconds, following its output; its figures"""
+def fuzz_one(name, seconds, cpu=None):
+    """Fuzz @name for @seconds, or until it has used @cpu seconds of CPU
+    if that comes first, following its output; its figures"""
     crashes = os.path.join(OUT, 'crashes', name)
     before = set(os.listdir(crashes)) if os.path.isdir(crashes) else set()
-    print(f'# fuzzing {name} for {seconds} s', flush=True)
-    fig = follow(name, start(name, seconds), time.monotonic())
+    print(f'# fuzzing {name} for {seconds} s' +
+          (f' or {cpu} s of CPU' if cpu else ''), flush=True)
+    fig = follow(name, start(name, seconds), time.monotonic(), cpu)
     found = sorted(set(os.listdir(crashes)) - before)
     # libFuzzer keeps its slowest inputs too: worth a look, no crash
     fig['slow_units'] = [os.path.join(crashes, c) for c in found
@@ -361,10 +415,10 @@ def fuzz_one(name, seconds):
     return fig
 
 
-def run(names, seconds, jobs):
+def run(names, seconds, jobs, cpu=None):
     """Fuzz every target, @jobs at a time; the figures of each"""
     with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as ex:
-        return list(ex.map(lambda n: fuzz_one(n, seconds), names))
+        return list(ex.map(lambda n: fuzz_one(n, seconds, cpu), names))
 
 
 def plot(figs, path):
@@ -389,7 +443,7 @@ def plot(figs, path):
 def cmd_run(args):
     names = args.targets.split(',') if args.targets else list(TARGETS)
     build(names)
-    figs = run(names, args.time, args.jobs)
+    figs = run(names, args.time, args.jobs, args.cpu)
     for f in figs:
         if not f['crashes']:
             f.pop('log_tail')
@@ -397,6 +451,7 @@ def cmd_run(args):
     with open(jpath, 'w', encoding='utf-8') as f:
         json.dump({'date': time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime()),
                    'seconds_per_target': args.time, 'jobs': args.jobs,
+                   'cpu_seconds_per_target': args.cpu,
                    'sanitizers': 'address,undefined', 'compiler': CC,
                    'targets': figs}, f, indent=1)
     plot(figs, os.path.join(OUT, args.name + '.png'))
@@ -625,6 +680,10 @@ def main():
     sub.add_parser('build')
     r = sub.add_parser('run')
     r.add_argument('--time', type=int, required=True)
+    r.add_argument('--cpu', type=int,
+                   help='stop a target sooner, once it used this many '
+                   'seconds of CPU (a campaign counted in CPU-hours on a '
+                   'busy machine)')
     r.add_argument('--targets')
     r.add_argument('--jobs', type=int, default=os.cpu_count() or 1)
     r.add_argument('--name', default='fuzz')
