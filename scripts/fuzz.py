@@ -103,15 +103,21 @@ TARGETS = {
     'agent-sysfs': {'src': AGENT, **AGENT_FLAGS},
     'tiers-state': {'src': AGENT, **AGENT_FLAGS},
 }
-# QEMU's fuzzer binary with qcxl's CXL targets (qcxl-cxl-NAME)
+# QEMU's fuzzer binary with qcxl's targets (qcxl-NAME): the CXL devices
+# of qcxl_cxl_fuzz.c (cxl-*) and qcxl_migration_fuzz.c's handoff section
 DEVICES = ['1way', 'hb-2way', 'hb-4way', '2hb', 'switch', 'pmem', 'dcd',
            'firmware', 'pool']
+QEMU_TARGETS = ['cxl-' + d for d in DEVICES] + ['mig-handoff']
 QEMU_FUZZ = os.path.join(OUT, 'qemu-fuzz-x86_64')
-DEVICE_POOL = os.path.join(OUT, 'cxl-pool')
+# the pools of the targets that need one (QCXL_FUZZ_POOL): one each, as
+# each joins it as host "fuzz"
+POOLS = {'cxl-pool': os.path.join(OUT, 'cxl-pool'),
+         'mig-handoff': os.path.join(OUT, 'mig-pool')}
 
 
 def is_device(name):
-    return name.startswith('cxl-') and name[4:] in DEVICES
+    """A target of QEMU's fuzzer binary"""
+    return name in QEMU_TARGETS
 
 
 STATUS = re.compile(r'^#(\d+)\s+(INITED|NEW|REDUCE|pulse|DONE|RELOAD)\s+'
@@ -207,23 +213,67 @@ def device_seeds(name):
                                   for o in range(0x1000, 0x1100, 4))}
 
 
+# include/hw/mem/qcxl_pool_layout.h and qcxl_pool.h
+QCXL_POOL_SB_UUID = 16
+QCXL_POOL_REGION_NAME_LEN = 64
+QCXL_POOL_HOST_NAME_LEN = 32
+
+
+def handoff_seeds(uuid):
+    """Handoff sections (VMState: be32 count, then per region the pool's
+    UUID, region and host names, be64 generation, u8 owned) for the
+    pool of mig-handoff, whose @uuid the sections name"""
+    def entry(region, host='src', owned=1, generation=1, pool=uuid,
+              name_len=QCXL_POOL_REGION_NAME_LEN):
+        return (pool + region.encode().ljust(name_len, b'\0')[:name_len] +
+                host.encode().ljust(QCXL_POOL_HOST_NAME_LEN, b'\0') +
+                generation.to_bytes(8, 'big') + bytes([owned]))
+
+    def section(*entries, count=None):
+        n = len(entries) if count is None else count
+        return n.to_bytes(4, 'big', signed=True) + b''.join(entries)
+
+    return {'both-owned': section(entry('r0'), entry('r1')),
+            'both-unowned': section(entry('r0', owned=0),
+                                    entry('r1', owned=0)),
+            'from-itself': section(entry('r0', 'fuzz'), entry('r1', 'fuzz')),
+            'one-missing': section(entry('r0')),
+            'one-more': section(entry('r0'), entry('r1'), entry('r2')),
+            'twice': section(entry('r0'), entry('r0')),
+            'two-sources': section(entry('r0', 'a'), entry('r1', 'b')),
+            'other-pool': section(entry('r0', pool=bytes(16)),
+                                  entry('r1')),
+            'unterminated': section(entry('r0' * 40), entry('r1')),
+            'owned-2': section(entry('r0', owned=2), entry('r1')),
+            'count-too-big': section(entry('r0'), count=257),
+            'count-negative': section(count=-1),
+            'truncated': section(entry('r0'), entry('r1'))[:130]}
+
+
 def build_device():
     subprocess.run([os.path.join(TOP, 'scripts', 'build-qemu-fuzz.sh')],
                    check=True)
     pool_cli = os.path.join(TOP, 'build', 'qcxl', 'qcxl-pool')
-    if os.path.exists(DEVICE_POOL):
-        os.unlink(DEVICE_POOL)
-    for cmd in (['format', DEVICE_POOL, '--size', '600M'],
-                ['host-add', DEVICE_POOL, 'fuzz'],
-                ['create', DEVICE_POOL, 'r0', '256M', '--owner', 'fuzz'],
-                ['create', DEVICE_POOL, 'r1', '256M', '--owner', 'fuzz']):
-        subprocess.run([pool_cli] + cmd, check=True,
-                       stdout=subprocess.DEVNULL)
-    for n in DEVICES:
-        d = seed_dir(f'cxl-{n}')
+    # fresh pools: a fuzzer stopped by a crash leaves its host's lease
+    for path in POOLS.values():
+        if os.path.exists(path):
+            os.unlink(path)
+        for cmd in (['format', path, '--size', '600M'],
+                    ['host-add', path, 'fuzz'],
+                    ['create', path, 'r0', '256M', '--owner', 'fuzz'],
+                    ['create', path, 'r1', '256M', '--owner', 'fuzz']):
+            subprocess.run([pool_cli] + cmd, check=True,
+                           stdout=subprocess.DEVNULL)
+    # a new pool has a new UUID, which the handoff sections name
+    with open(POOLS['mig-handoff'], 'rb') as f:
+        uuid = f.read(QCXL_POOL_SB_UUID + 16)[QCXL_POOL_SB_UUID:]
+    for n in QEMU_TARGETS:
+        d = seed_dir(n)
         shutil.rmtree(d, ignore_errors=True)
         os.makedirs(d)
-        for k, v in device_seeds(f'cxl-{n}').items():
+        seeds = (handoff_seeds(uuid) if n == 'mig-handoff' else
+                 device_seeds(n))
+        for k, v in seeds.items():
             with open(os.path.join(d, k), 'wb') as f:
                 f.write(v)
 
@@ -311,7 +361,7 @@ def start(name, seconds):
         cmd[cmd.index('-rss_limit_mb=2048')] = '-rss_limit_mb=0'
         # an input resets and enumerates the machine, and may build sets
         cmd[cmd.index('-timeout=10')] = '-timeout=120'
-        env['QCXL_FUZZ_POOL'] = DEVICE_POOL
+        env['QCXL_FUZZ_POOL'] = POOLS.get(name, '')
     return subprocess.Popen(cmd, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, text=True,
                             errors='replace', cwd=OUT, env=env)
@@ -524,7 +574,7 @@ def device_coverage_of(name):
     src = os.path.realpath(os.path.join(TOP, 'build', 'qemu-src'))
     dirs = dirs_of(name)
     inputs = sum(len(os.listdir(d)) for d in dirs)
-    env = dict(os.environ, QCXL_FUZZ_POOL=DEVICE_POOL,
+    env = dict(os.environ, QCXL_FUZZ_POOL=POOLS.get(name, ''),
                ASAN_OPTIONS='detect_leaks=0')
     # directories, not files: only a corpus run keeps coverage
     r = subprocess.run([QEMU_FUZZ, f'--fuzz-target=qcxl-{name}', '-runs=0',
@@ -568,8 +618,7 @@ def device_cov_plot(result, path):
 def cmd_device_coverage(args):
     """Functions and edges of hw/cxl, hw/mem and migration/qcxl-* that
     the device targets' inputs reach"""
-    names = (args.targets.split(',') if args.targets else
-             ['cxl-' + d for d in DEVICES])
+    names = (args.targets.split(',') if args.targets else QEMU_TARGETS)
     build(names)
     best = {}
     per_target = {}
@@ -701,7 +750,7 @@ def main():
                if t and t not in TARGETS and not is_device(t)]
         if bad:
             ap.error(f'unknown targets {bad}; known: {list(TARGETS)} and '
-                     f'{["cxl-" + d for d in DEVICES]}')
+                     f'{QEMU_TARGETS}')
         return cmd_run(args)
     if args.cmd == 'check':
         return cmd_check(args)
@@ -712,7 +761,7 @@ def main():
                if t and not is_device(t)]
         if bad:
             ap.error(f'unknown device targets {bad}; known: '
-                     f'{["cxl-" + d for d in DEVICES]}')
+                     f'{QEMU_TARGETS}')
         return cmd_device_coverage(args)
     build(list(TARGETS))
     return 0

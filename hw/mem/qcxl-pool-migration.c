@@ -308,6 +308,17 @@ static const VMStateDescription vmstate_handoff = {
 };
 
 /*
+ * A "qcxl-pool-handoff" section's body, loaded from @f as a destination
+ * loads it, checks and claims included: what the fuzz target
+ * qcxl-mig-handoff feeds (tests/qtest/fuzz/qcxl_migration_fuzz.c).
+ * Negative errno on a refused section, as vmstate_load_state() returns.
+ */
+int qcxl_pool_migration_load_handoff(QEMUFile *f)
+{
+    return vmstate_load_state(f, &vmstate_handoff, &handoff, 1);
+}
+
+/*
  * Source, before the guest runs again: take back what was offered.
  * False if another host took it first; the source is then fenced.
  */

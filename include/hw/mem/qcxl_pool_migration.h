@@ -14,4 +14,10 @@
  */
 bool qcxl_pool_migration_check(Error **errp);
 
+/*
+ * Load a "qcxl-pool-handoff" section's body from @f as a destination
+ * does (for the fuzz target qcxl-mig-handoff); negative errno if refused.
+ */
+int qcxl_pool_migration_load_handoff(QEMUFile *f);
+
 #endif
