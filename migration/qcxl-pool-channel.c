@@ -10,19 +10,13 @@
  * Both QEMUs map region mig0 of a pool they have joined (it is shared
  * between their hosts).  The region holds two single-producer,
  * single-consumer byte rings, source to destination (the stream) and
- * back (the return path), behind a header page:
- *
- *   0x000  magic "QCXLRING", version, state, session, ring sizes
- *   0x040  per side (listener, connector): heartbeat, closed
- *   0x0c0  per ring: head (bytes produced), on its own cache line
- *   0x140  per ring: tail (bytes consumed)
- *   4 KiB  ring 0 (connector to listener), then ring 1
+ * back (the return path), behind a header page: qcxl-ring.c owns that
+ * layout and every access to it, and checks every field the other side
+ * writes before use.
  *
  * The destination listens (it writes a fresh header with a random
  * session); the source connects by moving the state from LISTENING to
- * CONNECTED with a compare-and-swap.  Producers publish data with a
- * release store of head, consumers free it with a release store of
- * tail.  Every field the other side writes is checked before use.
+ * CONNECTED with a compare-and-swap.
  *
  * Nothing signals across hosts but memory, so each channel has a thread
  * that beats its side's heartbeat, watches the peer's (a peer silent for
@@ -45,6 +39,7 @@
 #include "channel.h"
 #include "migration.h"
 #include "qcxl-pool-channel.h"
+#include "qcxl-ring.h"
 #include "trace.h"
 #include "hw/mem/qcxl_pool_map.h"
 #include "hw/mem/qcxl_pool_migration.h"
@@ -52,58 +47,16 @@
 #define TYPE_QIO_CHANNEL_QCXL_POOL "qio-channel-qcxl-pool"
 OBJECT_DECLARE_SIMPLE_TYPE(QIOChannelQcxlPool, QIO_CHANNEL_QCXL_POOL)
 
-#define QCXL_RING_MAGIC             0x474e49524c584351ULL  /* "QCXLRING" */
-#define QCXL_RING_VERSION           1
-#define QCXL_RING_DATA_OFFSET       4096
-#define QCXL_RING_MIN_REGION        (QCXL_RING_DATA_OFFSET + 2 * 65536)
 #define QCXL_RING_PEER_TIMEOUT_MS   2000
 #define QCXL_RING_BEAT_US           2000
-
-enum { RING_IDLE = 0, RING_LISTENING = 1, RING_CONNECTED = 2 };
-enum { SIDE_LISTENER = 0, SIDE_CONNECTOR = 1 };
-enum { SIDE_OPEN = 0, SIDE_CLOSED = 1, SIDE_ABORTED = 2 };
-
-typedef struct RingSide {
-    uint64_t heartbeat;
-    uint64_t closed;
-    uint8_t pad[48];
-} RingSide;
-
-typedef struct RingPos {
-    uint64_t pos;
-    uint8_t pad[56];
-} RingPos;
-
-typedef struct RingHeader {
-    uint64_t magic;
-    uint32_t version;
-    uint32_t state;
-    uint64_t session;
-    uint64_t ring_size[2];
-    uint8_t pad[24];
-    RingSide side[2];
-    RingPos head[2];
-    RingPos tail[2];
-} RingHeader;
-
-QEMU_BUILD_BUG_ON(sizeof(RingHeader) > QCXL_RING_DATA_OFFSET);
-QEMU_BUILD_BUG_ON(offsetof(RingHeader, side) != 0x40);
-QEMU_BUILD_BUG_ON(offsetof(RingHeader, head) != 0xc0);
-QEMU_BUILD_BUG_ON(offsetof(RingHeader, tail) != 0x140);
 
 struct QIOChannelQcxlPool {
     QIOChannel parent;
 
     QcxlPoolMap *map;
     char *region;
-    RingHeader *hdr;
-    uint8_t *data[2];
-    uint64_t size[2];
-    int side;               /* SIDE_LISTENER or SIDE_CONNECTOR */
-    int in, out;            /* the rings this side reads and writes */
-    uint64_t session;
+    QcxlRing ring;          /* in the map; ring.hdr NULL once closed */
     bool connected;         /* this side is part of the session */
-    uint64_t rpos, wpos;    /* owned by the reader and the writer */
     bool blocking;
 
     EventNotifier rd_ev, wr_ev;
@@ -125,21 +78,6 @@ enum {
     FAIL_CORRUPT,           /* the other side's positions make no sense */
 };
 
-static uint64_t ld(const uint64_t *p)
-{
-    return qatomic_load_acquire(p);
-}
-
-static void st(uint64_t *p, uint64_t v)
-{
-    qatomic_store_release(p, v);
-}
-
-static int peer(QIOChannelQcxlPool *c)
-{
-    return 1 - c->side;
-}
-
 static bool fail_error(QIOChannelQcxlPool *c, Error **errp);
 
 /*
@@ -154,8 +92,8 @@ static void fail(QIOChannelQcxlPool *c, int why)
     if (qatomic_cmpxchg(&c->failure, FAIL_NONE, why) != FAIL_NONE) {
         return;
     }
-    trace_qcxl_ring_fail(c->region, c->side, why);
-    if (c->side == SIDE_LISTENER && fail_error(c, &err)) {
+    trace_qcxl_ring_fail(c->region, c->ring.side, why);
+    if (c->ring.side == QCXL_RING_LISTENER && fail_error(c, &err)) {
         error_report_err(err);
     }
 }
@@ -180,31 +118,18 @@ static bool fail_error(QIOChannelQcxlPool *c, Error **errp)
     return false;
 }
 
-/* Bytes readable from ring @r given its consumer position, or -1 */
-static int64_t ring_used(QIOChannelQcxlPool *c, int r, uint64_t tail)
-{
-    uint64_t used = ld(&c->hdr->head[r].pos) - tail;
-
-    return used > c->size[r] ? -1 : (int64_t)used;
-}
-
 static bool readable(QIOChannelQcxlPool *c)
 {
-    int64_t used = ring_used(c, c->in, ld(&c->hdr->tail[c->in].pos));
-
-    return used != 0 || qatomic_read(&c->failure) ||
+    return qcxl_ring_data_ready(&c->ring) || qatomic_read(&c->failure) ||
            qatomic_read(&c->shut_rd) ||
-           ld(&c->hdr->side[peer(c)].closed) != SIDE_OPEN;
+           qcxl_ring_peer_closed(&c->ring) != QCXL_RING_OPEN;
 }
 
 static bool writable(QIOChannelQcxlPool *c)
 {
-    uint64_t used = ld(&c->hdr->head[c->out].pos) -
-                    ld(&c->hdr->tail[c->out].pos);
-
-    return used < c->size[c->out] || qatomic_read(&c->failure) ||
+    return qcxl_ring_space_ready(&c->ring) || qatomic_read(&c->failure) ||
            qatomic_read(&c->shut_wr) ||
-           ld(&c->hdr->side[peer(c)].closed) != SIDE_OPEN;
+           qcxl_ring_peer_closed(&c->ring) != QCXL_RING_OPEN;
 }
 
 static void kick(QIOChannelQcxlPool *c)
@@ -232,16 +157,17 @@ static void *ring_thread(void *opaque)
             uint64_t beat;
 
             last_beat = now_us;
-            qatomic_inc(&c->hdr->side[c->side].heartbeat);
-            if (ld(&c->hdr->session) != c->session) {
+            qcxl_ring_beat(&c->ring);
+            if (!qcxl_ring_session_ours(&c->ring)) {
                 fail(c, FAIL_SESSION);
             }
-            if (qatomic_load_acquire(&c->hdr->state) == RING_CONNECTED) {
-                beat = ld(&c->hdr->side[peer(c)].heartbeat);
+            if (qcxl_ring_connected(&c->ring)) {
+                beat = qcxl_ring_heartbeat(&c->ring, 1 - c->ring.side);
                 if (beat != c->peer_beat || !c->peer_seen_ms) {
                     c->peer_beat = beat;
                     c->peer_seen_ms = now_us / 1000;
-                } else if (ld(&c->hdr->side[peer(c)].closed) == SIDE_OPEN &&
+                } else if (qcxl_ring_peer_closed(&c->ring) ==
+                           QCXL_RING_OPEN &&
                            now_us / 1000 - c->peer_seen_ms >
                            QCXL_RING_PEER_TIMEOUT_MS) {
                     fail(c, FAIL_PEER_GONE);
@@ -283,15 +209,13 @@ static ssize_t qcxl_ring_readv(QIOChannel *ioc, const struct iovec *iov,
                                int flags, Error **errp)
 {
     QIOChannelQcxlPool *c = QIO_CHANNEL_QCXL_POOL(ioc);
-    int r = c->in;
     int us = 5;
 
     for (;;) {
-        int64_t used = ring_used(c, r, c->rpos);
-        uint64_t closed;
-        size_t done = 0;
+        int64_t done = qcxl_ring_read(&c->ring, iov, niov);
+        QcxlRingClosed closed;
 
-        if (used < 0) {
+        if (done == QCXL_RING_CORRUPT) {
             fail(c, FAIL_CORRUPT);
         }
         if (fail_error(c, errp)) {
@@ -300,32 +224,15 @@ static ssize_t qcxl_ring_readv(QIOChannel *ioc, const struct iovec *iov,
         if (qatomic_read(&c->shut_rd)) {
             return 0;
         }
-        for (size_t i = 0; i < niov && used > 0; i++) {
-            uint8_t *dst = iov[i].iov_base;
-            size_t want_n = MIN(iov[i].iov_len, used);
-
-            while (want_n) {
-                uint64_t off = c->rpos % c->size[r];
-                size_t n = MIN(want_n, c->size[r] - off);
-
-                memcpy(dst, c->data[r] + off, n);
-                dst += n;
-                want_n -= n;
-                used -= n;
-                done += n;
-                c->rpos += n;
-            }
-        }
         if (done) {
-            st(&c->hdr->tail[r].pos, c->rpos);
             return done;
         }
-        closed = ld(&c->hdr->side[peer(c)].closed);
-        if (closed != SIDE_OPEN) {
-            if (ring_used(c, r, c->rpos) != 0) {
+        closed = qcxl_ring_peer_closed(&c->ring);
+        if (closed != QCXL_RING_OPEN) {
+            if (qcxl_ring_unread(&c->ring) != 0) {
                 continue;           /* written just before it closed */
             }
-            if (closed == SIDE_ABORTED) {
+            if (closed == QCXL_RING_ABORTED) {
                 error_setg(errp, "qcxl-pool:%s: the other QEMU abandoned "
                            "the migration", c->region);
                 return -1;
@@ -344,7 +251,6 @@ static ssize_t qcxl_ring_writev(QIOChannel *ioc, const struct iovec *iov,
                                 int flags, Error **errp)
 {
     QIOChannelQcxlPool *c = QIO_CHANNEL_QCXL_POOL(ioc);
-    int r = c->out;
     int us = 5;
 
     if (nfds) {
@@ -353,13 +259,8 @@ static ssize_t qcxl_ring_writev(QIOChannel *ioc, const struct iovec *iov,
         return -1;
     }
     for (;;) {
-        uint64_t used = c->wpos - ld(&c->hdr->tail[r].pos);
-        uint64_t space;
-        size_t done = 0;
+        int64_t done;
 
-        if (used > c->size[r]) {
-            fail(c, FAIL_CORRUPT);
-        }
         if (fail_error(c, errp)) {
             return -1;
         }
@@ -368,30 +269,17 @@ static ssize_t qcxl_ring_writev(QIOChannel *ioc, const struct iovec *iov,
                        c->region);
             return -1;
         }
-        if (ld(&c->hdr->side[peer(c)].closed) != SIDE_OPEN) {
+        if (qcxl_ring_peer_closed(&c->ring) != QCXL_RING_OPEN) {
             error_setg(errp, "qcxl-pool:%s: the other QEMU closed the "
                        "channel", c->region);
             return -1;
         }
-        space = c->size[r] - used;
-        for (size_t i = 0; i < niov && space; i++) {
-            const uint8_t *src = iov[i].iov_base;
-            size_t len = MIN(iov[i].iov_len, space);
-
-            while (len) {
-                uint64_t off = c->wpos % c->size[r];
-                size_t n = MIN(len, c->size[r] - off);
-
-                memcpy(c->data[r] + off, src, n);
-                src += n;
-                len -= n;
-                space -= n;
-                done += n;
-                c->wpos += n;
-            }
+        done = qcxl_ring_write(&c->ring, iov, niov);
+        if (done == QCXL_RING_CORRUPT) {
+            fail(c, FAIL_CORRUPT);
+            continue;
         }
         if (done) {
-            st(&c->hdr->head[r].pos, c->wpos);
             return done;
         }
         if (!c->blocking) {
@@ -419,8 +307,8 @@ static int qcxl_ring_shutdown(QIOChannel *ioc, QIOChannelShutdown how,
     if (how & QIO_CHANNEL_SHUTDOWN_WRITE) {
         qatomic_set(&c->shut_wr, true);
         /* the other side must not wait for more: it is abandoned */
-        if (c->connected && c->hdr) {
-            st(&c->hdr->side[c->side].closed, SIDE_ABORTED);
+        if (c->connected && c->ring.hdr) {
+            qcxl_ring_mark_aborted(&c->ring);
         }
     }
     event_notifier_set(&c->rd_ev);
@@ -445,13 +333,12 @@ static int qcxl_ring_close(QIOChannel *ioc, Error **errp)
         return 0;
     }
     stop_thread(c);
-    if (c->connected && ld(&c->hdr->session) == c->session) {
-        qatomic_cmpxchg(&c->hdr->side[c->side].closed, SIDE_OPEN,
-                        SIDE_CLOSED);
+    if (c->connected) {
+        qcxl_ring_mark_closed(&c->ring);
     }
     qcxl_pool_map_free(c->map);
     c->map = NULL;
-    c->hdr = NULL;
+    c->ring.hdr = NULL;
     return 0;
 }
 
@@ -538,14 +425,15 @@ static void qcxl_ring_register_types(void)
 type_init(qcxl_ring_register_types);
 
 /* Map the region and split it into header and rings */
-static QIOChannelQcxlPool *ring_open(QcxlPoolMigrationArgs *args, int side,
-                                     Error **errp)
+static QIOChannelQcxlPool *ring_open(QcxlPoolMigrationArgs *args,
+                                     QcxlRingSide side, Error **errp)
 {
     const char *regions[] = { args->region, NULL };
     g_autoptr(QcxlPoolMember) member = NULL;
     QIOChannelQcxlPool *c;
     QcxlPoolMap *map;
-    uint64_t size, avail, back;
+    QcxlRing ring;
+    uint64_t size;
 
     member = qcxl_pool_member_find(args->pool, args->host, errp);
     map = member ? qcxl_pool_map_new(member, regions, QCXL_REGION_USE_RING,
@@ -554,7 +442,7 @@ static QIOChannelQcxlPool *ring_open(QcxlPoolMigrationArgs *args, int side,
         return NULL;
     }
     size = qcxl_pool_map_size(map);
-    if (size < QCXL_RING_MIN_REGION) {
+    if (!qcxl_ring_init(&ring, qcxl_pool_map_ptr(map), size, side)) {
         error_setg(errp, "qcxl-pool:%s: the region has %" PRIu64 " bytes; a "
                    "ring needs at least %d", args->region, size,
                    QCXL_RING_MIN_REGION);
@@ -564,19 +452,9 @@ static QIOChannelQcxlPool *ring_open(QcxlPoolMigrationArgs *args, int side,
     c = QIO_CHANNEL_QCXL_POOL(object_new(TYPE_QIO_CHANNEL_QCXL_POOL));
     c->map = map;
     c->region = g_strdup(args->region);
-    c->hdr = (RingHeader *)qcxl_pool_map_ptr(map);
-    c->side = side;
-    c->out = side == SIDE_CONNECTOR ? 0 : 1;
-    c->in = 1 - c->out;
+    c->ring = ring;
     c->blocking = true;
-    /* the return path gets a sixteenth, the stream the rest */
-    avail = size - QCXL_RING_DATA_OFFSET;
-    back = MAX(QEMU_ALIGN_DOWN(avail / 16, 4096), 65536);
-    c->size[0] = avail - back;
-    c->size[1] = back;
-    c->data[0] = (uint8_t *)c->hdr + QCXL_RING_DATA_OFFSET;
-    c->data[1] = c->data[0] + c->size[0];
-    trace_qcxl_ring_open(args->region, side, c->size[0], c->size[1]);
+    trace_qcxl_ring_open(args->region, side, ring.size[0], ring.size[1]);
     event_notifier_init(&c->rd_ev, false);
     event_notifier_init(&c->wr_ev, false);
     qemu_sem_init(&c->stop, 0);
@@ -591,13 +469,13 @@ static void ring_start_thread(QIOChannelQcxlPool *c)
 }
 
 /* Is the side's heartbeat moving?  Watch it for a few beats. */
-static bool side_alive(RingHeader *hdr, int side)
+static bool side_alive(QcxlRing *ring, QcxlRingSide side)
 {
-    uint64_t beat = ld(&hdr->side[side].heartbeat);
+    uint64_t beat = qcxl_ring_heartbeat(ring, side);
 
     for (int i = 0; i < 10; i++) {
         g_usleep(QCXL_RING_BEAT_US * 2);
-        if (ld(&hdr->side[side].heartbeat) != beat) {
+        if (qcxl_ring_heartbeat(ring, side) != beat) {
             return true;
         }
     }
@@ -623,39 +501,23 @@ static void incoming_refused(void)
 void qcxl_pool_start_incoming_migration(QcxlPoolMigrationArgs *args,
                                         Error **errp)
 {
-    QIOChannelQcxlPool *c = ring_open(args, SIDE_LISTENER, errp);
-    RingHeader *h;
+    QIOChannelQcxlPool *c = ring_open(args, QCXL_RING_LISTENER, errp);
 
     if (!c) {
         incoming_refused();
         return;
     }
-    h = c->hdr;
-    if (ld(&h->magic) == QCXL_RING_MAGIC &&
-        qatomic_read(&h->state) != RING_IDLE &&
-        side_alive(h, SIDE_LISTENER)) {
+    if (qcxl_ring_claimed(&c->ring) &&
+        side_alive(&c->ring, QCXL_RING_LISTENER)) {
         error_setg(errp, "qcxl-pool:%s: another QEMU is listening on this "
                    "ring", args->region);
         object_unref(OBJECT(c));
         incoming_refused();
         return;
     }
-    /* a fresh ring: positions first, then the session, state last */
-    c->session = (uint64_t)g_random_int() << 32 | g_random_int();
     c->connected = true;
-    qatomic_set(&h->state, RING_IDLE);
-    for (int r = 0; r < 2; r++) {
-        st(&h->head[r].pos, 0);
-        st(&h->tail[r].pos, 0);
-        st(&h->ring_size[r], c->size[r]);
-    }
-    for (int s = 0; s < 2; s++) {
-        st(&h->side[s].closed, SIDE_OPEN);
-    }
-    h->version = QCXL_RING_VERSION;
-    st(&h->session, c->session);
-    st(&h->magic, QCXL_RING_MAGIC);
-    qatomic_store_release(&h->state, RING_LISTENING);
+    qcxl_ring_listen(&c->ring, (uint64_t)g_random_int() << 32 |
+                     g_random_int());
     ring_start_thread(c);
 
     qio_channel_set_name(QIO_CHANNEL(c), "migration-qcxl-pool-incoming");
@@ -672,43 +534,39 @@ void qcxl_pool_start_outgoing_migration(MigrationState *s,
                                         Error **errp)
 {
     QIOChannelQcxlPool *c;
-    RingHeader *h;
-    uint64_t session;
+    uint64_t session, sizes[2];
 
     /* refuse before connecting, so the destination keeps listening */
     if (!qcxl_pool_migration_check(errp)) {
         return;
     }
-    c = ring_open(args, SIDE_CONNECTOR, errp);
+    c = ring_open(args, QCXL_RING_CONNECTOR, errp);
     if (!c) {
         return;
     }
-    h = c->hdr;
-    session = ld(&h->session);
-    if (ld(&h->magic) != QCXL_RING_MAGIC || h->version != QCXL_RING_VERSION ||
-        qatomic_read(&h->state) != RING_LISTENING) {
+    switch (qcxl_ring_offer(&c->ring, &session, sizes)) {
+    case QCXL_RING_OFFER_NONE:
         error_setg(errp, "qcxl-pool:%s: no QEMU listens on this ring "
                    "(migrate-incoming qcxl-pool:%s on the destination)",
                    args->region, args->region);
         goto fail;
-    }
-    if (ld(&h->ring_size[0]) != c->size[0] ||
-        ld(&h->ring_size[1]) != c->size[1]) {
+    case QCXL_RING_OFFER_SIZES:
         error_setg(errp, "qcxl-pool:%s: the destination sized the rings "
                    "differently (%" PRIu64 "+%" PRIu64 ", here %" PRIu64
-                   "+%" PRIu64 ")", args->region, ld(&h->ring_size[0]),
-                   ld(&h->ring_size[1]), c->size[0], c->size[1]);
+                   "+%" PRIu64 ")", args->region, sizes[0], sizes[1],
+                   c->ring.size[0], c->ring.size[1]);
         goto fail;
+    case QCXL_RING_OFFER_OK:
+        break;
     }
-    if (!side_alive(h, SIDE_LISTENER)) {
+    if (!side_alive(&c->ring, QCXL_RING_LISTENER)) {
         error_setg(errp, "qcxl-pool:%s: the QEMU that listened on this ring "
                    "is gone", args->region);
         goto fail;
     }
-    c->session = session;
+    c->ring.session = session;
     ring_start_thread(c);
-    if (qatomic_cmpxchg(&h->state, RING_LISTENING, RING_CONNECTED) !=
-        RING_LISTENING || ld(&h->session) != session) {
+    if (!qcxl_ring_connect(&c->ring)) {
         error_setg(errp, "qcxl-pool:%s: another source connected first",
                    args->region);
         goto fail;

@@ -98,6 +98,8 @@ TARGETS = {
     'pool': {'src': ['tests/fuzz/fuzz-crc.c'] + POOL,
              'wrap': ['qcxl_crc32c', 'g_usleep'], 'inc': ['include'],
              'pkgs': ['glib-2.0']},
+    'ring': {'src': ['migration/qcxl-ring.c'], 'inc': ['migration'],
+             'pkgs': ['glib-2.0']},
     'agent-protocol': {'src': AGENT, **AGENT_FLAGS},
     'agent-acpi': {'src': AGENT, **AGENT_FLAGS},
     'agent-sysfs': {'src': AGENT, **AGENT_FLAGS},
@@ -300,8 +302,9 @@ def build_one(name, cov=False):
                  srcs + ['tests/fuzz/fuzz-seeds.h', 'scripts/fuzz.py'] +
                  [os.path.join('include', 'hw', 'mem', h) for h in
                   os.listdir(os.path.join(TOP, 'include', 'hw', 'mem'))] +
-                 [os.path.join('guest-agent', h) for h in
-                  os.listdir(os.path.join(TOP, 'guest-agent'))
+                 [os.path.join(d, h) for d in ['guest-agent'] +
+                  t.get('inc', [])
+                  for h in os.listdir(os.path.join(TOP, d))
                   if h.endswith('.h')])
     if (os.path.exists(out) and os.path.getmtime(out) >= newest and
             os.path.exists(stamp) and
