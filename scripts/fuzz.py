@@ -394,16 +394,19 @@ def cpu_seconds(pid):
     return total / os.sysconf('SC_CLK_TCK')
 
 
-def stop_at_cpu(proc, cpu, stopped):
+def stop_at_cpu(proc, cpu, stopped, reaped):
     """Interrupt @proc (libFuzzer prints its figures and exits 72) once it
-    has used @cpu seconds of CPU; polls every 5 s until it exits"""
-    while proc.poll() is None:
+    has used @cpu seconds of CPU; polls every 5 s until @reaped is set
+    (by follow(), which alone waits for the process: polling it here
+    would reap it first)"""
+    while not reaped.is_set():
         used = cpu_seconds(proc.pid)
         if used is not None and used >= cpu:
             stopped.set()
-            proc.send_signal(signal.SIGINT)
+            # not proc.send_signal(): it polls, which would reap
+            os.kill(proc.pid, signal.SIGINT)
             return
-        time.sleep(5)
+        reaped.wait(5)
 
 
 # libFuzzer's exit status after SIGINT (-interrupted_exitcode)
@@ -415,9 +418,10 @@ def follow(name, proc, t0, cpu=None):
     the fuzzer is stopped once it has used that much CPU time."""
     fig = {'target': name, 'executions': 0, 'edges': 0, 'features': 0,
            'corpus': 0, 'timeline': [], 'log_tail': []}
-    stopped = threading.Event()
+    stopped, reaped = threading.Event(), threading.Event()
     if cpu:
-        threading.Thread(target=stop_at_cpu, args=(proc, cpu, stopped),
+        threading.Thread(target=stop_at_cpu,
+                         args=(proc, cpu, stopped, reaped),
                          daemon=True).start()
     for line in proc.stderr:
         m = STATUS.match(line)
@@ -435,6 +439,7 @@ def follow(name, proc, t0, cpu=None):
     # reaped here for its CPU time (and its children's): a campaign's
     # length in CPU-hours, whatever else the machine ran meanwhile
     _, status, usage = os.wait4(proc.pid, 0)
+    reaped.set()
     proc.returncode = os.waitstatus_to_exitcode(status)
     fig['stopped_at_cpu'] = stopped.is_set()
     if stopped.is_set() and proc.returncode == INTERRUPTED:
