@@ -891,7 +891,17 @@ static void test_pages_pmem_kill(void)
                                "-object memory-backend-ram,id=lsa1,size=1M ",
                                d[0].path, d[1].path);
     extra = g_strdup_printf("%s -pidfile %s", backends, pidfile);
-    wrapper = g_strdup_printf("sh -c '\"$0\" \"$@\"; exit 0' %s",
+    /*
+     * libqtest sees the shell, not QEMU: its quit sends SIGTERM and wants
+     * a clean exit.  The shell waits for QEMU with the "wait" builtin,
+     * which a trapped signal interrupts, and on SIGTERM passes it on and
+     * exits 0, whether QEMU is still running (a test that failed before
+     * its kill) or already dead and reaped (the shell not yet at its
+     * "exit 0").
+     */
+    wrapper = g_strdup_printf("sh -c '\"$0\" \"$@\" & q=$!; "
+                              "trap \"kill $q 2>/dev/null; exit 0\" TERM; "
+                              "wait $q; exit 0' %s",
                               g_getenv("QTEST_QEMU_BINARY"));
     g_setenv("QCXL_DM_KILLABLE_QEMU", wrapper, true);
     t = topo_new_full("hb2-pmem-ext", extra, 6, "QCXL_DM_KILLABLE_QEMU");
