@@ -43,6 +43,12 @@ qcxl's libFuzzer targets: build them, fuzz them, replay their corpora.
                                         (docs/devel/fuzzing.rst); not in
                                         check, and "run" without
                                         --targets leaves them out
+  scripts/fuzz.py report                the campaigns committed in
+                                        tests/fuzz/results/fuzz-*.json
+                                        summed per target: runs,
+                                        executions, CPU seconds, edges,
+                                        crashes; whether each has had its
+                                        CPU-hour
   scripts/fuzz.py check [--time 5]      TAP for make check: each target
                                         replays its seeds, its committed
                                         corpus (tests/fuzz/corpus/TARGET)
@@ -729,6 +735,81 @@ def cmd_check(args):
     return 1 if failed else 0
 
 
+CPU_HOUR = 3600
+RESULTS = os.path.join(TOP, 'tests', 'fuzz', 'results')
+
+
+def campaign_rows(path):
+    """The per-target rows of one committed campaign (the older files
+    call them "runs")"""
+    with open(path, encoding='utf-8') as f:
+        d = json.load(f)
+    rows = d.get('targets', d.get('runs'))
+    if not isinstance(rows, list):
+        raise ValueError(f'{path}: no "targets" list')
+    return rows
+
+
+def report(paths, known):
+    """Per target: what every committed campaign gave it"""
+    out = {t: {'target': t, 'runs': 0, 'executions': 0, 'cpu_seconds': 0.0,
+               'unmeasured_seconds': 0.0, 'edges': None, 'crashes': 0,
+               'campaigns': []} for t in known}
+    for path in paths:
+        name = os.path.basename(path)[:-len('.json')]
+        for r in campaign_rows(path):
+            t = out.setdefault(r['target'], {
+                'target': r['target'], 'runs': 0, 'executions': 0,
+                'cpu_seconds': 0.0, 'unmeasured_seconds': 0.0,
+                'edges': None, 'crashes': 0, 'campaigns': []})
+            t['runs'] += 1
+            t['executions'] += r['executions']
+            # before fuzz.py measured CPU a run has its wall time only
+            if r.get('cpu_seconds') is None:
+                t['unmeasured_seconds'] += r['seconds']
+            else:
+                t['cpu_seconds'] += r['cpu_seconds']
+            t['edges'] = max(t['edges'] or 0, r['edges'])
+            t['crashes'] += len(r['crashes'])
+            if name not in t['campaigns']:
+                t['campaigns'].append(name)
+    for t in out.values():
+        t['cpu_seconds'] = round(t['cpu_seconds'], 1)
+        t['unmeasured_seconds'] = round(t['unmeasured_seconds'], 1)
+        fixed = os.path.join(TOP, 'tests', 'fuzz', 'crashes', t['target'])
+        t['fixed'] = len(os.listdir(fixed)) if os.path.isdir(fixed) else 0
+        if t['cpu_seconds'] >= CPU_HOUR:
+            t['hour'] = 'yes'
+        elif t['cpu_seconds'] + t['unmeasured_seconds'] >= CPU_HOUR:
+            t['hour'] = 'unmeasured'
+        else:
+            t['hour'] = 'no'
+    return list(out.values())
+
+
+def cmd_report(args):
+    paths = sorted(os.path.join(RESULTS, f) for f in os.listdir(RESULTS)
+                   if f.startswith('fuzz-') and f.endswith('.json')
+                   and f != 'fuzz-coverage.json')
+    rows = report(paths, list(TARGETS) + QEMU_TARGETS)
+    print(f'{"target":16} {"runs":>4} {"executions":>11} {"CPU-s":>8} '
+          f'{"wall-s*":>8} {"edges":>6} {"crashes":>7} {"fixed":>5}  hour')
+    for t in rows:
+        print(f'{t["target"]:16} {t["runs"]:4} {t["executions"]:11} '
+              f'{t["cpu_seconds"]:8.1f} {t["unmeasured_seconds"]:8.1f} '
+              f'{t["edges"] if t["edges"] is not None else "-":>6} '
+              f'{t["crashes"]:7} {t["fixed"]:5}  {t["hour"]}')
+    print('* wall seconds of runs from before CPU time was measured; '
+          'hour: CPU-s >= 3600 (yes), only with those counted in '
+          '(unmeasured), or short (no)')
+    if args.json:
+        with open(args.json, 'w', encoding='utf-8') as f:
+            json.dump({'from': [os.path.basename(p) for p in paths],
+                       'targets': rows}, f, indent=1)
+        print(f'wrote {args.json}')
+    return 0
+
+
 def main():
     ap = argparse.ArgumentParser(
         description=__doc__,
@@ -748,6 +829,8 @@ def main():
     d = sub.add_parser('device-coverage')
     d.add_argument('--targets')
     d.add_argument('--name', default='coverage-devices')
+    rp = sub.add_parser('report')
+    rp.add_argument('--json', help='also write the table here')
     c = sub.add_parser('check')
     c.add_argument('--time', type=int, default=5)
     args = ap.parse_args()
@@ -764,6 +847,8 @@ def main():
         return cmd_check(args)
     if args.cmd == 'coverage':
         return cmd_coverage(args)
+    if args.cmd == 'report':
+        return cmd_report(args)
     if args.cmd == 'device-coverage':
         bad = [t for t in (args.targets or '').split(',')
                if t and not is_device(t)]
