@@ -23,6 +23,7 @@ void agent_policy_defaults(AgentPolicy *p)
             .bandwidth_mbps = 256,
             .reserve_percent = 5,
             .cold_scans = 3,
+            .pause_numa_balancing = true,
         },
     };
 }
@@ -56,6 +57,8 @@ static const PolicyKey policy_keys[] = {
       offsetof(AgentPolicy, promote.reserve_percent), 0, 50 },
     { "migration", "cold-scans", KEY_UINT,
       offsetof(AgentPolicy, promote.cold_scans), 1, 3600 },
+    { "migration", "pause-numa-balancing", KEY_BOOL,
+      offsetof(AgentPolicy, promote.pause_numa_balancing), 0, 1 },
 };
 
 static const PolicyKey *policy_key(const char *group, const char *key)
@@ -156,29 +159,15 @@ char *agent_policy_describe(const AgentPolicy *p)
 {
     return g_strdup_printf("onlining %s, placement %s, migration %s "
                            "(cgroup %s, %u MB/s, %u%% reserve, cold after "
-                           "%u rounds)",
+                           "%u rounds, the kernel's NUMA balancing %s)",
                            p->onlining ? "on" : "off",
                            p->placement ? "on" : "off",
                            p->migration ? "on" : "off", p->promote.cgroup,
                            p->promote.bandwidth_mbps,
                            p->promote.reserve_percent,
-                           p->promote.cold_scans);
-}
-
-/* Write VALUE to a sysfs attribute (no temporary file: it is sysfs). */
-static bool write_attr(const char *path, const char *value, int *err)
-{
-    FILE *f = fopen(path, "w");
-    bool ok;
-
-    if (!f) {
-        *err = errno;
-        return false;
-    }
-    ok = fputs(value, f) >= 0;
-    ok = (fclose(f) == 0) && ok;
-    *err = ok ? 0 : errno;
-    return ok;
+                           p->promote.cold_scans,
+                           p->promote.pause_numa_balancing ?
+                           "paused while it migrates" : "left as it is");
 }
 
 guint agent_online_movable(const char *root, const AgentTopology *t,
@@ -210,7 +199,7 @@ guint agent_online_movable(const char *root, const AgentTopology *t,
             strcmp(g_strchomp(state), "offline")) {
             continue;
         }
-        if (write_attr(state_path, "online_movable", &err)) {
+        if (agent_write_attr(state_path, "online_movable", &err)) {
             onlined++;
             g_ptr_array_add(log, g_strdup_printf(
                 "onlining: %s (node %d) online movable",
@@ -243,7 +232,7 @@ static bool set_attr(const char *root, const char *rel, const char *value,
         (!strcmp(value, "0") && !strcmp(cur, "false"))) {
         return false;
     }
-    if (!write_attr(path, value, &err)) {
+    if (!agent_write_attr(path, value, &err)) {
         (*failed)++;
         g_ptr_array_add(log, g_strdup_printf("placement: /%s: %s -> %s "
                                              "refused: %s", rel, cur, value,

@@ -23,6 +23,8 @@
  *   bandwidth-mbps = 256                 # at most this many MB/s moved
  *   reserve-percent = 5                  # of the fast node, kept free
  *   cold-scans = 3                       # seconds unwritten: cold
+ *   pause-numa-balancing = true          # kernel.numa_balancing = 0
+ *                                        # while migrating (balancing.h)
  *
  * A missing file means the defaults; a malformed one, an unknown group
  * or key, or a value out of range is an error (a typo must not silently

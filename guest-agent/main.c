@@ -367,6 +367,15 @@ int main(int argc, char **argv)
     }
     g_main_loop_run(a.loop);
     rc = 0;
+    {
+        g_autoptr(GPtrArray) log = g_ptr_array_new_with_free_func(g_free);
+        guint i;
+
+        agent_state_stop(a.state, log);
+        for (i = 0; i < log->len; i++) {
+            g_message("%s", (char *)g_ptr_array_index(log, i));
+        }
+    }
 
     if (socket_path) {
         unlink(socket_path);

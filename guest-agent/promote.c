@@ -50,6 +50,7 @@ struct AgentPromoter {
     char *last_problem;         /* logged once until it changes */
     long page_size;
     bool soft_dirty;            /* the kernel tracks soft-dirty pages */
+    AgentBalancing balancing;   /* the kernel's NUMA balancing */
 };
 
 static void proc_free(gpointer p)
@@ -78,11 +79,19 @@ AgentPromoter *agent_promoter_new(const char *root)
 void agent_promoter_free(AgentPromoter *m)
 {
     if (m) {
+        agent_balancing_clear(&m->balancing);
         g_hash_table_unref(m->procs);
         g_free(m->root);
         g_free(m->last_problem);
         g_free(m);
     }
+}
+
+void agent_promoter_stop(AgentPromoter *m, AgentPromoteStats *stats,
+                         GPtrArray *log)
+{
+    agent_balancing_restore(&m->balancing, m->root, log);
+    stats->balancing = m->balancing.state;
 }
 
 AgentMovePlan agent_plan_moves(const AgentMoveBudget *b)
@@ -653,6 +662,8 @@ void agent_promote_round(AgentPromoter *m, const AgentPromotePolicy *p,
         return;
     }
     g_clear_pointer(&m->last_problem, g_free);
+    stats->balancing = agent_balancing_check(&m->balancing, m->root,
+                                             p->pause_numa_balancing, log);
     g_hash_table_foreach(m->procs, clear_seen, NULL);
     cap = (guint64)p->bandwidth_mbps * 1000000 / m->page_size;
     /* Kept up to date below, as processes' pages move */

@@ -20,6 +20,7 @@
 #define QCXL_AGENT_PROMOTE_H
 
 #include <sys/types.h>
+#include "balancing.h"
 #include "tiers.h"
 
 typedef struct AgentPromotePolicy {
@@ -27,6 +28,7 @@ typedef struct AgentPromotePolicy {
     guint bandwidth_mbps;       /* MB moved per second, at most */
     guint reserve_percent;      /* of the fast node, kept free */
     guint cold_scans;           /* rounds without a write: cold */
+    bool pause_numa_balancing;  /* the kernel's, while the agent migrates */
 } AgentPromotePolicy;
 
 /* What one round may do, in pages */
@@ -68,6 +70,7 @@ typedef struct AgentPromoteStats {
     guint64 move_failures;      /* pages the kernel did not move */
     guint64 scan_failures;      /* processes that could not be read */
     guint managed;              /* processes in the last round */
+    AgentBalancingState balancing;  /* the kernel's NUMA balancing */
 } AgentPromoteStats;
 
 /* Whether this kernel tracks soft-dirty pages (tried on a page of our own) */
@@ -79,6 +82,13 @@ AgentPromoter *agent_promoter_new(const char *root);
 void agent_promoter_free(AgentPromoter *m);
 
 /*
+ * The agent stops migrating: what it changed in the kernel for that
+ * (NUMA balancing) is put back, logged to LOG.
+ */
+void agent_promoter_stop(AgentPromoter *m, AgentPromoteStats *stats,
+                         GPtrArray *log);
+
+/*
  * Read process PID's pages (one round: the soft-dirty bits are cleared
  * afterwards) into SCAN.  The first round of a process only starts its
  * history: everything it wrote since it started looks hot.
@@ -88,7 +98,9 @@ bool agent_promoter_scan(AgentPromoter *m, pid_t pid, guint cold_scans,
 
 /*
  * One round over every process of the policy's cgroup: scan, plan,
- * move.  Decisions go to LOG, totals to STATS.
+ * move.  Decisions go to LOG, totals to STATS.  Once the round can
+ * move pages (soft-dirty tracking, two tiers, the cgroup), the kernel's
+ * NUMA balancing is paused first if the policy says so (balancing.h).
  */
 void agent_promote_round(AgentPromoter *m, const AgentPromotePolicy *p,
                          const AgentTopology *t, const AgentTiers *tiers,

@@ -420,6 +420,9 @@ static bool cmd_query_counters(AgentState *s, JsonObject *args,
     json_builder_add_int_value(b, s->migration.move_failures);
     json_builder_set_member_name(b, "scan-failures");
     json_builder_add_int_value(b, s->migration.scan_failures);
+    json_builder_set_member_name(b, "numa-balancing");
+    json_builder_add_string_value(
+        b, agent_balancing_name(s->migration.balancing));
     json_builder_end_object(b);
     return true;
 }

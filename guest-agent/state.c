@@ -53,6 +53,13 @@ void agent_state_enforce(AgentState *s, GPtrArray *log)
     }
 }
 
+void agent_state_stop(AgentState *s, GPtrArray *log)
+{
+    if (s->promoter) {
+        agent_promoter_stop(s->promoter, &s->migration, log);
+    }
+}
+
 void agent_state_free(AgentState *s)
 {
     if (s) {

@@ -48,6 +48,13 @@ bool agent_state_refresh(AgentState *s, GError **errp);
 void agent_state_enforce(AgentState *s, GPtrArray *log);
 
 /*
+ * The agent stops: put back what its mechanisms changed in the kernel
+ * only while they run (NUMA balancing paused for migration); each
+ * decision goes to LOG.
+ */
+void agent_state_stop(AgentState *s, GPtrArray *log);
+
+/*
  * The host's figures @p for @node (which must have memory), or none for
  * @node (-1: for every node); the tiers are computed again.
  */

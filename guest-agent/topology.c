@@ -6,6 +6,7 @@
  */
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "topology.h"
@@ -433,4 +434,19 @@ void agent_topology_free(AgentTopology *t)
         g_ptr_array_unref(t->warnings);
     }
     g_free(t);
+}
+
+bool agent_write_attr(const char *path, const char *value, int *err)
+{
+    FILE *f = fopen(path, "w");
+    bool ok;
+
+    if (!f) {
+        *err = errno;
+        return false;
+    }
+    ok = fputs(value, f) >= 0;
+    ok = (fclose(f) == 0) && ok;
+    *err = ok ? 0 : errno;
+    return ok;
 }

@@ -58,4 +58,10 @@ int agent_block_node(const char *block_dir);
 /* Parse a kernel node list ("0-2,5"); false if malformed. */
 bool agent_parse_nodelist(const char *s, bool *nodes, int max);
 
+/*
+ * Write VALUE to a sysfs or /proc/sys file in place (no temporary file
+ * and rename: those are not regular files); *ERR is the errno on failure.
+ */
+bool agent_write_attr(const char *path, const char *value, int *err);
+
 #endif

@@ -86,8 +86,9 @@ CFLAGS = ['-g', '-O1', '-fno-omit-frame-pointer',
 
 AGENT = ['guest-agent/acpi.c', 'guest-agent/topology.c',
          'guest-agent/tiers.c', 'guest-agent/enforce.c',
-         'guest-agent/promote.c', 'guest-agent/statefile.c',
-         'guest-agent/state.c', 'guest-agent/protocol.c']
+         'guest-agent/balancing.c', 'guest-agent/promote.c',
+         'guest-agent/statefile.c', 'guest-agent/state.c',
+         'guest-agent/protocol.c']
 POOL = ['hw/mem/qcxl-pool-media.c', 'hw/mem/qcxl-pool-meta.c',
         'hw/mem/qcxl-pool-lock.c', 'hw/mem/qcxl-pool-ops.c',
         'hw/mem/qcxl-pool-repair.c']

@@ -270,13 +270,19 @@ check "qcxl-tier-run without the agent's state: a clear error" \
 qcxl-tier-run --interleave -- true 2> /tmp/run.err
 check "qcxl-tier-run --interleave on 6.1: refused, naming Linux 6.9" \
     failed_with $? "Linux 6.9"
-# The kernel's own NUMA balancing (on by default: 1) moves the same
-# pages towards the CPUs that touch them.  Racing it, the agent's moves
-# failed by the hundred thousand (move_pages: ENOENT) on a busy host,
-# and the hot set could end on node 1; the agent does not yet turn it
-# off while it migrates, so this test does.
-data numa_balancing_before "$(cat /proc/sys/kernel/numa_balancing)"
-echo 0 > /proc/sys/kernel/numa_balancing
+# The kernel's own NUMA balancing (on by default in a guest with two
+# nodes) moves the same pages towards the CPUs that touch them; racing
+# it, the agent's moves failed by the hundred thousand (move_pages:
+# ENOENT) on a busy host.  The agent pauses it while it migrates.
+for i in $(seq 1 20); do
+    grep -q "kernel.numa_balancing 1 -> 0" /tmp/agent.log && break
+    sleep 1
+done
+grep "numa_balancing" /tmp/agent.log
+data numa_balancing_during "$(cat /proc/sys/kernel/numa_balancing)"
+check "the agent paused the kernel's NUMA balancing (1 -> 0)" \
+    sh -c 'grep -q "kernel.numa_balancing 1 -> 0" /tmp/agent.log &&
+           [ "$(cat /proc/sys/kernel/numa_balancing)" = 0 ]'
 grep -E "numa_pages_migrated|pgmigrate_success" /proc/vmstat > /tmp/vm0
 qcxl-tier-run -- qcxl-hotset 0 1 64 16 40 > /tmp/hotset.out 2>&1
 rc=$?
@@ -306,6 +312,13 @@ echo QCXL-AGENT-READY
 wait_override
 check "the host's last command reached the agent" \
     has_override
+# Stopped, the agent puts back what it paused
+kill $agent
+wait $agent
+grep "numa_balancing" /tmp/agent.log
+check "stopped, the agent put the kernel's NUMA balancing back (0 -> 1)" \
+    sh -c 'grep -q "kernel.numa_balancing put back (0 -> 1)" /tmp/agent.log &&
+           [ "$(cat /proc/sys/kernel/numa_balancing)" = 1 ]'
 finish
 '''
 
@@ -429,7 +442,10 @@ def migration_host(sock):
             c['pages-demoted'] >= 1 and c['scan-failures'] == 0 and
             c['migration-rounds'] >= 10,
             f'qcxl-tier counters: the agent promoted most of the {hot} hot '
-            f'pages and demoted cold ones ({c or err})')]
+            f'pages and demoted cold ones ({c or err})'),
+           (rc == 0 and c['numa-balancing'] == 'paused',
+            f'qcxl-tier counters: the kernel\'s NUMA balancing paused by '
+            f'the agent ({(c or {}).get("numa-balancing", err)})')]
     rc, topo, err = cli(sock, 'topology')
     a = topo['nodes'][1]['access0'] if rc == 0 else {}
     rc, _, err = cli(sock, 'set-node-perf', 1, a.get('read-latency', 0),

@@ -477,6 +477,17 @@ static void test_policy(void)
     g_assert_true(p.migration);
     g_assert_cmpstr(p.promote.cgroup, ==, AGENT_DEFAULT_CGROUP);
     g_assert_cmpuint(p.promote.bandwidth_mbps, ==, 256);
+    g_assert_true(p.promote.pause_numa_balancing);
+    g_assert_true(g_file_set_contents(f, "[migration]\n"
+                                      "pause-numa-balancing=false\n", -1,
+                                      NULL));
+    g_assert_true(agent_policy_load(f, &p, NULL));
+    g_assert_false(p.promote.pause_numa_balancing);
+    g_assert_true(g_file_set_contents(f, "[migration]\n"
+                                      "pause-numa-balancing=0\n", -1, NULL));
+    g_assert_false(agent_policy_load(f, &p, &err));
+    g_assert_nonnull(strstr(err->message, "pause-numa-balancing"));
+    g_clear_error(&err);
     g_assert_true(g_file_set_contents(f, "[enforce]\nmigration=false\n"
                                       "[migration]\ncgroup=/sys/fs/cgroup/x\n"
                                       "bandwidth-mbps=100\nreserve-percent=0\n"
@@ -530,6 +541,137 @@ static void test_policy(void)
     agent_policy_clear(&p);
     g_unlink(f);
     g_rmdir(dir);
+}
+
+/* Set ROOT's kernel.numa_balancing to V, or read it back */
+static void nb_set(const char *root, const char *v)
+{
+    g_autofree char *f = g_build_filename(root, "proc/sys/kernel/"
+                                          "numa_balancing", NULL);
+
+    g_assert_true(g_file_set_contents(f, v, -1, NULL));
+}
+
+static char *nb_get(const char *root)
+{
+    g_autofree char *f = g_build_filename(root, "proc/sys/kernel/"
+                                          "numa_balancing", NULL);
+    char *v = NULL;
+
+    g_assert_true(g_file_get_contents(f, &v, NULL, NULL));
+    return v;
+}
+
+/* The last line logged, which must mention WHAT */
+static void assert_logged(GPtrArray *log, guint len, const char *what)
+{
+    g_assert_cmpuint(log->len, ==, len);
+    g_assert_nonnull(strstr(g_ptr_array_index(log, len - 1), what));
+}
+
+/*
+ * The kernel's NUMA balancing while the agent migrates: paused (once,
+ * logged) and put back at the stop; left to whoever turns it on again;
+ * left on when the policy says so; absent or already off: nothing
+ * written, nothing logged; a value the kernel will not take: refused.
+ */
+static void test_balancing(void)
+{
+    g_autofree char *root = g_dir_make_tmp("qcxl-nb-XXXXXX", NULL);
+    g_autofree char *dir = g_build_filename(root, "proc/sys/kernel", NULL);
+    g_autofree char *nb = g_build_filename(dir, "numa_balancing", NULL);
+    g_autoptr(GPtrArray) log = g_ptr_array_new_with_free_func(g_free);
+    AgentBalancing b = { 0 };
+    char *v;
+
+    g_assert_cmpint(agent_balancing_check(&b, root, true, log), ==,
+                    AGENT_BALANCING_ABSENT);
+    g_assert_cmpuint(log->len, ==, 0);
+    g_assert_cmpint(g_mkdir_with_parents(dir, 0755), ==, 0);
+    nb_set(root, "0\n");
+    g_assert_cmpint(agent_balancing_check(&b, root, true, log), ==,
+                    AGENT_BALANCING_OFF);
+    g_assert_cmpuint(log->len, ==, 0);
+
+    /* On (mode 2, memory tiering): paused, once */
+    nb_set(root, "2\n");
+    g_assert_cmpint(agent_balancing_check(&b, root, true, log), ==,
+                    AGENT_BALANCING_PAUSED);
+    assert_logged(log, 1, "kernel.numa_balancing 2 -> 0");
+    v = nb_get(root);
+    g_assert_cmpstr(v, ==, "0");
+    g_free(v);
+    g_assert_cmpint(agent_balancing_check(&b, root, true, log), ==,
+                    AGENT_BALANCING_PAUSED);
+    g_assert_cmpuint(log->len, ==, 1);
+    agent_balancing_restore(&b, root, log);
+    assert_logged(log, 2, "put back (0 -> 2)");
+    v = nb_get(root);
+    g_assert_cmpstr(v, ==, "2");
+    g_free(v);
+    g_assert_cmpint(b.state, ==, AGENT_BALANCING_UNKNOWN);
+
+    /* Paused, then turned on by someone else: theirs, even at the stop */
+    nb_set(root, "1");
+    g_assert_cmpint(agent_balancing_check(&b, root, true, log), ==,
+                    AGENT_BALANCING_PAUSED);
+    nb_set(root, "3");
+    g_assert_cmpint(agent_balancing_check(&b, root, true, log), ==,
+                    AGENT_BALANCING_RESUMED);
+    assert_logged(log, 4, "turned on again (3)");
+    nb_set(root, "0");          /* off again, and not the agent's */
+    g_assert_cmpint(agent_balancing_check(&b, root, true, log), ==,
+                    AGENT_BALANCING_OFF);
+    g_assert_null(b.saved);
+    g_assert_cmpuint(log->len, ==, 4);
+    nb_set(root, "1");          /* and on: still theirs, not paused */
+    g_assert_cmpint(agent_balancing_check(&b, root, true, log), ==,
+                    AGENT_BALANCING_RESUMED);
+    assert_logged(log, 5, "turned on again (1)");
+    agent_balancing_restore(&b, root, log);
+    v = nb_get(root);
+    g_assert_cmpstr(v, ==, "1");
+    g_free(v);
+    g_assert_cmpuint(log->len, ==, 5);
+    agent_balancing_clear(&b);
+    b = (AgentBalancing) { 0 };  /* a new agent */
+
+    /* Told to leave it: on, said once, untouched */
+    nb_set(root, "1");
+    g_assert_cmpint(agent_balancing_check(&b, root, false, log), ==,
+                    AGENT_BALANCING_ON);
+    assert_logged(log, 6, "left on (pause-numa-balancing = false)");
+    g_assert_cmpint(agent_balancing_check(&b, root, false, log), ==,
+                    AGENT_BALANCING_ON);
+    g_assert_cmpuint(log->len, ==, 6);
+    v = nb_get(root);
+    g_assert_cmpstr(v, ==, "1");
+    g_free(v);
+    agent_balancing_restore(&b, root, log);
+    g_assert_cmpuint(log->len, ==, 6);
+
+    /* A file that reads as on and refuses writes (as /proc/version does) */
+    g_assert_cmpint(g_unlink(nb), ==, 0);
+    g_assert_cmpint(symlink("/proc/version", nb), ==, 0);
+    g_assert_cmpint(agent_balancing_check(&b, root, true, log), ==,
+                    AGENT_BALANCING_REFUSED);
+    assert_logged(log, 7, "could not be paused");
+    g_assert_cmpint(agent_balancing_check(&b, root, true, log), ==,
+                    AGENT_BALANCING_REFUSED);
+    g_assert_cmpuint(log->len, ==, 7);
+    agent_balancing_restore(&b, root, log);
+    g_assert_cmpuint(log->len, ==, 7);
+    agent_balancing_clear(&b);
+
+    g_assert_cmpstr(agent_balancing_name(AGENT_BALANCING_PAUSED), ==,
+                    "paused");
+    g_unlink(nb);
+    g_rmdir(dir);
+    dir[strlen(dir) - strlen("/kernel")] = 0;
+    g_rmdir(dir);
+    dir[strlen(dir) - strlen("/sys")] = 0;
+    g_rmdir(dir);
+    g_rmdir(root);
 }
 
 static void assert_plan(guint64 hot_slow, guint64 cold_fast, guint64 room,
@@ -882,6 +1024,7 @@ int main(int argc, char **argv)
     g_test_add_func("/agent/bad-sysfs", test_bad_sysfs);
     g_test_add_func("/agent/onlining", test_onlining);
     g_test_add_func("/agent/policy", test_policy);
+    g_test_add_func("/agent/balancing", test_balancing);
     g_test_add_func("/agent/plan", test_plan);
     g_test_add_func("/agent/interleave-weight", test_interleave_weight);
     g_test_add_func("/agent/placement", test_placement);
