@@ -73,6 +73,7 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 
 import coverage
 
@@ -170,18 +171,49 @@ def device_seeds(name):
                          (0x5a5a0000 + i).to_bytes(8, 'little')) +
                       op(6, (i * 4096).to_bytes(4, 'little') + bytes([3]))
                       for i in range(8))
-    # CXL r3.1 8.2.9: identify, partition info, LSA, logs, events,
-    # timestamp, poison, scan media and sanitize (background),
-    # firmware, dynamic capacity configuration and extents
-    cmds = [(0x4000, b''), (0x4100, b''), (0x4102, bytes(8)),
-            (0x0400, b''), (0x0401, bytes(16) + (64).to_bytes(4, 'little')),
-            (0x0100, b'\0'), (0x0300, b''), (0x0301, bytes(8)),
-            (0x4300, bytes(8) + (1 << 20).to_bytes(8, 'little')),
-            (0x4301, bytes(8)), (0x4303, bytes(8)),
-            (0x4304, bytes(8) + (1 << 20).to_bytes(8, 'little')),
-            (0x4400, b''), (0x0200, b''), (0x4800, bytes(2)),
-            (0x4801, bytes(8))]
+    # CXL r3.1 8.2.9, every command of upstream's type-3 command sets
+    # with a payload of the length its table asks: events, firmware
+    # info, timestamp, logs (the CEL), features (patrol scrub and ECS),
+    # identify, partition info and LSA, security state, poison, scan
+    # media capabilities, dynamic capacity configuration
+    cel = uuid.UUID('0da9c0b5-bf41-4b78-8f79-96b1623b3f17').bytes
+    scrub = uuid.UUID('96dad7d6-fde8-482b-a733-75774e06db8a').bytes
+    ecs = uuid.UUID('e5b13f22-2328-4a14-b8ba-b9691e893386').bytes
+
+    def le(v, n):
+        return v.to_bytes(n, 'little')
+
+    def set_feature(feat, data):
+        # header: UUID, flags (0: full transfer), offset, version 1
+        return feat + le(0, 4) + le(0, 2) + bytes([1]) + bytes(9) + data
+
+    cmds = [(0x0100, b'\0'), (0x0101, bytes([0, 1, 0, 0, 0, 0])),
+            (0x0102, b''), (0x0103, bytes([1, 1, 1, 1])),
+            (0x0200, b''), (0x0300, b''), (0x0301, bytes(8)),
+            (0x0400, b''), (0x0401, cel + le(0, 4) + le(64, 4)),
+            (0x0500, le(256, 4) + le(0, 2) + bytes(2)),
+            (0x0501, scrub + le(0, 2) + le(16, 2) + b'\0'),
+            (0x0501, ecs + le(0, 2) + le(16, 2) + b'\0'),
+            (0x0502, set_feature(scrub, bytes([12, 1]))),
+            (0x0502, set_feature(ecs, bytes([3]) + bytes(6))),
+            (0x4000, b''), (0x4100, b''), (0x4102, le(0, 4) + le(64, 4)),
+            (0x4103, le(0, 4) + bytes(4) + bytes(range(16))),
+            (0x4500, b''),
+            (0x4300, le(0, 8) + le(1 << 20, 8)), (0x4301, le(0, 8)),
+            (0x4302, le(0, 8) + bytes(64)),
+            (0x4303, le(0, 8) + le(1, 8)),
+            (0x4800, bytes(2)), (0x4801, bytes(8))]
     mail = b''.join(mbox(0, c, p) for c, p in cmds)
+    # the background commands, each given 12 s of virtual time to end (a
+    # full firmware transfer takes 10): scan media and its results, a
+    # firmware transfer (full, one 128-byte block) and its activation
+    # (slot 2, online), sanitize (last: it takes 30 s or more)
+    wait = op(8, le(2 * 10 ** 9, 4)) * 6
+    bg = [(0x4304, le(0, 8) + le(1, 8) + b'\0'), (0x4305, b''),
+          (0x0201, bytes([0, 2, 0, 0]) + le(0, 4) + bytes(0x78) +
+           bytes(range(128))),
+          (0x0202, bytes([0, 2])), (0x4400, b'')]
+    mail_bg = b''.join(mbox(0, c, p) + wait for c, p in bg)
     clock = op(8, (10 ** 9).to_bytes(4, 'little'))
     # a second passes, then the direct map's sets are built
     settle = op(8, (10 ** 9).to_bytes(4, 'little') + bytes([1]))
@@ -215,6 +247,15 @@ def device_seeds(name):
             'doe': doe,
             'dc-host': dc_host,
             'mailbox': mail + clock + mbox(0, 0x0400),
+            'mailbox-bg': mail_bg + mbox(0, 0x0400),
+            # the guest's side: the offered extent accepted, then, asked
+            # to, released (DPA 0: the device has no static capacity)
+            'dc-accept': (op(11, bytes([0, 0, 2, 0, 0, 0, 1])) +
+                          mbox(0, 0x4802, le(1, 4) + bytes(4) + le(0, 8) +
+                               le(2 << 20, 8)) +
+                          op(11, bytes([0, 1, 1, 0, 0, 0, 1])) +
+                          mbox(0, 0x4803, le(1, 4) + bytes(4) + le(0, 8) +
+                               le(2 << 20, 8))),
             'set-reset': sets + window + op(9) + window,
             'registers': b''.join(op(3, bytes([0]) + (o).to_bytes(2, 'little')
                                      + (0xffffffff).to_bytes(4, 'little')) +

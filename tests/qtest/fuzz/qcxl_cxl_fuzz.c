@@ -510,8 +510,9 @@ static void op_clock(CxlFuzz *f, const uint8_t *a, Rest *rest)
 {
     int i;
 
+    /* (ldl_le_p() is signed: half the inputs turned time back) */
     qemu_clock_advance_virtual_time(qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL) +
-                                    1 + ldl_le_p(a) %
+                                    1 + (uint32_t)ldl_le_p(a) %
                                     (10 * NANOSECONDS_PER_SECOND));
     for (i = 0; a[4] & 1 && i < SETTLE_ROUNDS && sets_building(); i++) {
         main_loop_wait(false);
