@@ -34,10 +34,9 @@ const char *agent_balancing_name(AgentBalancingState s)
     g_assert_not_reached();
 }
 
-/* The sysctl's value, stripped; NULL if this kernel has none */
-static char *balancing_read(const char *root)
+/* The sysctl's value at PATH, stripped; NULL if this kernel has none */
+static char *balancing_read(const char *path)
 {
-    g_autofree char *path = g_build_filename(root, NUMA_BALANCING, NULL);
     char *v = NULL;
 
     if (!g_file_get_contents(path, &v, NULL, NULL)) {
@@ -50,8 +49,8 @@ AgentBalancingState agent_balancing_check(AgentBalancing *b,
                                           const char *root, bool pause,
                                           GPtrArray *log)
 {
-    g_autofree char *cur = balancing_read(root);
-    g_autofree char *path = NULL;
+    g_autofree char *path = g_build_filename(root, NUMA_BALANCING, NULL);
+    g_autofree char *cur = balancing_read(path);
     AgentBalancingState was = b->state, now;
     int err = 0;
 
@@ -73,7 +72,6 @@ AgentBalancingState agent_balancing_check(AgentBalancing *b,
     } else if (!pause) {
         now = AGENT_BALANCING_ON;
     } else {
-        path = g_build_filename(root, NUMA_BALANCING, NULL);
         if (agent_write_attr(path, "0", &err)) {
             now = AGENT_BALANCING_PAUSED;
             g_free(b->saved);
@@ -127,12 +125,12 @@ AgentBalancingState agent_balancing_check(AgentBalancing *b,
 void agent_balancing_restore(AgentBalancing *b, const char *root,
                              GPtrArray *log)
 {
-    g_autofree char *cur = NULL, *path = NULL;
+    g_autofree char *path = g_build_filename(root, NUMA_BALANCING, NULL);
+    g_autofree char *cur = NULL;
     int err;
 
     if (b->state == AGENT_BALANCING_PAUSED && b->saved) {
-        cur = balancing_read(root);
-        path = g_build_filename(root, NUMA_BALANCING, NULL);
+        cur = balancing_read(path);
         if (!cur || strcmp(cur, "0")) {
             g_ptr_array_add(log, g_strdup_printf(
                 "migration: kernel.numa_balancing is %s, not the agent's 0: "
