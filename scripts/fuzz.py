@@ -24,9 +24,11 @@ qcxl's libFuzzer targets: build them, fuzz them, replay their corpora.
                                         build/fuzz/coverage.json: lines
                                         and functions covered per file of
                                         ours
-  scripts/fuzz.py device-coverage [--targets cxl-1way,...]
+  scripts/fuzz.py device-coverage [--targets cxl-1way,...] [--committed]
                                         run each device target over its
-                                        inputs once with libFuzzer's own
+                                        inputs (--committed: only seeds,
+                                        committed corpus and crash
+                                        reproducers) once with libFuzzer's own
                                         coverage report (-print_coverage:
                                         edges per function), and write
                                         build/fuzz/coverage-devices.json
@@ -624,11 +626,11 @@ def cmd_coverage(args):
 # libFuzzer's -print_coverage: one line per instrumented function
 FUNC_LINE = re.compile(r'^(COVERED|UNCOVERED)_FUNC: hits: (\d+) edges: '
                        r'(\d+)/(\d+) (\S+) (\S+):(\d+)$')
-def device_coverage_of(name):
+def device_coverage_of(name, committed):
     """{(file, function): (covered edges, edges)} of one device target
-    run once over its inputs"""
+    run once over its inputs (@committed: only those a checkout has)"""
     src = os.path.realpath(os.path.join(TOP, 'build', 'qemu-src'))
-    dirs = dirs_of(name)
+    dirs = dirs_of(name)[1:] if committed else dirs_of(name)
     inputs = sum(len(os.listdir(d)) for d in dirs)
     env = dict(os.environ, QCXL_FUZZ_POOL=POOLS.get(name, ''),
                ASAN_OPTIONS='detect_leaks=0')
@@ -679,7 +681,7 @@ def cmd_device_coverage(args):
     best = {}
     per_target = {}
     for n in names:
-        count, funcs = device_coverage_of(n)
+        count, funcs = device_coverage_of(n, args.committed)
         per_target[n] = {'inputs': count,
                          'functions_covered': sum(1 for c, _ in
                                                   funcs.values() if c),
@@ -717,9 +719,11 @@ def cmd_device_coverage(args):
                                max(g['edges'], 1), 1)
         g['functions_pct'] = round(100 * g['functions_covered'] /
                                    max(g['functions'], 1), 1)
+    inputs = ('seeds, committed corpus and crash reproducers'
+              if args.committed else
+              'corpus, seeds, committed corpus and crash reproducers')
     result = {'date': time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime()),
-              'how': 'each target run once over its inputs (corpus, seeds, '
-                     'committed corpus and crash reproducers) with '
+              'how': f'each target run once over its inputs ({inputs}) with '
                      'libFuzzer -print_coverage; a function\'s edges are '
                      'those of the target that covered most of them (the '
                      'union over targets is at least that)',
@@ -871,6 +875,10 @@ def main():
     d = sub.add_parser('device-coverage')
     d.add_argument('--targets')
     d.add_argument('--name', default='coverage-devices')
+    d.add_argument('--committed', action='store_true',
+                   help='replay only what a checkout has (seeds, '
+                   'tests/fuzz/corpus, tests/fuzz/crashes), not '
+                   'build/fuzz/corpus')
     rp = sub.add_parser('report')
     rp.add_argument('--json', help='also write the table here')
     c = sub.add_parser('check')
