@@ -400,6 +400,15 @@ def dirs_of(name):
     return out
 
 
+def device_env(name):
+    """The environment of QEMU's fuzzer binary for device target @name:
+    its pool, and UBSan made fatal (QEMU's --enable-ubsan builds its
+    checks recoverable: a report alone would not end the input, and
+    libFuzzer would not keep it as a crash)"""
+    return dict(os.environ, QCXL_FUZZ_POOL=POOLS.get(name, ''),
+                UBSAN_OPTIONS='halt_on_error=1:print_stacktrace=1')
+
+
 def start(name, seconds):
     """Fuzz @name for @seconds; returns the Popen"""
     crashes = os.path.join(OUT, 'crashes', name)
@@ -414,7 +423,7 @@ def start(name, seconds):
         cmd[cmd.index('-rss_limit_mb=2048')] = '-rss_limit_mb=0'
         # an input resets and enumerates the machine, and may build sets
         cmd[cmd.index('-timeout=10')] = '-timeout=120'
-        env['QCXL_FUZZ_POOL'] = POOLS.get(name, '')
+        env = device_env(name)
     return subprocess.Popen(cmd, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, text=True,
                             errors='replace', cwd=OUT, env=env)
@@ -632,8 +641,7 @@ def device_coverage_of(name, committed):
     src = os.path.realpath(os.path.join(TOP, 'build', 'qemu-src'))
     dirs = dirs_of(name)[1:] if committed else dirs_of(name)
     inputs = sum(len(os.listdir(d)) for d in dirs)
-    env = dict(os.environ, QCXL_FUZZ_POOL=POOLS.get(name, ''),
-               ASAN_OPTIONS='detect_leaks=0')
+    env = dict(device_env(name), ASAN_OPTIONS='detect_leaks=0')
     # directories, not files: only a corpus run keeps coverage
     r = subprocess.run([QEMU_FUZZ, f'--fuzz-target=qcxl-{name}', '-runs=0',
                         '-print_coverage=1', '-rss_limit_mb=0',
