@@ -117,8 +117,8 @@ TARGETS = {
 }
 # QEMU's fuzzer binary with qcxl's targets (qcxl-NAME): the CXL devices
 # of qcxl_cxl_fuzz.c (cxl-*) and qcxl_migration_fuzz.c's handoff section
-DEVICES = ['1way', 'hb-2way', 'hb-4way', '2hb', 'switch', 'pmem', 'dcd',
-           'firmware', 'pool']
+DEVICES = ['1way', 'hb-2way', 'hb-4way', '2hb', 'switch', 'switch-cci',
+           'pmem', 'dcd', 'firmware', 'pool']
 QEMU_TARGETS = ['cxl-' + d for d in DEVICES] + ['mig-handoff']
 QEMU_FUZZ = os.path.join(OUT, 'qemu-fuzz-x86_64')
 # the pools of the targets that need one (QCXL_FUZZ_POOL): one each, as
@@ -167,7 +167,7 @@ def device_seeds(name):
                    len(payload).to_bytes(2, 'little')) + payload)
 
     ways = {'hb-2way': 2, 'hb-4way': 4, '2hb': 2, 'switch': 2,
-            'firmware': 2, 'pool': 2}.get(name[4:], 1)
+            'switch-cci': 2, 'firmware': 2, 'pool': 2}.get(name[4:], 1)
     sets = b''.join(commit(c, ways) for c in range(ways + 1))
     window = b''.join(op(5, (i * 4096).to_bytes(4, 'little') + bytes([3]) +
                          (0x5a5a0000 + i).to_bytes(8, 'little')) +
@@ -227,7 +227,7 @@ def device_seeds(name):
     for index in (0, 1):
         doe += (op(10, bytes([0, 0, 3, 2, 63])) +
                 b''.join(d.to_bytes(4, 'little') for d in (1, 3, index)))
-    if name[4:] in ('switch', 'firmware'):
+    if name[4:] in ('switch', 'switch-cci', 'firmware'):
         # the switch's upstream port comes after its two endpoints
         doe += b''.join(op(10, bytes([2, 0, 0, 6, 63]) +
                            e.to_bytes(2, 'little')) for e in range(4))
@@ -243,7 +243,7 @@ def device_seeds(name):
                          bytes([0xc0 | i % 4]) +
                          (4096 + i * 256).to_bytes(4, 'little'))
                       for i in range(4))
-    return {'set': sets + window,
+    seeds = {'set': sets + window,
             'oracle': (sets + window + oracle + settle + oracle + window +
                        settle + oracle),
             'doe': doe,
@@ -263,6 +263,42 @@ def device_seeds(name):
                                      + (0xffffffff).to_bytes(4, 'little')) +
                                   op(4, bytes([0]) + o.to_bytes(2, 'little'))
                                   for o in range(0x1000, 0x1100, 4))}
+    if name == 'cxl-switch-cci':
+        seeds['switch-cci'] = switch_cci_seed(cel, le)
+    return seeds
+
+
+def switch_cci_seed(cel, le):
+    """The switch CCI's command set (mailbox 2, after the two endpoints):
+    CXL r3.1 8.2.9 generic commands and 7.6.7 FM API commands"""
+    def mbox(opcode, payload=b''):
+        return (bytes([7, 2]) + le(opcode, 2) + le(len(payload), 2) +
+                bytes(11) + payload)
+
+    def tunnel(port, opcode, payload=b''):
+        # Tunnel Management Command (5300h): port or LD, target type 0,
+        # size, then a CCI message: category 0 (request), tag, reserved,
+        # command, command set, 3-byte payload length, rc, vendor, payload
+        msg = (bytes([0, 1, 0, opcode & 0xff, opcode >> 8]) +
+               le(len(payload), 3) + bytes(4) + payload)
+        return bytes([port, 0]) + le(len(msg), 2) + msg
+
+    inner = [(0x0001, b''), (0x0400, b''), (0x0401, cel + le(0, 4) +
+                                                    le(16, 4)),
+             (0x0300, b'')]
+    return b''.join(
+        [mbox(0x0001), mbox(0x0002), mbox(0x0300), mbox(0x0301, bytes(8)),
+         mbox(0x0400), mbox(0x0401, cel + le(0, 4) + le(64, 4)),
+         # identify switch device; the state of ports 0 and 1 (the
+         # downstream ports), then of a port that is not there
+         mbox(0x5100), mbox(0x5101, bytes([2, 0, 1])),
+         mbox(0x5101, bytes([1, 7]))] +
+        # tunnelled to the device below downstream port 0 (its FM-owned
+        # LD's CCI), and through it to LD 0
+        [mbox(0x5300, tunnel(0, c, p)) for c, p in inner] +
+        [mbox(0x5300, tunnel(0, 0x5300, tunnel(0, 0x0001))),
+         mbox(0x5300, tunnel(0, 0x5300, tunnel(0, 0x0401, cel + le(0, 4) +
+                                                  le(16, 4))))])
 
 
 # include/hw/mem/qcxl_pool_layout.h and qcxl_pool.h

@@ -57,6 +57,7 @@ typedef struct Topo {
     uint64_t host_reg;      /* host bridges' component registers */
     uint64_t hb_hdm;        /* host bridge HDM capability (0: passthrough) */
     uint64_t usp_hdm;       /* switch upstream port HDM capability */
+    uint64_t swcci_regs;    /* the switch CCI's device registers (0: none) */
     uint64_t ep_hdm[8];     /* endpoints' HDM capability */
     int ep_bdf[8];          /* endpoints' bus << 8 | devfn ... */
     uint32_t ep_bar0[8];    /* ... and where their BAR0 is */
@@ -232,6 +233,8 @@ static inline void topo_setup(Topo *t);
  * kind "2hb":       two host bridges (one root port each) -> one type-3
  *                   each; the window interleaves the two bridges
  * kind "switch2":   root port -> switch (USP, two DSPs) -> two type-3
+ * kind "switch2cci": the same, with the switch's mailbox CCI as the
+ *                   USP's function 1 (cxl-switch-mailbox-cci)
  * The devices' backends are files shared with the test, unless a suffix
  * says otherwise (for hbN, 2hb and switch2):
  *   "-ram":   private RAM backends (memory-backend-ram);
@@ -352,8 +355,15 @@ static inline GString *topo_args(Topo *t, const char *kind,
         g_autofree char *m0 = topo_memdev(kind, 0);
         g_autofree char *m1 = topo_memdev(kind, 1);
 
+        if (g_str_has_prefix(kind, "switch2cci")) {
+            g_string_append(args, "-device cxl-upstream,bus=rp0,id=us0,"
+                            "addr=0.0,multifunction=on "
+                            "-device cxl-switch-mailbox-cci,bus=rp0,"
+                            "addr=0.1,target=us0,id=swcci0 ");
+        } else {
+            g_string_append(args, "-device cxl-upstream,bus=rp0,id=us0 ");
+        }
         g_string_append_printf(args,
-                        "-device cxl-upstream,bus=rp0,id=us0 "
                         "-device cxl-downstream,port=0,bus=us0,id=ds0,"
                         "chassis=0,slot=4 "
                         "-device cxl-downstream,port=1,bus=us0,id=ds1,"
@@ -427,6 +437,11 @@ static inline void topo_setup(Topo *t)
         setup_endpoint(t, 0, 15 << 8, 0xfe200000);
         setup_endpoint(t, 1, 16 << 8, 0xfe300000);
         t->usp_hdm = find_hdm(t->qts, 0xfe000000);
+        if (g_str_has_prefix(kind, "switch2cci")) {
+            /* in the root port's window, below the USP's own */
+            setup_bar0(t->qts, 13 << 8 | 1, 0xfe080000);
+            t->swcci_regs = 0xfe080000;
+        }
     } else if (hb) {
         for (i = 0; i < n; i++) {
             uint32_t mem = 0xfe000000 + i * 0x100000;

@@ -297,6 +297,53 @@ static void test_features_mailbox(void)
     topo_free(t);
 }
 
+/* CXL r3.1 8.2.9.4 and 7.6.7: timestamp, the switch and the tunnel */
+#define GET_TIMESTAMP       0x0300
+#define SET_TIMESTAMP       0x0301
+#define IDENTIFY_SWITCH     0x5100
+#define TUNNEL              0x5300
+
+/*
+ * A switch's mailbox CCI (cxl-switch-mailbox-cci): Get and Set
+ * Timestamp took the CCI's device, the upstream port, for a type-3
+ * device and aborted QEMU (found by the qcxl-cxl-switch-cci fuzz target;
+ * patch 0047).  The switch's own commands and a command tunnelled to
+ * the device below downstream port 0 work beside them.
+ */
+static void test_switch_cci_mailbox(void)
+{
+    Topo *t = topo_new("switch2cci-ram", NULL);
+    uint64_t mb = find_mailbox(t->qts, t->swcci_regs);
+    uint8_t pl[16] = { 0 };
+    uint8_t out[4 + 12 + 18];
+
+    stq_le_p(pl, 1000000000000ull);          /* 1000 s, in ns */
+    g_assert_cmpint(mbox_cmd(t->qts, mb, SET_TIMESTAMP, pl, 8), ==,
+                    MBOX_SUCCESS);
+    g_assert_cmpint(mbox_cmd(t->qts, mb, GET_TIMESTAMP, NULL, 0), ==,
+                    MBOX_SUCCESS);
+    g_assert_cmpuint(qtest_readq(t->qts, mb + 0x20), >=,
+                     1000000000000ull);
+
+    /* physical ports: the two downstream ports and the upstream port */
+    g_assert_cmpint(mbox_cmd(t->qts, mb, IDENTIFY_SWITCH, NULL, 0), ==,
+                    MBOX_SUCCESS);
+    g_assert_cmpint(qtest_readb(t->qts, mb + 0x20 + 2), ==, 3);
+
+    /* Identify (0001h), tunnelled to port 0: the type-3 device's */
+    memset(pl, 0, sizeof(pl));
+    stw_le_p(pl + 2, 12);                               /* message size */
+    pl[4 + 3] = 0x01;                                   /* command */
+    g_assert_cmpint(mbox_cmd(t->qts, mb, TUNNEL, pl, sizeof(pl)), ==,
+                    MBOX_SUCCESS);
+    qtest_memread(t->qts, mb + 0x20, out, sizeof(out));
+    g_assert_cmpint(out[4], ==, 1);                     /* a response */
+    g_assert_cmpint(lduw_le_p(out + 4 + 8), ==, MBOX_SUCCESS);
+    g_assert_cmphex(lduw_le_p(out + 4 + 12), ==, 0x8086);  /* vendor */
+    g_assert_cmphex(lduw_le_p(out + 4 + 14), ==, 0x0d93);  /* device */
+    topo_free(t);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -309,5 +356,7 @@ int main(int argc, char **argv)
     qtest_add_func("/qcxl/topology/lsa-mailbox", test_lsa_mailbox);
     qtest_add_func("/qcxl/topology/features-mailbox",
                    test_features_mailbox);
+    qtest_add_func("/qcxl/topology/switch-cci-mailbox",
+                   test_switch_cci_mailbox);
     return g_test_run();
 }

@@ -52,6 +52,8 @@ static const CxlFuzzConfig configs[] = {
     /* the window interleaves two host bridges */
     { "2hb", "2hb-ram", NULL },
     { "switch", "switch2-ram", NULL },
+    /* the same switch with its mailbox CCI: the switch command set */
+    { "switch-cci", "switch2cci-ram", NULL },
     { "pmem", "1way-pmem", NULL },
     { "dcd", "1way-dc", NULL },
     /* decoders committed at reset by the firmware model */
@@ -89,7 +91,9 @@ typedef struct CxlFuzz {
     Topo topo;
     uint64_t comp[10];          /* decoder capabilities, by index */
     int ncomp;
-    uint64_t mbox[8];           /* each endpoint's mailbox (0: none) */
+    /* each endpoint's mailbox, then the switch CCI's (0: none) */
+    uint64_t mbox[9];
+    int nmbox;
     /* DOE capabilities (ECAM): each endpoint's, then a switch's USP */
     uint64_t doe[9][2];
     int ndoe[9];
@@ -123,7 +127,10 @@ static void find_addresses(CxlFuzz *f)
     f->topo.host_reg = cxl->host_mr.addr;
 }
 
-/* Each endpoint's BAR2 (device registers) after its BAR0, and mailbox */
+/*
+ * Each endpoint's BAR2 (device registers) after its BAR0, and mailbox;
+ * then the switch CCI's mailbox, if the topology has one
+ */
 static void setup_mailboxes(CxlFuzz *f)
 {
     Topo *t = &f->topo;
@@ -135,6 +142,10 @@ static void setup_mailboxes(CxlFuzz *f)
         cfg_write(t->qts, t->ep_bdf[i], 0x18, bar2);
         cfg_write(t->qts, t->ep_bdf[i], 0x1c, 0);
         f->mbox[i] = find_mailbox(t->qts, bar2);
+    }
+    f->nmbox = t->nep;
+    if (t->swcci_regs) {
+        f->mbox[f->nmbox++] = find_mailbox(t->qts, t->swcci_regs);
     }
 }
 
@@ -456,13 +467,14 @@ static void op_win_read(CxlFuzz *f, const uint8_t *a, Rest *rest)
 }
 
 /*
- * A mailbox command: opcode, payload length, then the payload from the
- * input.  A doorbell still busy (a background command) is left alone.
+ * A mailbox command to an endpoint or the switch CCI: opcode, payload
+ * length, then the payload from the input.  A doorbell still busy (a
+ * background command) is left alone.
  */
 static void op_mbox(CxlFuzz *f, const uint8_t *a, Rest *rest)
 {
     QTestState *qts = f->topo.qts;
-    uint64_t mb = f->mbox[a[0] % f->topo.nep];
+    uint64_t mb = f->mbox[a[0] % f->nmbox];
     uint16_t opcode = lduw_le_p(a + 1);
     size_t n = MIN(lduw_le_p(a + 3) % 513, rest->len);
 
