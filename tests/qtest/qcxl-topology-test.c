@@ -301,14 +301,20 @@ static void test_features_mailbox(void)
 #define GET_TIMESTAMP       0x0300
 #define SET_TIMESTAMP       0x0301
 #define IDENTIFY_SWITCH     0x5100
+#define PHYS_PORT_STATE     0x5101
 #define TUNNEL              0x5300
+#define MBOX_INVALID_PAYLOAD_LENGTH 0x16
 
 /*
  * A switch's mailbox CCI (cxl-switch-mailbox-cci): Get and Set
  * Timestamp took the CCI's device, the upstream port, for a type-3
  * device and aborted QEMU (found by the qcxl-cxl-switch-cci fuzz target;
- * patch 0047).  The switch's own commands and a command tunnelled to
- * the device below downstream port 0 work beside them.
+ * patch 0047).  Get Physical Port State read as many port numbers as
+ * the request said, past the payload; a tunnelled message was handed
+ * on with the length its own header claimed, past the payload (heap
+ * over-reads of the mailbox's copy of the input; patch 0048).  The
+ * switch's own commands and a command tunnelled to the device below
+ * downstream port 0 work beside them.
  */
 static void test_switch_cci_mailbox(void)
 {
@@ -341,6 +347,28 @@ static void test_switch_cci_mailbox(void)
     g_assert_cmpint(lduw_le_p(out + 4 + 8), ==, MBOX_SUCCESS);
     g_assert_cmphex(lduw_le_p(out + 4 + 12), ==, 0x8086);  /* vendor */
     g_assert_cmphex(lduw_le_p(out + 4 + 14), ==, 0x0d93);  /* device */
+
+    /* 40 ports asked for, none named */
+    pl[0] = 40;
+    g_assert_cmpint(mbox_cmd(t->qts, mb, PHYS_PORT_STATE, pl, 1), ==,
+                    MBOX_INVALID_PAYLOAD_LENGTH);
+    /* ports 1 and 0, both named */
+    pl[0] = 2;
+    pl[1] = 1;
+    pl[2] = 0;
+    g_assert_cmpint(mbox_cmd(t->qts, mb, PHYS_PORT_STATE, pl, 3), ==,
+                    MBOX_SUCCESS);
+    g_assert_cmpint(qtest_readb(t->qts, mb + 0x20 + 4), ==, 1);
+    g_assert_cmpint(qtest_readb(t->qts, mb + 0x20 + 4 + 16), ==, 0);
+
+    /* a tunnelled Get Log whose header claims 24 bytes it does not have */
+    memset(pl, 0, sizeof(pl));
+    stw_le_p(pl + 2, 12);
+    pl[4 + 3] = 0x01;                                   /* Get Log */
+    pl[4 + 4] = 0x04;
+    pl[4 + 5] = 0x18;                                   /* its length */
+    g_assert_cmpint(mbox_cmd(t->qts, mb, TUNNEL, pl, sizeof(pl)), ==,
+                    MBOX_INVALID_PAYLOAD_LENGTH);
     topo_free(t);
 }
 
