@@ -147,6 +147,13 @@ def binary(name):
     return os.path.join(OUT, f'fuzz-{name}')
 
 
+def mbox_op(dev, opcode, payload=b''):
+    """qcxl_cxl_fuzz.c's mailbox operation: mailbox @dev (endpoints, then
+    a switch CCI), @opcode, the payload's length, then the payload"""
+    return (bytes([7, dev]) + opcode.to_bytes(2, 'little') +
+            len(payload).to_bytes(2, 'little') + bytes(11) + payload)
+
+
 def device_seeds(name):
     """Inputs of qcxl_cxl_fuzz.c's format that reach each part"""
     def op(code, operands=b''):
@@ -162,10 +169,7 @@ def device_seeds(name):
         return op(1, bytes([comp, 0, 0, ways - 1, iw, ig]) +
                   tl.to_bytes(8, 'little'))
 
-    def mbox(dev, opcode, payload=b''):
-        return (op(7, bytes([dev]) + opcode.to_bytes(2, 'little') +
-                   len(payload).to_bytes(2, 'little')) + payload)
-
+    mbox = mbox_op
     ways = {'hb-2way': 2, 'hb-4way': 4, '2hb': 2, 'switch': 2,
             'switch-cci': 2, 'firmware': 2, 'pool': 2}.get(name[4:], 1)
     sets = b''.join(commit(c, ways) for c in range(ways + 1))
@@ -272,8 +276,7 @@ def switch_cci_seed(cel, le):
     """The switch CCI's command set (mailbox 2, after the two endpoints):
     CXL r3.1 8.2.9 generic commands and 7.6.7 FM API commands"""
     def mbox(opcode, payload=b''):
-        return (bytes([7, 2]) + le(opcode, 2) + le(len(payload), 2) +
-                bytes(11) + payload)
+        return mbox_op(2, opcode, payload)
 
     def tunnel(port, opcode, payload=b''):
         # Tunnel Management Command (5300h): port or LD, target type 0,
