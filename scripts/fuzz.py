@@ -25,7 +25,9 @@ qcxl's libFuzzer targets: build them, fuzz them, replay their corpora.
                                         and functions covered per file of
                                         ours
   scripts/fuzz.py device-coverage [--targets cxl-1way,...] [--committed]
-                                        run each device target over its
+                                  [--jobs N]
+                                        run each device target (N at a
+                                        time) over its
                                         inputs (--committed: only seeds,
                                         committed corpus and crash
                                         reproducers) once with libFuzzer's own
@@ -45,6 +47,12 @@ qcxl's libFuzzer targets: build them, fuzz them, replay their corpora.
                                         (docs/devel/fuzzing.rst); not in
                                         check, and "run" without
                                         --targets leaves them out
+  scripts/fuzz.py merge --targets a,b   merge each target's campaign corpus,
+                                        seeds and committed corpus down to
+                                        the fewest inputs that keep every
+                                        edge, replay those with the
+                                        sanitizers halting, and make them
+                                        tests/fuzz/corpus/TARGET
   scripts/fuzz.py report                the campaigns committed in
                                         tests/fuzz/results/fuzz-*.json
                                         summed per target: runs,
@@ -304,17 +312,18 @@ def switch_cci_seed(cel, le):
                                                   le(16, 4))))])
 
 
-# include/hw/mem/qcxl_pool_layout.h and qcxl_pool.h
-QCXL_POOL_SB_UUID = 16
+# include/hw/mem/qcxl_pool.h
 QCXL_POOL_REGION_NAME_LEN = 64
 QCXL_POOL_HOST_NAME_LEN = 32
+# qcxl_migration_fuzz.c: the UUID that stands for the fuzzed pool's
+THIS_POOL = b'QCXL_THIS_POOL__'
 
 
-def handoff_seeds(uuid):
+def handoff_seeds():
     """Handoff sections (VMState: be32 count, then per region the pool's
     UUID, region and host names, be64 generation, u8 owned) for the
-    pool of mig-handoff, whose @uuid the sections name"""
-    def entry(region, host='src', owned=1, generation=1, pool=uuid,
+    pool of mig-handoff, which THIS_POOL names"""
+    def entry(region, host='src', owned=1, generation=1, pool=THIS_POOL,
               name_len=QCXL_POOL_REGION_NAME_LEN):
         return (pool + region.encode().ljust(name_len, b'\0')[:name_len] +
                 host.encode().ljust(QCXL_POOL_HOST_NAME_LEN, b'\0') +
@@ -341,31 +350,41 @@ def handoff_seeds(uuid):
             'truncated': section(entry('r0'), entry('r1'))[:130]}
 
 
+def make_pool(path):
+    """At @path, a new pool as a target that joins one needs
+    (QCXL_FUZZ_POOL): regions r0 and r1 of 256 MiB, owned by host
+    "fuzz", which is not active"""
+    pool_cli = os.path.join(TOP, 'build', 'qcxl', 'qcxl-pool')
+    if os.path.exists(path):
+        os.unlink(path)
+    for cmd in (['format', path, '--size', '600M'],
+                ['host-add', path, 'fuzz'],
+                ['create', path, 'r0', '256M', '--owner', 'fuzz'],
+                ['create', path, 'r1', '256M', '--owner', 'fuzz']):
+        subprocess.run([pool_cli] + cmd, check=True,
+                       stdout=subprocess.DEVNULL)
+
+
 def build_device():
     subprocess.run([os.path.join(TOP, 'scripts', 'build-qemu-fuzz.sh')],
                    check=True)
-    pool_cli = os.path.join(TOP, 'build', 'qcxl', 'qcxl-pool')
     # fresh pools: a fuzzer stopped by a crash leaves its host's lease
     for path in POOLS.values():
-        if os.path.exists(path):
-            os.unlink(path)
-        for cmd in (['format', path, '--size', '600M'],
-                    ['host-add', path, 'fuzz'],
-                    ['create', path, 'r0', '256M', '--owner', 'fuzz'],
-                    ['create', path, 'r1', '256M', '--owner', 'fuzz']):
-            subprocess.run([pool_cli] + cmd, check=True,
-                           stdout=subprocess.DEVNULL)
-    # a new pool has a new UUID, which the handoff sections name
-    with open(POOLS['mig-handoff'], 'rb') as f:
-        uuid = f.read(QCXL_POOL_SB_UUID + 16)[QCXL_POOL_SB_UUID:]
+        make_pool(path)
+    # only what changed: a merge or coverage run may be reading them
     for n in QEMU_TARGETS:
         d = seed_dir(n)
-        shutil.rmtree(d, ignore_errors=True)
-        os.makedirs(d)
-        seeds = (handoff_seeds(uuid) if n == 'mig-handoff' else
-                 device_seeds(n))
+        os.makedirs(d, exist_ok=True)
+        seeds = handoff_seeds() if n == 'mig-handoff' else device_seeds(n)
+        for k in set(os.listdir(d)) - set(seeds):
+            os.unlink(os.path.join(d, k))
         for k, v in seeds.items():
-            with open(os.path.join(d, k), 'wb') as f:
+            path = os.path.join(d, k)
+            if os.path.exists(path):
+                with open(path, 'rb') as f:
+                    if f.read() == v:
+                        continue
+            with open(path, 'wb') as f:
                 f.write(v)
 
 
@@ -727,8 +746,12 @@ def cmd_device_coverage(args):
     build(names)
     best = {}
     per_target = {}
-    for n in names:
-        count, funcs = device_coverage_of(n, args.committed)
+    # each target is its own process: --jobs of them at a time
+    with concurrent.futures.ThreadPoolExecutor(args.jobs) as pool:
+        runs = [pool.submit(device_coverage_of, n, args.committed)
+                for n in names]
+    for n, run in zip(names, runs):
+        count, funcs = run.result()
         per_target[n] = {'inputs': count,
                          'functions_covered': sum(1 for c, _ in
                                                   funcs.values() if c),
@@ -828,6 +851,114 @@ def cmd_check(args):
     return 1 if failed else 0
 
 
+# libFuzzer's -merge=1 runs the inputs in a child (-merge_inner=1),
+# started again after an input that crashed.  Its parent runs none, but
+# is QEMU too, so it joins its pool as host "fuzz" and keeps the lease
+# the child would need.  For a target with a pool, the merge runs this
+# script in the binary's place (exec -a: libFuzzer starts the child as
+# argv[0]): the parent gets a pool of its own, and each child a fresh
+# copy of the merge's pool (a crashed child leaves its lease behind).
+MERGE_WRAPPER = '''#!/bin/bash
+case " $* " in
+*" -merge_inner=1 "*)
+    cp --sparse=always "$QCXL_MERGE_POOL" "$QCXL_MERGE_POOL.child"
+    export QCXL_FUZZ_POOL=$QCXL_MERGE_POOL.child ;;
+*)
+    cp --sparse=always "$QCXL_MERGE_POOL" "$QCXL_MERGE_POOL.parent"
+    export QCXL_FUZZ_POOL=$QCXL_MERGE_POOL.parent ;;
+esac
+exec -a "$0" "$QCXL_MERGE_BINARY" "$@"
+'''
+MERGE_LINE = re.compile(r'MERGE-OUTER: (\d+) new files with (\d+) new '
+                        r'features added; (\d+) new coverage edges')
+
+
+def merge_one(name):
+    """Merge @name's campaign corpus, seeds and committed corpus into
+    the fewest inputs that keep every feature (for a device target every
+    edge, hit counts aside), replay them, and make them its committed
+    corpus; returns the figures"""
+    committed = os.path.join(TOP, 'tests', 'fuzz', 'corpus', name)
+    dirs = [d for d in (os.path.join(OUT, 'corpus', name), seed_dir(name),
+                        committed) if os.path.isdir(d) and os.listdir(d)]
+    considered = sum(len(os.listdir(d)) for d in dirs)
+    out = os.path.join(OUT, 'merged', name)
+    shutil.rmtree(out, ignore_errors=True)
+    os.makedirs(out)
+    exe = binary(name)
+    env = dict(os.environ, UBSAN_OPTIONS='halt_on_error=1:print_stacktrace=1')
+    opts = ['-timeout=10', '-rss_limit_mb=2048']
+    merge = ['-merge=1']
+    target = []
+    if is_device(name):
+        env = device_env(name)
+        # QEMU's fuzzer takes its target as its first argument only
+        target = [f'--fuzz-target=qcxl-{name}']
+        opts = ['-timeout=120', '-rss_limit_mb=0']
+        # an input takes seconds: one per edge, hit counts aside
+        merge.append('-use_counters=0')
+    cmd = [exe]
+    if name in POOLS:
+        pool = os.path.join(OUT, 'merge-pool')
+        make_pool(pool)
+        wrapper = os.path.join(OUT, 'merge-wrapper')
+        with open(wrapper, 'w', encoding='utf-8') as f:
+            f.write(MERGE_WRAPPER)
+        os.chmod(wrapper, 0o755)
+        env.update(QCXL_MERGE_POOL=pool, QCXL_MERGE_BINARY=exe)
+        cmd = [wrapper]
+    log = os.path.join(OUT, f'merge-{name}.log')
+    before = time.monotonic()
+    with open(log, 'w', encoding='utf-8') as f:
+        r = subprocess.run(cmd + target + merge + opts +
+                           [out] + dirs, cwd=OUT, env=env,
+                           stdout=subprocess.DEVNULL, stderr=f)
+    seconds = round(time.monotonic() - before, 1)
+    with open(log, encoding='utf-8', errors='replace') as f:
+        text = f.read()
+    figures = MERGE_LINE.findall(text)
+    # a child started again means an input crashed it
+    attempts = text.count('MERGE-OUTER: attempt ')
+    if r.returncode or not figures or attempts != 1:
+        raise SystemExit(f'{name}: the merge failed (exit {r.returncode}, '
+                         f'{attempts} attempts; an input that crashes is '
+                         f'a finding): see {log}')
+    kept = sorted(os.listdir(out))
+    # what will be committed runs clean, sanitizers halting
+    if name in POOLS:
+        shutil.copyfile(pool, pool + '.child')
+        env['QCXL_FUZZ_POOL'] = pool + '.child'
+    r = subprocess.run([exe] + target + ['-runs=0'] + opts + [out],
+                       cwd=OUT, env=env, capture_output=True, text=True,
+                       errors='replace')
+    if r.returncode:
+        raise SystemExit(f'{name}: the merged corpus does not replay clean '
+                         f'(exit {r.returncode}):\n' +
+                         '\n'.join(r.stderr.splitlines()[-30:]))
+    if name in POOLS:
+        for end in ('.parent', '.child'):
+            os.unlink(pool + end)
+    shutil.rmtree(committed, ignore_errors=True)
+    shutil.copytree(out, committed)
+    files, _features, edges = (int(x) for x in figures[-1])
+    assert files == len(kept)
+    return {'target': name, 'considered': considered, 'kept': len(kept),
+            'bytes': sum(os.path.getsize(os.path.join(out, k))
+                         for k in kept),
+            'edges': edges, 'seconds': seconds}
+
+
+def cmd_merge(args):
+    names = args.targets.split(',')
+    build(names)
+    print('target           considered  kept    bytes  edges  seconds')
+    for n in names:
+        m = merge_one(n)
+        print(f'{n:16} {m["considered"]:10} {m["kept"]:5} {m["bytes"]:8} '
+              f'{m["edges"]:6} {m["seconds"]:8}', flush=True)
+    return 0
+
+
 CPU_HOUR = 3600
 RESULTS = os.path.join(TOP, 'tests', 'fuzz', 'results')
 
@@ -922,10 +1053,15 @@ def main():
     d = sub.add_parser('device-coverage')
     d.add_argument('--targets')
     d.add_argument('--name', default='coverage-devices')
+    d.add_argument('--jobs', type=int, default=os.cpu_count() or 1,
+                   help='targets replayed at a time (one per core by '
+                   'default)')
     d.add_argument('--committed', action='store_true',
                    help='replay only what a checkout has (seeds, '
                    'tests/fuzz/corpus, tests/fuzz/crashes), not '
                    'build/fuzz/corpus')
+    m = sub.add_parser('merge')
+    m.add_argument('--targets', required=True)
     rp = sub.add_parser('report')
     rp.add_argument('--json', help='also write the table here')
     c = sub.add_parser('check')
@@ -946,6 +1082,13 @@ def main():
         return cmd_coverage(args)
     if args.cmd == 'report':
         return cmd_report(args)
+    if args.cmd == 'merge':
+        bad = [t for t in args.targets.split(',')
+               if t not in TARGETS and not is_device(t)]
+        if bad:
+            ap.error(f'unknown targets {bad}; known: {list(TARGETS)} and '
+                     f'{QEMU_TARGETS}')
+        return cmd_merge(args)
     if args.cmd == 'device-coverage':
         bad = [t for t in (args.targets or '').split(',')
                if t and not is_device(t)]

@@ -14,6 +14,11 @@
  * qcxl-cxl-pool).  Oracle: the sanitizers, QEMU's assertions, and
  * after every input the pool must still read, with both regions there.
  *
+ * scripts/fuzz.py formats that pool afresh for each build, with a new
+ * UUID.  So that a corpus outlives the pool it was found on, an entry
+ * whose pool UUID is THIS_POOL's bytes names this pool: the target puts
+ * the pool's own UUID there before loading.
+ *
  *   QCXL_FUZZ_POOL=FILE qemu-fuzz-x86_64 --fuzz-target=qcxl-mig-handoff ...
  *
  * Copyright (c) 2026 qcxl authors
@@ -31,6 +36,38 @@
 
 static const char *pool_path;
 
+/* An entry's pool UUID that stands for the fuzzed pool's (16 bytes) */
+static const uint8_t THIS_POOL[16] = "QCXL_THIS_POOL__";
+
+/* On the stream: be32 count, then per entry its VMState fields */
+#define ENTRY_OFFSET(i) (4 + (i) * (16 + QCXL_POOL_REGION_NAME_LEN + \
+                                   QCXL_POOL_HOST_NAME_LEN + 8 + 1))
+
+/* Where THIS_POOL stands, put the UUID of the pool at @pool_path */
+static void name_this_pool(uint8_t *body, size_t len)
+{
+    static uint8_t uuid[16];
+    static bool known;
+
+    if (!known) {
+        g_autoptr(QcxlPool) pool = NULL;
+        g_autoptr(GError) err = NULL;
+
+        pool = qcxl_pool_open(pool_path, &err);
+        if (!pool) {
+            fprintf(stderr, "qcxl-mig-handoff: %s\n", err->message);
+            abort();
+        }
+        memcpy(uuid, qcxl_pool_super(pool)->uuid, sizeof(uuid));
+        known = true;
+    }
+    for (size_t i = 0; ENTRY_OFFSET(i) + sizeof(uuid) <= len; i++) {
+        if (!memcmp(body + ENTRY_OFFSET(i), THIS_POOL, sizeof(uuid))) {
+            memcpy(body + ENTRY_OFFSET(i), uuid, sizeof(uuid));
+        }
+    }
+}
+
 static void handoff_fuzz(QTestState *s, const unsigned char *data,
                          size_t len)
 {
@@ -45,6 +82,7 @@ static void handoff_fuzz(QTestState *s, const unsigned char *data,
      * for a subsection after it finds a byte, not the end of the file
      */
     memcpy(bioc->data, data, len);
+    name_this_pool(bioc->data, len);
     bioc->data[len] = QEMU_VM_SECTION_FOOTER;
     bioc->usage = len + 1;
     f = qemu_file_new_input(QIO_CHANNEL(bioc));
