@@ -629,6 +629,49 @@ static void test_unplug(void)
     topo_free(t);
 }
 
+/*
+ * Unplugged so, the device is added again by the host (device_add, with
+ * the options it had) and powered on by the guest: with the same
+ * backend, which its first life must have let go of (patch 0049), and
+ * the same bytes, decoded and mapped as before.
+ */
+static void test_replug(void)
+{
+    Topo *t = topo_new("1way", NULL);
+    int exp = find_cap(t->qts, 12 << 8, 0x10);      /* PCI Express */
+    uint32_t ctl = cfg_read(t->qts, 12 << 8, exp + 0x18);
+    QDict *r;
+
+    commit(t->qts, t->ep_hdm[0], 0, t->win, DEV_SIZE, 0, 0);
+    qtest_writeq(t->qts, t->win + 8, 0x1122334455667788ull);
+
+    /* Slot Control: power indicator and power controller off */
+    cfg_write(t->qts, 12 << 8, exp + 0x18,
+              (ctl & 0xffff & ~0x700u) | 0x300 | 0x400);
+    g_assert_false(cfg_read(t->qts, 12 << 8, exp + 0x18) & (0x40u << 16));
+
+    r = qtest_qmp(t->qts, "{ 'execute': 'device_add', 'arguments': "
+                  "{ 'driver': 'cxl-type3', 'bus': 'rp0', "
+                  "'volatile-memdev': 'cxl-mem0', 'id': 'ep0' } }");
+    if (qdict_haskey(r, "error")) {
+        g_test_message("device_add: %s",
+                       qdict_get_str(qdict_get_qdict(r, "error"), "desc"));
+    }
+    g_assert_true(qdict_haskey(r, "return"));
+    qobject_unref(r);
+    /* Present again; the guest powers the slot on (indicator on) */
+    g_assert_true(cfg_read(t->qts, 12 << 8, exp + 0x18) & (0x40u << 16));
+    cfg_write(t->qts, 12 << 8, exp + 0x18,
+              (ctl & 0xffff & ~0x700u) | 0x100);
+
+    topo_setup(t);
+    commit(t->qts, t->ep_hdm[0], 0, t->win, DEV_SIZE, 0, 0);
+    assert_kind(t->qts, t->win, "ram", "cxl-mem0");
+    g_assert_cmphex(qtest_readq(t->qts, t->win + 8), ==,
+                    0x1122334455667788ull);
+    topo_free(t);
+}
+
 static void set_direct_map(QTestState *qts, bool on)
 {
     QDict *r = qtest_qmp(qts, "{ 'execute': 'qom-set', 'arguments': "
@@ -1376,6 +1419,7 @@ int main(int argc, char **argv)
     qtest_add_func("/qcxl/direct-map/bad-programming", test_bad_programming);
     qtest_add_func("/qcxl/direct-map/reset", test_reset);
     qtest_add_func("/qcxl/direct-map/unplug", test_unplug);
+    qtest_add_func("/qcxl/direct-map/replug", test_replug);
     qtest_add_func("/qcxl/direct-map/migrate-file", test_migrate_file);
     qtest_add_func("/qcxl/direct-map/migrate-live", test_migrate_live);
     qtest_add_func("/qcxl/direct-map/migrate-refused", test_migrate_refused);
