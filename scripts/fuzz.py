@@ -271,6 +271,21 @@ def device_seeds(name):
                           mbox(0, 0x4803, le(1, 4) + bytes(4) + le(0, 8) +
                                le(2 << 20, 8))),
             'set-reset': sets + window + op(9) + window,
+            # each endpoint's hot unplug and plug (a reset, operand 1),
+            # then the sets again; a scan media running as its device
+            # goes; an accepted extent on a device that goes
+            'set-replug': (sets + window +
+                           b''.join(op(9, bytes([1, e]))
+                                    for e in range(ways)) +
+                           sets + window + mbox(0, 0x4000)),
+            'replug-bg': (mbox(0, 0x4304, le(0, 8) + le(1, 8) + b'\0') +
+                          op(9, bytes([1, 0])) + wait +
+                          mbox(0, 0x4305)),
+            'dc-replug': (op(11, bytes([0, 0, 2, 0, 0, 0, 1])) +
+                          mbox(0, 0x4802, le(1, 4) + bytes(4) + le(0, 8) +
+                               le(2 << 20, 8)) +
+                          op(9, bytes([1, 0])) + mbox(0, 0x4801, bytes(8)) +
+                          op(11, bytes([0, 1, 1, 0, 0, 0, 1]))),
             'registers': b''.join(op(3, bytes([0]) + (o).to_bytes(2, 'little')
                                      + (0xffffffff).to_bytes(4, 'little')) +
                                   op(4, bytes([0]) + o.to_bytes(2, 'little'))

@@ -11,8 +11,10 @@
  * memory (direct map and software decode), mailbox commands of every
  * set with their payload, DOE exchanges (CDAT) through the extended
  * configuration space, the host's side of dynamic capacity (extents
- * added and released), and the clock, for background commands and for
- * the direct map's sets to be built.  Besides the sanitizers, a model of
+ * added and released), the clock, for background commands and for
+ * the direct map's sets to be built, system reset, and an endpoint's
+ * hot unplug (the guest powers its slot off) and plug (the host adds it
+ * again, as device_add would).  Besides the sanitizers, a model of
  * the media checks every window read against upstream's software
  * decode of the writes before it (docs/devel/fuzzing.rst).
  *
@@ -30,8 +32,12 @@
 #include "hw/cxl/cxl_device.h"
 #include "hw/cxl/qcxl_direct_map.h"
 #include "hw/i386/pc.h"
+#include "hw/pci/pci_bridge.h"
 #include "hw/pci-host/q35.h"
+#include "monitor/qdev.h"
 #include "qapi/error.h"
+#include "qemu/config-file.h"
+#include "qemu/option.h"
 #include "qapi/qapi-commands-cxl.h"
 #include "qapi/qapi-types-qcxl.h"
 #include "standard-headers/linux/pci_regs.h"
@@ -76,7 +82,8 @@ enum {
     OP_WIN_READ,
     OP_MBOX,                    /* a mailbox command */
     OP_CLOCK,                   /* time passes: background commands */
-    OP_RESET,                   /* system reset, then enumeration */
+    OP_RESET,                   /* system reset, or an endpoint's hot
+                                   unplug and plug; then enumeration */
     OP_DOE,                     /* a DOE exchange (CDAT) */
     OP_DC_HOST,                 /* the host adds or releases capacity */
     OP__MAX
@@ -103,6 +110,8 @@ typedef struct CxlFuzz {
     GHashTable *model;
     AddressSpace *spaces[32];   /* the model's media: 3 a device at most */
     int nspaces;
+    /* each endpoint's -device option, to add it again after an unplug */
+    char *ep_spec[8];
 } CxlFuzz;
 
 /* Where topo_setup() puts a switch's upstream port */
@@ -621,8 +630,63 @@ static void op_dc_host(CxlFuzz *f, const uint8_t *a, Rest *rest)
     qapi_free_CxlDynamicCapacityExtentList(list);
 }
 
+/*
+ * Endpoint a[1]'s hot unplug and plug: the guest powers its slot off,
+ * which detaches it within the write (pcie_cap_slot_write_config()); the
+ * host adds it again with its -device option, as device_add would
+ * (qdev_device_add()), with the same backends; the guest powers the
+ * slot on.  That the device can be added again is an oracle too.
+ */
+static void op_replug(CxlFuzz *f, const uint8_t *a)
+{
+    Topo *t = &f->topo;
+    int ep = a[1] % t->nep;
+    g_autofree char *path = g_strdup_printf("/machine/peripheral/ep%d", ep);
+    Object *obj = object_resolve_path(path, NULL);
+    PCIDevice *port;
+    DeviceState *dev;
+    QemuOpts *opts;
+    Error *err = NULL;
+    uint32_t ctl;
+    int bdf, sltctl;
+
+    port = obj ? pci_bridge_get_device(pci_get_bus(PCI_DEVICE(obj))) : NULL;
+    if (!port || !port->exp.exp_cap) {
+        return;
+    }
+    bdf = PCI_BUILD_BDF(pci_dev_bus_num(port), port->devfn);
+    sltctl = port->exp.exp_cap + PCI_EXP_SLTCTL;
+    /* Slot Status, above, is write-1-to-clear: written as 0 */
+    ctl = cfg_read(t->qts, bdf, sltctl) & 0xffff &
+          ~(PCI_EXP_SLTCTL_PIC | PCI_EXP_SLTCTL_PCC);
+    cfg_write(t->qts, bdf, sltctl,
+              ctl | PCI_EXP_SLTCTL_PWR_IND_OFF | PCI_EXP_SLTCTL_PWR_OFF);
+    g_hash_table_remove_all(f->model);
+    f->nspaces = 0;
+    if (!object_resolve_path(path, NULL)) {
+        opts = qemu_opts_parse_noisily(qemu_find_opts("device"),
+                                       f->ep_spec[ep], true);
+        dev = opts ? qdev_device_add(opts, &err) : NULL;
+        if (!dev) {
+            fprintf(stderr, "qcxl-cxl: endpoint ep%d, unplugged, could not "
+                    "be added again: %s\n", ep,
+                    err ? error_get_pretty(err) : "bad -device option");
+            abort();
+        }
+        object_unref(OBJECT(dev));
+    }
+    cfg_write(t->qts, bdf, sltctl,
+              ctl | PCI_EXP_SLTCTL_PWR_IND_ON | PCI_EXP_SLTCTL_PWR_ON);
+    enumerate(f);
+}
+
+/* A system reset, or with an odd first operand an endpoint's replug */
 static void op_reset(CxlFuzz *f, const uint8_t *a, Rest *rest)
 {
+    if (a[0] & 1) {
+        op_replug(f, a);
+        return;
+    }
     fuzz_reset(f->topo.qts);
     enumerate(f);
 }
@@ -649,6 +713,7 @@ static void qcxl_cxl_fuzz(QTestState *s, const unsigned char *data,
     uint8_t buf[16];
 
     g_hash_table_remove_all(fz.model);
+    fz.nspaces = 0;
 
     while (rest.len) {
         uint8_t op = *rest.data % OP__MAX;
@@ -660,6 +725,25 @@ static void qcxl_cxl_fuzz(QTestState *s, const unsigned char *data,
     }
     fuzz_reset(s);
     enumerate(&fz);
+}
+
+/* Each endpoint's -device option in @cmd (topo_args(): spaces between) */
+static void keep_ep_specs(CxlFuzz *f, const char *cmd)
+{
+    g_auto(GStrv) argv = g_strsplit(cmd, " ", -1);
+    int i;
+
+    for (i = 0; argv[i] && argv[i + 1]; i++) {
+        const char *id = strstr(argv[i + 1], ",id=ep");
+        unsigned ep;
+
+        if (!strcmp(argv[i], "-device") && id &&
+            g_str_has_prefix(argv[i + 1], "cxl-type3,") &&
+            sscanf(id, ",id=ep%u", &ep) == 1 &&
+            ep < ARRAY_SIZE(f->ep_spec)) {
+            f->ep_spec[ep] = g_strdup(argv[i + 1]);
+        }
+    }
 }
 
 static GString *qcxl_cxl_cmdline(FuzzTarget *t)
@@ -684,6 +768,7 @@ static GString *qcxl_cxl_cmdline(FuzzTarget *t)
                                 "region=r1 ", pool, pool);
     }
     cmd = topo_args(&fz.topo, c->kind, extra ?: c->extra, 0);
+    keep_ep_specs(&fz, cmd->str);
     g_string_prepend(cmd, TARGET_NAME " -display none -machine accel=qtest "
                      "-m 512M ");
     return cmd;
