@@ -82,8 +82,7 @@ enum {
     OP_WIN_READ,
     OP_MBOX,                    /* a mailbox command */
     OP_CLOCK,                   /* time passes: background commands */
-    OP_RESET,                   /* system reset, or an endpoint's hot
-                                   unplug and plug; then enumeration */
+    OP_RESET,                   /* system reset, or an endpoint replug */
     OP_DOE,                     /* a DOE exchange (CDAT) */
     OP_DC_HOST,                 /* the host adds or releases capacity */
     OP__MAX
