@@ -255,6 +255,10 @@ def device_seeds(name):
                          bytes([0xc0 | i % 4]) +
                          (4096 + i * 256).to_bytes(4, 'little'))
                       for i in range(4))
+    # Add and Release Dynamic Capacity Response's input: one updated
+    # extent (CXL r3.1 Table 8-169: DPA, length, 8 reserved bytes), the
+    # 2 MiB at DPA 0 (the device has no static capacity)
+    dc_extent = le(1, 4) + bytes(4) + le(0, 8) + le(2 << 20, 8) + bytes(8)
     seeds = {'set': sets + window,
             'oracle': (sets + window + oracle + settle + oracle + window +
                        settle + oracle),
@@ -265,11 +269,9 @@ def device_seeds(name):
             # the guest's side: the offered extent accepted, then, asked
             # to, released (DPA 0: the device has no static capacity)
             'dc-accept': (op(11, bytes([0, 0, 2, 0, 0, 0, 1])) +
-                          mbox(0, 0x4802, le(1, 4) + bytes(4) + le(0, 8) +
-                               le(2 << 20, 8)) +
+                          mbox(0, 0x4802, dc_extent) +
                           op(11, bytes([0, 1, 1, 0, 0, 0, 1])) +
-                          mbox(0, 0x4803, le(1, 4) + bytes(4) + le(0, 8) +
-                               le(2 << 20, 8))),
+                          mbox(0, 0x4803, dc_extent)),
             'set-reset': sets + window + op(9) + window,
             # each endpoint's hot unplug and plug (a reset, operand 1),
             # then the sets again; a scan media running as its device
@@ -282,8 +284,7 @@ def device_seeds(name):
                           op(9, bytes([1, 0])) + wait +
                           mbox(0, 0x4305)),
             'dc-replug': (op(11, bytes([0, 0, 2, 0, 0, 0, 1])) +
-                          mbox(0, 0x4802, le(1, 4) + bytes(4) + le(0, 8) +
-                               le(2 << 20, 8)) +
+                          mbox(0, 0x4802, dc_extent) +
                           op(9, bytes([1, 0])) + mbox(0, 0x4801, bytes(8)) +
                           op(11, bytes([0, 1, 1, 0, 0, 0, 1]))),
             'registers': b''.join(op(3, bytes([0]) + (o).to_bytes(2, 'little')
