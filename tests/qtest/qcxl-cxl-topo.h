@@ -83,6 +83,20 @@ static inline void cfg_write(QTestState *qts, int bdf, int reg, uint32_t val)
     qtest_outl(qts, 0xcfc, val);
 }
 
+/*
+ * The guest powers the slot of the port at @bdf, whose PCI Express
+ * capability is at @exp, on or off: Slot Control (+0x18), power
+ * indicator and power controller.  Off detaches the device in the slot
+ * within the write.  Slot Status, the same dword's upper half, is
+ * write-1-to-clear, and is written 0.
+ */
+static inline void slot_power(QTestState *qts, int bdf, int exp, bool on)
+{
+    uint32_t ctl = cfg_read(qts, bdf, exp + 0x18) & 0xffff & ~0x700u;
+
+    cfg_write(qts, bdf, exp + 0x18, ctl | (on ? 0x100 : 0x300 | 0x400));
+}
+
 /* A bridge at @bdf forwarding buses sec..sub and [mem, mem_end]. */
 static inline void setup_bridge(QTestState *qts, int bdf, int sec, int sub,
                                 uint32_t mem, uint32_t mem_end)

@@ -599,16 +599,12 @@ static void test_unplug(void)
 {
     Topo *t = topo_new("1way", NULL);
     int exp = find_cap(t->qts, 12 << 8, 0x10);      /* PCI Express */
-    uint32_t ctl;
     QDict *r;
 
     commit(t->qts, t->ep_hdm[0], 0, t->win, DEV_SIZE, 0, 0);
     assert_kind(t->qts, t->win, "ram", "cxl-mem0");
 
-    /* Slot Control (+0x18): power indicator off, power controller off. */
-    ctl = cfg_read(t->qts, 12 << 8, exp + 0x18);
-    cfg_write(t->qts, 12 << 8, exp + 0x18,
-              (ctl & ~0xffffu) | (ctl & 0xffff & ~0x700u) | 0x300 | 0x400);
+    slot_power(t->qts, 12 << 8, exp, false);
     /*
      * The slot detaches its device within the write (DEVICE_DELETED is
      * only sent for a device_del request): presence is gone, and so is
@@ -639,15 +635,12 @@ static void test_replug(void)
 {
     Topo *t = topo_new("1way", NULL);
     int exp = find_cap(t->qts, 12 << 8, 0x10);      /* PCI Express */
-    uint32_t ctl = cfg_read(t->qts, 12 << 8, exp + 0x18);
     QDict *r;
 
     commit(t->qts, t->ep_hdm[0], 0, t->win, DEV_SIZE, 0, 0);
     qtest_writeq(t->qts, t->win + 8, 0x1122334455667788ull);
 
-    /* Slot Control: power indicator and power controller off */
-    cfg_write(t->qts, 12 << 8, exp + 0x18,
-              (ctl & 0xffff & ~0x700u) | 0x300 | 0x400);
+    slot_power(t->qts, 12 << 8, exp, false);
     g_assert_false(cfg_read(t->qts, 12 << 8, exp + 0x18) & (0x40u << 16));
 
     r = qtest_qmp(t->qts, "{ 'execute': 'device_add', 'arguments': "
@@ -661,8 +654,7 @@ static void test_replug(void)
     qobject_unref(r);
     /* Present again; the guest powers the slot on (indicator on) */
     g_assert_true(cfg_read(t->qts, 12 << 8, exp + 0x18) & (0x40u << 16));
-    cfg_write(t->qts, 12 << 8, exp + 0x18,
-              (ctl & 0xffff & ~0x700u) | 0x100);
+    slot_power(t->qts, 12 << 8, exp, true);
 
     topo_setup(t);
     commit(t->qts, t->ep_hdm[0], 0, t->win, DEV_SIZE, 0, 0);

@@ -646,20 +646,14 @@ static void op_replug(CxlFuzz *f, const uint8_t *a)
     DeviceState *dev;
     QemuOpts *opts;
     Error *err = NULL;
-    uint32_t ctl;
-    int bdf, sltctl;
+    int bdf;
 
     port = obj ? pci_bridge_get_device(pci_get_bus(PCI_DEVICE(obj))) : NULL;
     if (!port || !port->exp.exp_cap) {
         return;
     }
     bdf = PCI_BUILD_BDF(pci_dev_bus_num(port), port->devfn);
-    sltctl = port->exp.exp_cap + PCI_EXP_SLTCTL;
-    /* Slot Status, above, is write-1-to-clear: written as 0 */
-    ctl = cfg_read(t->qts, bdf, sltctl) & 0xffff &
-          ~(PCI_EXP_SLTCTL_PIC | PCI_EXP_SLTCTL_PCC);
-    cfg_write(t->qts, bdf, sltctl,
-              ctl | PCI_EXP_SLTCTL_PWR_IND_OFF | PCI_EXP_SLTCTL_PWR_OFF);
+    slot_power(t->qts, bdf, port->exp.exp_cap, false);
     g_hash_table_remove_all(f->model);
     f->nspaces = 0;
     if (!object_resolve_path(path, NULL)) {
@@ -674,8 +668,7 @@ static void op_replug(CxlFuzz *f, const uint8_t *a)
         }
         object_unref(OBJECT(dev));
     }
-    cfg_write(t->qts, bdf, sltctl,
-              ctl | PCI_EXP_SLTCTL_PWR_IND_ON | PCI_EXP_SLTCTL_PWR_ON);
+    slot_power(t->qts, bdf, port->exp.exp_cap, true);
     enumerate(f);
 }
 
